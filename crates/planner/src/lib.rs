@@ -1,0 +1,35 @@
+//! The decision core of the Kinesis autoscaler.
+//!
+//! Everything here is a pure function of its inputs: snapshots of a stream (open shards, load
+//! datapoints, policy) and the current time passed in as a value. Nothing performs I/O, awaits, or
+//! reads a clock, so every decision can be unit-tested, property-tested, replayed in the simulator
+//! and printed by `streams plan` exactly as the Lambdas will make it. The executors in `reconciler`
+//! carry out the plans this crate returns and make no choices of their own.
+
+mod alarms;
+mod capacity;
+mod error;
+mod hashkey;
+mod load;
+mod merge;
+mod policy;
+mod shards;
+mod split;
+
+pub use alarms::{
+    ALARM_NAME_PREFIX, AlarmSpec, Comparison, KINESIS_NAMESPACE, Metric, alarm_name, alarm_specs,
+};
+pub use capacity::{Rate, Ratio, SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
+pub use error::PlannerError;
+pub use hashkey::{HashKey, HashRange};
+pub use load::{LoadSnapshot, LoadSource, ShardLoad};
+pub use merge::{
+    LoadSeries, PlannedMerge, ScaleDownAction, ScaleDownInput, ScaleDownPlan, Window, next_merge,
+    plan_scale_down, young_shards,
+};
+pub use policy::{MAX_SHARDS_PER_STREAM, Policy, ScaleDown, ScaleUp};
+pub use shards::{Shard, ShardId, Tiling};
+pub use split::{
+    EVEN_TOLERANCE, PlannedSplit, SKEW_TOLERANCE, ScaleUpAction, ScaleUpInput, ScaleUpPlan,
+    UPDATE_SHARD_COUNT_CALLS_PER_DAY, next_split, plan_scale_up,
+};

@@ -1,0 +1,318 @@
+//! Scale-down planning: the every-datapoint-cold rule and which adjacent shards to merge.
+//!
+//! Scaling down is deliberately slow and conservative. A stream is merged only when every
+//! datapoint of both metrics over the whole look-back window is under the scale-down threshold.
+//! Even then a pair of shards is merged only if the *time-aligned sum* of the pair's load stays at
+//! or under the scale-up target at every datapoint: two shards at 49 % must not become one at 98 %
+//! that the next alarm splits again. Shards whose history does not cover the window (fresh children
+//! of a reshard) are left alone, so one cycle merges each shard at most once and at most halves
+//! the stream.
+//!
+//! **Missing datapoints count as zero load.** CloudWatch stores no datapoint for a period in which
+//! nothing was written, so an idle stream has an empty window; a failed metrics read is an error
+//! upstream, never an empty series. The risk that a not-yet-published tail hides a surge is covered
+//! by the scale-up alarm, which re-checks within a minute. Every plan reports the coverage.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::split::{EVEN_TOLERANCE, UPDATE_SHARD_COUNT_CALLS_PER_DAY};
+use crate::{HashRange, Policy, Rate, ShardId, Tiling};
+
+/// A time series of write rates, keyed by the start of each period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LoadSeries {
+    pub period_secs: u32,
+    pub points: BTreeMap<DateTime<Utc>, Rate>,
+}
+
+impl LoadSeries {
+    /// Aligns the `Sum` datapoints of `IncomingBytes` and `IncomingRecords` by timestamp and
+    /// converts them to rates. A timestamp present in one metric only counts zero for the other.
+    pub fn from_sums(
+        period_secs: u32,
+        bytes: impl IntoIterator<Item = (DateTime<Utc>, f64)>,
+        records: impl IntoIterator<Item = (DateTime<Utc>, f64)>,
+    ) -> LoadSeries {
+        let mut sums: BTreeMap<DateTime<Utc>, (f64, f64)> = BTreeMap::new();
+        for (t, v) in bytes {
+            sums.entry(t).or_default().0 += v;
+        }
+        for (t, v) in records {
+            sums.entry(t).or_default().1 += v;
+        }
+        let points = sums.into_iter().map(|(t, (b, r))| (t, Rate::from_sums(b, r, period_secs))).collect();
+        LoadSeries { period_secs, points }
+    }
+
+    /// This series scaled by `factor`: a shard's estimated share of the stream's load.
+    pub fn scaled(&self, factor: f64) -> LoadSeries {
+        let points = self.points.iter().map(|(t, r)| (*t, r.scaled(factor))).collect();
+        LoadSeries { period_secs: self.period_secs, points }
+    }
+
+    /// The time-aligned sum of two series: at each timestamp, what one shard would carry if both
+    /// shards' writes had gone to it.
+    pub fn plus(&self, other: &LoadSeries) -> LoadSeries {
+        let mut points = self.points.clone();
+        for (t, r) in &other.points {
+            let sum = points.get(t).copied().unwrap_or(Rate::ZERO).plus(*r);
+            points.insert(*t, sum);
+        }
+        LoadSeries { period_secs: self.period_secs, points }
+    }
+
+    /// The highest utilisation of `shards` shards at any datapoint, and when (`None` if empty).
+    pub fn peak_utilisation(&self, shards: u32) -> Option<(DateTime<Utc>, f64)> {
+        self.points
+            .iter()
+            .map(|(t, r)| (*t, r.utilisation(shards)))
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+    }
+}
+
+/// The look-back window `[now - lookback, now)` and the datapoints it should hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub period_secs: u32,
+}
+
+impl Window {
+    /// The window ending at `now`, aligned down to whole periods so datapoints line up.
+    pub fn ending_at(now: DateTime<Utc>, policy: &Policy) -> Window {
+        let period = i64::from(policy.scale_down.period_secs.max(1));
+        let end = DateTime::from_timestamp(now.timestamp().div_euclid(period) * period, 0).unwrap_or(now);
+        let start = end - Duration::seconds(i64::from(policy.scale_down.lookback_secs));
+        Window { start, end, period_secs: policy.scale_down.period_secs }
+    }
+
+    pub fn expected_points(&self) -> u32 {
+        ((self.end - self.start).num_seconds() / i64::from(self.period_secs.max(1))) as u32
+    }
+
+    fn restrict(&self, series: &LoadSeries) -> LoadSeries {
+        let points = series.points.range(self.start..self.end).map(|(t, r)| (*t, *r)).collect();
+        LoadSeries { period_secs: series.period_secs, points }
+    }
+}
+
+/// The inputs of one scale-down decision.
+#[derive(Debug, Clone, Copy)]
+pub struct ScaleDownInput<'a> {
+    pub stream: &'a str,
+    pub tiling: &'a Tiling,
+    pub policy: &'a Policy,
+    pub now: DateTime<Utc>,
+    /// Stream-level load over (at least) the look-back window.
+    pub stream_load: &'a LoadSeries,
+    /// Per-shard load, where shard-level metrics are enabled; other shards are estimated from the
+    /// stream's load and their share of the key space.
+    pub shard_load: &'a BTreeMap<ShardId, LoadSeries>,
+    /// Open shards whose history does not cover the whole window (see [`young_shards`]).
+    pub young: &'a BTreeSet<ShardId>,
+    /// When the stream was last resharded by anyone we know of (the scaler's tag).
+    pub last_scaled_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub update_calls_last_24h: u32,
+}
+
+/// A complete, explained scale-down decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScaleDownPlan {
+    pub open_shards: u32,
+    pub target_shards: u32,
+    pub action: ScaleDownAction,
+    /// Peak utilisation of the stream over the window (the larger of bytes and records).
+    pub peak_utilisation: f64,
+    /// Datapoints present out of those the window should hold; missing ones counted as zero.
+    pub datapoints: u32,
+    pub expected_datapoints: u32,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ScaleDownAction {
+    None,
+    /// `MergeShards` on each pair, coldest first.
+    Merge {
+        merges: Vec<PlannedMerge>,
+    },
+    /// One halving `UpdateShardCount`, where it does in one call what the merges would.
+    UpdateShardCount {
+        target: u32,
+    },
+}
+
+/// Two adjacent open shards to merge: `low` ends right before `high` starts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedMerge {
+    pub low: ShardId,
+    pub high: ShardId,
+    pub merged_range: HashRange,
+    /// The merged shard's peak utilisation over the window (time-aligned sum of the pair).
+    pub peak_utilisation: f64,
+}
+
+/// The next planned merge whose two shards are still open and adjacent in `live`; stale pairs
+/// (a concurrent reshard closed one of them) are skipped, never forced.
+pub fn next_merge<'p>(live: &Tiling, merges: &'p [PlannedMerge]) -> Option<&'p PlannedMerge> {
+    merges.iter().find(|m| match (live.get(&m.low), live.get(&m.high)) {
+        (Some(low), Some(high)) => low.range.is_followed_by(&high.range),
+        _ => false,
+    })
+}
+
+/// Open shards born inside the look-back window, so without a full window of history. We know a
+/// shard was born by a reshard when its parent is still listed (closed shards stay listed for the
+/// retention period); it is young when the last reshard we know of falls inside the window. This
+/// over-approximates (an older child of an earlier reshard also counts) and never under-approximates
+/// when the scaler's own tag records every reshard.
+pub fn young_shards(
+    parents: &BTreeMap<ShardId, Vec<ShardId>>,
+    closed: &BTreeSet<ShardId>,
+    last_resharded_at: Option<DateTime<Utc>>,
+    window_start: DateTime<Utc>,
+) -> BTreeSet<ShardId> {
+    if last_resharded_at.is_none_or(|t| t < window_start) {
+        return BTreeSet::new();
+    }
+    parents.iter().filter(|(_, ps)| ps.iter().any(|p| closed.contains(p))).map(|(id, _)| id.clone()).collect()
+}
+
+/// Decides whether and how to scale a stream down. Pure: the same input always yields the same plan.
+pub fn plan_scale_down(input: ScaleDownInput<'_>) -> ScaleDownPlan {
+    let ScaleDownInput { stream, tiling, policy, now, last_scaled_at, created_at, .. } = input;
+    let open = tiling.len();
+    let window = Window::ending_at(now, policy);
+    let series = window.restrict(input.stream_load);
+    let threshold = policy.scale_down.threshold;
+    let (peak_at, peak) = series.peak_utilisation(open).unwrap_or((window.start, 0.0));
+    let mut plan = ScaleDownPlan {
+        open_shards: open,
+        target_shards: open,
+        action: ScaleDownAction::None,
+        peak_utilisation: peak,
+        datapoints: series.points.len() as u32,
+        expected_datapoints: window.expected_points(),
+        reasons: vec![format!(
+            "{stream}: peak {:.1}% of {open} shard(s) at {peak_at} over {} datapoint(s) of {} \
+             (missing ones count as zero)",
+            peak * 100.0,
+            series.points.len(),
+            window.expected_points(),
+        )],
+    };
+    let cooldown = Duration::seconds(i64::from(policy.scale_up.cooldown_secs));
+    let refusal = if open <= policy.min_shards {
+        Some(format!("at minShards ({})", policy.min_shards))
+    } else if created_at > window.start {
+        Some(format!("created at {created_at}, inside the look-back window: not a full window of history"))
+    } else if let Some(t) = last_scaled_at.filter(|t| *t + cooldown > now) {
+        Some(format!("scaled at {t}, still within the {}s cooldown", policy.scale_up.cooldown_secs))
+    } else if peak >= threshold.get() {
+        Some(format!(
+            "a datapoint at {peak_at} is at {:.1}%, not under the {:.0}% scale-down threshold",
+            peak * 100.0,
+            threshold.percent()
+        ))
+    } else {
+        None
+    };
+    if let Some(refusal) = refusal {
+        plan.reasons.push(format!("not scaling down: {refusal}"));
+        return plan;
+    }
+    let merges = choose_merges(input, &window, open - policy.min_shards, &mut plan.reasons);
+    if merges.is_empty() {
+        plan.reasons.push("no adjacent pair can merge without going over the scale-up target".into());
+        return plan;
+    }
+    let merged = merges.len() as u32;
+    plan.target_shards = open - merged;
+    let every_shard_paired = open % 2 == 0 && merged * 2 == open;
+    plan.action = if merged >= 2
+        && every_shard_paired
+        && tiling.is_even(EVEN_TOLERANCE)
+        && input.update_calls_last_24h < UPDATE_SHARD_COUNT_CALLS_PER_DAY
+    {
+        plan.reasons.push(format!(
+            "every shard pairs up on an evenly split stream: one UpdateShardCount to {} instead of {merged} merges",
+            plan.target_shards
+        ));
+        ScaleDownAction::UpdateShardCount { target: plan.target_shards }
+    } else {
+        plan.reasons.push(format!("merging {merged} pair(s), coldest first"));
+        ScaleDownAction::Merge { merges }
+    };
+    plan
+}
+
+/// Greedy: every adjacent pair of shards with full history whose combined peak stays at or under
+/// the scale-up target, coldest first, each shard at most once, at most `max_merges`.
+fn choose_merges(
+    input: ScaleDownInput<'_>,
+    window: &Window,
+    max_merges: u32,
+    reasons: &mut Vec<String>,
+) -> Vec<PlannedMerge> {
+    let ScaleDownInput { tiling, policy, stream_load, shard_load, young, .. } = input;
+    let ceiling = policy.scale_up.target.get();
+    let load_of = |id: &ShardId, range: &HashRange| match shard_load.get(id) {
+        Some(series) => window.restrict(series),
+        None => window.restrict(stream_load).scaled(range.fraction()),
+    };
+    let mut candidates: Vec<PlannedMerge> = tiling
+        .shards()
+        .windows(2)
+        .filter_map(|pair| {
+            let (low, high) = (&pair[0], &pair[1]);
+            if young.contains(&low.id) || young.contains(&high.id) {
+                return None;
+            }
+            let combined = load_of(&low.id, &low.range).plus(&load_of(&high.id, &high.range));
+            let peak = combined.peak_utilisation(1).map_or(0.0, |(_, u)| u);
+            if peak > ceiling {
+                reasons.push(format!(
+                    "{} + {} would peak at {:.1}%, over the {:.0}% target",
+                    low.id,
+                    high.id,
+                    peak * 100.0,
+                    ceiling * 100.0
+                ));
+                return None;
+            }
+            Some(PlannedMerge {
+                low: low.id.clone(),
+                high: high.id.clone(),
+                merged_range: low.range.merged_with(&high.range)?,
+                peak_utilisation: peak,
+            })
+        })
+        .collect();
+    let skipped_young = tiling.shards().iter().filter(|s| young.contains(&s.id)).count();
+    if skipped_young > 0 {
+        reasons.push(format!("{skipped_young} shard(s) born inside the window are left alone"));
+    }
+    candidates.sort_by(|a, b| {
+        a.peak_utilisation.total_cmp(&b.peak_utilisation).then_with(|| a.merged_range.cmp(&b.merged_range))
+    });
+    let mut used = BTreeSet::new();
+    let mut chosen = Vec::new();
+    for merge in candidates {
+        if chosen.len() as u32 >= max_merges {
+            break;
+        }
+        if used.contains(&merge.low) || used.contains(&merge.high) {
+            continue;
+        }
+        used.insert(merge.low.clone());
+        used.insert(merge.high.clone());
+        chosen.push(merge);
+    }
+    chosen
+}

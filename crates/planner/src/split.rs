@@ -1,0 +1,240 @@
+//! Scale-up planning: which shards to split where, or one uniform `UpdateShardCount`.
+//!
+//! The plan is a set of *target boundaries*: hash keys that must become a shard's starting key.
+//! Each hot shard gets the equal cuts that bring every child down to the target utilisation.
+//! Execution is level-triggered: [`next_split`] looks at the live tiling and returns the next
+//! `SplitShard` still missing, so a crash halfway, a duplicate alarm or a concurrent reshard never
+//! repeats a split and never loses one: re-reading the stream finds exactly what is left.
+//!
+//! `UpdateShardCount` re-creates equal-width shards, which undoes targeted splits, so it is only
+//! considered when the key space is already split evenly and the load is not skewed; then it
+//! reaches a need of up to twice the open count in one call where splits would take one call per
+//! new shard.
+
+use serde::Serialize;
+
+use crate::{HashKey, HashRange, LoadSnapshot, Policy, ShardId, Tiling};
+
+/// UpdateShardCount may be called this many times per stream in a rolling 24 h (Kinesis quota).
+pub const UPDATE_SHARD_COUNT_CALLS_PER_DAY: u32 = 10;
+
+/// How far from the ideal width a shard may be and still count as evenly split. UpdateShardCount
+/// itself leaves shards within one key of equal; 5 % tolerates nothing a targeted split produces.
+pub const EVEN_TOLERANCE: f64 = 0.05;
+
+/// How far above the mean the hottest measured shard may be before the load counts as skewed.
+pub const SKEW_TOLERANCE: f64 = 0.25;
+
+/// The inputs of one scale-up decision.
+#[derive(Debug, Clone, Copy)]
+pub struct ScaleUpInput<'a> {
+    pub tiling: &'a Tiling,
+    pub load: &'a LoadSnapshot,
+    pub policy: &'a Policy,
+    /// `UpdateShardCount` calls made on this stream in the last rolling 24 h.
+    pub update_calls_last_24h: u32,
+}
+
+/// A complete, explained scale-up decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScaleUpPlan {
+    pub open_shards: u32,
+    /// Shards needed to carry the load at the target utilisation, before the `maxShards` cap.
+    pub needed_shards: u32,
+    /// Open shards once the plan is carried out.
+    pub target_shards: u32,
+    pub action: ScaleUpAction,
+    /// Why, in order; logged and printed by `streams plan`.
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ScaleUpAction {
+    /// Nothing to do (enough capacity, or already at `maxShards`).
+    None,
+    /// Split these shards, hottest first, into equal-width children.
+    Split { splits: Vec<PlannedSplit> },
+    /// One `UpdateShardCount` to this count (uniform scaling).
+    UpdateShardCount { target: u32 },
+}
+
+/// One shard of the snapshot and the boundaries that will cut it into equal children.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedSplit {
+    pub shard: ShardId,
+    pub range: HashRange,
+    /// The `NewStartingHashKey`s, in the order they should be applied.
+    pub cuts: Vec<HashKey>,
+    pub utilisation: f64,
+}
+
+impl ScaleUpPlan {
+    /// All target boundaries in execution order: the first cut of every planned shard (hottest
+    /// first), then the second cut of each, and so on, so a deadline that interrupts the plan has
+    /// relieved every hot shard a little rather than one completely.
+    pub fn boundaries(&self) -> Vec<HashKey> {
+        let ScaleUpAction::Split { splits } = &self.action else { return Vec::new() };
+        let rounds = splits.iter().map(|s| s.cuts.len()).max().unwrap_or(0);
+        (0..rounds).flat_map(|r| splits.iter().filter_map(move |s| s.cuts.get(r).copied())).collect()
+    }
+}
+
+/// The next `SplitShard` (shard id, new starting hash key) that moves `live` towards the plan's
+/// boundaries, or `None` once every boundary exists. The shard is always the live owner of the
+/// boundary, so the step is valid whatever has happened since the plan was made.
+pub fn next_split(live: &Tiling, boundaries: &[HashKey]) -> Option<(ShardId, HashKey)> {
+    boundaries.iter().find_map(|&key| {
+        let owner = live.owner_of(key);
+        owner.range.can_split_at(key).then(|| (owner.id.clone(), key))
+    })
+}
+
+/// Decides how to scale a stream up. Pure: the same input always yields the same plan.
+pub fn plan_scale_up(input: ScaleUpInput<'_>) -> ScaleUpPlan {
+    let ScaleUpInput { tiling, load, policy, .. } = input;
+    let open = tiling.len();
+    let target = policy.scale_up.target;
+    let needed = load.stream.shards_needed(target);
+    let mut reasons = vec![format!(
+        "load {:.0} B/s, {:.0} records/s is {:.0}% of {open} shard(s); {needed} shard(s) carry it at {:.0}%",
+        load.stream.bytes_per_sec,
+        load.stream.records_per_sec,
+        load.stream.utilisation(open) * 100.0,
+        target.percent(),
+    )];
+    let plan = |target_shards, action, reasons| ScaleUpPlan {
+        open_shards: open,
+        needed_shards: needed,
+        target_shards,
+        action,
+        reasons,
+    };
+    if open >= policy.max_shards {
+        reasons.push(format!("already at maxShards ({}): nothing to split", policy.max_shards));
+        return plan(open, ScaleUpAction::None, reasons);
+    }
+    let budget = policy.max_shards - open;
+    let splits = split_candidates(input, budget.min(needed.saturating_sub(open)), &mut reasons);
+    let added: u32 = splits.iter().map(|s| s.cuts.len() as u32).sum();
+    if added == 0 {
+        reasons.push("no shard is over the target and the stream has enough capacity".into());
+        return plan(open, ScaleUpAction::None, reasons);
+    }
+    if let Some(uniform) = uniform_target(input, needed) {
+        let split_calls = added;
+        let uniform_calls = doublings(open, needed.min(policy.max_shards));
+        let split_leftover = (open + added).saturating_sub(needed);
+        let uniform_leftover = uniform.saturating_sub(needed);
+        if (uniform_calls, uniform_leftover) < (split_calls, split_leftover) {
+            reasons.push(format!(
+                "shards are evenly split and the load is not skewed: UpdateShardCount to {uniform} \
+                 ({uniform_calls} call(s) to reach {needed}) beats {split_calls} SplitShard call(s)"
+            ));
+            return plan(uniform, ScaleUpAction::UpdateShardCount { target: uniform }, reasons);
+        }
+    }
+    if open + added < needed {
+        reasons.push(format!("capped at maxShards ({})", policy.max_shards));
+    }
+    plan(open + added, ScaleUpAction::Split { splits }, reasons)
+}
+
+/// The shards to split, hottest first, with the cuts each needs. Adds at least `min_new` shards
+/// (so the stream reaches the capacity it needs) and never more than `budget`.
+fn split_candidates(input: ScaleUpInput<'_>, min_new: u32, reasons: &mut Vec<String>) -> Vec<PlannedSplit> {
+    let ScaleUpInput { tiling, load, policy, .. } = input;
+    let budget = policy.max_shards - tiling.len();
+    let target = policy.scale_up.target.get();
+    let mut shards = load.per_shard_estimates(tiling, policy);
+    // Hottest first; among equals, the widest range (it carries the most keys).
+    shards.sort_by(|a, b| {
+        b.utilisation.total_cmp(&a.utilisation).then_with(|| {
+            let width = |id| tiling.get(id).map(|s| s.range.last_offset());
+            width(&b.shard).cmp(&width(&a.shard))
+        })
+    });
+    // Children each shard needs to bring every child under the target.
+    let mut parts: Vec<u32> =
+        shards.iter().map(|s| ((s.utilisation / target).ceil() as u32).max(1)).collect();
+    let mut added: u32 = parts.iter().map(|p| p - 1).sum();
+    // The stream may need more than the hot shards' estimates say (per-shard numbers lag, or a
+    // throttling alarm with no hot shard known): add one child at a time, widest share first.
+    let mut minimum = min_new;
+    if load.throttled && added == 0 {
+        reasons.push("writes are throttled but no shard is known hot: splitting the widest range".into());
+        minimum = minimum.max(1);
+    }
+    while added < minimum.min(budget) {
+        let i = (0..shards.len())
+            .max_by(|&a, &b| {
+                let share = |i: usize| {
+                    tiling.get(&shards[i].shard).map_or(0.0, |s| s.range.fraction()) / f64::from(parts[i])
+                };
+                share(a).total_cmp(&share(b)).then(b.cmp(&a))
+            })
+            .expect("a tiling has at least one shard");
+        parts[i] += 1;
+        added += 1;
+    }
+    // Trim to the budget: the coolest shards give up their cuts first.
+    let mut over = added.saturating_sub(budget);
+    for p in parts.iter_mut().rev() {
+        let cut = over.min(*p - 1);
+        *p -= cut;
+        over -= cut;
+    }
+    shards
+        .into_iter()
+        .zip(parts)
+        .filter_map(|(load, parts)| {
+            let range = tiling.get(&load.shard)?.range;
+            let cuts = ordered_cuts(range.equal_cuts(parts));
+            (!cuts.is_empty()).then_some(PlannedSplit {
+                shard: load.shard,
+                range,
+                cuts,
+                utilisation: load.utilisation,
+            })
+        })
+        .collect()
+}
+
+/// Orders cuts so the first lands nearest the middle and each later one halves the widest piece
+/// left: after `k` steps the shard is as evenly divided as `k` splits allow.
+fn ordered_cuts(cuts: Vec<HashKey>) -> Vec<HashKey> {
+    fn visit(cuts: &[HashKey], out: &mut Vec<HashKey>) {
+        if cuts.is_empty() {
+            return;
+        }
+        let mid = cuts.len() / 2;
+        out.push(cuts[mid]);
+        visit(&cuts[..mid], out);
+        visit(&cuts[mid + 1..], out);
+    }
+    let mut out = Vec::with_capacity(cuts.len());
+    visit(&cuts, &mut out);
+    out
+}
+
+/// The `UpdateShardCount` target if uniform scaling is allowed here, else `None`.
+fn uniform_target(input: ScaleUpInput<'_>, needed: u32) -> Option<u32> {
+    let ScaleUpInput { tiling, load, policy, update_calls_last_24h } = input;
+    let open = tiling.len();
+    let allowed = update_calls_last_24h < UPDATE_SHARD_COUNT_CALLS_PER_DAY
+        && tiling.is_even(EVEN_TOLERANCE)
+        && !load.is_skewed(tiling, SKEW_TOLERANCE);
+    let target = needed.min(open.saturating_mul(2)).min(policy.max_shards);
+    (allowed && target > open).then_some(target)
+}
+
+/// `UpdateShardCount` calls needed to grow from `open` to `needed`, doubling at most per call.
+fn doublings(open: u32, needed: u32) -> u32 {
+    let mut calls = 0;
+    let mut count = open.max(1);
+    while count < needed {
+        count = count.saturating_mul(2);
+        calls += 1;
+    }
+    calls
+}

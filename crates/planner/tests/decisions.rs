@@ -1,0 +1,443 @@
+//! Scenario tests for each decision the core makes, named for the behaviour they pin.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, Utc};
+use planner::*;
+
+const MIB: f64 = 1_048_576.0;
+
+fn key(s: &str) -> HashKey {
+    s.parse().unwrap()
+}
+
+/// `n` equal-width shards named shardId-000000000000.. in key order.
+fn even(n: u32) -> Tiling {
+    let mut starts = vec![HashKey::MIN];
+    starts.extend(HashRange::FULL.equal_cuts(n));
+    let shards = (0..starts.len())
+        .map(|i| {
+            let end = starts.get(i + 1).map_or(HashKey::MAX, |k| HashKey(k.0 - 1));
+            Shard::new(format!("shardId-{i:012}"), HashRange::new(starts[i], end).unwrap())
+        })
+        .collect();
+    Tiling::new(shards).unwrap()
+}
+
+fn id(i: u32) -> ShardId {
+    ShardId::new(format!("shardId-{i:012}"))
+}
+
+fn bytes(mib_per_sec: f64) -> Rate {
+    Rate { bytes_per_sec: mib_per_sec * MIB, records_per_sec: 0.0 }
+}
+
+fn scale_up(tiling: &Tiling, load: LoadSnapshot, policy: &Policy) -> ScaleUpPlan {
+    plan_scale_up(ScaleUpInput { tiling, load: &load, policy, update_calls_last_24h: 0 })
+}
+
+fn split_shards(plan: &ScaleUpPlan) -> Vec<(String, usize)> {
+    match &plan.action {
+        ScaleUpAction::Split { splits } => {
+            splits.iter().map(|s| (s.shard.to_string(), s.cuts.len())).collect()
+        }
+        other => panic!("expected splits, got {other:?}"),
+    }
+}
+
+// ---- hash keys and tilings ----
+
+#[test]
+fn hash_keys_parse_the_extremes_kinesis_prints() {
+    assert_eq!(key("0"), HashKey(0));
+    assert_eq!(key("170141183460469231731687303715884105728"), HashKey(1 << 127));
+    assert_eq!(key("340282366920938463463374607431768211455"), HashKey::MAX);
+}
+
+#[test]
+fn hash_keys_reject_anything_kinesis_would_not_print() {
+    for bad in ["340282366920938463463374607431768211456", "-1", "+1", " 1", "", "1.0", "0x10", "１"] {
+        assert_eq!(
+            bad.parse::<HashKey>(),
+            Err(PlannerError::InvalidHashKey { value: bad.into() }),
+            "{bad:?} must be rejected"
+        );
+    }
+}
+
+#[test]
+fn tiling_names_the_gap_between_two_shards() {
+    let shards = vec![
+        Shard::new("a", HashRange::new(HashKey(0), HashKey(9)).unwrap()),
+        Shard::new("b", HashRange::new(HashKey(20), HashKey::MAX).unwrap()),
+    ];
+    assert_eq!(Tiling::new(shards), Err(PlannerError::Gap { from: HashKey(10), to: HashKey(19) }));
+}
+
+#[test]
+fn tiling_names_overlapping_shards_and_where() {
+    let shards = vec![
+        Shard::new("a", HashRange::new(HashKey(0), HashKey(20)).unwrap()),
+        Shard::new("b", HashRange::new(HashKey(10), HashKey::MAX).unwrap()),
+    ];
+    let err = Tiling::new(shards).unwrap_err();
+    assert_eq!(err.to_string(), "open shards a and b overlap at hash keys 10..=20");
+}
+
+#[test]
+fn tiling_must_start_at_zero_and_end_at_the_last_key() {
+    let late = vec![Shard::new("a", HashRange::new(HashKey(5), HashKey::MAX).unwrap())];
+    assert_eq!(Tiling::new(late), Err(PlannerError::Gap { from: HashKey(0), to: HashKey(4) }));
+    let short = vec![Shard::new("a", HashRange::new(HashKey(0), HashKey(5)).unwrap())];
+    assert_eq!(Tiling::new(short), Err(PlannerError::Gap { from: HashKey(6), to: HashKey::MAX }));
+    assert_eq!(Tiling::new(vec![]), Err(PlannerError::NoOpenShards));
+}
+
+#[test]
+fn tiling_rejects_a_shard_listed_twice() {
+    let dup = vec![Shard::new("a", HashRange::FULL), Shard::new("a", HashRange::FULL)];
+    assert_eq!(Tiling::new(dup), Err(PlannerError::DuplicateShard { shard: ShardId::new("a") }));
+}
+
+#[test]
+fn even_tilings_are_recognised_and_targeted_splits_are_not() {
+    assert!(even(7).is_even(EVEN_TOLERANCE));
+    let split = even(2).split(&id(0), HashRange::FULL.equal_cuts(4)[0], [id(7), id(8)]).unwrap();
+    assert!(!split.is_even(EVEN_TOLERANCE));
+}
+
+// ---- capacity ----
+
+#[test]
+fn sums_become_per_second_rates_for_one_and_five_minute_periods() {
+    assert_eq!(
+        Rate::from_sums(60.0 * MIB, 60_000.0, 60),
+        Rate { bytes_per_sec: MIB, records_per_sec: 1000.0 }
+    );
+    assert_eq!(Rate::from_sums(300.0, 3_000.0, 300), Rate { bytes_per_sec: 1.0, records_per_sec: 10.0 });
+}
+
+#[test]
+fn utilisation_is_the_larger_of_bytes_and_records() {
+    let rate = Rate { bytes_per_sec: 0.5 * MIB, records_per_sec: 1_800.0 };
+    assert_eq!(rate.utilisation(2), 0.9);
+    assert_eq!(rate.shards_needed(Ratio::from_percent(60.0).unwrap()), 3);
+}
+
+// ---- scale-up ----
+
+#[test]
+fn a_single_hot_shard_is_split_at_its_midpoint() {
+    let plan =
+        scale_up(&even(1), LoadSnapshot { stream: bytes(0.9), ..Default::default() }, &Policy::default());
+    assert_eq!(split_shards(&plan), [("shardId-000000000000".into(), 1)]);
+    assert_eq!(plan.boundaries(), [key("170141183460469231731687303715884105728")]);
+    assert_eq!(plan.target_shards, 2);
+}
+
+#[test]
+fn a_shard_named_by_a_shard_level_alarm_is_split_even_when_the_stream_is_cool() {
+    let load = LoadSnapshot { stream: bytes(0.4), hot: [id(2)].into(), ..Default::default() };
+    let plan = scale_up(&even(4), load, &Policy::default());
+    assert_eq!(split_shards(&plan), [("shardId-000000000002".into(), 1)]);
+}
+
+#[test]
+fn a_measured_hot_shard_is_cut_into_as_many_children_as_its_load_needs() {
+    // Shard 1 measured at 2.1 MiB/s (210 %): at a 60 % target it needs 4 children.
+    let per_shard = [(id(0), bytes(0.1)), (id(1), bytes(2.1)), (id(2), bytes(0.1))].into();
+    let load = LoadSnapshot { stream: bytes(2.3), per_shard, ..Default::default() };
+    let plan = scale_up(&even(3), load, &Policy::default());
+    assert_eq!(split_shards(&plan), [("shardId-000000000001".into(), 3)]);
+    // The first cut is the middle one, so an interrupted plan has halved the shard first.
+    let ScaleUpAction::Split { splits } = &plan.action else { unreachable!() };
+    assert_eq!(splits[0].cuts[0], splits[0].range.equal_cuts(4)[1]);
+}
+
+#[test]
+fn an_evenly_split_uniformly_loaded_stream_scales_in_one_update_shard_count() {
+    // 4 shards at 90 %: 6 shards carry it at 60 %; splitting every shard would leave 8.
+    let plan =
+        scale_up(&even(4), LoadSnapshot { stream: bytes(3.6), ..Default::default() }, &Policy::default());
+    assert_eq!(plan.action, ScaleUpAction::UpdateShardCount { target: 6 });
+    assert_eq!(plan.needed_shards, 6);
+}
+
+#[test]
+fn uniform_scaling_is_not_used_after_targeted_splits() {
+    let tiling = even(2).split(&id(0), HashRange::FULL.equal_cuts(4)[0], [id(7), id(8)]).unwrap();
+    let plan =
+        scale_up(&tiling, LoadSnapshot { stream: bytes(2.7), ..Default::default() }, &Policy::default());
+    assert!(matches!(plan.action, ScaleUpAction::Split { .. }), "{plan:?}");
+}
+
+#[test]
+fn uniform_scaling_is_not_used_once_the_daily_update_quota_is_spent() {
+    let load = LoadSnapshot { stream: bytes(3.6), ..Default::default() };
+    let input =
+        ScaleUpInput { tiling: &even(4), load: &load, policy: &Policy::default(), update_calls_last_24h: 10 };
+    assert!(matches!(plan_scale_up(input).action, ScaleUpAction::Split { .. }));
+}
+
+#[test]
+fn uniform_scaling_is_not_used_when_measured_load_is_skewed() {
+    let per_shard = [(id(0), bytes(1.6)), (id(1), bytes(0.2))].into();
+    let load = LoadSnapshot { stream: bytes(1.8), per_shard, ..Default::default() };
+    let plan = scale_up(&even(2), load, &Policy::default());
+    assert_eq!(split_shards(&plan), [("shardId-000000000000".into(), 2)]);
+}
+
+#[test]
+fn scale_up_stops_at_max_shards_and_says_so() {
+    let policy = Policy { max_shards: 3, ..Policy::default() };
+    let plan = scale_up(&even(2), LoadSnapshot { stream: bytes(5.0), ..Default::default() }, &policy);
+    assert_eq!(plan.target_shards, 3);
+    assert!(plan.reasons.iter().any(|r| r.contains("capped at maxShards (3)")), "{:?}", plan.reasons);
+    let at_max = scale_up(&even(3), LoadSnapshot { stream: bytes(5.0), ..Default::default() }, &policy);
+    assert_eq!(at_max.action, ScaleUpAction::None);
+    assert!(at_max.reasons.iter().any(|r| r.contains("already at maxShards")));
+}
+
+#[test]
+fn throttling_with_no_known_hot_shard_splits_the_widest_range() {
+    let tiling = even(2).split(&id(0), HashRange::FULL.equal_cuts(4)[0], [id(7), id(8)]).unwrap();
+    let load = LoadSnapshot { stream: bytes(0.2), throttled: true, ..Default::default() };
+    let plan = scale_up(&tiling, load, &Policy::default());
+    assert_eq!(split_shards(&plan), [("shardId-000000000001".into(), 1)]);
+}
+
+#[test]
+fn a_stream_with_enough_capacity_is_left_alone() {
+    let plan =
+        scale_up(&even(4), LoadSnapshot { stream: bytes(1.0), ..Default::default() }, &Policy::default());
+    assert_eq!(plan.action, ScaleUpAction::None);
+}
+
+#[test]
+fn replaying_a_split_plan_after_it_ran_adds_nothing() {
+    let per_shard = [(id(0), bytes(0.1)), (id(1), bytes(2.1)), (id(2), bytes(0.1))].into();
+    let load = LoadSnapshot { stream: bytes(2.3), per_shard, ..Default::default() };
+    let plan = scale_up(&even(3), load, &Policy::default());
+    let boundaries = plan.boundaries();
+    assert_eq!(boundaries.len(), 3);
+    let mut live = even(3);
+    let mut n = 100;
+    // Run the first step only (a crash halfway), then resume from the live state.
+    let (shard, at) = next_split(&live, &boundaries).unwrap();
+    live = live.split(&shard, at, [id(n), id(n + 1)]).unwrap();
+    while let Some((shard, at)) = next_split(&live, &boundaries) {
+        n += 2;
+        live = live.split(&shard, at, [id(n), id(n + 1)]).unwrap();
+    }
+    assert_eq!(live.len(), plan.target_shards);
+    assert_eq!(next_split(&live, &boundaries), None, "a duplicate delivery finds nothing left to do");
+}
+
+// ---- scale-down ----
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+}
+
+/// A day of 5-minute points (the window plus an hour either side) at `rate`, with `f` per point.
+fn day(rate: Rate, f: impl Fn(usize, Rate) -> Option<Rate>) -> LoadSeries {
+    let start = now() - Duration::hours(25);
+    let points =
+        (0..300).filter_map(|i| Some((start + Duration::minutes(5 * i as i64), f(i, rate)?))).collect();
+    LoadSeries { period_secs: 300, points }
+}
+
+struct Down {
+    tiling: Tiling,
+    policy: Policy,
+    series: LoadSeries,
+    shard_load: BTreeMap<ShardId, LoadSeries>,
+    young: BTreeSet<ShardId>,
+    last_scaled_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl Down {
+    fn new(tiling: Tiling, stream_mib: f64) -> Down {
+        Down {
+            tiling,
+            policy: Policy::default(),
+            series: day(bytes(stream_mib), |_, r| Some(r)),
+            shard_load: BTreeMap::new(),
+            young: BTreeSet::new(),
+            last_scaled_at: None,
+            created_at: now() - Duration::days(30),
+        }
+    }
+
+    fn plan(&self) -> ScaleDownPlan {
+        plan_scale_down(ScaleDownInput {
+            stream: "orders",
+            tiling: &self.tiling,
+            policy: &self.policy,
+            now: now(),
+            stream_load: &self.series,
+            shard_load: &self.shard_load,
+            young: &self.young,
+            last_scaled_at: self.last_scaled_at,
+            created_at: self.created_at,
+            update_calls_last_24h: 0,
+        })
+    }
+}
+
+fn merged_pairs(plan: &ScaleDownPlan) -> Vec<(String, String)> {
+    match &plan.action {
+        ScaleDownAction::Merge { merges } => {
+            merges.iter().map(|m| (m.low.to_string(), m.high.to_string())).collect()
+        }
+        other => panic!("expected merges, got {other:?}: {:?}", plan.reasons),
+    }
+}
+
+#[test]
+fn a_cold_evenly_split_stream_halves_in_one_update_shard_count() {
+    let plan = Down::new(even(4), 0.4).plan();
+    assert_eq!(plan.action, ScaleDownAction::UpdateShardCount { target: 2 });
+    assert_eq!((plan.datapoints, plan.expected_datapoints), (288, 288));
+}
+
+#[test]
+fn a_cold_unevenly_split_stream_merges_adjacent_pairs_coldest_first() {
+    let tiling = even(2).split(&id(0), HashRange::FULL.equal_cuts(4)[0], [id(7), id(8)]).unwrap();
+    let mut down = Down::new(tiling, 0.3);
+    // Measured: shard 7 is colder than 8 and 1.
+    down.shard_load = [(id(7), 0.01), (id(8), 0.1), (id(1), 0.19)]
+        .into_iter()
+        .map(|(s, mib)| (s, day(bytes(mib), |_, r| Some(r))))
+        .collect();
+    let plan = down.plan();
+    assert_eq!(merged_pairs(&plan), [("shardId-000000000007".into(), "shardId-000000000008".into())]);
+    assert_eq!(plan.target_shards, 2);
+}
+
+#[test]
+fn one_datapoint_over_the_threshold_keeps_the_stream_as_it_is() {
+    let mut down = Down::new(even(4), 0.4);
+    down.series = day(bytes(0.4), |i, r| Some(if i == 150 { bytes(2.1) } else { r }));
+    let plan = down.plan();
+    assert_eq!(plan.action, ScaleDownAction::None);
+    assert!(
+        plan.reasons.iter().any(|r| r.contains("not under the 50% scale-down threshold")),
+        "{:?}",
+        plan.reasons
+    );
+}
+
+#[test]
+fn missing_datapoints_count_as_zero_and_are_reported() {
+    let mut down = Down::new(even(4), 0.4);
+    down.series = day(bytes(0.4), |i, r| (i % 3 != 0).then_some(r));
+    let plan = down.plan();
+    assert_eq!(plan.action, ScaleDownAction::UpdateShardCount { target: 2 });
+    assert_eq!((plan.datapoints, plan.expected_datapoints), (192, 288));
+    let idle = Down { series: LoadSeries::default(), ..Down::new(even(4), 0.0) }.plan();
+    assert_eq!(idle.target_shards, 2, "an idle stream with no datapoints at all is cold");
+}
+
+#[test]
+fn a_stream_at_min_shards_is_left_alone() {
+    let mut down = Down::new(even(4), 0.1);
+    down.policy.min_shards = 4;
+    assert_eq!(down.plan().action, ScaleDownAction::None);
+}
+
+#[test]
+fn merges_never_go_below_min_shards() {
+    let mut down = Down::new(even(5), 0.1);
+    down.policy.min_shards = 4;
+    assert_eq!(down.plan().target_shards, 4);
+}
+
+#[test]
+fn a_stream_scaled_within_its_cooldown_is_left_alone() {
+    let mut down = Down::new(even(4), 0.1);
+    down.last_scaled_at = Some(now() - Duration::seconds(60));
+    let plan = down.plan();
+    assert_eq!(plan.action, ScaleDownAction::None);
+    assert!(plan.reasons.iter().any(|r| r.contains("cooldown")));
+}
+
+#[test]
+fn a_stream_younger_than_the_window_is_left_alone() {
+    let mut down = Down::new(even(4), 0.1);
+    down.created_at = now() - Duration::hours(3);
+    assert_eq!(down.plan().action, ScaleDownAction::None);
+}
+
+#[test]
+fn two_shards_at_49_percent_are_not_merged_into_one_at_98() {
+    let plan = Down::new(even(2), 0.98).plan();
+    assert_eq!(plan.action, ScaleDownAction::None);
+    assert!(plan.reasons.iter().any(|r| r.contains("would peak at 98.0%")), "{:?}", plan.reasons);
+}
+
+#[test]
+fn pairs_are_judged_on_their_time_aligned_sum_not_their_separate_peaks() {
+    // Each shard peaks at 40 % but at different times: aligned, the pair never exceeds 45 %.
+    let mut down = Down::new(even(2), 0.45);
+    let shard =
+        |hot_half: usize| day(bytes(0.4), move |i, r| Some(if i % 2 == hot_half { r } else { bytes(0.05) }));
+    down.shard_load = [(id(0), shard(0)), (id(1), shard(1))].into();
+    assert_eq!(down.plan().target_shards, 1);
+    // In phase, the same peaks add to 80 %: over the 60 % target.
+    down.shard_load = [(id(0), shard(0)), (id(1), shard(0))].into();
+    assert_eq!(down.plan().action, ScaleDownAction::None);
+}
+
+#[test]
+fn shards_born_inside_the_window_are_not_merged() {
+    let mut down = Down::new(even(3), 0.1);
+    down.young = [id(0)].into();
+    assert_eq!(merged_pairs(&down.plan()), [("shardId-000000000001".into(), "shardId-000000000002".into())]);
+}
+
+#[test]
+fn young_shards_are_the_children_of_a_reshard_inside_the_window() {
+    let parents = [(id(5), vec![id(1)]), (id(6), vec![id(1)]), (id(2), vec![])].into();
+    let closed = [id(1)].into();
+    let window_start = now() - Duration::hours(24);
+    let young = young_shards(&parents, &closed, Some(now() - Duration::hours(2)), window_start);
+    assert_eq!(young, [id(5), id(6)].into());
+    assert!(young_shards(&parents, &closed, Some(now() - Duration::hours(30)), window_start).is_empty());
+}
+
+#[test]
+fn a_stale_merge_is_skipped_not_forced() {
+    let tiling = even(2).split(&id(1), HashRange::FULL.equal_cuts(4)[2], [id(7), id(8)]).unwrap();
+    let plan = Down::new(tiling, 0.1).plan();
+    let ScaleDownAction::Merge { merges } = &plan.action else { panic!("{plan:?}") };
+    assert_eq!(merges.len(), 1);
+    // A concurrent reshard replaced every shard before we ran: nothing planned is still open.
+    assert_eq!(next_merge(&even(1), merges), None);
+}
+
+// ---- alarms ----
+
+#[test]
+fn alarm_thresholds_follow_the_open_shard_count() {
+    let actions = vec!["arn:aws:sns:us-east-1:123456789012:scale".to_string()];
+    let specs = alarm_specs("orders", 4, &Policy::default(), &actions);
+    let by_metric: BTreeMap<_, _> = specs.iter().map(|s| (s.metric.as_str(), s)).collect();
+    assert_eq!(by_metric["IncomingBytes"].threshold, 0.8 * 4.0 * MIB * 60.0);
+    assert_eq!(by_metric["IncomingRecords"].threshold, 0.8 * 4.0 * 1000.0 * 60.0);
+    assert_eq!(by_metric["WriteProvisionedThroughputExceeded"].threshold, 0.0);
+    assert_eq!(by_metric["IncomingBytes"].name, "kinesis-autoscaler-orders-IncomingBytes");
+    assert!(specs.iter().all(|s| s.alarm_actions == actions && s.stream == "orders" && s.period_secs == 60));
+}
+
+#[test]
+fn the_throttle_alarm_is_optional() {
+    let mut policy = Policy::default();
+    policy.scale_up.throttle_alarm = false;
+    let specs = alarm_specs("orders", 1, &policy, &[]);
+    assert_eq!(
+        specs.iter().map(|s| s.metric).collect::<Vec<_>>(),
+        [Metric::IncomingBytes, Metric::IncomingRecords]
+    );
+}
