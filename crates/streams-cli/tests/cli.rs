@@ -1,0 +1,162 @@
+//! The `streams` binary as a user and a script see it: exit codes, where each kind of output
+//! goes, the JSON shape, and quiet exits on a closed pipe. Runs the built binary from the
+//! repository root so paths in messages are the ones a user would type.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn streams(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_streams"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).expect("UTF-8 output")
+}
+
+/// Runs `args` and compares exit code, stdout and stderr exactly.
+fn check(args: &[&str], code: i32, stdout: &str, stderr: &str) {
+    let output = streams(args);
+    assert_eq!(
+        (output.status.code(), text(&output.stdout), text(&output.stderr)),
+        (Some(code), stdout, stderr),
+        "streams {args:?}"
+    );
+}
+
+#[test]
+fn validate_accepts_the_documented_example_by_default() {
+    check(&["validate"], 0, "streams.yaml: OK, 3 streams (orders, clickstream, audit-log)\n", "");
+    check(
+        &["validate", "config/valid/minimal.yaml"],
+        0,
+        "config/valid/minimal.yaml: OK, 1 stream (orders)\n",
+        "",
+    );
+}
+
+#[test]
+fn validate_lists_every_problem_on_stderr_and_exits_1() {
+    check(
+        &["validate", "config/invalid/shard-order.yaml"],
+        1,
+        "",
+        "config/invalid/shard-order.yaml:7:20: desiredShards 2 is below minShards 4 (from defaults, line 3)\n\
+         config/invalid/shard-order.yaml:9:20: desiredShards 10 is above maxShards 8\n\
+         config/invalid/shard-order.yaml:12:20: desiredShards 20 is above maxShards 16 (from defaults, line 4)\n\
+         config/invalid/shard-order.yaml:13:16: minShards 20 is greater than maxShards 16 (from defaults, line 4)\n\
+         error: config/invalid/shard-order.yaml has 4 problems; nothing was changed\n",
+    );
+    check(
+        &["validate", "config/invalid/version.yaml"],
+        1,
+        "",
+        "config/invalid/version.yaml:2:10: version: expected 1 (the only version this tool reads), found 2\n\
+         error: config/invalid/version.yaml has 1 problem; nothing was changed\n",
+    );
+}
+
+fn json_of(args: &[&str]) -> (Option<i32>, Value) {
+    let output = streams(args);
+    assert_eq!(text(&output.stderr), "", "JSON mode keeps stderr for failures");
+    let value = serde_json::from_slice(&output.stdout).expect("stdout is one JSON document");
+    (output.status.code(), value)
+}
+
+#[test]
+fn json_output_reports_streams_or_diagnostics_in_one_document() {
+    assert_eq!(
+        json_of(&["validate", "--output", "json"]),
+        (
+            Some(0),
+            json!({"version": 1, "valid": true, "streams": ["orders", "clickstream", "audit-log"], "diagnostics": []})
+        )
+    );
+    assert_eq!(
+        json_of(&["--output", "json", "validate", "config/invalid/duplicate-names.yaml"]),
+        (
+            Some(1),
+            json!({
+                "version": 1,
+                "valid": false,
+                "streams": [],
+                "diagnostics": [{
+                    "file": "config/invalid/duplicate-names.yaml",
+                    "line": 7,
+                    "column": 11,
+                    "message": "duplicate stream name \"orders\"; it is first defined at line 3"
+                }]
+            })
+        )
+    );
+}
+
+#[test]
+fn a_missing_file_is_one_error_line_and_exit_1() {
+    for args in [&["validate", "no-such.yaml"][..], &["validate", "no-such.yaml", "--output", "json"]] {
+        let output = streams(args);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1));
+        assert_eq!(text(&output.stdout), "");
+        assert!(stderr.starts_with("error: cannot read no-such.yaml: "), "{stderr:?}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    }
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let output = streams(&["validate", "--output", "yaml"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("possible values: text, json"));
+}
+
+#[test]
+fn help_explains_the_subcommands_and_exit_codes() {
+    let top = streams(&["--help"]);
+    let top = text(&top.stdout);
+    assert!(top.contains("validate  Check streams.yaml"), "{top}");
+    assert!(top.contains("--output <OUTPUT>"), "{top}");
+    assert!(top.contains("1  the file has problems"), "{top}");
+    let validate = streams(&["validate", "--help"]);
+    let validate = text(&validate.stdout);
+    assert!(validate.contains("[default: streams.yaml]"), "{validate}");
+    assert!(validate.contains("minShards <= desiredShards"), "{validate}");
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_exit_0() {
+    // Enough streams that the OK line outgrows a pipe buffer, so the write must hit the closed
+    // pipe whatever the timing.
+    let dir = std::env::temp_dir().join(format!("streams-cli-pipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("many.yaml");
+    let mut yaml = String::from("streams:\n");
+    for i in 0..6000 {
+        yaml.push_str(&format!("  - {{name: stream-with-a-long-name-{i:05}, desiredShards: 1}}\n"));
+    }
+    std::fs::write(&file, yaml).unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_streams"))
+        .arg("validate")
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!((status.code(), stderr.as_str()), (Some(0), ""));
+}
