@@ -1,0 +1,155 @@
+//! The one mapping from AWS SDK errors to the reconciler's [`ErrorKind`].
+//!
+//! Every operation has its own generated error enum, but the retry policy only cares about the
+//! service's error *code*, so this maps by code (via `ProvideErrorMetadata::code`, the same
+//! trait for Kinesis and CloudWatch), with the HTTP status and the kind of transport failure as
+//! fallbacks. One function, one table: a new code is handled once for every call.
+
+use std::error::Error as StdError;
+
+use aws_sdk_kinesis::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use reconciler::{ErrorKind, PortError};
+
+/// Converts a failed SDK call into a [`PortError`], keeping the SDK error as its source.
+pub(crate) fn port_error<E>(call: &'static str, stream: Option<&str>, err: SdkError<E>) -> PortError
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    let kind = match &err {
+        SdkError::ServiceError(_) => {
+            kind_for_code(err.code(), err.raw_response().map(|r| r.status().as_u16()))
+        }
+        // Timeouts, connection failures and responses we could not parse (often an HTML 5xx page
+        // from a proxy) are worth trying again.
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            ErrorKind::Transient
+        }
+        // The request could not even be built: a missing or malformed input.
+        SdkError::ConstructionFailure(_) => ErrorKind::InvalidArgument,
+        _ => ErrorKind::Other,
+    };
+    let message = match err.message() {
+        Some(message) => message.to_owned(),
+        None => DisplayErrorContext(&err).to_string(),
+    };
+    let port_error = PortError::new(call, kind, message).with_source(err);
+    match stream {
+        Some(stream) => port_error.with_stream(stream),
+        None => port_error,
+    }
+}
+
+/// The kind of a service error, from its code (Kinesis uses `…Exception`, CloudWatch's query
+/// and CBOR protocols use bare names or `…Fault`) or, for unknown codes, its HTTP status.
+pub(crate) fn kind_for_code(code: Option<&str>, status: Option<u16>) -> ErrorKind {
+    // Defensive: some protocols qualify the code with a namespace (`ns#Code`) or a suffix (`Code:…`).
+    let code = code.map(|c| c.rsplit('#').next().unwrap_or(c)).map(|c| c.split(':').next().unwrap_or(c));
+    match code.unwrap_or_default() {
+        "ThrottlingException"
+        | "Throttling"
+        | "ThrottledException"
+        | "TooManyRequestsException"
+        | "ProvisionedThroughputExceededException"
+        | "RequestLimitExceeded"
+        | "RequestThrottled"
+        | "RequestThrottledException"
+        | "KMSThrottlingException"
+        | "SlowDown" => ErrorKind::Throttled,
+        "LimitExceededException" | "LimitExceeded" | "LimitExceededFault" => ErrorKind::LimitExceeded,
+        "ResourceInUseException" | "ConcurrentModificationException" => ErrorKind::ResourceInUse,
+        "ResourceNotFoundException" | "ResourceNotFound" | "NotFoundException" | "NotFound" => {
+            ErrorKind::NotFound
+        }
+        "ResourceAlreadyExistsException" | "AlreadyExistsException" | "AlreadyExists" => {
+            ErrorKind::AlreadyExists
+        }
+        "InvalidArgumentException"
+        | "ValidationException"
+        | "ValidationError"
+        | "InvalidParameterValue"
+        | "InvalidParameterValueException"
+        | "InvalidParameterCombination"
+        | "InvalidParameterCombinationException"
+        | "InvalidParameterInput"
+        | "MissingParameter"
+        | "MissingRequiredParameterException"
+        | "InvalidFormatFault"
+        | "InvalidNextToken"
+        | "SerializationException" => ErrorKind::InvalidArgument,
+        "AccessDeniedException"
+        | "AccessDenied"
+        | "KMSAccessDeniedException"
+        | "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "InvalidSignatureException"
+        | "SignatureDoesNotMatch"
+        | "IncompleteSignature"
+        | "MissingAuthenticationToken"
+        | "ExpiredToken"
+        | "ExpiredTokenException" => ErrorKind::AccessDenied,
+        // A ListShards page token older than 300 s: listing again from the start fixes it.
+        "ExpiredNextTokenException" => ErrorKind::Transient,
+        "InternalFailure"
+        | "InternalFailureException"
+        | "InternalServiceError"
+        | "InternalServiceFault"
+        | "InternalServiceException"
+        | "InternalError"
+        | "InternalServerError"
+        | "ServiceUnavailable"
+        | "ServiceUnavailableException"
+        | "RequestTimeout"
+        | "RequestTimeoutException" => ErrorKind::Transient,
+        _ => match status {
+            Some(429) => ErrorKind::Throttled,
+            Some(403) => ErrorKind::AccessDenied,
+            Some(404) => ErrorKind::NotFound,
+            Some(s) if s >= 500 => ErrorKind::Transient,
+            _ => ErrorKind::Other,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(code: &str, status: u16, expected: ErrorKind) {
+        assert_eq!(kind_for_code(Some(code), Some(status)), expected, "{code} / {status}");
+    }
+
+    #[test]
+    fn kinesis_codes_map_to_kinds() {
+        check("LimitExceededException", 400, ErrorKind::LimitExceeded);
+        check("ResourceInUseException", 400, ErrorKind::ResourceInUse);
+        check("ResourceNotFoundException", 400, ErrorKind::NotFound);
+        check("ProvisionedThroughputExceededException", 400, ErrorKind::Throttled);
+        check("InvalidArgumentException", 400, ErrorKind::InvalidArgument);
+        check("AccessDeniedException", 400, ErrorKind::AccessDenied);
+        check("ExpiredNextTokenException", 400, ErrorKind::Transient);
+    }
+
+    #[test]
+    fn cloudwatch_codes_map_to_kinds() {
+        check("LimitExceeded", 400, ErrorKind::LimitExceeded);
+        check("LimitExceededFault", 400, ErrorKind::LimitExceeded);
+        check("Throttling", 400, ErrorKind::Throttled);
+        check("ResourceNotFound", 404, ErrorKind::NotFound);
+        check("InvalidParameterValue", 400, ErrorKind::InvalidArgument);
+        check("InternalServiceFault", 500, ErrorKind::Transient);
+    }
+
+    #[test]
+    fn namespaced_codes_are_recognised() {
+        check("com.amazonaws.cloudwatch#LimitExceededFault", 400, ErrorKind::LimitExceeded);
+        check("ThrottlingException:http://internal", 400, ErrorKind::Throttled);
+    }
+
+    #[test]
+    fn unknown_codes_fall_back_to_the_http_status() {
+        check("SomethingNew", 503, ErrorKind::Transient);
+        check("SomethingNew", 429, ErrorKind::Throttled);
+        check("SomethingNew", 400, ErrorKind::Other);
+        assert_eq!(kind_for_code(None, None), ErrorKind::Other);
+    }
+}

@@ -1,0 +1,21 @@
+//! The reconciler: the ports its logic talks through, and how it copes with a flaky world.
+//!
+//! This crate owns the traits ([`StreamPort`], [`MetricsPort`], [`AlarmPort`]) that the
+//! executors, the `streams` CLI and the Lambdas are written against, the single error policy
+//! ([`classify`]), the retry loop with its [`Backoff`] value, and [`wait_for_active`]. It has no
+//! AWS types: `aws-adapters` implements the ports with the SDK, tests implement them in memory.
+
+mod backoff;
+mod error;
+mod policy;
+mod ports;
+mod wait;
+
+pub use backoff::{Backoff, Jitter, SeededJitter, retry};
+pub use error::ReconcileError;
+pub use policy::{Retry, classify};
+pub use ports::{
+    AlarmPort, AlarmState, AlarmSummary, Dimension, ErrorKind, MetricPoint, MetricQuery, MetricSeries,
+    MetricsPort, PortError, Statistic, StreamPort, StreamSnapshot, StreamStatus, Unit,
+};
+pub use wait::wait_for_active;

@@ -1,0 +1,467 @@
+//! The ports: the small traits through which reconcile logic talks to Kinesis and CloudWatch.
+//!
+//! The reconciler owns these traits and the plain data they exchange, so the executors, the CLI
+//! and the Lambdas can be tested against in-memory fakes, and so `aws-adapters` stays the only
+//! crate that knows about the AWS SDK. Every method reports failure as one [`PortError`] whose
+//! [`ErrorKind`] is all the retry policy needs to decide what to do.
+//!
+//! The methods are declared as `fn … -> impl Future + Send` rather than `async fn` so that callers
+//! can spawn the futures on a multi-threaded runtime; implementations still write `async fn`.
+
+use std::collections::BTreeMap;
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use planner::{AlarmSpec, HashKey, ShardId, Tiling};
+
+/// The lifecycle state of a stream, as `DescribeStreamSummary` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StreamStatus {
+    Creating,
+    Active,
+    Updating,
+    Deleting,
+}
+
+impl StreamStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamStatus::Creating => "CREATING",
+            StreamStatus::Active => "ACTIVE",
+            StreamStatus::Updating => "UPDATING",
+            StreamStatus::Deleting => "DELETING",
+        }
+    }
+}
+
+impl fmt::Display for StreamStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything the planner and the sync logic need to know about one stream, read at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamSnapshot {
+    pub name: String,
+    pub arn: String,
+    pub status: StreamStatus,
+    /// The open shards, validated to tile the key space. `None` while the stream is `CREATING` or
+    /// `DELETING` (Kinesis refuses to list shards then); always `Some` when `ACTIVE`.
+    pub open: Option<Tiling>,
+    /// Closed shards (split or merged parents) still listed until they age out of retention.
+    pub closed: Vec<ShardId>,
+    pub retention_hours: u32,
+    pub tags: BTreeMap<String, String>,
+    pub created: DateTime<Utc>,
+}
+
+impl StreamSnapshot {
+    /// The open shards, if the stream is in a state where they could be listed.
+    pub fn tiling(&self) -> Option<&Tiling> {
+        self.open.as_ref()
+    }
+}
+
+/// Kinesis stream operations. Each call is one control-plane action; none waits for the stream to
+/// become `ACTIVE` again (see [`crate::wait_for_active`]).
+pub trait StreamPort {
+    /// Reads status, open and closed shards, retention and tags of `stream`.
+    fn describe(&self, stream: &str) -> impl Future<Output = Result<StreamSnapshot, PortError>> + Send;
+    /// The names of every stream in the account and region.
+    fn list_streams(&self) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
+    /// Creates a provisioned-mode stream with `shards` equal-width shards.
+    fn create_stream(&self, stream: &str, shards: u32) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Deletes `stream`; refuses (ResourceInUse) while it has registered consumers.
+    fn delete_stream(&self, stream: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Splits open shard `shard` so that the upper child starts at `at`.
+    fn split_shard(
+        &self,
+        stream: &str,
+        shard: &ShardId,
+        at: HashKey,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Merges two adjacent open shards (`shard` ends right before `adjacent` starts, or after).
+    fn merge_shards(
+        &self,
+        stream: &str,
+        shard: &ShardId,
+        adjacent: &ShardId,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Re-creates the stream's shards as `target` equal-width shards (`UNIFORM_SCALING`).
+    fn update_shard_count(
+        &self,
+        stream: &str,
+        target: u32,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Changes retention from `from_hours` to `to_hours`. Kinesis has separate increase and
+    /// decrease calls; taking the current value keeps the choice with the caller's snapshot.
+    fn set_retention(
+        &self,
+        stream: &str,
+        from_hours: u32,
+        to_hours: u32,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Adds or overwrites tags.
+    fn add_tags(
+        &self,
+        stream: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Removes tags by key.
+    fn remove_tags(
+        &self,
+        stream: &str,
+        keys: &[String],
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// A CloudWatch metric dimension.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Dimension {
+    pub name: String,
+    pub value: String,
+}
+
+impl Dimension {
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Dimension { name: name.into(), value: value.into() }
+    }
+
+    /// The `StreamName` dimension of Kinesis stream-level metrics.
+    pub fn stream(stream: &str) -> Self {
+        Dimension::new("StreamName", stream)
+    }
+}
+
+/// The units this tool reads or writes (a subset of CloudWatch's `StandardUnit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Unit {
+    Bytes,
+    Count,
+    Milliseconds,
+    None,
+}
+
+/// One datapoint to publish. Used by tests and the demo to stand in for Kinesis, which the
+/// emulator does not make publish metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricPoint {
+    pub namespace: String,
+    pub metric: String,
+    pub dimensions: Vec<Dimension>,
+    pub timestamp: DateTime<Utc>,
+    pub value: f64,
+    pub unit: Unit,
+}
+
+/// CloudWatch statistics this tool queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Statistic {
+    Sum,
+    Average,
+    Maximum,
+    Minimum,
+    SampleCount,
+}
+
+impl Statistic {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Statistic::Sum => "Sum",
+            Statistic::Average => "Average",
+            Statistic::Maximum => "Maximum",
+            Statistic::Minimum => "Minimum",
+            Statistic::SampleCount => "SampleCount",
+        }
+    }
+}
+
+/// One `MetricStat` query of `GetMetricData`. Metric math is deliberately absent: the emulator
+/// does not support it, and ratios are computed in the planner anyway.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricQuery {
+    /// Unique within one call; must start with a lower-case letter (CloudWatch's rule).
+    pub id: String,
+    pub namespace: String,
+    pub metric: String,
+    pub dimensions: Vec<Dimension>,
+    pub period_secs: u32,
+    pub stat: Statistic,
+}
+
+/// The datapoints of one query, oldest first, across all result pages.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MetricSeries {
+    pub id: String,
+    pub label: Option<String>,
+    pub points: Vec<(DateTime<Utc>, f64)>,
+}
+
+/// CloudWatch metric reads and writes.
+pub trait MetricsPort {
+    /// Publishes datapoints (batched as CloudWatch requires).
+    fn put_metric_data(&self, points: &[MetricPoint]) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Runs `queries` over `[start, end)`, following every result page, one series per query.
+    fn get_metric_data(
+        &self,
+        queries: &[MetricQuery],
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<MetricSeries>, PortError>> + Send;
+}
+
+/// The state of a CloudWatch alarm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AlarmState {
+    Ok,
+    Alarm,
+    InsufficientData,
+}
+
+impl AlarmState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlarmState::Ok => "OK",
+            AlarmState::Alarm => "ALARM",
+            AlarmState::InsufficientData => "INSUFFICIENT_DATA",
+        }
+    }
+}
+
+impl fmt::Display for AlarmState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What `DescribeAlarms` says about one metric alarm: enough to compare against an
+/// [`AlarmSpec`] for drift and to see whether it is currently firing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmSummary {
+    pub name: String,
+    pub description: Option<String>,
+    pub namespace: Option<String>,
+    pub metric: Option<String>,
+    pub dimensions: Vec<Dimension>,
+    pub statistic: Option<String>,
+    pub period_secs: Option<u32>,
+    pub evaluation_periods: Option<u32>,
+    pub datapoints_to_alarm: Option<u32>,
+    pub threshold: Option<f64>,
+    pub comparison: Option<String>,
+    pub treat_missing_data: Option<String>,
+    pub alarm_actions: Vec<String>,
+    pub state: Option<AlarmState>,
+}
+
+impl AlarmSummary {
+    /// The value of the `StreamName` dimension, if any.
+    pub fn stream(&self) -> Option<&str> {
+        self.dimensions.iter().find(|d| d.name == "StreamName").map(|d| d.value.as_str())
+    }
+}
+
+/// CloudWatch alarm management.
+pub trait AlarmPort {
+    /// Creates or replaces the alarm `spec` describes.
+    fn put_alarm(&self, spec: &AlarmSpec) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Every metric alarm whose name starts with `prefix`, across all pages.
+    fn describe_alarms(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<AlarmSummary>, PortError>> + Send;
+    /// Deletes alarms by name (batched by 100, CloudWatch's limit). Missing names are not an error.
+    fn delete_alarms(&self, names: &[String]) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Forces an alarm's state, e.g. back to `OK` after scaling so that it can fire again
+    /// (CloudWatch notifies only on state *changes*).
+    fn set_alarm_state(
+        &self,
+        name: &str,
+        state: AlarmState,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// What went wrong in a port call, in the terms the retry policy needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// Request rate limits (`ThrottlingException`, `ProvisionedThroughputExceededException`).
+    Throttled,
+    /// The stream is not `ACTIVE` (a reshard or creation is in progress).
+    ResourceInUse,
+    /// Kinesis's control-plane rate or concurrency limits (`LimitExceededException`): mostly
+    /// transient, e.g. too many concurrent `CREATING`/`UPDATING` streams.
+    LimitExceeded,
+    NotFound,
+    AlreadyExists,
+    InvalidArgument,
+    AccessDenied,
+    /// Timeouts, connection failures, 5xx responses, unparseable responses.
+    Transient,
+    /// The service returned data that breaks an invariant, such as open shards that do not tile
+    /// the key space (a listing read across a reshard). Reading again normally fixes it.
+    Inconsistent,
+    Other,
+}
+
+impl ErrorKind {
+    /// Whether repeating the same call later may succeed. The single source of that answer;
+    /// [`crate::classify`] builds on it.
+    pub fn is_retryable(self) -> bool {
+        match self {
+            ErrorKind::Throttled
+            | ErrorKind::ResourceInUse
+            | ErrorKind::LimitExceeded
+            | ErrorKind::Transient
+            | ErrorKind::Inconsistent => true,
+            ErrorKind::NotFound
+            | ErrorKind::AlreadyExists
+            | ErrorKind::InvalidArgument
+            | ErrorKind::AccessDenied
+            | ErrorKind::Other => false,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Throttled => "throttled",
+            ErrorKind::ResourceInUse => "resource in use",
+            ErrorKind::LimitExceeded => "limit exceeded",
+            ErrorKind::NotFound => "not found",
+            ErrorKind::AlreadyExists => "already exists",
+            ErrorKind::InvalidArgument => "invalid argument",
+            ErrorKind::AccessDenied => "access denied",
+            ErrorKind::Transient => "transient failure",
+            ErrorKind::Inconsistent => "inconsistent response",
+            ErrorKind::Other => "error",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed port call: which call, on which stream, what kind of failure, the service's message,
+/// and the underlying error (an SDK error in production) as the source.
+#[derive(Debug)]
+pub struct PortError {
+    /// The API operation, e.g. `"SplitShard"`.
+    pub call: &'static str,
+    pub stream: Option<String>,
+    pub kind: ErrorKind,
+    /// The service's own message (or the failure's description when there is none).
+    pub message: String,
+    /// How many times the call was tried; more than 1 once [`crate::retry`] has given up.
+    pub attempts: u32,
+    pub source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+}
+
+impl PortError {
+    pub fn new(call: &'static str, kind: ErrorKind, message: impl Into<String>) -> Self {
+        PortError { call, stream: None, kind, message: message.into(), attempts: 1, source: None }
+    }
+
+    pub fn with_stream(mut self, stream: impl Into<String>) -> Self {
+        self.stream = Some(stream.into());
+        self
+    }
+
+    pub fn with_source(mut self, source: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        self.kind.is_retryable()
+    }
+}
+
+impl fmt::Display for PortError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.call)?;
+        if let Some(stream) = &self.stream {
+            write!(f, " on stream {stream:?}")?;
+        }
+        write!(f, " failed ({})", self.kind)?;
+        if self.attempts > 1 {
+            write!(f, " after {} attempts", self.attempts)?;
+        }
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for PortError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_error_message_names_call_stream_kind_and_attempts() {
+        let mut err = PortError::new("SplitShard", ErrorKind::ResourceInUse, "stream is UPDATING")
+            .with_stream("orders");
+        assert_eq!(
+            err.to_string(),
+            r#"SplitShard on stream "orders" failed (resource in use): stream is UPDATING"#
+        );
+        err.attempts = 3;
+        assert_eq!(
+            err.to_string(),
+            r#"SplitShard on stream "orders" failed (resource in use) after 3 attempts: stream is UPDATING"#
+        );
+    }
+
+    #[test]
+    fn only_rate_capacity_and_transient_kinds_are_retryable() {
+        let retryable = [
+            ErrorKind::Throttled,
+            ErrorKind::ResourceInUse,
+            ErrorKind::LimitExceeded,
+            ErrorKind::Transient,
+            ErrorKind::Inconsistent,
+        ];
+        let fatal = [
+            ErrorKind::NotFound,
+            ErrorKind::AlreadyExists,
+            ErrorKind::InvalidArgument,
+            ErrorKind::AccessDenied,
+            ErrorKind::Other,
+        ];
+        assert!(retryable.iter().all(|k| k.is_retryable()));
+        assert!(fatal.iter().all(|k| !k.is_retryable()));
+    }
+
+    #[test]
+    fn alarm_summary_finds_its_stream_dimension() {
+        let summary = AlarmSummary {
+            name: "a".into(),
+            description: None,
+            namespace: None,
+            metric: None,
+            dimensions: vec![Dimension::new("Other", "x"), Dimension::stream("orders")],
+            statistic: None,
+            period_secs: None,
+            evaluation_periods: None,
+            datapoints_to_alarm: None,
+            threshold: None,
+            comparison: None,
+            treat_missing_data: None,
+            alarm_actions: vec![],
+            state: None,
+        };
+        assert_eq!(summary.stream(), Some("orders"));
+    }
+}

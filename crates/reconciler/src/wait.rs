@@ -1,0 +1,213 @@
+//! Waiting for a stream to settle after an action that makes it `CREATING` or `UPDATING`.
+//!
+//! Kinesis allows one reshard at a time per stream and rejects the next with `ResourceInUse`
+//! until the stream is `ACTIVE` again, so every executor step that changes shards ends here.
+//! Time comes from `tokio::time`, so tests drive it with `tokio::time::pause()`.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::ReconcileError;
+use crate::ports::{PortError, StreamPort, StreamSnapshot, StreamStatus};
+
+/// Polls `describe` every `poll` until the stream is `ACTIVE` with its shards listed, and returns
+/// that snapshot. `progress` sees every snapshot read and the time elapsed so far (for logs and
+/// the CLI's progress line).
+///
+/// The last poll happens at `timeout` itself. Retryable describe failures (throttles, transient errors, a torn shard listing) are tolerated
+/// until `timeout`; any other failure, or a stream that is being deleted, ends the wait at once.
+pub async fn wait_for_active<P, F>(
+    port: &P,
+    stream: &str,
+    timeout: Duration,
+    poll: Duration,
+    mut progress: F,
+) -> Result<StreamSnapshot, ReconcileError>
+where
+    P: StreamPort,
+    F: FnMut(&StreamSnapshot, Duration),
+{
+    let started = Instant::now();
+    let deadline = started + timeout;
+    let mut last_status = None;
+    let mut last_error: Option<PortError>;
+    loop {
+        match port.describe(stream).await {
+            Ok(snapshot) => {
+                progress(&snapshot, started.elapsed());
+                last_status = Some(snapshot.status);
+                last_error = None;
+                match snapshot.status {
+                    StreamStatus::Active if snapshot.open.is_some() => return Ok(snapshot),
+                    StreamStatus::Deleting => {
+                        return Err(ReconcileError::StreamDeleting { stream: stream.to_owned() });
+                    }
+                    _ => {}
+                }
+            }
+            Err(err) if err.is_retryable() => last_error = Some(err),
+            Err(err) => return Err(err.into()),
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            let waited = now - started;
+            return Err(ReconcileError::WaitTimedOut {
+                stream: stream.to_owned(),
+                waited,
+                last_status,
+                last_error,
+            });
+        }
+        // The last poll happens at the deadline itself, so a stream that settles just in time counts.
+        tokio::time::sleep_until((now + poll).min(deadline)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, VecDeque};
+    use std::sync::Mutex;
+
+    use chrono::DateTime;
+    use planner::{HashKey, ShardId, Tiling};
+
+    use super::*;
+    use crate::ports::ErrorKind;
+
+    /// A stream port whose `describe` plays back a script; every other call is unexpected.
+    struct Scripted {
+        script: Mutex<VecDeque<Result<StreamStatus, ErrorKind>>>,
+    }
+
+    impl Scripted {
+        fn new(script: impl IntoIterator<Item = Result<StreamStatus, ErrorKind>>) -> Self {
+            Scripted { script: Mutex::new(script.into_iter().collect()) }
+        }
+
+        fn remaining(&self) -> usize {
+            self.script.lock().unwrap().len()
+        }
+    }
+
+    fn snapshot(status: StreamStatus) -> StreamSnapshot {
+        let listed = matches!(status, StreamStatus::Active | StreamStatus::Updating);
+        StreamSnapshot {
+            name: "orders".into(),
+            arn: "arn:aws:kinesis:us-east-1:000000000000:stream/orders".into(),
+            status,
+            open: listed.then(|| Tiling::single("shardId-000000000000")),
+            closed: vec![],
+            retention_hours: 24,
+            tags: BTreeMap::new(),
+            created: DateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn unexpected(call: &'static str) -> PortError {
+        PortError::new(call, ErrorKind::Other, "not scripted")
+    }
+
+    impl StreamPort for Scripted {
+        async fn describe(&self, stream: &str) -> Result<StreamSnapshot, PortError> {
+            let next = self.script.lock().unwrap().pop_front().expect("describe called more than scripted");
+            next.map(snapshot)
+                .map_err(|kind| PortError::new("DescribeStreamSummary", kind, "").with_stream(stream))
+        }
+        async fn list_streams(&self) -> Result<Vec<String>, PortError> {
+            Err(unexpected("ListStreams"))
+        }
+        async fn create_stream(&self, _: &str, _: u32) -> Result<(), PortError> {
+            Err(unexpected("CreateStream"))
+        }
+        async fn delete_stream(&self, _: &str) -> Result<(), PortError> {
+            Err(unexpected("DeleteStream"))
+        }
+        async fn split_shard(&self, _: &str, _: &ShardId, _: HashKey) -> Result<(), PortError> {
+            Err(unexpected("SplitShard"))
+        }
+        async fn merge_shards(&self, _: &str, _: &ShardId, _: &ShardId) -> Result<(), PortError> {
+            Err(unexpected("MergeShards"))
+        }
+        async fn update_shard_count(&self, _: &str, _: u32) -> Result<(), PortError> {
+            Err(unexpected("UpdateShardCount"))
+        }
+        async fn set_retention(&self, _: &str, _: u32, _: u32) -> Result<(), PortError> {
+            Err(unexpected("SetRetention"))
+        }
+        async fn add_tags(&self, _: &str, _: &BTreeMap<String, String>) -> Result<(), PortError> {
+            Err(unexpected("AddTagsToStream"))
+        }
+        async fn remove_tags(&self, _: &str, _: &[String]) -> Result<(), PortError> {
+            Err(unexpected("RemoveTagsFromStream"))
+        }
+    }
+
+    const SEC: Duration = Duration::from_secs(1);
+
+    #[tokio::test]
+    async fn returns_the_first_active_snapshot_and_reports_progress() {
+        tokio::time::pause();
+        use StreamStatus::*;
+        let port = Scripted::new([Ok(Creating), Ok(Creating), Ok(Active), Ok(Active)]);
+        let mut seen = Vec::new();
+        let snap =
+            wait_for_active(&port, "orders", 60 * SEC, SEC, |s, t| seen.push((s.status, t))).await.unwrap();
+        assert_eq!(snap.status, Active);
+        // Paused tokio time still rounds each sleep up to the next millisecond tick.
+        let seen: Vec<_> = seen.into_iter().map(|(s, t)| (s, t.as_secs())).collect();
+        assert_eq!(seen, vec![(Creating, 0), (Creating, 1), (Active, 2)]);
+        assert_eq!(port.remaining(), 1, "stops polling once active");
+    }
+
+    #[tokio::test]
+    async fn keeps_polling_through_throttles() {
+        tokio::time::pause();
+        let port = Scripted::new([
+            Ok(StreamStatus::Updating),
+            Err(ErrorKind::Throttled),
+            Err(ErrorKind::Transient),
+            Ok(StreamStatus::Active),
+        ]);
+        let snap = wait_for_active(&port, "orders", 60 * SEC, SEC, |_, _| {}).await.unwrap();
+        assert_eq!(snap.status, StreamStatus::Active);
+    }
+
+    #[tokio::test]
+    async fn times_out_with_the_last_status_seen() {
+        tokio::time::pause();
+        let port = Scripted::new(std::iter::repeat_n(Ok(StreamStatus::Updating), 100));
+        let started = Instant::now();
+        let err = wait_for_active(&port, "orders", 10 * SEC, 2 * SEC, |_, _| {}).await.unwrap_err();
+        match &err {
+            ReconcileError::WaitTimedOut { stream, waited, last_status, last_error } => {
+                assert_eq!(stream, "orders");
+                assert!(*waited >= 10 * SEC && *waited < 11 * SEC, "{waited:?}");
+                assert_eq!(*last_status, Some(StreamStatus::Updating));
+                assert!(last_error.is_none());
+            }
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        assert!(started.elapsed() < 11 * SEC);
+        assert_eq!(port.remaining(), 100 - 6, "polls at 0, 2, 4, 6, 8 and 10 s");
+        assert!(err.to_string().contains("UPDATING"), "{err}");
+        assert!(err.is_retryable());
+    }
+
+    #[tokio::test]
+    async fn a_missing_stream_fails_at_once() {
+        tokio::time::pause();
+        let port = Scripted::new([Err(ErrorKind::NotFound)]);
+        let err = wait_for_active(&port, "orders", 60 * SEC, SEC, |_, _| {}).await.unwrap_err();
+        assert!(matches!(&err, ReconcileError::Port(e) if e.kind == ErrorKind::NotFound), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_deleting_stream_fails_at_once() {
+        tokio::time::pause();
+        let port = Scripted::new([Ok(StreamStatus::Deleting)]);
+        let err = wait_for_active(&port, "orders", 60 * SEC, SEC, |_, _| {}).await.unwrap_err();
+        assert!(matches!(err, ReconcileError::StreamDeleting { .. }), "{err:?}");
+        assert!(!err.is_retryable());
+    }
+}

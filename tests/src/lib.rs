@@ -1,0 +1,81 @@
+//! Helpers for the integration tests that run against the local AWS emulator.
+//!
+//! The emulator (LocalStack, started by `scripts/emulator start`) keeps state in memory with no
+//! reset, so every test names its resources with [`unique_name`]; and a test run without the
+//! emulator must fail loudly rather than pass vacuously, so [`emulator_clients`] checks that the
+//! endpoint answers before building clients.
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_adapters::{AwsClients, load_static_config};
+
+/// Where `scripts/emulator` listens unless `EMULATOR_ENDPOINT` says otherwise.
+pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4566";
+/// The emulator's region and account (it accepts any credentials).
+pub const REGION: &str = "us-east-1";
+pub const ACCOUNT: &str = "000000000000";
+
+/// The emulator endpoint: `EMULATOR_ENDPOINT` or [`DEFAULT_ENDPOINT`].
+pub fn endpoint() -> String {
+    std::env::var("EMULATOR_ENDPOINT").unwrap_or_else(|_| DEFAULT_ENDPOINT.to_owned())
+}
+
+/// SDK clients pointed at the emulator with static `test`/`test` credentials.
+///
+/// # Panics
+/// If nothing listens at the endpoint, with a message saying how to start the emulator.
+pub async fn emulator_clients() -> AwsClients {
+    let endpoint = endpoint();
+    if let Err(reason) = check_reachable(&endpoint) {
+        panic!(
+            "the AWS emulator is not reachable at {endpoint} ({reason}).\n\
+             Start it with `scripts/emulator start` (or set EMULATOR_ENDPOINT), then rerun the tests."
+        );
+    }
+    AwsClients::new(&load_static_config(REGION, &endpoint, "test", "test").await)
+}
+
+/// Opens (and closes) a TCP connection to the endpoint's host and port.
+fn check_reachable(endpoint: &str) -> Result<(), String> {
+    let authority = endpoint.split("://").nth(1).unwrap_or(endpoint).split('/').next().unwrap_or_default();
+    let addrs: Vec<_> =
+        authority.to_socket_addrs().map_err(|e| format!("cannot resolve {authority:?}: {e}"))?.collect();
+    let mut last = String::from("no address");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = format!("{addr}: {e}"),
+        }
+    }
+    Err(last)
+}
+
+/// A name no other test, and no earlier run against the same emulator, has used:
+/// `{prefix}-{process id}-{start time}-{counter}`, within Kinesis's and CloudWatch's name rules.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let millis = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
+    format!("{prefix}-{}-{millis:x}-{n}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_names_differ_and_keep_their_prefix() {
+        let (a, b) = (unique_name("smoke"), unique_name("smoke"));
+        assert_ne!(a, b);
+        assert!(a.starts_with("smoke-"));
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    }
+
+    #[test]
+    fn an_unreachable_endpoint_is_reported() {
+        // Port 9 (discard) on loopback is closed on any sane test machine.
+        assert!(check_reachable("http://127.0.0.1:9").is_err());
+    }
+}

@@ -1,0 +1,30 @@
+//! Integration tests against the local AWS emulator (`scripts/emulator start`).
+//!
+//! One test binary (modules below) so the SDK and adapters are linked once. Each test creates
+//! uniquely named resources; they run in parallel against the one emulator.
+
+mod errors;
+mod settings;
+mod smoke;
+
+use std::time::Duration;
+
+use reconciler::{StreamPort, StreamSnapshot, wait_for_active};
+
+/// Emulated reshards take `KINESIS_LATENCY` (200 ms in `scripts/emulator`); allow generous slack
+/// for a loaded 2-core machine.
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
+pub const POLL: Duration = Duration::from_millis(100);
+
+/// Waits for `stream` to be ACTIVE, logging each status change.
+pub async fn settle(port: &impl StreamPort, stream: &str) -> StreamSnapshot {
+    let mut last = None;
+    wait_for_active(port, stream, SETTLE_TIMEOUT, POLL, |snap, elapsed| {
+        if last != Some(snap.status) {
+            eprintln!("{stream}: {} after {elapsed:?}", snap.status);
+            last = Some(snap.status);
+        }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("waiting for {stream} to become ACTIVE: {e}"))
+}
