@@ -24,7 +24,7 @@ pub use error::PlannerError;
 pub use hashkey::{HashKey, HashRange};
 pub use load::{LoadSnapshot, LoadSource, ShardLoad};
 pub use merge::{
-    LoadSeries, PlannedMerge, ScaleDownAction, ScaleDownInput, ScaleDownPlan, Window, next_merge,
+    LoadSeries, PlannedMerge, ScaleDownAction, ScaleDownInput, ScaleDownPlan, Window, align_down, next_merge,
     plan_scale_down, young_shards,
 };
 pub use policy::{MAX_SHARDS_PER_STREAM, Policy, ScaleDown, ScaleUp};

@@ -73,6 +73,13 @@ impl LoadSeries {
     }
 }
 
+/// `t` rounded down to a whole multiple of `period_secs` since the epoch: where CloudWatch's
+/// period buckets start when queried with aligned times.
+pub fn align_down(t: DateTime<Utc>, period_secs: u32) -> DateTime<Utc> {
+    let period = i64::from(period_secs.max(1));
+    DateTime::from_timestamp(t.timestamp().div_euclid(period) * period, 0).unwrap_or(t)
+}
+
 /// The look-back window `[now - lookback, now)` and the datapoints it should hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Window {
@@ -84,8 +91,7 @@ pub struct Window {
 impl Window {
     /// The window ending at `now`, aligned down to whole periods so datapoints line up.
     pub fn ending_at(now: DateTime<Utc>, policy: &Policy) -> Window {
-        let period = i64::from(policy.scale_down.period_secs.max(1));
-        let end = DateTime::from_timestamp(now.timestamp().div_euclid(period) * period, 0).unwrap_or(now);
+        let end = align_down(now, policy.scale_down.period_secs);
         let start = end - Duration::seconds(i64::from(policy.scale_down.lookback_secs));
         Window { start, end, period_secs: policy.scale_down.period_secs }
     }

@@ -124,6 +124,13 @@ fn utilisation_is_the_larger_of_bytes_and_records() {
     assert_eq!(rate.shards_needed(Ratio::from_percent(60.0).unwrap()), 3);
 }
 
+#[test]
+fn times_align_down_to_whole_periods() {
+    let t = DateTime::from_timestamp(1_800_000_055, 0).unwrap();
+    assert_eq!(align_down(t, 300).timestamp(), 1_799_999_700);
+    assert_eq!(align_down(t, 60).timestamp(), 1_800_000_000);
+}
+
 // ---- scale-up ----
 
 #[test]

@@ -7,12 +7,17 @@
 
 mod backoff;
 mod error;
+mod execute;
+pub mod memory;
+mod observe;
 mod policy;
 mod ports;
 mod wait;
 
 pub use backoff::{Backoff, Jitter, SeededJitter, retry};
 pub use error::ReconcileError;
+pub use execute::{ExecuteSettings, Outcome, Step, execute_scale_down, execute_scale_up};
+pub use observe::{load_queries, load_series, peak_rate};
 pub use policy::{Retry, classify};
 pub use ports::{
     AlarmPort, AlarmState, AlarmSummary, Dimension, ErrorKind, MetricPoint, MetricQuery, MetricSeries,

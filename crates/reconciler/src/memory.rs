@@ -1,0 +1,244 @@
+//! Kinesis in memory: a [`StreamPort`] that reshards instantly and fails on request.
+//!
+//! The executors' unit tests, the Lambdas' handler tests and the simulator need a stream that
+//! behaves like Kinesis (open shards tile the key space, reshards close parents and open children
+//! with fresh ids, `UpdateShardCount` re-creates equal-width shards) without a network. Faults are
+//! injected per call name, so tests can prove that throttles are retried and that a concurrent
+//! change is re-read rather than forced.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use planner::{HashKey, HashRange, Shard, ShardId, Tiling};
+
+use crate::ports::{ErrorKind, PortError, StreamPort, StreamSnapshot, StreamStatus};
+
+/// An account's worth of streams held in memory.
+#[derive(Debug, Default)]
+pub struct InMemoryStreams {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    streams: BTreeMap<String, Stream>,
+    next_shard: u64,
+    faults: VecDeque<(&'static str, ErrorKind)>,
+    /// Every mutating call that succeeded, as `"SplitShard orders shardId-…"`, in order.
+    calls: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Stream {
+    tiling: Tiling,
+    closed: Vec<ShardId>,
+    retention_hours: u32,
+    tags: BTreeMap<String, String>,
+    created: DateTime<Utc>,
+}
+
+impl State {
+    fn fresh_id(&mut self) -> ShardId {
+        let id = ShardId::new(format!("shardId-{:012}", self.next_shard));
+        self.next_shard += 1;
+        id
+    }
+
+    fn uniform(&mut self, count: u32) -> Tiling {
+        let mut starts = vec![HashKey::MIN];
+        starts.extend(HashRange::FULL.equal_cuts(count));
+        let shards = (0..starts.len())
+            .map(|i| {
+                let end = starts.get(i + 1).map_or(HashKey::MAX, |next| HashKey(next.0 - 1));
+                let range = HashRange::new(starts[i], end).expect("equal cuts are increasing");
+                Shard { id: self.fresh_id(), range }
+            })
+            .collect();
+        Tiling::new(shards).expect("equal cuts tile the key space")
+    }
+
+    /// Pops an injected fault for `call`, if one is queued first.
+    fn fault(&mut self, call: &'static str, stream: &str) -> Result<(), PortError> {
+        match self.faults.front() {
+            Some((c, kind)) if *c == call => {
+                let kind = *kind;
+                self.faults.pop_front();
+                Err(PortError::new(call, kind, "injected fault").with_stream(stream))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn stream(&mut self, call: &'static str, name: &str) -> Result<&mut Stream, PortError> {
+        self.streams
+            .get_mut(name)
+            .ok_or_else(|| PortError::new(call, ErrorKind::NotFound, "stream not found").with_stream(name))
+    }
+}
+
+impl InMemoryStreams {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an ACTIVE stream with `shards` equal-width shards, created at `created`.
+    pub fn with_stream(self, name: &str, shards: u32, created: DateTime<Utc>) -> Self {
+        self.insert(name, shards, created);
+        self
+    }
+
+    fn insert(&self, name: &str, shards: u32, created: DateTime<Utc>) {
+        let mut state = self.state.lock().expect("not poisoned");
+        let tiling = state.uniform(shards);
+        let stream =
+            Stream { tiling, closed: Vec::new(), retention_hours: 24, tags: BTreeMap::new(), created };
+        state.streams.insert(name.to_owned(), stream);
+    }
+
+    /// The next call named `call` (e.g. `"SplitShard"`) fails with `kind`. Faults queue in order.
+    pub fn fail_next(&self, call: &'static str, kind: ErrorKind) {
+        self.state.lock().expect("not poisoned").faults.push_back((call, kind));
+    }
+
+    /// The successful mutating calls so far, oldest first.
+    pub fn calls(&self) -> Vec<String> {
+        self.state.lock().expect("not poisoned").calls.clone()
+    }
+
+    /// The open shards of `stream`, as another actor would see them.
+    pub fn tiling(&self, stream: &str) -> Option<Tiling> {
+        self.state.lock().expect("not poisoned").streams.get(stream).map(|s| s.tiling.clone())
+    }
+
+    fn mutate(
+        &self,
+        call: &'static str,
+        stream: &str,
+        detail: String,
+        f: impl FnOnce(&mut State, &str) -> Result<(), PortError>,
+    ) -> Result<(), PortError> {
+        let mut state = self.state.lock().expect("not poisoned");
+        state.fault(call, stream)?;
+        f(&mut state, stream)?;
+        state.calls.push(format!("{call} {stream} {detail}").trim_end().to_owned());
+        Ok(())
+    }
+}
+
+fn invalid(call: &'static str, stream: &str, message: String) -> PortError {
+    PortError::new(call, ErrorKind::InvalidArgument, message).with_stream(stream)
+}
+
+impl StreamPort for InMemoryStreams {
+    async fn describe(&self, stream: &str) -> Result<StreamSnapshot, PortError> {
+        let mut state = self.state.lock().expect("not poisoned");
+        state.fault("DescribeStreamSummary", stream)?;
+        let s = state.stream("DescribeStreamSummary", stream)?;
+        Ok(StreamSnapshot {
+            name: stream.to_owned(),
+            arn: format!("arn:aws:kinesis:us-east-1:000000000000:stream/{stream}"),
+            status: StreamStatus::Active,
+            open: Some(s.tiling.clone()),
+            closed: s.closed.clone(),
+            retention_hours: s.retention_hours,
+            tags: s.tags.clone(),
+            created: s.created,
+        })
+    }
+
+    async fn list_streams(&self) -> Result<Vec<String>, PortError> {
+        Ok(self.state.lock().expect("not poisoned").streams.keys().cloned().collect())
+    }
+
+    async fn create_stream(&self, stream: &str, shards: u32) -> Result<(), PortError> {
+        self.mutate("CreateStream", stream, shards.to_string(), |state, name| {
+            if state.streams.contains_key(name) {
+                return Err(
+                    PortError::new("CreateStream", ErrorKind::AlreadyExists, "exists").with_stream(name)
+                );
+            }
+            let tiling = state.uniform(shards);
+            let created = DateTime::UNIX_EPOCH;
+            let stream =
+                Stream { tiling, closed: Vec::new(), retention_hours: 24, tags: BTreeMap::new(), created };
+            state.streams.insert(name.to_owned(), stream);
+            Ok(())
+        })
+    }
+
+    async fn delete_stream(&self, stream: &str) -> Result<(), PortError> {
+        self.mutate("DeleteStream", stream, String::new(), |state, name| {
+            state.stream("DeleteStream", name)?;
+            state.streams.remove(name);
+            Ok(())
+        })
+    }
+
+    async fn split_shard(&self, stream: &str, shard: &ShardId, at: HashKey) -> Result<(), PortError> {
+        self.mutate("SplitShard", stream, format!("{shard} {at}"), |state, name| {
+            let ids = [state.fresh_id(), state.fresh_id()];
+            let s = state.stream("SplitShard", name)?;
+            s.tiling = s
+                .tiling
+                .split(shard, at, ids)
+                .ok_or_else(|| invalid("SplitShard", name, format!("cannot split {shard} at {at}")))?;
+            s.closed.push(shard.clone());
+            Ok(())
+        })
+    }
+
+    async fn merge_shards(&self, stream: &str, shard: &ShardId, adjacent: &ShardId) -> Result<(), PortError> {
+        self.mutate("MergeShards", stream, format!("{shard} {adjacent}"), |state, name| {
+            let id = state.fresh_id();
+            let s = state.stream("MergeShards", name)?;
+            s.tiling = s.tiling.merge(shard, adjacent, id).ok_or_else(|| {
+                invalid("MergeShards", name, format!("{shard} and {adjacent} are not adjacent"))
+            })?;
+            s.closed.extend([shard.clone(), adjacent.clone()]);
+            Ok(())
+        })
+    }
+
+    async fn update_shard_count(&self, stream: &str, target: u32) -> Result<(), PortError> {
+        self.mutate("UpdateShardCount", stream, target.to_string(), |state, name| {
+            let open = state.stream("UpdateShardCount", name)?.tiling.len();
+            if target > open * 2 || target * 2 < open {
+                return Err(invalid(
+                    "UpdateShardCount",
+                    name,
+                    format!("{open} -> {target} is beyond 2x / half"),
+                ));
+            }
+            let tiling = state.uniform(target);
+            let s = state.stream("UpdateShardCount", name)?;
+            let old = std::mem::replace(&mut s.tiling, tiling);
+            s.closed.extend(old.shards().iter().map(|sh| sh.id.clone()));
+            Ok(())
+        })
+    }
+
+    async fn set_retention(&self, stream: &str, _from_hours: u32, to_hours: u32) -> Result<(), PortError> {
+        self.mutate("SetRetention", stream, to_hours.to_string(), |state, name| {
+            state.stream("SetRetention", name)?.retention_hours = to_hours;
+            Ok(())
+        })
+    }
+
+    async fn add_tags(&self, stream: &str, tags: &BTreeMap<String, String>) -> Result<(), PortError> {
+        self.mutate("AddTagsToStream", stream, String::new(), |state, name| {
+            state.stream("AddTagsToStream", name)?.tags.extend(tags.clone());
+            Ok(())
+        })
+    }
+
+    async fn remove_tags(&self, stream: &str, keys: &[String]) -> Result<(), PortError> {
+        self.mutate("RemoveTagsFromStream", stream, String::new(), |state, name| {
+            let s = state.stream("RemoveTagsFromStream", name)?;
+            keys.iter().for_each(|k| {
+                s.tags.remove(k);
+            });
+            Ok(())
+        })
+    }
+}

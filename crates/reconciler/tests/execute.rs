@@ -1,0 +1,200 @@
+//! The executors against Kinesis in memory: plans reach their end state one live step at a time,
+//! survive crashes and duplicates, retry throttles, and stop before the deadline.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use planner::*;
+use reconciler::memory::InMemoryStreams;
+use reconciler::{
+    ErrorKind, ExecuteSettings, SeededJitter, Step, StreamPort, execute_scale_down, execute_scale_up,
+};
+use tokio::time::Instant;
+
+const MIB: f64 = 1_048_576.0;
+
+fn t0() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_700_000_000, 0).unwrap()
+}
+
+fn settings() -> ExecuteSettings {
+    ExecuteSettings { poll: Duration::from_millis(10), ..ExecuteSettings::default() }
+}
+
+fn far() -> Instant {
+    Instant::now() + Duration::from_secs(3600)
+}
+
+async fn tiling(kinesis: &InMemoryStreams, stream: &str) -> Tiling {
+    kinesis.describe(stream).await.unwrap().open.unwrap()
+}
+
+/// A plan that splits shard 1 of 3 into four (it is measured at 210 %).
+async fn hot_shard_plan(kinesis: &InMemoryStreams) -> ScaleUpPlan {
+    let live = tiling(kinesis, "orders").await;
+    let ids: Vec<ShardId> = live.shards().iter().map(|s| s.id.clone()).collect();
+    let mib = |m: f64| Rate { bytes_per_sec: m * MIB, records_per_sec: 0.0 };
+    let per_shard: BTreeMap<ShardId, Rate> =
+        [(ids[0].clone(), mib(0.1)), (ids[1].clone(), mib(2.1)), (ids[2].clone(), mib(0.1))].into();
+    let load = LoadSnapshot { stream: mib(2.3), per_shard, ..LoadSnapshot::default() };
+    plan_scale_up(ScaleUpInput {
+        tiling: &live,
+        load: &load,
+        policy: &Policy::default(),
+        update_calls_last_24h: 0,
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_split_plan_runs_until_every_boundary_exists() {
+    let kinesis = InMemoryStreams::new().with_stream("orders", 3, t0());
+    let plan = hot_shard_plan(&kinesis).await;
+    let outcome = execute_scale_up(&kinesis, "orders", &plan, &settings(), &mut SeededJitter::new(1), far())
+        .await
+        .unwrap();
+    assert!(outcome.complete);
+    assert_eq!(outcome.steps.len(), 3);
+    assert_eq!(tiling(&kinesis, "orders").await.len(), 6);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_cut_short_is_finished_by_the_next_run_without_repeating_a_split() {
+    let kinesis = InMemoryStreams::new().with_stream("orders", 3, t0());
+    let plan = hot_shard_plan(&kinesis).await;
+    let settings = ExecuteSettings { step_budget: Duration::from_secs(60), ..settings() };
+    // The first run has time for nothing: the deadline is inside the step budget.
+    let short = Instant::now() + Duration::from_secs(30);
+    let cut = execute_scale_up(&kinesis, "orders", &plan, &settings, &mut SeededJitter::new(1), short)
+        .await
+        .unwrap();
+    assert!(!cut.complete && cut.steps.is_empty(), "{cut:?}");
+    assert!(cut.why_incomplete.unwrap().starts_with("deadline"));
+    // One split happens behind our back (a previous run that crashed after its first call).
+    let boundaries = plan.boundaries();
+    let (shard, at) = next_split(&tiling(&kinesis, "orders").await, &boundaries).unwrap();
+    kinesis.split_shard("orders", &shard, at).await.unwrap();
+    let rest = execute_scale_up(&kinesis, "orders", &plan, &settings, &mut SeededJitter::new(1), far())
+        .await
+        .unwrap();
+    assert!(rest.complete);
+    assert_eq!(rest.steps.len(), 2, "only the two missing boundaries are split");
+    assert_eq!(kinesis.calls().iter().filter(|c| c.starts_with("SplitShard")).count(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_duplicate_trigger_with_the_same_plan_changes_nothing() {
+    let kinesis = InMemoryStreams::new().with_stream("orders", 3, t0());
+    let plan = hot_shard_plan(&kinesis).await;
+    let mut jitter = SeededJitter::new(1);
+    execute_scale_up(&kinesis, "orders", &plan, &settings(), &mut jitter, far()).await.unwrap();
+    let again = execute_scale_up(&kinesis, "orders", &plan, &settings(), &mut jitter, far()).await.unwrap();
+    assert!(again.complete && again.steps.is_empty());
+    assert_eq!(kinesis.calls().len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_split_is_retried() {
+    let kinesis = InMemoryStreams::new().with_stream("orders", 3, t0());
+    let plan = hot_shard_plan(&kinesis).await;
+    kinesis.fail_next("SplitShard", ErrorKind::Throttled);
+    kinesis.fail_next("SplitShard", ErrorKind::LimitExceeded);
+    let outcome = execute_scale_up(&kinesis, "orders", &plan, &settings(), &mut SeededJitter::new(1), far())
+        .await
+        .unwrap();
+    assert!(outcome.complete);
+    assert_eq!(outcome.steps.len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_split_refused_twice_is_reported_not_looped() {
+    let kinesis = InMemoryStreams::new().with_stream("orders", 3, t0());
+    let plan = hot_shard_plan(&kinesis).await;
+    kinesis.fail_next("SplitShard", ErrorKind::InvalidArgument);
+    kinesis.fail_next("SplitShard", ErrorKind::InvalidArgument);
+    let err = execute_scale_up(&kinesis, "orders", &plan, &settings(), &mut SeededJitter::new(1), far())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("SplitShard"), "{err}");
+    assert!(kinesis.calls().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_uniform_scale_up_is_one_update_shard_count_and_is_not_repeated() {
+    let kinesis = InMemoryStreams::new().with_stream("orders", 4, t0());
+    let live = tiling(&kinesis, "orders").await;
+    let load = LoadSnapshot {
+        stream: Rate { bytes_per_sec: 3.6 * MIB, records_per_sec: 0.0 },
+        ..Default::default()
+    };
+    let plan = plan_scale_up(ScaleUpInput {
+        tiling: &live,
+        load: &load,
+        policy: &Policy::default(),
+        update_calls_last_24h: 0,
+    });
+    let mut jitter = SeededJitter::new(1);
+    let first = execute_scale_up(&kinesis, "orders", &plan, &settings(), &mut jitter, far()).await.unwrap();
+    assert_eq!(first.steps, [Step::UpdateShardCount { target: 6 }]);
+    let again = execute_scale_up(&kinesis, "orders", &plan, &settings(), &mut jitter, far()).await.unwrap();
+    assert!(again.steps.is_empty() && again.complete);
+}
+
+fn cold_day(now: DateTime<Utc>) -> LoadSeries {
+    let points = (0..300)
+        .map(|i| {
+            (
+                now - chrono::Duration::minutes(5 * (i + 1)),
+                Rate { bytes_per_sec: 0.2 * MIB, records_per_sec: 10.0 },
+            )
+        })
+        .collect();
+    LoadSeries { period_secs: 300, points }
+}
+
+async fn scale_down_plan(kinesis: &InMemoryStreams, now: DateTime<Utc>) -> ScaleDownPlan {
+    let live = tiling(kinesis, "orders").await;
+    plan_scale_down(ScaleDownInput {
+        stream: "orders",
+        tiling: &live,
+        policy: &Policy::default(),
+        now,
+        stream_load: &cold_day(now),
+        shard_load: &BTreeMap::new(),
+        young: &BTreeSet::new(),
+        last_scaled_at: None,
+        created_at: t0(),
+        update_calls_last_24h: 0,
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn cold_pairs_are_merged_one_at_a_time() {
+    let kinesis = InMemoryStreams::new().with_stream("orders", 3, t0());
+    let now = t0() + chrono::Duration::days(3);
+    let plan = scale_down_plan(&kinesis, now).await;
+    let outcome =
+        execute_scale_down(&kinesis, "orders", &plan, &settings(), &mut SeededJitter::new(1), far())
+            .await
+            .unwrap();
+    assert!(outcome.complete);
+    assert_eq!(outcome.steps.len(), 1, "{:?}", plan.reasons);
+    assert_eq!(tiling(&kinesis, "orders").await.len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_uniform_halving_planned_before_a_scale_up_is_not_made() {
+    let kinesis = InMemoryStreams::new().with_stream("orders", 4, t0());
+    let now = t0() + chrono::Duration::days(3);
+    let plan = scale_down_plan(&kinesis, now).await;
+    assert_eq!(plan.action, ScaleDownAction::UpdateShardCount { target: 2 });
+    // The scale-up Lambda doubles the stream between the metrics read and the merge.
+    kinesis.update_shard_count("orders", 8).await.unwrap();
+    let outcome =
+        execute_scale_down(&kinesis, "orders", &plan, &settings(), &mut SeededJitter::new(1), far())
+            .await
+            .unwrap();
+    assert!(!outcome.complete && outcome.steps.is_empty());
+    assert!(outcome.why_incomplete.unwrap().contains("stale"));
+    assert_eq!(tiling(&kinesis, "orders").await.len(), 8);
+}
