@@ -126,9 +126,10 @@ fn utilisation_is_the_larger_of_bytes_and_records() {
 
 #[test]
 fn times_align_down_to_whole_periods() {
-    let t = DateTime::from_timestamp(1_800_000_055, 0).unwrap();
-    assert_eq!(align_down(t, 300).timestamp(), 1_799_999_700);
-    assert_eq!(align_down(t, 60).timestamp(), 1_800_000_000);
+    // 1_800_000_000 is a whole number of 5-minute periods; 255 s later is 4 min 15 s past it.
+    let t = DateTime::from_timestamp(1_800_000_255, 0).unwrap();
+    assert_eq!(align_down(t, 300).timestamp(), 1_800_000_000);
+    assert_eq!(align_down(t, 60).timestamp(), 1_800_000_240);
 }
 
 // ---- scale-up ----
