@@ -140,6 +140,10 @@ fn status_of(status: &aws_sdk_kinesis::types::StreamStatus, stream: &str) -> Res
 }
 
 impl StreamPort for KinesisStreams {
+    async fn tags(&self, stream: &str) -> Result<BTreeMap<String, String>, PortError> {
+        self.list_tags(stream).await
+    }
+
     async fn describe(&self, stream: &str) -> Result<StreamSnapshot, PortError> {
         let summary = self
             .client

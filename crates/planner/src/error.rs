@@ -15,6 +15,8 @@ pub enum PlannerError {
     DuplicateShard { shard: ShardId },
     #[error("no open shard covers hash keys {from}..={to}")]
     Gap { from: HashKey, to: HashKey },
+    #[error("policy tag {value:?} is not valid: {reason}")]
+    InvalidPolicyTag { value: String, reason: String },
     #[error("open shards {first} and {second} overlap at hash keys {from}..={to}")]
     Overlap { first: ShardId, second: ShardId, from: HashKey, to: HashKey },
 }

@@ -15,6 +15,8 @@ mod merge;
 mod policy;
 mod shards;
 mod split;
+mod sync;
+mod tags;
 
 pub use alarms::{
     ALARM_NAME_PREFIX, AlarmSpec, Comparison, KINESIS_NAMESPACE, Metric, alarm_name, alarm_specs,
@@ -32,4 +34,12 @@ pub use shards::{Shard, ShardId, Tiling};
 pub use split::{
     EVEN_TOLERANCE, PlannedSplit, SKEW_TOLERANCE, ScaleUpAction, ScaleUpInput, ScaleUpPlan,
     UPDATE_SHARD_COUNT_CALLS_PER_DAY, next_split, plan_scale_up,
+};
+pub use sync::{
+    Change, DEFAULT_RETENTION_HOURS, DesiredStream, FieldChange, Observed, ObservedAlarm, ObservedStream,
+    ObservedSummary, StreamPlan, SyncInput, SyncPlan, UnlistedStream, plan_sync,
+};
+pub use tags::{
+    DELETION_PROTECTION_TAG, POLICY_TAG, STATE_TAG_PREFIX, TAG_PREFIX, decode_policy, encode_policy,
+    is_valid_tag_text, managed_tags,
 };

@@ -147,6 +147,12 @@ impl StreamPort for InMemoryStreams {
         })
     }
 
+    async fn tags(&self, stream: &str) -> Result<BTreeMap<String, String>, PortError> {
+        let mut state = self.state.lock().expect("not poisoned");
+        state.fault("ListTagsForStream", stream)?;
+        Ok(state.stream("ListTagsForStream", stream)?.tags.clone())
+    }
+
     async fn list_streams(&self) -> Result<Vec<String>, PortError> {
         Ok(self.state.lock().expect("not poisoned").streams.keys().cloned().collect())
     }

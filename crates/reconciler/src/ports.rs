@@ -72,6 +72,9 @@ pub trait StreamPort {
     fn describe(&self, stream: &str) -> impl Future<Output = Result<StreamSnapshot, PortError>> + Send;
     /// The names of every stream in the account and region.
     fn list_streams(&self) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
+    /// The tags of `stream` alone: one call, where `describe` takes several, for telling managed
+    /// streams from others across a whole account.
+    fn tags(&self, stream: &str) -> impl Future<Output = Result<BTreeMap<String, String>, PortError>> + Send;
     /// Creates a provisioned-mode stream with `shards` equal-width shards.
     fn create_stream(&self, stream: &str, shards: u32) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Deletes `stream`; refuses (ResourceInUse) while it has registered consumers.

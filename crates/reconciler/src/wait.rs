@@ -117,6 +117,9 @@ mod tests {
         async fn list_streams(&self) -> Result<Vec<String>, PortError> {
             Err(unexpected("ListStreams"))
         }
+        async fn tags(&self, _: &str) -> Result<BTreeMap<String, String>, PortError> {
+            Err(unexpected("ListTagsForStream"))
+        }
         async fn create_stream(&self, _: &str, _: u32) -> Result<(), PortError> {
             Err(unexpected("CreateStream"))
         }

@@ -32,13 +32,16 @@ pub(crate) const SCALE_UP: &[&str] = &[
 ];
 pub(crate) const SCALE_DOWN: &[&str] = &["thresholdPercent", "periodMinutes", "lookbackHours"];
 
-/// Kinesis limits on tags (TagResource); the tool's own tags share the 50-tag budget.
-pub(crate) const MAX_TAGS: usize = 50;
+/// Kinesis allows 50 tags per stream; the tool keeps 4 for its own (policy, deletion protection
+/// and the Lambdas' state tags), so a file can never push a stream over the limit.
+pub(crate) const MAX_TAGS: usize = 46;
 const MAX_TAG_KEY: usize = 128;
 const MAX_TAG_VALUE: usize = 256;
-/// Tags the autoscaler writes itself (such as the time of the last scaling action); the user
+/// Tags the autoscaler writes itself (its policy, the time of the last scaling action); the user
 /// must not set them, or the tool would overwrite them or act on forged values.
-pub const RESERVED_TAG_PREFIX: &str = "kinesis-autoscaler:";
+pub const RESERVED_TAG_PREFIX: &str = planner::TAG_PREFIX;
+/// What Kinesis accepts in tag keys and values, for messages.
+const TAG_CHARACTERS: &str = "letters, digits, spaces and _ . / = + - % @";
 
 /// One setting as written in one layer.
 #[derive(Debug, Clone, Default)]
@@ -347,7 +350,23 @@ fn read_tags(report: &mut Reporter, node: &MarkedYaml) -> Option<Vec<Tag>> {
             );
             continue;
         }
+        if !planner::is_valid_tag_text(key) {
+            report.at(
+                key_at,
+                format!(
+                    "tags: tag key {key:?} has characters Kinesis refuses; keys may hold {TAG_CHARACTERS}"
+                ),
+            );
+            continue;
+        }
         let Some(value) = report.string(&format!("tags.{key}"), value_node) else { continue };
+        if !planner::is_valid_tag_text(value) {
+            report.at(
+                at(value_node),
+                format!("tags.{key}: the value {value:?} has characters Kinesis refuses; values may hold {TAG_CHARACTERS}"),
+            );
+            continue;
+        }
         let length = value.chars().count();
         if length > MAX_TAG_VALUE {
             report.at(

@@ -226,7 +226,7 @@ impl Effective {
             report.at(
                 *at,
                 format!(
-                    "tags: {} tags after merging with defaults; Kinesis allows at most {MAX_TAGS}",
+                    "tags: {} tags after merging with defaults; at most {MAX_TAGS} are allowed (Kinesis allows 50 per stream and the tool keeps 4 for its own)",
                     tags.len()
                 ),
             );

@@ -43,6 +43,20 @@ pub struct StreamSpec {
     pub location: Location,
 }
 
+impl StreamSpec {
+    /// The stream as the sync planner wants it.
+    pub fn desired(&self) -> planner::DesiredStream {
+        planner::DesiredStream {
+            name: self.name.as_str().to_owned(),
+            desired_shards: self.desired_shards,
+            retention_hours: self.retention_hours,
+            tags: self.tags.clone(),
+            policy: self.policy.clone(),
+            deletion_protection: self.deletion_protection,
+        }
+    }
+}
+
 /// A position in the file, 1-based (line and column in characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Location {

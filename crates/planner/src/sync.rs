@@ -1,0 +1,342 @@
+//! Config sync: what `streams apply` must change so AWS matches `streams.yaml`.
+//!
+//! Pure: it compares the desired streams with a snapshot of what exists and returns a complete,
+//! explained [`SyncPlan`]. Field ownership is built in, so users never have to tell the tool what
+//! to ignore (as Terraform users must with `ignore_changes`):
+//!
+//! * the live open shard count and hash ranges belong to the autoscaler. They are *observed*, not
+//!   drift; only a count outside `[minShards, maxShards]` is brought back to the nearest bound;
+//! * alarm thresholds follow the live count (through [`alarm_specs`], the one definition);
+//! * tags under [`STATE_TAG_PREFIX`] are the Lambdas' run-time state, and `aws:` tags are AWS's;
+//! * per-shard alarms (with a `ShardId` dimension) are the scale-up Lambda's.
+//!
+//! Everything else the tool writes it owns outright, as Terraform owns a resource's arguments:
+//! tags not in the file are removed, alarms under the tool's prefix that no stream wants are
+//! deleted. Streams absent from the file are only ever reported, unless `prune` is asked for *and*
+//! the stream's own deletion-protection tag (written from the file earlier) is off.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::tags::{DELETION_PROTECTION_TAG, POLICY_TAG, STATE_TAG_PREFIX, managed_tags};
+use crate::{AlarmSpec, Policy, alarm_specs};
+
+/// Retention Kinesis gives a new stream (hours).
+pub const DEFAULT_RETENTION_HOURS: u32 = 24;
+
+/// One stream as `streams.yaml` wants it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredStream {
+    pub name: String,
+    /// Shards to create the stream with; an existing stream's count is the autoscaler's.
+    pub desired_shards: u32,
+    pub retention_hours: u32,
+    /// The user's tags (the tool adds its own).
+    pub tags: BTreeMap<String, String>,
+    pub policy: Policy,
+    pub deletion_protection: bool,
+}
+
+/// One stream as it exists.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ObservedStream {
+    pub name: String,
+    /// `ACTIVE`, `CREATING`, `UPDATING` or `DELETING`.
+    pub status: String,
+    /// `None` while Kinesis cannot list shards (`CREATING`, `DELETING`).
+    pub open_shards: Option<u32>,
+    pub retention_hours: u32,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl ObservedStream {
+    /// Whether this tool manages the stream (it carries the policy tag).
+    pub fn is_managed(&self) -> bool {
+        self.tags.contains_key(POLICY_TAG)
+    }
+}
+
+/// One CloudWatch alarm under [`crate::ALARM_NAME_PREFIX`], as it exists.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ObservedAlarm {
+    pub name: String,
+    /// The `StreamName` dimension.
+    pub stream: Option<String>,
+    /// Has a `ShardId` dimension: a per-shard alarm, owned by the scale-up Lambda.
+    pub per_shard: bool,
+    /// The alarm's definition in [`AlarmSpec::fields`] form.
+    pub fields: BTreeMap<&'static str, String>,
+}
+
+/// What exists in one account and region: the streams the file names or the tool manages, and
+/// every alarm under the tool's prefix.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Observed {
+    pub streams: BTreeMap<String, ObservedStream>,
+    pub alarms: Vec<ObservedAlarm>,
+}
+
+impl Observed {
+    /// A short digest of everything a plan depends on, so `apply PLANFILE` can refuse to apply a
+    /// plan made against a different state (FNV-1a over a canonical rendering: stable across
+    /// processes and versions, unlike `std`'s hasher).
+    pub fn fingerprint(&self) -> String {
+        let mut text = String::new();
+        for s in self.streams.values() {
+            text.push_str(&format!(
+                "{}|{}|{:?}|{}|{:?}\n",
+                s.name, s.status, s.open_shards, s.retention_hours, s.tags
+            ));
+        }
+        let mut alarms: Vec<&ObservedAlarm> = self.alarms.iter().collect();
+        alarms.sort_by(|a, b| a.name.cmp(&b.name));
+        for a in alarms {
+            text.push_str(&format!("{}|{:?}|{}|{:?}\n", a.name, a.stream, a.per_shard, a.fields));
+        }
+        let hash = text
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        format!("{hash:016x}")
+    }
+}
+
+impl AlarmSpec {
+    /// The alarm's definition as comparable strings, the form [`ObservedAlarm::fields`] uses, so
+    /// a plan can show exactly which fields differ.
+    pub fn fields(&self) -> BTreeMap<&'static str, String> {
+        BTreeMap::from([
+            ("namespace", AlarmSpec::NAMESPACE.to_owned()),
+            ("metric", self.metric.as_str().to_owned()),
+            ("statistic", AlarmSpec::STATISTIC.to_owned()),
+            ("period", self.period_secs.to_string()),
+            ("evaluationPeriods", self.evaluation_periods.to_string()),
+            ("datapointsToAlarm", self.datapoints_to_alarm.to_string()),
+            ("threshold", self.threshold.to_string()),
+            ("comparison", self.comparison.as_str().to_owned()),
+            ("treatMissingData", AlarmSpec::TREAT_MISSING_DATA.to_owned()),
+            ("actions", self.alarm_actions.join(",")),
+            ("description", self.description.clone()),
+        ])
+    }
+}
+
+/// Everything `streams apply` would do, stream by stream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyncPlan {
+    pub streams: Vec<StreamPlan>,
+    /// Managed streams that are no longer in the file.
+    pub unlisted: Vec<UnlistedStream>,
+    /// Alarms under the tool's prefix whose stream no longer exists.
+    pub orphan_alarms: Vec<String>,
+}
+
+impl SyncPlan {
+    pub fn has_changes(&self) -> bool {
+        self.streams.iter().any(|s| !s.changes.is_empty())
+            || self.unlisted.iter().any(|u| u.delete)
+            || !self.orphan_alarms.is_empty()
+    }
+}
+
+/// The changes for one stream of the file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamPlan {
+    pub name: String,
+    /// What exists now (`None`: the stream will be created). The shard count is shown as
+    /// observed, never as drift.
+    pub observed: Option<ObservedSummary>,
+    pub changes: Vec<Change>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ObservedSummary {
+    pub status: String,
+    pub open_shards: Option<u32>,
+    /// The file names a stream that exists but was not managed yet: apply adopts it.
+    pub adopting: bool,
+}
+
+/// One change, exact enough to execute without further choices.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    CreateStream {
+        shards: u32,
+    },
+    /// The live count is outside `[minShards, maxShards]`: bring it to the nearest bound.
+    Reshard {
+        from: u32,
+        to: u32,
+        reason: String,
+    },
+    Retention {
+        from: u32,
+        to: u32,
+    },
+    SetTag {
+        key: String,
+        from: Option<String>,
+        to: String,
+    },
+    RemoveTag {
+        key: String,
+        from: String,
+    },
+    CreateAlarm {
+        spec: AlarmSpec,
+    },
+    UpdateAlarm {
+        spec: AlarmSpec,
+        fields: Vec<FieldChange>,
+    },
+    DeleteAlarm {
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    pub field: &'static str,
+    pub from: Option<String>,
+    pub to: String,
+}
+
+/// A managed stream absent from the file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnlistedStream {
+    pub name: String,
+    pub deletion_protection: bool,
+    /// Deleted by this apply (prune asked for and protection off), with its alarms.
+    pub delete: bool,
+    pub alarms: Vec<String>,
+}
+
+/// The inputs of one sync decision.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncInput<'a> {
+    pub desired: &'a [DesiredStream],
+    pub observed: &'a Observed,
+    /// The SNS topic(s) the alarms notify.
+    pub alarm_actions: &'a [String],
+    /// `--prune`: delete managed streams absent from the file whose protection is off.
+    pub prune: bool,
+}
+
+/// Decides what `streams apply` must change. Pure: the same input always yields the same plan.
+pub fn plan_sync(input: SyncInput<'_>) -> SyncPlan {
+    let SyncInput { desired, observed, alarm_actions, prune } = input;
+    let mut alarms_by_stream: BTreeMap<&str, Vec<&ObservedAlarm>> = BTreeMap::new();
+    let mut orphan_alarms = Vec::new();
+    for alarm in observed.alarms.iter().filter(|a| !a.per_shard) {
+        match alarm.stream.as_deref() {
+            Some(stream) => alarms_by_stream.entry(stream).or_default().push(alarm),
+            // An alarm under our prefix with no stream dimension is ours and matches nothing.
+            None => orphan_alarms.push(alarm.name.clone()),
+        }
+    }
+    let streams = desired
+        .iter()
+        .map(|d| {
+            let live_alarms = alarms_by_stream.get(d.name.as_str()).map(Vec::as_slice).unwrap_or_default();
+            plan_stream(d, observed.streams.get(&d.name), live_alarms, alarm_actions)
+        })
+        .collect();
+    let listed: BTreeSet<&str> = desired.iter().map(|d| d.name.as_str()).collect();
+    let unlisted: Vec<UnlistedStream> = observed
+        .streams
+        .values()
+        .filter(|s| s.is_managed() && !listed.contains(s.name.as_str()))
+        .map(|s| {
+            let deletion_protection = s.tags.get(DELETION_PROTECTION_TAG).map(String::as_str) != Some("off");
+            let alarms =
+                alarms_by_stream.get(s.name.as_str()).into_iter().flatten().map(|a| a.name.clone()).collect();
+            UnlistedStream {
+                name: s.name.clone(),
+                deletion_protection,
+                delete: prune && !deletion_protection,
+                alarms,
+            }
+        })
+        .collect();
+    for (stream, alarms) in &alarms_by_stream {
+        if !listed.contains(stream) && !observed.streams.contains_key(*stream) {
+            orphan_alarms.extend(alarms.iter().map(|a| a.name.clone()));
+        }
+    }
+    orphan_alarms.sort();
+    SyncPlan { streams, unlisted, orphan_alarms }
+}
+
+fn plan_stream(
+    d: &DesiredStream,
+    live: Option<&ObservedStream>,
+    live_alarms: &[&ObservedAlarm],
+    alarm_actions: &[String],
+) -> StreamPlan {
+    let mut changes = Vec::new();
+    let (policy, name) = (&d.policy, d.name.as_str());
+    let (retention, tags, shards) = match live {
+        None => {
+            changes.push(Change::CreateStream { shards: d.desired_shards });
+            (DEFAULT_RETENTION_HOURS, BTreeMap::new(), d.desired_shards)
+        }
+        Some(live) => {
+            let open = live.open_shards.unwrap_or(d.desired_shards);
+            let bounded = open.clamp(policy.min_shards, policy.max_shards);
+            if bounded != open {
+                let reason = if open < policy.min_shards {
+                    format!("below minShards ({})", policy.min_shards)
+                } else {
+                    format!("above maxShards ({})", policy.max_shards)
+                };
+                changes.push(Change::Reshard { from: open, to: bounded, reason });
+            }
+            (live.retention_hours, live.tags.clone(), bounded)
+        }
+    };
+    if retention != d.retention_hours {
+        changes.push(Change::Retention { from: retention, to: d.retention_hours });
+    }
+    let mut want = d.tags.clone();
+    want.extend(managed_tags(policy, d.deletion_protection));
+    for (key, to) in &want {
+        if tags.get(key) != Some(to) {
+            changes.push(Change::SetTag { key: key.clone(), from: tags.get(key).cloned(), to: to.clone() });
+        }
+    }
+    for (key, from) in &tags {
+        let foreign = key.starts_with("aws:") || key.starts_with(STATE_TAG_PREFIX);
+        if !foreign && !want.contains_key(key) {
+            changes.push(Change::RemoveTag { key: key.clone(), from: from.clone() });
+        }
+    }
+    let specs = alarm_specs(name, shards, policy, alarm_actions);
+    for spec in &specs {
+        match live_alarms.iter().find(|a| a.name == spec.name) {
+            None => changes.push(Change::CreateAlarm { spec: spec.clone() }),
+            Some(alarm) => {
+                let fields: Vec<FieldChange> = spec
+                    .fields()
+                    .into_iter()
+                    .filter(|(k, v)| alarm.fields.get(k) != Some(v))
+                    .map(|(field, to)| FieldChange { field, from: alarm.fields.get(field).cloned(), to })
+                    .collect();
+                if !fields.is_empty() {
+                    changes.push(Change::UpdateAlarm { spec: spec.clone(), fields });
+                }
+            }
+        }
+    }
+    for alarm in live_alarms {
+        if !specs.iter().any(|s| s.name == alarm.name) {
+            changes.push(Change::DeleteAlarm { name: alarm.name.clone() });
+        }
+    }
+    let observed = live.map(|l| ObservedSummary {
+        status: l.status.clone(),
+        open_shards: l.open_shards,
+        adopting: !l.is_managed(),
+    });
+    StreamPlan { name: d.name.clone(), observed, changes }
+}

@@ -1,0 +1,99 @@
+//! The tags this tool writes on a stream, and the scaling policy encoded in one of them.
+//!
+//! Stream tags carry each stream's policy so the Lambdas read it from AWS and need no redeploy
+//! when `streams.yaml` changes. Kinesis tag keys and values allow only letters, digits, white
+//! space and `_ . / = + - % @` (no `:`, no quotes or braces), so the policy is a short line of
+//! `key=value` words rather than JSON, versioned by its first word.
+
+use std::collections::BTreeMap;
+
+use crate::{PlannerError, Policy, Ratio, ScaleDown, ScaleUp};
+
+/// Every tag key this tool writes starts with this.
+pub const TAG_PREFIX: &str = "kinesis-autoscaler/";
+/// The stream's scaling policy; its presence marks the stream as managed by this tool.
+pub const POLICY_TAG: &str = "kinesis-autoscaler/policy";
+/// `on` or `off`: whether `streams apply --prune` may delete the stream once it leaves the file.
+pub const DELETION_PROTECTION_TAG: &str = "kinesis-autoscaler/deletion-protection";
+/// Tags under this prefix are written by the Lambdas at run time (last scaling, cooldown) and
+/// belong to the autoscaler: the CLI never treats them as drift.
+pub const STATE_TAG_PREFIX: &str = "kinesis-autoscaler/state-";
+
+/// Whether Kinesis accepts `s` as a tag key or value character-wise.
+pub fn is_valid_tag_text(s: &str) -> bool {
+    s.chars().all(|c| c.is_alphanumeric() || c.is_whitespace() || "_./=+-%@".contains(c))
+}
+
+/// The tool's own tags for a stream with this policy.
+pub fn managed_tags(policy: &Policy, deletion_protection: bool) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (POLICY_TAG.to_owned(), encode_policy(policy)),
+        (DELETION_PROTECTION_TAG.to_owned(), if deletion_protection { "on" } else { "off" }.to_owned()),
+    ])
+}
+
+/// `v1 min=2 max=32 up=75 target=60 period=60 evals=1 cooldown=300 throttle=on bypass=on down=50
+/// downperiod=300 lookback=86400` (about 120 characters; the limit is 256).
+pub fn encode_policy(p: &Policy) -> String {
+    let on = |b: bool| if b { "on" } else { "off" };
+    let (up, down) = (&p.scale_up, &p.scale_down);
+    format!(
+        "v1 min={} max={} up={} target={} period={} evals={} cooldown={} throttle={} bypass={} down={} \
+         downperiod={} lookback={}",
+        p.min_shards,
+        p.max_shards,
+        up.threshold.percent(),
+        up.target.percent(),
+        up.period_secs,
+        up.evaluation_periods,
+        up.cooldown_secs,
+        on(up.throttle_alarm),
+        on(up.throttle_bypasses_cooldown),
+        down.threshold.percent(),
+        down.period_secs,
+        down.lookback_secs,
+    )
+}
+
+/// Parses what [`encode_policy`] wrote. Strict: every field must be present and valid, so a tag
+/// edited by hand into nonsense is reported rather than half-applied.
+pub fn decode_policy(text: &str) -> Result<Policy, PlannerError> {
+    let bad = |why: &str| PlannerError::InvalidPolicyTag { value: text.to_owned(), reason: why.to_owned() };
+    let mut words = text.split_whitespace();
+    if words.next() != Some("v1") {
+        return Err(bad("it does not start with the version v1"));
+    }
+    let fields: BTreeMap<&str, &str> = words.filter_map(|w| w.split_once('=')).collect();
+    let get = |k: &str| fields.get(k).copied().ok_or_else(|| bad(&format!("{k}= is missing")));
+    let num = |k: &str| get(k)?.parse::<u32>().map_err(|_| bad(&format!("{k}= is not a whole number")));
+    let pct = |k: &str| {
+        get(k)?
+            .parse::<f64>()
+            .ok()
+            .and_then(Ratio::from_percent)
+            .ok_or_else(|| bad(&format!("{k}= is not a percentage")))
+    };
+    let flag = |k: &str| match get(k)? {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(bad(&format!("{k}= is neither on nor off"))),
+    };
+    Ok(Policy {
+        min_shards: num("min")?,
+        max_shards: num("max")?,
+        scale_up: ScaleUp {
+            threshold: pct("up")?,
+            target: pct("target")?,
+            period_secs: num("period")?,
+            evaluation_periods: num("evals")?,
+            cooldown_secs: num("cooldown")?,
+            throttle_alarm: flag("throttle")?,
+            throttle_bypasses_cooldown: flag("bypass")?,
+        },
+        scale_down: ScaleDown {
+            threshold: pct("down")?,
+            period_secs: num("downperiod")?,
+            lookback_secs: num("lookback")?,
+        },
+    })
+}

@@ -1,0 +1,271 @@
+//! The config-sync planner: what `streams apply` changes, and what it leaves to the autoscaler.
+
+use std::collections::BTreeMap;
+
+use planner::*;
+
+const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:kinesis-autoscaler-alarms";
+
+fn desired(name: &str) -> DesiredStream {
+    DesiredStream {
+        name: name.into(),
+        desired_shards: 4,
+        retention_hours: 48,
+        tags: BTreeMap::from([("team".into(), "data".into())]),
+        policy: Policy { min_shards: 2, max_shards: 16, ..Policy::default() },
+        deletion_protection: true,
+    }
+}
+
+fn actions() -> Vec<String> {
+    vec![TOPIC.to_owned()]
+}
+
+/// What AWS looks like right after a successful apply of `streams` with `open` shards each.
+fn applied(streams: &[DesiredStream], open: u32) -> Observed {
+    let mut observed = Observed::default();
+    for d in streams {
+        let mut tags = d.tags.clone();
+        tags.extend(managed_tags(&d.policy, d.deletion_protection));
+        observed.streams.insert(
+            d.name.clone(),
+            ObservedStream {
+                name: d.name.clone(),
+                status: "ACTIVE".into(),
+                open_shards: Some(open),
+                retention_hours: d.retention_hours,
+                tags,
+            },
+        );
+        observed.alarms.extend(alarm_specs(&d.name, open, &d.policy, &actions()).into_iter().map(|s| {
+            ObservedAlarm {
+                name: s.name.clone(),
+                stream: Some(d.name.clone()),
+                per_shard: false,
+                fields: s.fields(),
+            }
+        }));
+    }
+    observed
+}
+
+fn plan(desired: &[DesiredStream], observed: &Observed, prune: bool) -> SyncPlan {
+    plan_sync(SyncInput { desired, observed, alarm_actions: &actions(), prune })
+}
+
+fn kinds(plan: &StreamPlan) -> Vec<String> {
+    plan.changes
+        .iter()
+        .map(|c| match c {
+            Change::CreateStream { shards } => format!("create {shards}"),
+            Change::Reshard { from, to, .. } => format!("reshard {from}->{to}"),
+            Change::Retention { from, to } => format!("retention {from}->{to}"),
+            Change::SetTag { key, .. } => format!("tag {key}"),
+            Change::RemoveTag { key, .. } => format!("untag {key}"),
+            Change::CreateAlarm { spec } => format!("+alarm {}", spec.metric.as_str()),
+            Change::UpdateAlarm { spec, fields } => {
+                let f: Vec<_> = fields.iter().map(|f| f.field).collect();
+                format!("~alarm {} {}", spec.metric.as_str(), f.join(","))
+            }
+            Change::DeleteAlarm { name } => format!("-alarm {name}"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_missing_stream_is_created_with_retention_tags_and_alarms() {
+    let plan = plan(&[desired("orders")], &Observed::default(), false);
+    assert_eq!(
+        kinds(&plan.streams[0]),
+        [
+            "create 4",
+            "retention 24->48",
+            "tag kinesis-autoscaler/deletion-protection",
+            "tag kinesis-autoscaler/policy",
+            "tag team",
+            "+alarm IncomingBytes",
+            "+alarm IncomingRecords",
+            "+alarm WriteProvisionedThroughputExceeded",
+        ]
+    );
+    assert!(plan.has_changes());
+}
+
+#[test]
+fn a_stream_just_applied_has_nothing_to_change() {
+    let streams = [desired("orders")];
+    let plan = plan(&streams, &applied(&streams, 4), false);
+    assert!(!plan.has_changes(), "{plan:#?}");
+}
+
+#[test]
+fn the_autoscalers_shard_count_is_observed_not_drift_and_alarms_follow_it() {
+    let streams = [desired("orders")];
+    // The autoscaler grew the stream to 9 shards; the file still says desiredShards: 4.
+    let plan = plan(&streams, &applied(&streams, 9), false);
+    assert!(!plan.has_changes(), "{plan:#?}");
+    assert_eq!(plan.streams[0].observed.as_ref().unwrap().open_shards, Some(9));
+}
+
+#[test]
+fn a_count_outside_min_max_is_brought_to_the_nearest_bound() {
+    let streams = [desired("orders")];
+    let low = plan(&streams, &applied(&streams, 1), false);
+    assert_eq!(kinds(&low.streams[0])[0], "reshard 1->2");
+    let high = plan(&streams, &applied(&streams, 20), false);
+    let Change::Reshard { to, reason, .. } = &high.streams[0].changes[0] else { panic!() };
+    assert_eq!((*to, reason.as_str()), (16, "above maxShards (16)"));
+    // The alarms are planned for the count the stream will have.
+    assert!(kinds(&high.streams[0]).iter().any(|k| k == "~alarm IncomingBytes description,threshold"));
+}
+
+#[test]
+fn a_new_threshold_changes_the_alarms_and_the_policy_tag_only() {
+    let before = [desired("orders")];
+    let mut after = desired("orders");
+    after.policy.scale_up.threshold = Ratio::from_percent(70.0).unwrap();
+    let plan = plan(&[after], &applied(&before, 4), false);
+    assert_eq!(
+        kinds(&plan.streams[0]),
+        [
+            "tag kinesis-autoscaler/policy",
+            "~alarm IncomingBytes description,threshold",
+            "~alarm IncomingRecords description,threshold",
+        ]
+    );
+}
+
+#[test]
+fn retention_changes_both_ways() {
+    let before = [desired("orders")];
+    let mut after = desired("orders");
+    after.retention_hours = 24;
+    assert_eq!(kinds(&plan(&[after], &applied(&before, 4), false).streams[0]), ["retention 48->24"]);
+}
+
+#[test]
+fn tags_not_in_the_file_are_removed_but_aws_and_state_tags_are_kept() {
+    let streams = [desired("orders")];
+    let mut observed = applied(&streams, 4);
+    let tags = &mut observed.streams.get_mut("orders").unwrap().tags;
+    tags.insert("old".into(), "x".into());
+    tags.insert("aws:cloudformation:stack-name".into(), "s".into());
+    tags.insert(format!("{STATE_TAG_PREFIX}last-scaled"), "2026-11-23T08:00:00Z".into());
+    assert_eq!(kinds(&plan(&streams, &observed, false).streams[0]), ["untag old"]);
+}
+
+#[test]
+fn alarm_drift_is_repaired_and_extra_managed_alarms_are_removed() {
+    let streams = [desired("orders")];
+    let mut observed = applied(&streams, 4);
+    // Edited by hand, deleted by hand, and one extra alarm under the tool's prefix.
+    observed.alarms[0].fields.insert("threshold", "1".into());
+    observed.alarms.remove(1);
+    observed.alarms.push(ObservedAlarm {
+        name: "kinesis-autoscaler-orders-Extra".into(),
+        stream: Some("orders".into()),
+        per_shard: false,
+        fields: BTreeMap::new(),
+    });
+    assert_eq!(
+        kinds(&plan(&streams, &observed, false).streams[0]),
+        [
+            "~alarm IncomingBytes threshold",
+            "+alarm IncomingRecords",
+            "-alarm kinesis-autoscaler-orders-Extra"
+        ]
+    );
+}
+
+#[test]
+fn per_shard_alarms_belong_to_the_autoscaler() {
+    let streams = [desired("orders")];
+    let mut observed = applied(&streams, 4);
+    observed.alarms.push(ObservedAlarm {
+        name: "kinesis-autoscaler-orders-shardId-000000000001-IncomingBytes".into(),
+        stream: Some("orders".into()),
+        per_shard: true,
+        fields: BTreeMap::new(),
+    });
+    assert!(!plan(&streams, &observed, false).has_changes());
+}
+
+#[test]
+fn a_managed_stream_left_out_of_the_file_is_reported_and_deleted_only_when_pruned_and_unprotected() {
+    let mut gone = desired("old");
+    let kept = [desired("orders")];
+    let observed = applied(&[kept[0].clone(), gone.clone()], 4);
+    let reported = plan(&kept, &observed, false);
+    assert_eq!(reported.unlisted.len(), 1);
+    assert!(!reported.unlisted[0].delete && reported.unlisted[0].deletion_protection);
+    assert!(!reported.has_changes());
+    assert!(!plan(&kept, &observed, true).unlisted[0].delete, "protection on: --prune alone is not enough");
+    gone.deletion_protection = false;
+    let observed = applied(&[kept[0].clone(), gone], 4);
+    let pruned = plan(&kept, &observed, true);
+    assert!(pruned.unlisted[0].delete);
+    assert_eq!(pruned.unlisted[0].alarms.len(), 3, "its alarms go with it");
+    assert!(!plan(&kept, &observed, false).unlisted[0].delete, "no --prune, no deletion");
+}
+
+#[test]
+fn an_unmanaged_stream_absent_from_the_file_is_never_touched() {
+    let kept = [desired("orders")];
+    let mut observed = applied(&kept, 4);
+    let foreign = ObservedStream {
+        name: "theirs".into(),
+        status: "ACTIVE".into(),
+        open_shards: Some(2),
+        retention_hours: 24,
+        tags: BTreeMap::new(),
+    };
+    observed.streams.insert("theirs".into(), foreign);
+    let plan = plan(&kept, &observed, true);
+    assert!(plan.unlisted.is_empty() && !plan.has_changes());
+}
+
+#[test]
+fn an_unmanaged_stream_named_in_the_file_is_adopted() {
+    let streams = [desired("orders")];
+    let mut observed = applied(&streams, 4);
+    observed.streams.get_mut("orders").unwrap().tags.clear();
+    let plan = plan(&streams, &observed, false);
+    assert!(plan.streams[0].observed.as_ref().unwrap().adopting);
+    assert_eq!(kinds(&plan.streams[0]).len(), 3, "three tags to add");
+}
+
+#[test]
+fn alarms_of_a_stream_that_no_longer_exists_are_deleted() {
+    let streams = [desired("orders")];
+    let mut observed = applied(&[desired("orders"), desired("vanished")], 4);
+    observed.streams.remove("vanished");
+    let plan = plan(&streams, &observed, false);
+    assert_eq!(plan.orphan_alarms.len(), 3);
+    assert!(plan.has_changes());
+}
+
+#[test]
+fn the_policy_round_trips_through_its_tag() {
+    let mut policy = Policy { min_shards: 3, max_shards: 120, ..Policy::default() };
+    policy.scale_up.threshold = Ratio::from_percent(62.5).unwrap();
+    policy.scale_up.throttle_alarm = false;
+    let tag = encode_policy(&policy);
+    assert!(tag.len() <= 256 && is_valid_tag_text(&tag), "{tag}");
+    assert_eq!(decode_policy(&tag), Ok(policy));
+}
+
+#[test]
+fn a_policy_tag_edited_into_nonsense_is_rejected_with_the_reason() {
+    let tag = encode_policy(&Policy::default()).replace("up=80", "up=lots");
+    let err = decode_policy(&tag).unwrap_err().to_string();
+    assert!(err.ends_with("up= is not a percentage"), "{err}");
+    assert!(decode_policy("min=1").is_err());
+}
+
+#[test]
+fn the_fingerprint_changes_with_the_live_state() {
+    let streams = [desired("orders")];
+    let (a, b) = (applied(&streams, 4), applied(&streams, 5));
+    assert_eq!(a.fingerprint(), applied(&streams, 4).fingerprint());
+    assert_ne!(a.fingerprint(), b.fingerprint());
+}
