@@ -81,19 +81,17 @@ pub async fn load_static_config(
 
 /// Retries and timeouts shared by every configuration.
 ///
-/// The SDK's standard retry mode (3 attempts, exponential backoff, a client-side retry token
-/// bucket) absorbs brief blips on every call, including reads we never wrap. The reconciler's own
-/// `retry`/`Backoff` sits on top for what the SDK does not retry or retries too briefly:
-/// `ResourceInUse` while a stream is `UPDATING`, and Kinesis's per-account `LimitExceeded` on
-/// reshards. The worst case multiplies (3 × 8 tries), which the timeouts below still bound.
+/// The SDK's own retries are off: every call goes through `reconciler::retry`, so one error policy
+/// (`reconciler::classify`) and one `Backoff` decide what is retried and for how long. Two layers
+/// would multiply (the SDK's 3 tries under our 8 made an unreachable endpoint take 24 tries), and
+/// the SDK's layer does not know `ResourceInUse` or Kinesis's `LimitExceeded` are worth waiting
+/// out. The timeouts bound each try.
 fn base_loader() -> ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(3))
-                .operation_attempt_timeout(Duration::from_secs(20))
-                .operation_timeout(Duration::from_secs(60))
-                .build(),
-        )
+    aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::disabled()).timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .operation_attempt_timeout(Duration::from_secs(20))
+            .operation_timeout(Duration::from_secs(60))
+            .build(),
+    )
 }

@@ -7,7 +7,7 @@
 
 use std::error::Error as StdError;
 
-use aws_sdk_kinesis::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
 use reconciler::{ErrorKind, PortError};
 
 /// Converts a failed SDK call into a [`PortError`], keeping the SDK error as its source.
@@ -28,15 +28,25 @@ where
         SdkError::ConstructionFailure(_) => ErrorKind::InvalidArgument,
         _ => ErrorKind::Other,
     };
+    // The service's own message, else the innermost cause ("tcp connect error: Connection
+    // refused"): the layers above it repeat it with wrappers that help no reader.
     let message = match err.message() {
         Some(message) => message.to_owned(),
-        None => DisplayErrorContext(&err).to_string(),
+        None => root_cause(&err),
     };
-    let port_error = PortError::new(call, kind, message).with_source(err);
+    let port_error = PortError::new(call, kind, message);
     match stream {
         Some(stream) => port_error.with_stream(stream),
         None => port_error,
     }
+}
+
+fn root_cause(err: &(dyn StdError + 'static)) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 /// The kind of a service error, from its code (Kinesis uses `…Exception`, CloudWatch's query

@@ -110,13 +110,13 @@ fn partition_shards(stream: &str, shards: &[SdkShard]) -> Result<(Tiling, Vec<Sh
             .ok_or_else(|| inconsistent(format!("shard {id} has no hash key range")))
             .and_then(|r| {
                 HashRange::parse(r.starting_hash_key(), r.ending_hash_key())
-                    .map_err(|e| inconsistent(format!("shard {id}: {e}")).with_source(e))
+                    .map_err(|e| inconsistent(format!("shard {id}: {e}")))
             })
             .map_err(|e| e.with_stream(stream))?;
         open.push(Shard { id, range });
     }
     let tiling = Tiling::new(open)
-        .map_err(|e| inconsistent(format!("open shards do not tile the key space: {e}")).with_source(e))
+        .map_err(|e| inconsistent(format!("open shards do not tile the key space: {e}")))
         .map_err(|e| e.with_stream(stream))?;
     Ok((tiling, closed))
 }

@@ -5,7 +5,7 @@
 //! two can never disagree about a threshold. Thresholds are `Sum` per period, derived from the
 //! stream's *live* open shard count: `threshold × shards × per-shard limit × period`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Policy, SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
 
@@ -17,7 +17,7 @@ pub const ALARM_NAME_PREFIX: &str = "kinesis-autoscaler-";
 pub const KINESIS_NAMESPACE: &str = "AWS/Kinesis";
 
 /// The stream-level metrics the scaler alarms on or reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Metric {
     IncomingBytes,
     IncomingRecords,
@@ -41,7 +41,7 @@ impl Metric {
 }
 
 /// The comparison operators this tool uses (named as CloudWatch names them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Comparison {
     GreaterThanOrEqualToThreshold,
     GreaterThanThreshold,
@@ -58,7 +58,7 @@ impl Comparison {
 
 /// One complete `PutMetricAlarm` request, free of SDK types. The statistic is always `Sum` and
 /// missing data is always `notBreaching` (an idle stream has nothing to scale up for).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlarmSpec {
     pub name: String,
     pub description: String,

@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::tags::{DELETION_PROTECTION_TAG, POLICY_TAG, STATE_TAG_PREFIX, managed_tags};
 use crate::{AlarmSpec, Policy, alarm_specs};
@@ -122,7 +122,7 @@ impl AlarmSpec {
 }
 
 /// Everything `streams apply` would do, stream by stream.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncPlan {
     pub streams: Vec<StreamPlan>,
     /// Managed streams that are no longer in the file.
@@ -140,7 +140,7 @@ impl SyncPlan {
 }
 
 /// The changes for one stream of the file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamPlan {
     pub name: String,
     /// What exists now (`None`: the stream will be created). The shard count is shown as
@@ -149,7 +149,7 @@ pub struct StreamPlan {
     pub changes: Vec<Change>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObservedSummary {
     pub status: String,
     pub open_shards: Option<u32>,
@@ -158,7 +158,7 @@ pub struct ObservedSummary {
 }
 
 /// One change, exact enough to execute without further choices.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
     CreateStream {
@@ -195,15 +195,15 @@ pub enum Change {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldChange {
-    pub field: &'static str,
+    pub field: String,
     pub from: Option<String>,
     pub to: String,
 }
 
 /// A managed stream absent from the file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UnlistedStream {
     pub name: String,
     pub deletion_protection: bool,
@@ -320,7 +320,11 @@ fn plan_stream(
                     .fields()
                     .into_iter()
                     .filter(|(k, v)| alarm.fields.get(k) != Some(v))
-                    .map(|(field, to)| FieldChange { field, from: alarm.fields.get(field).cloned(), to })
+                    .map(|(field, to)| FieldChange {
+                        field: field.to_owned(),
+                        from: alarm.fields.get(field).cloned(),
+                        to,
+                    })
                     .collect();
                 if !fields.is_empty() {
                     changes.push(Change::UpdateAlarm { spec: spec.clone(), fields });

@@ -42,17 +42,23 @@ pub fn encode_policy(p: &Policy) -> String {
          downperiod={} lookback={}",
         p.min_shards,
         p.max_shards,
-        up.threshold.percent(),
-        up.target.percent(),
+        percent(up.threshold),
+        percent(up.target),
         up.period_secs,
         up.evaluation_periods,
         up.cooldown_secs,
         on(up.throttle_alarm),
         on(up.throttle_bypasses_cooldown),
-        down.threshold.percent(),
+        percent(down.threshold),
         down.period_secs,
         down.lookback_secs,
     )
+}
+
+/// A ratio as a percentage without float noise: 0.55 prints as `55`, not `55.00000000000001`.
+/// Six decimals survive, far finer than any threshold anyone sets.
+fn percent(r: Ratio) -> f64 {
+    (r.percent() * 1e6).round() / 1e6
 }
 
 /// Parses what [`encode_policy`] wrote. Strict: every field must be present and valid, so a tag

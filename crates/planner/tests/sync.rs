@@ -64,7 +64,7 @@ fn kinds(plan: &StreamPlan) -> Vec<String> {
             Change::RemoveTag { key, .. } => format!("untag {key}"),
             Change::CreateAlarm { spec } => format!("+alarm {}", spec.metric.as_str()),
             Change::UpdateAlarm { spec, fields } => {
-                let f: Vec<_> = fields.iter().map(|f| f.field).collect();
+                let f: Vec<_> = fields.iter().map(|f| f.field.as_str()).collect();
                 format!("~alarm {} {}", spec.metric.as_str(), f.join(","))
             }
             Change::DeleteAlarm { name } => format!("-alarm {name}"),
@@ -248,9 +248,11 @@ fn alarms_of_a_stream_that_no_longer_exists_are_deleted() {
 fn the_policy_round_trips_through_its_tag() {
     let mut policy = Policy { min_shards: 3, max_shards: 120, ..Policy::default() };
     policy.scale_up.threshold = Ratio::from_percent(62.5).unwrap();
+    policy.scale_up.target = Ratio::new(0.55).unwrap();
     policy.scale_up.throttle_alarm = false;
     let tag = encode_policy(&policy);
     assert!(tag.len() <= 256 && is_valid_tag_text(&tag), "{tag}");
+    assert!(tag.contains(" up=62.5 target=55 "), "no float noise: {tag}");
     assert_eq!(decode_policy(&tag), Ok(policy));
 }
 

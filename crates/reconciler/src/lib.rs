@@ -12,6 +12,7 @@ pub mod memory;
 mod observe;
 mod policy;
 mod ports;
+mod sync;
 mod wait;
 
 pub use backoff::{Backoff, Jitter, SeededJitter, retry};
@@ -23,4 +24,5 @@ pub use ports::{
     AlarmPort, AlarmState, AlarmSummary, Dimension, ErrorKind, MetricPoint, MetricQuery, MetricSeries,
     MetricsPort, PortError, Statistic, StreamPort, StreamSnapshot, StreamStatus, Unit,
 };
+pub use sync::{ApplyEvent, ApplySettings, apply, observe, observed_alarm};
 pub use wait::wait_for_active;

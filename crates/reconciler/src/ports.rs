@@ -350,8 +350,9 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// A failed port call: which call, on which stream, what kind of failure, the service's message,
-/// and the underlying error (an SDK error in production) as the source.
+/// A failed port call: which call, on which stream, what kind of failure, and the service's
+/// message (or the failure's root cause). It carries no source chain: the message already holds
+/// the one useful cause, and a chain would print it again under wrappers.
 #[derive(Debug)]
 pub struct PortError {
     /// The API operation, e.g. `"SplitShard"`.
@@ -362,21 +363,15 @@ pub struct PortError {
     pub message: String,
     /// How many times the call was tried; more than 1 once [`crate::retry`] has given up.
     pub attempts: u32,
-    pub source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
 
 impl PortError {
     pub fn new(call: &'static str, kind: ErrorKind, message: impl Into<String>) -> Self {
-        PortError { call, stream: None, kind, message: message.into(), attempts: 1, source: None }
+        PortError { call, stream: None, kind, message: message.into(), attempts: 1 }
     }
 
     pub fn with_stream(mut self, stream: impl Into<String>) -> Self {
         self.stream = Some(stream.into());
-        self
-    }
-
-    pub fn with_source(mut self, source: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
-        self.source = Some(source.into());
         self
     }
 
@@ -402,11 +397,7 @@ impl fmt::Display for PortError {
     }
 }
 
-impl StdError for PortError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn StdError + 'static))
-    }
-}
+impl StdError for PortError {}
 
 #[cfg(test)]
 mod tests {

@@ -11,13 +11,22 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod aws;
+mod render;
+mod sync;
 mod validate;
 
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  the file has problems, or the command failed
-  2  invalid command line";
+  2  invalid command line (plan and diff: changes pending)";
+
+const PLAN_EXIT_CODES: &str = "\
+Exit codes (as Terraform's plan -detailed-exitcode):
+  0  AWS matches the file: nothing to change
+  1  error (invalid file, AWS error); nothing was changed
+  2  changes pending";
 
 /// Keep Kinesis streams and their autoscaling alarms in sync with streams.yaml.
 ///
@@ -29,6 +38,9 @@ struct Cli {
     /// Output format: text for people, or one JSON document on stdout for scripts.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     output: Output,
+
+    #[command(flatten)]
+    aws: aws::AwsArgs,
 
     #[command(subcommand)]
     command: Command,
@@ -55,6 +67,30 @@ enum Command {
     /// "diagnostics":[{"file","line","column","message"}]} on stdout.
     #[command(after_help = EXIT_CODES)]
     Validate(validate::Args),
+
+    /// Show what `apply` would change in AWS, grouped by stream; changes nothing.
+    ///
+    /// Reads every stream the file names and every stream this tool manages, plus the alarms it
+    /// manages, and prints `+` create, `~` change (old → new), `-` delete. The live shard count
+    /// is shown as observed: it belongs to the autoscaler and is only changed when it lies outside
+    /// [minShards, maxShards]. With --out, the plan is saved for `streams apply PLANFILE`.
+    #[command(after_help = PLAN_EXIT_CODES)]
+    Plan(sync::PlanArgs),
+
+    /// Like plan, but lists only the streams with changes (kubectl diff).
+    #[command(after_help = PLAN_EXIT_CODES)]
+    Diff(sync::PlanArgs),
+
+    /// Make AWS match the file (or apply a plan saved with `plan --out`).
+    ///
+    /// Creates missing streams with desiredShards and waits for them to become ACTIVE, sets
+    /// retention and tags (the tags carry each stream's scaling policy for the Lambdas), and writes
+    /// the alarms for each stream's live shard count. Safe to re-run: an interrupted apply
+    /// converges on the next run. Streams absent from the file are deleted only with --prune and
+    /// only if their deletion protection is off. A saved plan is refused if the live state changed
+    /// since it was made.
+    #[command(after_help = EXIT_CODES)]
+    Apply(sync::ApplyArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +99,9 @@ fn main() -> ExitCode {
         Command::Validate(args) => {
             validate::run(args, cli.output, &mut io::stdout().lock(), &mut io::stderr().lock())
         }
+        Command::Plan(args) => sync::plan(args, false, &cli.aws, cli.output),
+        Command::Diff(args) => sync::plan(args, true, &cli.aws, cli.output),
+        Command::Apply(args) => sync::apply_command(args, &cli.aws, cli.output),
     };
     match result {
         Ok(code) => code,
@@ -70,6 +109,9 @@ fn main() -> ExitCode {
         Err(error) => {
             // Nothing more can be done if stderr is closed too.
             let _ = writeln!(io::stderr(), "error: {error:#}");
+            if let Some(hint) = hint(&error) {
+                let _ = writeln!(io::stderr(), "hint: {hint}");
+            }
             ExitCode::FAILURE
         }
     }
@@ -80,4 +122,31 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error
         .chain()
         .any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
+}
+
+/// What to do about a failed AWS call, by the kind of failure the one error policy assigned.
+fn hint(error: &anyhow::Error) -> Option<&'static str> {
+    use reconciler::{ErrorKind, PortError, ReconcileError};
+    let kind = error.chain().find_map(|cause| {
+        cause
+            .downcast_ref::<PortError>()
+            .or_else(|| match cause.downcast_ref::<ReconcileError>() {
+                Some(ReconcileError::Port(e)) => Some(e),
+                _ => None,
+            })
+            .map(|e| e.kind)
+    })?;
+    Some(match kind {
+        ErrorKind::AccessDenied => {
+            "the credentials in use may not make this call: check the profile or role (--profile, AWS_PROFILE)"
+        }
+        ErrorKind::Throttled | ErrorKind::LimitExceeded => {
+            "AWS kept refusing for rate or quota limits; wait a minute and re-run: apply is safe to re-run"
+        }
+        ErrorKind::ResourceInUse => "the stream is busy (being created or resharded); re-run in a minute",
+        ErrorKind::Transient => "AWS (or --endpoint-url) could not be reached; check the network and re-run",
+        ErrorKind::NotFound => "it was deleted meanwhile; run `streams plan` again",
+        ErrorKind::InvalidArgument => "AWS rejected the request; the message says which value",
+        _ => return None,
+    })
 }

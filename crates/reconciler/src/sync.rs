@@ -1,0 +1,250 @@
+//! The imperative half of `streams plan` / `streams apply`: observe an account into the planner's
+//! [`Observed`], and carry out a [`SyncPlan`].
+//!
+//! Apply order per stream is chosen so an interruption at any point leaves a state the next
+//! `plan` converges from: create and wait for `ACTIVE`; bring the shard count into bounds (one
+//! `UpdateShardCount` of at most 2× / ½ at a time, waiting between); retention; tags in one call,
+//! before any alarm, so the policy the Lambdas read is in place by the time an alarm can fire;
+//! alarms last, computed for the count the stream ends with. Every call is retried by the one
+//! error policy.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use planner::{ALARM_NAME_PREFIX, Change, Observed, ObservedAlarm, ObservedStream, StreamPlan, SyncPlan};
+
+use crate::ports::{AlarmPort, AlarmSummary, ErrorKind, PortError, StreamPort, StreamSnapshot};
+use crate::{Backoff, Jitter, ReconcileError, retry, wait_for_active};
+
+/// What an apply is doing, for progress output.
+#[derive(Debug)]
+pub enum ApplyEvent<'a> {
+    /// A change is about to be made.
+    Change { stream: &'a str, change: &'a Change },
+    /// Still waiting for the stream to become `ACTIVE`.
+    Waiting { stream: &'a str, status: &'a str, elapsed: Duration },
+    /// A managed stream absent from the file is being deleted (`--prune`).
+    DeleteStream { stream: &'a str },
+    /// Alarms under the tool's prefix that no stream wants are being deleted.
+    DeleteAlarms { names: &'a [String] },
+}
+
+/// How long apply waits for a stream to become `ACTIVE`, and how often it looks.
+#[derive(Debug, Clone)]
+pub struct ApplySettings {
+    pub backoff: Backoff,
+    pub wait_timeout: Duration,
+    pub poll: Duration,
+}
+
+impl Default for ApplySettings {
+    fn default() -> Self {
+        ApplySettings {
+            backoff: Backoff::DEFAULT,
+            wait_timeout: Duration::from_secs(600),
+            poll: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The alarm as the planner compares it: the same keys as [`planner::AlarmSpec::fields`].
+pub fn observed_alarm(a: &AlarmSummary) -> ObservedAlarm {
+    let mut fields = BTreeMap::new();
+    let mut put = |k: &'static str, v: Option<String>| {
+        if let Some(v) = v {
+            fields.insert(k, v);
+        }
+    };
+    put("namespace", a.namespace.clone());
+    put("metric", a.metric.clone());
+    put("statistic", a.statistic.clone());
+    put("period", a.period_secs.map(|v| v.to_string()));
+    put("evaluationPeriods", a.evaluation_periods.map(|v| v.to_string()));
+    put("datapointsToAlarm", a.datapoints_to_alarm.map(|v| v.to_string()));
+    put("threshold", a.threshold.map(|v| v.to_string()));
+    put("comparison", a.comparison.clone());
+    put("treatMissingData", a.treat_missing_data.clone());
+    put("actions", Some(a.alarm_actions.join(",")));
+    put("description", a.description.clone());
+    ObservedAlarm {
+        name: a.name.clone(),
+        stream: a.stream().map(str::to_owned),
+        per_shard: a.dimensions.iter().any(|d| d.name == "ShardId"),
+        fields,
+    }
+}
+
+fn observed_stream(s: &StreamSnapshot) -> ObservedStream {
+    ObservedStream {
+        name: s.name.clone(),
+        status: s.status.as_str().to_owned(),
+        open_shards: s.tiling().map(|t| t.len()),
+        retention_hours: s.retention_hours,
+        tags: s.tags.clone(),
+    }
+}
+
+/// Reads what exists: every stream named in `names`, every other stream the tool manages (its
+/// policy tag), and every alarm under the tool's prefix. Streams it does not manage and the file
+/// does not name are not read beyond their tags.
+pub async fn observe<S, A>(
+    streams: &S,
+    alarms: &A,
+    names: &[String],
+    backoff: &Backoff,
+    jitter: &mut impl Jitter,
+) -> Result<Observed, PortError>
+where
+    S: StreamPort + Sync,
+    A: AlarmPort + Sync,
+{
+    let mut observed = Observed::default();
+    for name in retry(backoff, jitter, || streams.list_streams()).await? {
+        let listed = names.contains(&name);
+        if !listed {
+            let tags = match retry(backoff, jitter, || streams.tags(&name)).await {
+                Err(e) if e.kind == ErrorKind::NotFound => continue, // deleted since the listing
+                other => other?,
+            };
+            if !tags.contains_key(planner::POLICY_TAG) {
+                continue;
+            }
+        }
+        match retry(backoff, jitter, || streams.describe(&name)).await {
+            Ok(snapshot) => {
+                observed.streams.insert(name, observed_stream(&snapshot));
+            }
+            Err(e) if e.kind == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let summaries = retry(backoff, jitter, || alarms.describe_alarms(ALARM_NAME_PREFIX)).await?;
+    observed.alarms = summaries.iter().map(observed_alarm).collect();
+    Ok(observed)
+}
+
+/// Carries out `plan`, reporting each step through `progress`. Stops at the first error; what was
+/// done stays done, and the next `plan` shows what is left.
+pub async fn apply<S, A>(
+    streams: &S,
+    alarms: &A,
+    plan: &SyncPlan,
+    settings: &ApplySettings,
+    jitter: &mut impl Jitter,
+    mut progress: impl FnMut(ApplyEvent<'_>),
+) -> Result<(), ReconcileError>
+where
+    S: StreamPort + Sync,
+    A: AlarmPort + Sync,
+{
+    for stream_plan in &plan.streams {
+        apply_stream(streams, alarms, stream_plan, settings, jitter, &mut progress).await?;
+    }
+    for unlisted in plan.unlisted.iter().filter(|u| u.delete) {
+        progress(ApplyEvent::DeleteStream { stream: &unlisted.name });
+        if !unlisted.alarms.is_empty() {
+            retry(&settings.backoff, jitter, || alarms.delete_alarms(&unlisted.alarms)).await?;
+        }
+        retry(&settings.backoff, jitter, || streams.delete_stream(&unlisted.name)).await?;
+    }
+    if !plan.orphan_alarms.is_empty() {
+        progress(ApplyEvent::DeleteAlarms { names: &plan.orphan_alarms });
+        retry(&settings.backoff, jitter, || alarms.delete_alarms(&plan.orphan_alarms)).await?;
+    }
+    Ok(())
+}
+
+async fn apply_stream<S, A>(
+    streams: &S,
+    alarms: &A,
+    plan: &StreamPlan,
+    settings: &ApplySettings,
+    jitter: &mut impl Jitter,
+    progress: &mut impl FnMut(ApplyEvent<'_>),
+) -> Result<(), ReconcileError>
+where
+    S: StreamPort + Sync,
+    A: AlarmPort + Sync,
+{
+    let name = plan.name.as_str();
+    let backoff = &settings.backoff;
+    let touches_stream = plan.changes.iter().any(|c| {
+        matches!(c, Change::CreateStream { .. } | Change::Reshard { .. } | Change::Retention { .. })
+            || matches!(c, Change::SetTag { .. } | Change::RemoveTag { .. })
+    });
+    // An existing stream may be mid-reshard by the autoscaler: wait before changing it.
+    if touches_stream && plan.observed.is_some() {
+        settle(streams, name, settings, progress).await?;
+    }
+    let mut set_tags = BTreeMap::new();
+    let mut remove_tags = Vec::new();
+    let mut delete_alarms = Vec::new();
+    for change in &plan.changes {
+        progress(ApplyEvent::Change { stream: name, change });
+        match change {
+            Change::CreateStream { shards } => {
+                retry(backoff, jitter, || streams.create_stream(name, *shards)).await?;
+                settle(streams, name, settings, progress).await?;
+            }
+            Change::Reshard { from, to, .. } => {
+                let mut count = *from;
+                while count != *to {
+                    count = if to > &count { (*to).min(count * 2) } else { (*to).max(count.div_ceil(2)) };
+                    retry(backoff, jitter, || streams.update_shard_count(name, count)).await?;
+                    settle(streams, name, settings, progress).await?;
+                }
+            }
+            Change::Retention { from, to } => {
+                retry(backoff, jitter, || streams.set_retention(name, *from, *to)).await?;
+                settle(streams, name, settings, progress).await?;
+            }
+            Change::SetTag { key, to, .. } => {
+                set_tags.insert(key.clone(), to.clone());
+            }
+            Change::RemoveTag { key, .. } => remove_tags.push(key.clone()),
+            Change::CreateAlarm { spec } | Change::UpdateAlarm { spec, .. } => {
+                flush_tags(streams, name, &mut set_tags, &mut remove_tags, backoff, jitter).await?;
+                retry(backoff, jitter, || alarms.put_alarm(spec)).await?;
+            }
+            Change::DeleteAlarm { name: alarm } => delete_alarms.push(alarm.clone()),
+        }
+    }
+    flush_tags(streams, name, &mut set_tags, &mut remove_tags, backoff, jitter).await?;
+    if !delete_alarms.is_empty() {
+        retry(backoff, jitter, || alarms.delete_alarms(&delete_alarms)).await?;
+    }
+    Ok(())
+}
+
+/// Tag changes go out together, before the first alarm: the policy tag the Lambdas read is in
+/// place by the time an alarm can fire for the stream.
+async fn flush_tags<S: StreamPort + Sync>(
+    streams: &S,
+    name: &str,
+    set: &mut BTreeMap<String, String>,
+    remove: &mut Vec<String>,
+    backoff: &Backoff,
+    jitter: &mut impl Jitter,
+) -> Result<(), PortError> {
+    if !set.is_empty() {
+        retry(backoff, jitter, || streams.add_tags(name, set)).await?;
+        set.clear();
+    }
+    if !remove.is_empty() {
+        retry(backoff, jitter, || streams.remove_tags(name, remove)).await?;
+        remove.clear();
+    }
+    Ok(())
+}
+
+async fn settle<S: StreamPort + Sync>(
+    streams: &S,
+    name: &str,
+    settings: &ApplySettings,
+    progress: &mut impl FnMut(ApplyEvent<'_>),
+) -> Result<StreamSnapshot, ReconcileError> {
+    wait_for_active(streams, name, settings.wait_timeout, settings.poll, |snap, elapsed| {
+        progress(ApplyEvent::Waiting { stream: name, status: snap.status.as_str(), elapsed })
+    })
+    .await
+}

@@ -1,0 +1,133 @@
+//! How a sync plan reads on a terminal: Terraform's symbols, grouped by stream.
+//!
+//! `+` create, `~` change (old → new), `-` delete, `=` nothing to do. The shard count is printed as
+//! *observed*: it belongs to the autoscaler, so it is never shown as drift.
+
+use std::fmt::Write;
+
+use planner::{Change, StreamPlan, SyncPlan};
+
+/// Counts for the summary line.
+#[derive(Debug, Default)]
+pub(crate) struct Totals {
+    pub(crate) create: usize,
+    pub(crate) change: usize,
+    pub(crate) delete: usize,
+    pub(crate) unchanged: usize,
+}
+
+/// Renders one region's plan. With `only_changes`, streams with nothing to do are left out
+/// (`streams diff`).
+pub(crate) fn plan(out: &mut String, region: &str, plan: &SyncPlan, only_changes: bool, totals: &mut Totals) {
+    let _ = writeln!(out, "region {region}");
+    for stream in &plan.streams {
+        if stream.changes.is_empty() {
+            totals.unchanged += 1;
+            if !only_changes {
+                let _ = writeln!(out, "  = {}  ({}): no changes", stream.name, observed(stream));
+            }
+            continue;
+        }
+        if stream.observed.is_none() {
+            totals.create += 1;
+            let _ = writeln!(out, "  + {}  (new stream)", stream.name);
+        } else {
+            totals.change += 1;
+            let _ = writeln!(out, "  ~ {}  ({})", stream.name, observed(stream));
+        }
+        for change in &stream.changes {
+            change_line(out, change);
+        }
+    }
+    for u in &plan.unlisted {
+        if u.delete {
+            totals.delete += 1;
+            let _ = writeln!(
+                out,
+                "  - {}  (not in the file; --prune and deletion protection off: deleted with {} alarm(s))",
+                u.name,
+                u.alarms.len()
+            );
+        } else if u.deletion_protection {
+            let _ = writeln!(
+                out,
+                "  ! {}  is managed but not in the file; kept: deletion protection is on (set \
+                 deletionProtection: false and apply, then remove it and apply --prune)",
+                u.name
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  ! {}  is managed but not in the file; kept: run with --prune to delete it",
+                u.name
+            );
+        }
+    }
+    for name in &plan.orphan_alarms {
+        totals.delete += 1;
+        let _ = writeln!(out, "  - alarm {name}  (its stream no longer exists)");
+    }
+}
+
+fn observed(stream: &StreamPlan) -> String {
+    match &stream.observed {
+        None => "new".into(),
+        Some(o) => {
+            let shards =
+                o.open_shards.map_or("shards not listed yet".into(), |n| format!("{n} open shard(s)"));
+            let adopting = if o.adopting { "; not managed yet: adopting it" } else { "" };
+            format!("observed: {shards}, {}{adopting}", o.status)
+        }
+    }
+}
+
+/// One change as an indented line (two for alarm field changes).
+pub(crate) fn change_line(out: &mut String, change: &Change) {
+    let _ = match change {
+        Change::CreateStream { shards } => {
+            writeln!(out, "      + stream with {shards} shard(s), provisioned mode")
+        }
+        Change::Reshard { from, to, reason } => {
+            writeln!(
+                out,
+                "      ~ shards: {from} → {to}  ({reason}; UpdateShardCount, at most 2× or ½ per call)"
+            )
+        }
+        Change::Retention { from, to } => writeln!(out, "      ~ retention: {from} → {to} hours"),
+        Change::SetTag { key, from: None, to } => writeln!(out, "      + tag {key} = {to:?}"),
+        Change::SetTag { key, from: Some(from), to } => writeln!(out, "      ~ tag {key}: {from:?} → {to:?}"),
+        Change::RemoveTag { key, from } => writeln!(out, "      - tag {key} = {from:?}"),
+        Change::CreateAlarm { spec } => writeln!(
+            out,
+            "      + alarm {}  ({} Sum {} {} per {}s)",
+            spec.name,
+            spec.metric.as_str(),
+            symbol(spec.comparison),
+            spec.threshold,
+            spec.period_secs
+        ),
+        Change::UpdateAlarm { spec, fields } => {
+            let _ = writeln!(out, "      ~ alarm {}", spec.name);
+            for f in fields {
+                let from = f.from.as_deref().unwrap_or("(unset)");
+                let _ = writeln!(out, "          {}: {from:?} → {:?}", f.field, f.to);
+            }
+            Ok(())
+        }
+        Change::DeleteAlarm { name } => writeln!(out, "      - alarm {name}  (not wanted by streams.yaml)"),
+    };
+}
+
+fn symbol(comparison: planner::Comparison) -> &'static str {
+    match comparison {
+        planner::Comparison::GreaterThanOrEqualToThreshold => ">=",
+        planner::Comparison::GreaterThanThreshold => ">",
+    }
+}
+
+pub(crate) fn summary(totals: &Totals) -> String {
+    format!(
+        "Plan: {} to create, {} to change, {} to delete, {} unchanged.",
+        totals.create, totals.change, totals.delete, totals.unchanged
+    )
+}
