@@ -5,6 +5,8 @@
 //! once at start-up; Lambdas do it outside the handler so the clients and their connection pools
 //! are reused across invocations.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -19,16 +21,45 @@ use crate::{CloudWatch, KinesisStreams};
 pub struct AwsClients {
     pub kinesis: aws_sdk_kinesis::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
-    /// Not used by the ports yet; the alarm pipeline's wiring (topics, subscriptions) will use it.
+    /// Used by the tests and the demo to wire alarm topics to subscribers.
     pub sns: aws_sdk_sns::Client,
+    requests: CallCounter,
 }
 
 impl AwsClients {
     pub fn new(config: &SdkConfig) -> Self {
+        let requests = CallCounter::default();
+        let kinesis = aws_sdk_kinesis::config::Builder::from(config).interceptor(requests.clone()).build();
+        let cloudwatch =
+            aws_sdk_cloudwatch::config::Builder::from(config).interceptor(requests.clone()).build();
         AwsClients {
-            kinesis: aws_sdk_kinesis::Client::new(config),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
+            kinesis: aws_sdk_kinesis::Client::from_conf(kinesis),
+            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch),
             sns: aws_sdk_sns::Client::new(config),
+            requests,
+        }
+    }
+
+    /// HTTP requests sent to Kinesis and CloudWatch so far, retries included: what a decision
+    /// costs in AWS calls (read before and after it).
+    pub fn requests_sent(&self) -> u64 {
+        self.requests.0.load(Ordering::Relaxed)
+    }
+
+    /// Opens the TLS connections to Kinesis and CloudWatch now, at Lambda init, so the first alarm
+    /// does not pay the handshakes (hundreds of milliseconds on a small function). Best effort:
+    /// a failure here only means the first real call connects instead.
+    pub async fn warm_up(&self) {
+        let kinesis = self.kinesis.list_streams().limit(1).send();
+        let cloudwatch = self
+            .cloudwatch
+            .describe_alarms()
+            .alarm_name_prefix(planner::ALARM_NAME_PREFIX)
+            .max_records(1)
+            .send();
+        let (kinesis, cloudwatch) = tokio::join!(kinesis, cloudwatch);
+        if kinesis.is_err() || cloudwatch.is_err() {
+            tracing::debug!("a warm-up call failed; the first real call will connect instead");
         }
     }
 
@@ -94,4 +125,24 @@ fn base_loader() -> ConfigLoader {
             .operation_timeout(Duration::from_secs(60))
             .build(),
     )
+}
+
+/// Counts requests as they are sent (an SDK interceptor, so retries and pages count too).
+#[derive(Debug, Clone, Default)]
+struct CallCounter(Arc<AtomicU64>);
+
+impl aws_sdk_kinesis::config::Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &aws_sdk_kinesis::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_kinesis::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_kinesis::config::ConfigBag,
+    ) -> Result<(), aws_sdk_kinesis::error::BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
 }

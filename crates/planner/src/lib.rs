@@ -17,6 +17,7 @@ mod shards;
 mod split;
 mod sync;
 mod tags;
+mod trigger;
 
 pub use alarms::{
     ALARM_NAME_PREFIX, AlarmSpec, Comparison, KINESIS_NAMESPACE, Metric, alarm_name, alarm_specs,
@@ -24,7 +25,7 @@ pub use alarms::{
 pub use capacity::{Rate, Ratio, SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
 pub use error::PlannerError;
 pub use hashkey::{HashKey, HashRange};
-pub use load::{LoadSnapshot, LoadSource, ShardLoad};
+pub use load::{AlarmEvidence, LoadSnapshot, LoadSource, ShardLoad, estimate_rate};
 pub use merge::{
     LoadSeries, PlannedMerge, ScaleDownAction, ScaleDownInput, ScaleDownPlan, Window, align_down, next_merge,
     plan_scale_down, young_shards,
@@ -43,3 +44,4 @@ pub use tags::{
     DELETION_PROTECTION_TAG, POLICY_TAG, STATE_TAG_PREFIX, TAG_PREFIX, decode_policy, encode_policy,
     is_valid_tag_text, managed_tags,
 };
+pub use trigger::{Admission, AlarmKind, LAST_SCALED_TAG, ScalingState, UPDATE_CALLS_TAG, admit};

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::{Policy, Rate, ShardId, Tiling};
+use crate::{LoadSeries, Metric, Policy, Rate, ShardId, Tiling};
 
 /// A snapshot of the recent write load of one stream.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -81,5 +81,32 @@ impl LoadSnapshot {
         }
         let mean = measured.iter().sum::<f64>() / measured.len() as f64;
         mean > 0.0 && measured.iter().any(|&u| u > mean * (1.0 + tolerance))
+    }
+}
+
+/// What a capacity alarm itself says about the load: the `Sum` datapoints quoted in its reason
+/// and its threshold (the metric was at least that, or it would not have fired).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlarmEvidence {
+    pub metric: Metric,
+    pub period_secs: u32,
+    /// `Sum` values quoted in the alarm's state reason (AWS quotes them; the emulator does not).
+    pub datapoints: Vec<f64>,
+    pub threshold: Option<f64>,
+}
+
+/// The stream's write rate to size a scale-up for: the peak of each dimension over the recent
+/// metrics, raised to what the alarm's own datapoints (or, without them, its threshold) prove.
+/// Metrics lag by a minute or two, so the alarm's evidence is often the freshest number.
+pub fn estimate_rate(recent: &LoadSeries, evidence: Option<&AlarmEvidence>) -> Rate {
+    let peak = recent.points.values().fold(Rate::ZERO, |peak, r| peak.max(*r));
+    let Some(e) = evidence else { return peak };
+    let quoted = e.datapoints.iter().copied().fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    let Some(sum) = quoted.or(e.threshold) else { return peak };
+    let per_sec = sum / f64::from(e.period_secs.max(1));
+    match e.metric {
+        Metric::IncomingBytes => Rate { bytes_per_sec: peak.bytes_per_sec.max(per_sec), ..peak },
+        Metric::IncomingRecords => Rate { records_per_sec: peak.records_per_sec.max(per_sec), ..peak },
+        Metric::WriteProvisionedThroughputExceeded => peak,
     }
 }

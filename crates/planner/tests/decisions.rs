@@ -449,3 +449,89 @@ fn the_throttle_alarm_is_optional() {
         [Metric::IncomingBytes, Metric::IncomingRecords]
     );
 }
+
+// ---- the trigger gate ----
+
+fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+}
+
+#[test]
+fn a_stream_never_scaled_admits_any_alarm() {
+    assert_eq!(
+        admit(at(0), AlarmKind::Capacity, &ScalingState::default(), &Policy::default(), at(1)),
+        Admission::Act
+    );
+}
+
+#[test]
+fn an_alarm_older_than_the_last_scaling_is_stale() {
+    let state = ScalingState { last_scaled_at: Some(at(10)), update_calls: vec![] };
+    let admission = admit(at(5), AlarmKind::Capacity, &state, &Policy::default(), at(20));
+    assert_eq!(admission, Admission::Stale { changed_at: at(5), last_scaled_at: at(10) });
+}
+
+#[test]
+fn a_fresh_alarm_within_the_cooldown_waits_unless_it_is_throttling() {
+    let state = ScalingState { last_scaled_at: Some(at(0)), update_calls: vec![] };
+    let policy = Policy::default(); // 300 s cooldown, throttling bypasses it
+    assert_eq!(
+        admit(at(60), AlarmKind::Capacity, &state, &policy, at(61)),
+        Admission::Cooldown { until: at(300) }
+    );
+    assert_eq!(admit(at(60), AlarmKind::Throttle, &state, &policy, at(61)), Admission::Act);
+    let mut strict = policy.clone();
+    strict.scale_up.throttle_bypasses_cooldown = false;
+    assert_eq!(
+        admit(at(60), AlarmKind::Throttle, &state, &strict, at(61)),
+        Admission::Cooldown { until: at(300) }
+    );
+    assert_eq!(admit(at(301), AlarmKind::Capacity, &state, &policy, at(302)), Admission::Act);
+}
+
+#[test]
+fn scaling_state_round_trips_through_tags_and_forgets_calls_older_than_a_day() {
+    let mut state = ScalingState::default();
+    state.record(at(0), 1);
+    state.record(at(3600), 2);
+    let tags = state.to_tags();
+    assert!(tags.values().all(|v| is_valid_tag_text(v)), "{tags:?}");
+    assert_eq!(ScalingState::from_tags(&tags), state);
+    assert_eq!(state.update_calls_last_24h(at(3601)), 3);
+    state.record(at(88_000), 0);
+    assert_eq!(state.update_calls_last_24h(at(88_000)), 2, "the call at 0 is older than a day");
+    assert_eq!(state.update_calls.len(), 2);
+}
+
+#[test]
+fn garbled_state_tags_read_as_absent() {
+    let tags = [(LAST_SCALED_TAG.to_owned(), "yesterday".to_owned())].into();
+    assert_eq!(ScalingState::from_tags(&tags), ScalingState::default());
+}
+
+// ---- load estimate ----
+
+#[test]
+fn the_alarms_quoted_datapoint_raises_a_lagging_metrics_estimate() {
+    let recent = LoadSeries::from_sums(60, [(at(0), 30.0 * MIB)], [(at(0), 6_000.0)]);
+    let evidence = AlarmEvidence {
+        metric: Metric::IncomingBytes,
+        period_secs: 60,
+        datapoints: vec![60.0 * MIB, 90.0 * MIB],
+        threshold: Some(48.0 * MIB),
+    };
+    let rate = estimate_rate(&recent, Some(&evidence));
+    assert_eq!(rate, Rate { bytes_per_sec: 1.5 * MIB, records_per_sec: 100.0 });
+}
+
+#[test]
+fn without_quoted_datapoints_the_threshold_is_the_floor() {
+    let evidence = AlarmEvidence {
+        metric: Metric::IncomingRecords,
+        period_secs: 60,
+        datapoints: vec![],
+        threshold: Some(48_000.0),
+    };
+    let rate = estimate_rate(&LoadSeries::default(), Some(&evidence));
+    assert_eq!(rate, Rate { bytes_per_sec: 0.0, records_per_sec: 800.0 });
+}

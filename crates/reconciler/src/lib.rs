@@ -5,6 +5,7 @@
 //! ([`classify`]), the retry loop with its [`Backoff`] value, and [`wait_for_active`]. It has no
 //! AWS types: `aws-adapters` implements the ports with the SDK, tests implement them in memory.
 
+pub mod alarm;
 mod backoff;
 mod error;
 mod execute;
@@ -12,6 +13,7 @@ pub mod memory;
 mod observe;
 mod policy;
 mod ports;
+pub mod scale_up;
 mod sync;
 mod wait;
 

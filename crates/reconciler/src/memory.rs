@@ -1,4 +1,5 @@
-//! Kinesis in memory: a [`StreamPort`] that reshards instantly and fails on request.
+//! Kinesis and CloudWatch in memory: a [`StreamPort`] that reshards instantly, and metrics and
+//! alarm ports that keep what they are given; all fail on request.
 //!
 //! The executors' unit tests, the Lambdas' handler tests and the simulator need a stream that
 //! behaves like Kinesis (open shards tile the key space, reshards close parents and open children
@@ -10,9 +11,12 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use planner::{HashKey, HashRange, Shard, ShardId, Tiling};
+use planner::{AlarmSpec, HashKey, HashRange, Shard, ShardId, Tiling};
 
-use crate::ports::{ErrorKind, PortError, StreamPort, StreamSnapshot, StreamStatus};
+use crate::ports::{
+    AlarmPort, AlarmState, AlarmSummary, Dimension, ErrorKind, MetricPoint, MetricQuery, MetricSeries,
+    MetricsPort, PortError, StreamPort, StreamSnapshot, StreamStatus,
+};
 
 /// An account's worth of streams held in memory.
 #[derive(Debug, Default)]
@@ -246,5 +250,163 @@ impl StreamPort for InMemoryStreams {
             });
             Ok(())
         })
+    }
+}
+
+/// CloudWatch in memory: metrics summed into period buckets as `GetMetricData` would, and alarms
+/// kept as written, with their state.
+#[derive(Debug, Default)]
+pub struct InMemoryCloudWatch {
+    state: Mutex<CloudWatchState>,
+}
+
+/// A metric's identity: namespace, name and (sorted) dimensions.
+type MetricKey = (String, String, Vec<Dimension>);
+
+#[derive(Debug, Default)]
+struct CloudWatchState {
+    metrics: BTreeMap<MetricKey, Vec<(DateTime<Utc>, f64)>>,
+    alarms: BTreeMap<String, (AlarmSpec, AlarmState)>,
+    faults: VecDeque<(&'static str, ErrorKind)>,
+    calls: Vec<String>,
+}
+
+impl CloudWatchState {
+    fn fault(&mut self, call: &'static str) -> Result<(), PortError> {
+        match self.faults.front() {
+            Some((c, kind)) if *c == call => {
+                let kind = *kind;
+                self.faults.pop_front();
+                Err(PortError::new(call, kind, "injected fault"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl InMemoryCloudWatch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next call named `call` (e.g. `"PutMetricAlarm"`) fails with `kind`.
+    pub fn fail_next(&self, call: &'static str, kind: ErrorKind) {
+        self.state.lock().expect("not poisoned").faults.push_back((call, kind));
+    }
+
+    /// Every call made so far, oldest first, as `"SetAlarmState name OK"`.
+    pub fn calls(&self) -> Vec<String> {
+        self.state.lock().expect("not poisoned").calls.clone()
+    }
+
+    /// An alarm as last written, and its state.
+    pub fn alarm(&self, name: &str) -> Option<(AlarmSpec, AlarmState)> {
+        self.state.lock().expect("not poisoned").alarms.get(name).cloned()
+    }
+
+    fn record(
+        &self,
+        call: &'static str,
+        detail: String,
+    ) -> Result<std::sync::MutexGuard<'_, CloudWatchState>, PortError> {
+        let mut state = self.state.lock().expect("not poisoned");
+        state.fault(call)?;
+        state.calls.push(format!("{call} {detail}").trim_end().to_owned());
+        Ok(state)
+    }
+}
+
+impl MetricsPort for InMemoryCloudWatch {
+    async fn put_metric_data(&self, points: &[MetricPoint]) -> Result<(), PortError> {
+        let mut state = self.record("PutMetricData", points.len().to_string())?;
+        for p in points {
+            let mut dims = p.dimensions.clone();
+            dims.sort();
+            state
+                .metrics
+                .entry((p.namespace.clone(), p.metric.clone(), dims))
+                .or_default()
+                .push((p.timestamp, p.value));
+        }
+        Ok(())
+    }
+
+    async fn get_metric_data(
+        &self,
+        queries: &[MetricQuery],
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<MetricSeries>, PortError> {
+        let state = self.record("GetMetricData", queries.len().to_string())?;
+        Ok(queries
+            .iter()
+            .map(|q| {
+                let mut dims = q.dimensions.clone();
+                dims.sort();
+                let period = i64::from(q.period_secs.max(1));
+                let mut buckets: BTreeMap<DateTime<Utc>, f64> = BTreeMap::new();
+                let key = (q.namespace.clone(), q.metric.clone(), dims);
+                for (t, v) in state.metrics.get(&key).into_iter().flatten() {
+                    if *t >= start && *t < end {
+                        let offset = (*t - start).num_seconds().div_euclid(period) * period;
+                        *buckets.entry(start + chrono::Duration::seconds(offset)).or_default() += v;
+                    }
+                }
+                MetricSeries { id: q.id.clone(), label: None, points: buckets.into_iter().collect() }
+            })
+            .collect())
+    }
+}
+
+impl AlarmPort for InMemoryCloudWatch {
+    async fn put_alarm(&self, spec: &AlarmSpec) -> Result<(), PortError> {
+        let mut state = self.record("PutMetricAlarm", spec.name.clone())?;
+        let current = state.alarms.get(&spec.name).map_or(AlarmState::InsufficientData, |(_, s)| *s);
+        state.alarms.insert(spec.name.clone(), (spec.clone(), current));
+        Ok(())
+    }
+
+    async fn describe_alarms(&self, prefix: &str) -> Result<Vec<AlarmSummary>, PortError> {
+        let state = self.record("DescribeAlarms", prefix.to_owned())?;
+        Ok(state
+            .alarms
+            .iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .map(|(_, (spec, alarm_state))| AlarmSummary {
+                name: spec.name.clone(),
+                description: Some(spec.description.clone()),
+                namespace: Some(AlarmSpec::NAMESPACE.to_owned()),
+                metric: Some(spec.metric.as_str().to_owned()),
+                dimensions: vec![Dimension::stream(&spec.stream)],
+                statistic: Some(AlarmSpec::STATISTIC.to_owned()),
+                period_secs: Some(spec.period_secs),
+                evaluation_periods: Some(spec.evaluation_periods),
+                datapoints_to_alarm: Some(spec.datapoints_to_alarm),
+                threshold: Some(spec.threshold),
+                comparison: Some(spec.comparison.as_str().to_owned()),
+                treat_missing_data: Some(AlarmSpec::TREAT_MISSING_DATA.to_owned()),
+                alarm_actions: spec.alarm_actions.clone(),
+                state: Some(*alarm_state),
+            })
+            .collect())
+    }
+
+    async fn delete_alarms(&self, names: &[String]) -> Result<(), PortError> {
+        let mut state = self.record("DeleteAlarms", names.join(","))?;
+        names.iter().for_each(|n| {
+            state.alarms.remove(n);
+        });
+        Ok(())
+    }
+
+    async fn set_alarm_state(&self, name: &str, new: AlarmState, _reason: &str) -> Result<(), PortError> {
+        let mut state = self.record("SetAlarmState", format!("{name} {}", new.as_str()))?;
+        match state.alarms.get_mut(name) {
+            Some((_, s)) => {
+                *s = new;
+                Ok(())
+            }
+            None => Err(PortError::new("SetAlarmState", ErrorKind::NotFound, format!("no alarm {name}"))),
+        }
     }
 }

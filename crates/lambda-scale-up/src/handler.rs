@@ -1,0 +1,129 @@
+//! One invocation: every SNS record's alarm handled in turn, each with its decision logged.
+//!
+//! A malformed message is logged and skipped (retrying cannot fix it). An AWS failure that
+//! outlasted the backoff fails the invocation after the other records are handled, so Lambda's
+//! async retry re-delivers the event; handling is level-triggered, so the records that already
+//! succeeded are harmless to see again (their alarms are stale by then).
+
+use std::time::{Duration, Instant as StdInstant};
+
+use aws_adapters::{AwsClients, CloudWatch, KinesisStreams};
+use aws_lambda_events::sns::SnsEvent;
+use chrono::Utc;
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use reconciler::alarm::AlarmMessage;
+use reconciler::scale_up::{self, Context, Decision};
+use reconciler::{ExecuteSettings, ReconcileError, SeededJitter};
+use serde::Serialize;
+
+use crate::emf;
+
+/// Stop starting work this long before the Lambda deadline: time to re-arm and report.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
+
+pub(crate) struct Handler {
+    clients: AwsClients,
+    kinesis: KinesisStreams,
+    cloudwatch: CloudWatch,
+    region: String,
+    settings: ExecuteSettings,
+}
+
+/// The invocation's result: how many alarms led to what.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct Summary {
+    records: usize,
+    scaled: usize,
+    held: usize,
+    unchanged: usize,
+    ignored: usize,
+}
+
+/// A failed invocation, labelled for Lambda as retryable or not (the one error policy's answer).
+#[derive(Debug)]
+pub(crate) struct InvocationError {
+    retryable: bool,
+    message: String,
+}
+
+impl From<InvocationError> for Diagnostic {
+    fn from(e: InvocationError) -> Diagnostic {
+        let kind = if e.retryable { "ScaleUpRetryable" } else { "ScaleUpFailed" };
+        Diagnostic { error_type: kind.into(), error_message: e.message }
+    }
+}
+
+impl Handler {
+    pub(crate) fn new(clients: AwsClients, region: String) -> Self {
+        Handler {
+            kinesis: clients.streams(),
+            cloudwatch: clients.cloudwatch(),
+            clients,
+            region,
+            settings: ExecuteSettings::default(),
+        }
+    }
+
+    pub(crate) async fn handle(&self, event: LambdaEvent<SnsEvent>) -> Result<Summary, InvocationError> {
+        let (event, context) = (event.payload, event.context);
+        // arn:aws:lambda:<region>:<account>:function:<name>
+        let account = context.invoked_function_arn.split(':').nth(4).unwrap_or_default().to_owned();
+        let mut summary = Summary { records: event.records.len(), ..Summary::default() };
+        let mut failures = Vec::new();
+        let mut jitter = SeededJitter::from_entropy();
+        for record in &event.records {
+            let started = StdInstant::now();
+            let message = match AlarmMessage::parse(&record.sns.message) {
+                Ok(message) => message,
+                Err(e) => {
+                    summary.ignored += 1;
+                    tracing::warn!(message_id = %record.sns.message_id, "ignoring a malformed alarm message: {e}");
+                    continue;
+                }
+            };
+            let cx = Context {
+                account: account.clone(),
+                region: self.region.clone(),
+                now: Utc::now(),
+                deadline: deadline(context.deadline),
+            };
+            let calls_before = self.clients.requests_sent();
+            let result =
+                scale_up::handle(&self.kinesis, &self.cloudwatch, &message, &cx, &self.settings, &mut jitter)
+                    .await;
+            let aws_calls = self.clients.requests_sent() - calls_before;
+            match result {
+                Ok(record) => {
+                    count(&mut summary, &record.decision);
+                    emf::decision(&record, aws_calls, started.elapsed());
+                }
+                Err(error) => {
+                    tracing::error!(alarm = %message.name, aws_calls, "scale-up failed: {error}");
+                    failures.push(error);
+                }
+            }
+        }
+        if failures.is_empty() {
+            return Ok(summary);
+        }
+        let retryable = failures.iter().all(ReconcileError::is_retryable);
+        let message = failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+        Err(InvocationError { retryable, message })
+    }
+}
+
+fn count(summary: &mut Summary, decision: &Decision) {
+    match decision {
+        Decision::Scaled { .. } => summary.scaled += 1,
+        Decision::Held { .. } => summary.held += 1,
+        Decision::NoChange { .. } => summary.unchanged += 1,
+        Decision::Ignored { .. } => summary.ignored += 1,
+    }
+}
+
+/// The Lambda deadline (epoch milliseconds) as a monotonic instant, minus the margin.
+fn deadline(deadline_ms: u64) -> tokio::time::Instant {
+    let now_ms = Utc::now().timestamp_millis().max(0) as u64;
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(DEADLINE_MARGIN);
+    tokio::time::Instant::now() + left
+}

@@ -1,0 +1,33 @@
+//! The scale-up Lambda: CloudWatch alarm → SNS → this function → split hot shards → re-arm.
+//!
+//! Thin on purpose: `main` sets up JSON logs, builds the SDK clients once (outside the handler,
+//! so connections are reused across invocations), warms the TLS connections during init, and
+//! hands each SNS event to [`handler::Handler`]. The decisions live in `planner`, their execution
+//! in `reconciler`.
+
+mod emf;
+mod handler;
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_current_span(false)
+        .with_target(false)
+        .init();
+    // The standard chain: the function's role credentials, AWS_REGION, AWS_ENDPOINT_URL if set.
+    let config = aws_adapters::load_config(None, None, None).await;
+    let region = config.region().map(ToString::to_string).ok_or("AWS_REGION is not set")?;
+    let clients = aws_adapters::AwsClients::new(&config);
+    clients.warm_up().await;
+    let handler = handler::Handler::new(clients, region);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<aws_lambda_events::sns::SnsEvent>| {
+        handler.handle(event)
+    }))
+    .await
+}

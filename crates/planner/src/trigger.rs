@@ -1,0 +1,112 @@
+//! Whether an alarm may act now: staleness, cooldown and the scaler's state tags.
+//!
+//! SNS delivers at least once, and the bytes and records alarms often fire together, so every
+//! trigger passes this gate. The stream itself carries the scaler's state in two tags (epoch
+//! seconds, since Kinesis tag values allow no `:`): when it last scaled, and the `UpdateShardCount`
+//! calls of the last 24 h (Kinesis allows 10 per rolling day). An alarm whose state changed before
+//! the last scaling is stale: that scaling already answered it, and the re-armed alarm will fire
+//! afresh if the stream is still hot.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::Policy;
+use crate::tags::STATE_TAG_PREFIX;
+
+/// Epoch seconds of the last scaling action on the stream.
+pub const LAST_SCALED_TAG: &str = "kinesis-autoscaler/state-last-scaled";
+/// Space-separated epoch seconds of `UpdateShardCount` calls in the last 24 h.
+pub const UPDATE_CALLS_TAG: &str = "kinesis-autoscaler/state-update-calls";
+
+const _: () = assert!(LAST_SCALED_TAG.len() > STATE_TAG_PREFIX.len());
+
+/// The scaler's memory of a stream, read from and written to its tags.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ScalingState {
+    pub last_scaled_at: Option<DateTime<Utc>>,
+    pub update_calls: Vec<DateTime<Utc>>,
+}
+
+impl ScalingState {
+    /// Reads the state tags; a tag edited into garbage reads as absent (the worst outcome is one
+    /// scaling action that a cooldown would have delayed).
+    pub fn from_tags(tags: &BTreeMap<String, String>) -> ScalingState {
+        let time = |s: &str| s.parse::<i64>().ok().and_then(|secs| DateTime::from_timestamp(secs, 0));
+        ScalingState {
+            last_scaled_at: tags.get(LAST_SCALED_TAG).and_then(|v| time(v)),
+            update_calls: tags
+                .get(UPDATE_CALLS_TAG)
+                .map_or_else(Vec::new, |v| v.split_whitespace().filter_map(time).collect()),
+        }
+    }
+
+    /// The tags that record this state.
+    pub fn to_tags(&self) -> BTreeMap<String, String> {
+        let mut tags = BTreeMap::new();
+        if let Some(t) = self.last_scaled_at {
+            tags.insert(LAST_SCALED_TAG.to_owned(), t.timestamp().to_string());
+        }
+        if !self.update_calls.is_empty() {
+            let calls: Vec<String> = self.update_calls.iter().map(|t| t.timestamp().to_string()).collect();
+            tags.insert(UPDATE_CALLS_TAG.to_owned(), calls.join(" "));
+        }
+        tags
+    }
+
+    /// `UpdateShardCount` calls within the rolling day before `now`.
+    pub fn update_calls_last_24h(&self, now: DateTime<Utc>) -> u32 {
+        self.update_calls.iter().filter(|t| **t > now - Duration::hours(24)).count() as u32
+    }
+
+    /// Records a scaling action at `now` (with `update_calls` uniform calls), forgetting calls
+    /// older than a day so the tag stays short.
+    pub fn record(&mut self, now: DateTime<Utc>, update_calls: u32) {
+        self.last_scaled_at = Some(now);
+        self.update_calls.retain(|t| *t > now - Duration::hours(24));
+        self.update_calls.extend(std::iter::repeat_n(now, update_calls as usize));
+    }
+}
+
+/// What kind of alarm fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AlarmKind {
+    /// Incoming bytes or records reached the scale-up threshold.
+    Capacity,
+    /// Writes were throttled (`WriteProvisionedThroughputExceeded`).
+    Throttle,
+}
+
+/// The gate's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Admission {
+    Act,
+    /// The alarm's state changed before the last scaling: a duplicate, or already answered.
+    Stale {
+        changed_at: DateTime<Utc>,
+        last_scaled_at: DateTime<Utc>,
+    },
+    /// Within the cooldown after the last scaling.
+    Cooldown {
+        until: DateTime<Utc>,
+    },
+}
+
+/// Decides whether an alarm that changed state at `changed_at` may scale the stream at `now`.
+pub fn admit(
+    changed_at: DateTime<Utc>,
+    kind: AlarmKind,
+    state: &ScalingState,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Admission {
+    let Some(last) = state.last_scaled_at else { return Admission::Act };
+    if changed_at <= last {
+        return Admission::Stale { changed_at, last_scaled_at: last };
+    }
+    let until = last + Duration::seconds(i64::from(policy.scale_up.cooldown_secs));
+    let bypass = kind == AlarmKind::Throttle && policy.scale_up.throttle_bypasses_cooldown;
+    if now < until && !bypass { Admission::Cooldown { until } } else { Admission::Act }
+}
