@@ -78,21 +78,31 @@ pub struct Observed {
 }
 
 impl Observed {
-    /// A short digest of everything a plan depends on, so `apply PLANFILE` can refuse to apply a
-    /// plan made against a different state (FNV-1a over a canonical rendering: stable across
-    /// processes and versions, unlike `std`'s hasher).
-    pub fn fingerprint(&self) -> String {
+    /// A short digest of the part of this state a plan for `names` depends on, so `apply
+    /// PLANFILE` can refuse a plan made against a different world: the named streams and their
+    /// alarms, the alarms it would delete as orphans, and with `prune` every managed stream. Other
+    /// managed streams reshard and re-arm at any time; a saved plan for one stream must not go
+    /// stale because the autoscaler scaled another. Per-shard alarms are the autoscaler's too.
+    /// FNV-1a over a canonical rendering: stable across processes and versions, unlike `std`'s
+    /// hasher.
+    pub fn fingerprint(&self, names: &[String], prune: bool) -> String {
+        let relevant = |stream: &str| prune || names.iter().any(|n| n == stream);
         let mut text = String::new();
-        for s in self.streams.values() {
+        for s in self.streams.values().filter(|s| relevant(&s.name)) {
             text.push_str(&format!(
                 "{}|{}|{:?}|{}|{:?}\n",
                 s.name, s.status, s.open_shards, s.retention_hours, s.tags
             ));
         }
-        let mut alarms: Vec<&ObservedAlarm> = self.alarms.iter().collect();
+        let mut alarms: Vec<&ObservedAlarm> = self
+            .alarms
+            .iter()
+            .filter(|a| !a.per_shard)
+            .filter(|a| a.stream.as_deref().is_none_or(|s| relevant(s) || !self.streams.contains_key(s)))
+            .collect();
         alarms.sort_by(|a, b| a.name.cmp(&b.name));
         for a in alarms {
-            text.push_str(&format!("{}|{:?}|{}|{:?}\n", a.name, a.stream, a.per_shard, a.fields));
+            text.push_str(&format!("{}|{:?}|{:?}\n", a.name, a.stream, a.fields));
         }
         let hash = text
             .bytes()

@@ -265,9 +265,26 @@ fn a_policy_tag_edited_into_nonsense_is_rejected_with_the_reason() {
 }
 
 #[test]
-fn the_fingerprint_changes_with_the_live_state() {
-    let streams = [desired("orders")];
-    let (a, b) = (applied(&streams, 4), applied(&streams, 5));
-    assert_eq!(a.fingerprint(), applied(&streams, 4).fingerprint());
-    assert_ne!(a.fingerprint(), b.fingerprint());
+fn a_saved_plan_goes_stale_only_through_what_it_depends_on() {
+    let both = [desired("a"), desired("b")];
+    let names = ["a".to_owned()];
+    let before = applied(&both, 4);
+    let noticed =
+        |prune: bool, after: &Observed| before.fingerprint(&names, prune) != after.fingerprint(&names, prune);
+    let resharded = |stream: &str| {
+        let mut after = applied(&both, 4);
+        let only = [desired(stream)];
+        let grown = applied(&only, 5);
+        after.streams.extend(grown.streams);
+        after.alarms.retain(|a| a.stream.as_deref() != Some(stream));
+        after.alarms.extend(grown.alarms);
+        after
+    };
+    assert!(!noticed(false, &applied(&both, 4)), "the same world");
+    assert!(noticed(false, &resharded("a")), "the planned stream resharded");
+    assert!(!noticed(false, &resharded("b")), "another managed stream resharded");
+    assert!(noticed(true, &resharded("b")), "with --prune every managed stream counts");
+    let mut orphaned = applied(&[desired("a"), desired("b"), desired("gone")], 4);
+    orphaned.streams.remove("gone");
+    assert!(noticed(false, &orphaned), "a new orphan alarm would be deleted");
 }

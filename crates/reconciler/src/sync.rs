@@ -85,8 +85,14 @@ fn observed_stream(s: &StreamSnapshot) -> ObservedStream {
 }
 
 /// Reads what exists: every stream named in `names`, every other stream the tool manages (its
-/// policy tag), and every alarm under the tool's prefix. Streams it does not manage and the file
-/// does not name are not read beyond their tags.
+/// policy tag), and every alarm under the tool's prefix except those of a stream that exists but
+/// that the tool neither manages nor is told about (they are not orphans: their stream exists).
+/// Streams it does not manage and the file does not name are not read beyond their tags.
+///
+/// Alarms are read first: `apply` creates a stream before its alarms, so every alarm read belongs
+/// to a stream the listing that follows includes, unless that stream is gone. Read the other way
+/// round, a stream created by a concurrent apply between the two reads would make its alarms look
+/// orphaned.
 pub async fn observe<S, A>(
     streams: &S,
     alarms: &A,
@@ -98,8 +104,10 @@ where
     S: StreamPort + Sync,
     A: AlarmPort + Sync,
 {
+    let summaries = retry(backoff, jitter, || alarms.describe_alarms(ALARM_NAME_PREFIX)).await?;
     let mut observed = Observed::default();
-    for name in retry(backoff, jitter, || streams.list_streams()).await? {
+    let existing = retry(backoff, jitter, || streams.list_streams()).await?;
+    for name in existing.iter().cloned() {
         let listed = names.contains(&name);
         if !listed {
             let tags = match retry(backoff, jitter, || streams.tags(&name)).await {
@@ -118,8 +126,13 @@ where
             Err(e) => return Err(e),
         }
     }
-    let summaries = retry(backoff, jitter, || alarms.describe_alarms(ALARM_NAME_PREFIX)).await?;
-    observed.alarms = summaries.iter().map(observed_alarm).collect();
+    observed.alarms = summaries
+        .iter()
+        .map(observed_alarm)
+        .filter(|a| {
+            a.stream.as_ref().is_none_or(|s| observed.streams.contains_key(s) || !existing.contains(s))
+        })
+        .collect();
     Ok(observed)
 }
 
@@ -247,4 +260,46 @@ async fn settle<S: StreamPort + Sync>(
         progress(ApplyEvent::Waiting { stream: name, status: snap.status.as_str(), elapsed })
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use planner::{Policy, alarm_specs};
+
+    use super::*;
+    use crate::SeededJitter;
+    use crate::memory::{InMemoryCloudWatch, InMemoryStreams};
+
+    /// Which streams' alarms `observe` reports, with `managed` tagged as the tool's, `unmanaged`
+    /// not, and each of `alarmed` given the tool's alarms.
+    async fn alarmed_streams(alarmed: &[&str]) -> BTreeMap<String, usize> {
+        let streams = InMemoryStreams::new().with_stream("managed", 1, Utc::now()).with_stream(
+            "unmanaged",
+            1,
+            Utc::now(),
+        );
+        let policy = BTreeMap::from([(planner::POLICY_TAG.to_owned(), "v1".to_owned())]);
+        streams.add_tags("managed", &policy).await.expect("tag");
+        let cloudwatch = InMemoryCloudWatch::new();
+        for stream in alarmed {
+            for spec in alarm_specs(stream, 1, &Policy::default(), &[]) {
+                cloudwatch.put_alarm(&spec).await.expect("put alarm");
+            }
+        }
+        let observed = observe(&streams, &cloudwatch, &[], &Backoff::DEFAULT, &mut SeededJitter::new(1))
+            .await
+            .expect("observe");
+        let mut counts = BTreeMap::new();
+        for alarm in &observed.alarms {
+            *counts.entry(alarm.stream.clone().unwrap_or_default()).or_default() += 1;
+        }
+        counts
+    }
+
+    #[tokio::test]
+    async fn alarms_of_a_stream_that_exists_unmanaged_are_not_taken_for_orphans() {
+        let counts = alarmed_streams(&["managed", "unmanaged", "gone"]).await;
+        assert_eq!(counts, BTreeMap::from([("gone".to_owned(), 3), ("managed".to_owned(), 3)]));
+    }
 }

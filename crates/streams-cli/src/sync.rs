@@ -164,7 +164,7 @@ async fn make_plan(file: &Path, prune: bool, aws: &AwsArgs) -> Result<(PlanDocum
         doc.changes |= plan.has_changes();
         doc.regions.push(RegionPlan {
             region: region.clone(),
-            fingerprint: observed.fingerprint(),
+            fingerprint: observed.fingerprint(&names, prune),
             streams: names,
             plan,
         });
@@ -182,7 +182,7 @@ async fn check_unchanged(saved: &PlanDocument, aws: &AwsArgs) -> Result<Regions>
     let regions = aws.clients(saved.regions.iter().map(|r| Some(r.region.clone()))).await?;
     for region_plan in &saved.regions {
         let observed = observe_region(&regions.clients[&region_plan.region], &region_plan.streams).await?;
-        let now = observed.fingerprint();
+        let now = observed.fingerprint(&region_plan.streams, saved.prune);
         if now != region_plan.fingerprint {
             bail!(
                 "the live state in {} changed since the plan was made (fingerprint {} is now {now}); \

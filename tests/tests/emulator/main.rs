@@ -3,6 +3,7 @@
 //! One test binary (modules below) so the SDK and adapters are linked once. Each test creates
 //! uniquely named resources; they run in parallel against the one emulator.
 
+mod cli;
 mod errors;
 mod settings;
 mod smoke;

@@ -1,0 +1,710 @@
+//! `streams validate / plan / diff / apply` driven from outside, as CI runs them: the built binary
+//! as a child process with `--endpoint-url` pointed at the emulator, judged by its exit code, its
+//! output, and the AWS state read back through the adapters.
+//!
+//! The binary belongs to another package, so Cargo does not build it for this test binary:
+//! `scripts/test` runs `cargo build --workspace --bins` first, and [`binary`] finds it next to
+//! this test executable. The emulator is shared by every test running in parallel, so every stream
+//! is uniquely named, and assertions look only at this test's streams and alarms.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use emulator_tests::{REGION, emulator_clients, endpoint, unique_name};
+use planner::{ALARM_NAME_PREFIX, Policy, alarm_specs};
+use reconciler::{AlarmPort, AlarmSummary, ErrorKind, StreamPort};
+
+use crate::settle;
+
+const TOPIC: &str = "arn:aws:sns:us-east-1:000000000000:kinesis-autoscaler-test";
+/// Closed on any sane machine (the discard port): every call to it fails.
+const UNREACHABLE: &str = "http://127.0.0.1:9";
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// The policy tag of a stream with the built-in defaults but these bounds and scale-up threshold.
+fn policy_tag(min: u32, max: u32, up: u32) -> String {
+    format!(
+        "v1 min={min} max={max} up={up} target=60 period=60 evals=1 cooldown=300 throttle=on bypass=on \
+         down=50 downperiod=300 lookback=86400"
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running the binary.
+
+/// The `streams` binary Cargo put next to this test executable (`target/<profile>/deps/..`).
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the path of the test executable");
+    let profile_dir =
+        exe.parent().and_then(Path::parent).expect("the test executable lives in target/<profile>/deps");
+    let bin = profile_dir.join(format!("streams{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "the streams binary is not at {}: build it first with `cargo build --workspace --bins` \
+         (scripts/test does), then rerun the tests",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `streams --endpoint-url ENDPOINT ARGS..` in `dir` with the emulator's static credentials,
+/// and nothing from the developer's AWS configuration that could send it elsewhere.
+fn streams_at(dir: &Path, endpoint: &str, args: &[&str]) -> Output {
+    Command::new(binary())
+        .arg("--endpoint-url")
+        .arg(endpoint)
+        .args(args)
+        .current_dir(dir)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", REGION)
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_DEFAULT_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .expect("run the streams binary")
+}
+
+/// A working directory of its own with a `streams.yaml`, removed when the test ends.
+#[derive(Debug)]
+struct Cli {
+    dir: PathBuf,
+}
+
+impl Cli {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(unique_name("streams-cli"));
+        std::fs::create_dir_all(&dir).expect("create the test's directory");
+        Cli { dir }
+    }
+
+    /// Writes `streams.yaml`: the alarm topic, then `streams` (YAML list items, one per line).
+    fn write_config(&self, streams: &[String]) {
+        let mut yaml = format!("alarmTopicArn: {TOPIC}\nstreams:\n");
+        for stream in streams {
+            yaml.push_str(&format!("  - {stream}\n"));
+        }
+        std::fs::write(self.dir.join("streams.yaml"), yaml).expect("write streams.yaml");
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
+    /// Runs the binary against the emulator.
+    fn run(&self, args: &[&str]) -> Output {
+        streams_at(&self.dir, &endpoint(), args)
+    }
+
+    /// Runs the binary and requires exit code `code`.
+    fn expect(&self, code: i32, args: &[&str]) -> Output {
+        let output = self.run(args);
+        assert_eq!(output.status.code(), Some(code), "streams {}\n{}", args.join(" "), transcript(&output));
+        output
+    }
+}
+
+impl Drop for Cli {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn transcript(output: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}--- stderr\n{}---",
+        output.status.code(),
+        stdout(output),
+        stderr(output)
+    )
+}
+
+/// The lines of `stream`'s section of a plan, trimmed: its header (`+`, `~`, `=`, `-` or `!` and
+/// the name) and the indented change lines under it.
+fn section<'a>(plan: &'a str, stream: &str) -> Vec<&'a str> {
+    let mut lines = Vec::new();
+    let mut inside = false;
+    for line in plan.lines() {
+        if line.starts_with("  ") && !line.starts_with("   ") {
+            inside = line.split_whitespace().nth(1) == Some(stream);
+            if inside {
+                lines.push(line.trim());
+            }
+        } else if inside && line.starts_with("      ") {
+            lines.push(line.trim());
+        } else {
+            inside = false;
+        }
+    }
+    lines
+}
+
+/// Asserts that the command exited with `code` and that the plan it printed shows `stream` as
+/// exactly `expected`: one entry per line of the stream's section, each contained in its line.
+#[track_caller]
+fn check(output: &Output, code: i32, stream: &str, expected: &[&str]) {
+    let text = stdout(output);
+    let got = section(&text, stream);
+    let matches = got.len() == expected.len() && got.iter().zip(expected).all(|(line, e)| line.contains(e));
+    assert!(
+        output.status.code() == Some(code) && matches,
+        "expected exit {code} and the plan of {stream} to read (line by line, as substrings)\n{expected:#?}\n\
+         got {got:#?}\n{}",
+        transcript(output)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading AWS back.
+
+/// The tool's stream-level alarms for `stream`, by name.
+async fn alarms_of(cloudwatch: &impl AlarmPort, stream: &str) -> BTreeMap<String, AlarmSummary> {
+    let prefix = format!("{ALARM_NAME_PREFIX}{stream}-");
+    let alarms = cloudwatch.describe_alarms(&prefix).await.expect("describe alarms");
+    alarms.into_iter().map(|a| (a.name.clone(), a)).collect()
+}
+
+/// Asserts the stream has exactly the three scale-up alarms for `shards` open shards at
+/// `percent`% of capacity (per 60 s period), notifying the test topic. The thresholds are worked
+/// out here from the per-shard limits, not by the code under test.
+async fn assert_alarms(cloudwatch: &impl AlarmPort, stream: &str, percent: f64, shards: u32) {
+    let share = percent / 100.0 * f64::from(shards) * 60.0;
+    let expected = BTreeMap::from([
+        (format!("{ALARM_NAME_PREFIX}{stream}-IncomingBytes"), (share * MIB).round()),
+        (format!("{ALARM_NAME_PREFIX}{stream}-IncomingRecords"), (share * 1000.0).round()),
+        (format!("{ALARM_NAME_PREFIX}{stream}-WriteProvisionedThroughputExceeded"), 0.0),
+    ]);
+    let alarms = alarms_of(cloudwatch, stream).await;
+    let thresholds: BTreeMap<String, f64> =
+        alarms.iter().map(|(name, a)| (name.clone(), a.threshold.unwrap_or(f64::NAN))).collect();
+    assert_eq!(thresholds, expected, "alarm thresholds of {stream} for {shards} shard(s) at {percent}%");
+    for alarm in alarms.values() {
+        assert_eq!(alarm.alarm_actions, vec![TOPIC.to_owned()], "{}", alarm.name);
+        assert_eq!(alarm.stream(), Some(stream), "{}", alarm.name);
+        assert_eq!(alarm.period_secs, Some(60), "{}", alarm.name);
+    }
+}
+
+/// Deletes what a test made: the alarms first, so no other test's plan ever sees them orphaned.
+async fn remove(clients: &aws_adapters::AwsClients, stream: &str) {
+    let (streams, cloudwatch) = (clients.streams(), clients.cloudwatch());
+    let names: Vec<String> = alarms_of(&cloudwatch, stream).await.into_keys().collect();
+    cloudwatch.delete_alarms(&names).await.expect("delete alarms");
+    match streams.delete_stream(stream).await {
+        Err(e) if e.kind != ErrorKind::NotFound => panic!("delete {stream}: {e}"),
+        _ => {}
+    }
+}
+
+fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|&(k, v)| (k.to_owned(), v.to_owned())).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plan and apply against the emulator.
+
+#[tokio::test]
+async fn apply_creates_the_stream_with_its_tags_and_alarms() {
+    let clients = emulator_clients().await;
+    let (streams, cloudwatch) = (clients.streams(), clients.cloudwatch());
+    let cli = Cli::new();
+    let s = unique_name("cli-create");
+    cli.write_config(&[format!(
+        "{{name: {s}, desiredShards: 2, minShards: 1, maxShards: 8, retentionHours: 48, \
+         tags: {{team: data, env: test}}, scaleUp: {{thresholdPercent: 70}}}}"
+    )]);
+
+    let plan = cli.run(&["plan"]);
+    check(
+        &plan,
+        2,
+        &s,
+        &[
+            &format!("+ {s}  (new stream)"),
+            "+ stream with 2 shard(s), provisioned mode",
+            "~ retention: 24 → 48 hours",
+            "+ tag env = \"test\"",
+            "+ tag kinesis-autoscaler/deletion-protection = \"on\"",
+            &format!("+ tag kinesis-autoscaler/policy = \"{}\"", policy_tag(1, 8, 70)),
+            "+ tag team = \"data\"",
+            &format!("+ alarm {ALARM_NAME_PREFIX}{s}-IncomingBytes  (IncomingBytes Sum >= 88080384 per 60s)"),
+            &format!(
+                "+ alarm {ALARM_NAME_PREFIX}{s}-IncomingRecords  (IncomingRecords Sum >= 84000 per 60s)"
+            ),
+            &format!(
+                "+ alarm {ALARM_NAME_PREFIX}{s}-WriteProvisionedThroughputExceeded  \
+                 (WriteProvisionedThroughputExceeded Sum > 0 per 60s)"
+            ),
+        ],
+    );
+    assert_eq!(
+        streams.describe(&s).await.map_err(|e| e.kind).err(),
+        Some(ErrorKind::NotFound),
+        "plan must not create anything"
+    );
+
+    let apply = cli.expect(0, &["apply"]);
+    assert!(stdout(&apply).contains("Apply complete."), "{}", transcript(&apply));
+
+    let live = settle(&streams, &s).await;
+    assert_eq!(live.tiling().map(|t| t.len()), Some(2), "desiredShards open shards");
+    assert_eq!(live.retention_hours, 48);
+    assert_eq!(
+        live.tags,
+        tags(&[
+            ("env", "test"),
+            ("kinesis-autoscaler/deletion-protection", "on"),
+            ("kinesis-autoscaler/policy", &policy_tag(1, 8, 70)),
+            ("team", "data"),
+        ])
+    );
+    assert_alarms(&cloudwatch, &s, 70.0, 2).await;
+    remove(&clients, &s).await;
+}
+
+#[tokio::test]
+async fn re_running_after_apply_plans_and_changes_nothing() {
+    let clients = emulator_clients().await;
+    let (streams, cloudwatch) = (clients.streams(), clients.cloudwatch());
+    let cli = Cli::new();
+    let s = unique_name("cli-noop");
+    cli.write_config(&[format!("{{name: {s}, desiredShards: 1, tags: {{team: data}}}}")]);
+    cli.expect(0, &["apply"]);
+    let before = (streams.describe(&s).await.expect("describe").tags, alarms_of(&cloudwatch, &s).await.len());
+
+    check(&cli.run(&["plan"]), 0, &s, &[&format!("= {s}  (observed: 1 open shard(s), ACTIVE): no changes")]);
+    let diff = cli.expect(0, &["diff"]);
+    assert!(!stdout(&diff).contains(&s), "diff lists only streams with changes\n{}", transcript(&diff));
+
+    let again = cli.expect(0, &["apply"]);
+    let text = stdout(&again);
+    assert!(text.contains("Nothing to do: AWS matches the file."), "{}", transcript(&again));
+    assert!(!text.lines().any(|l| l.starts_with(&format!("{s}:"))), "no change made to {s}\n{text}");
+    let after = (streams.describe(&s).await.expect("describe").tags, alarms_of(&cloudwatch, &s).await.len());
+    assert_eq!(after, before);
+    remove(&clients, &s).await;
+}
+
+#[tokio::test]
+async fn a_new_threshold_updates_the_alarms_and_the_policy_tag() {
+    let clients = emulator_clients().await;
+    let cloudwatch = clients.cloudwatch();
+    let cli = Cli::new();
+    let s = unique_name("cli-threshold");
+    cli.write_config(&[format!("{{name: {s}, desiredShards: 1}}")]);
+    cli.expect(0, &["apply"]);
+    assert_alarms(&cloudwatch, &s, 80.0, 1).await;
+
+    cli.write_config(&[format!("{{name: {s}, desiredShards: 1, scaleUp: {{thresholdPercent: 90}}}}")]);
+    check(
+        &cli.run(&["plan"]),
+        2,
+        &s,
+        &[
+            &format!("~ {s}  (observed: 1 open shard(s), ACTIVE)"),
+            &format!(
+                "~ tag kinesis-autoscaler/policy: \"{}\" → \"{}\"",
+                policy_tag(1, 64, 80),
+                policy_tag(1, 64, 90)
+            ),
+            &format!("~ alarm {ALARM_NAME_PREFIX}{s}-IncomingBytes"),
+            "description: \"Scale up",
+            "threshold: \"50331648\" → \"56623104\"",
+            &format!("~ alarm {ALARM_NAME_PREFIX}{s}-IncomingRecords"),
+            "description: \"Scale up",
+            "threshold: \"48000\" → \"54000\"",
+        ],
+    );
+    cli.expect(0, &["apply"]);
+    assert_alarms(&cloudwatch, &s, 90.0, 1).await;
+    check(&cli.run(&["plan"]), 0, &s, &[&format!("= {s}  (observed: 1 open shard(s), ACTIVE): no changes")]);
+    remove(&clients, &s).await;
+}
+
+#[tokio::test]
+async fn retention_is_increased_and_decreased_to_the_file() {
+    let clients = emulator_clients().await;
+    let streams = clients.streams();
+    let cli = Cli::new();
+    let s = unique_name("cli-retention");
+    cli.write_config(&[format!("{{name: {s}, desiredShards: 1}}")]);
+    cli.expect(0, &["apply"]);
+    assert_eq!(settle(&streams, &s).await.retention_hours, 24);
+
+    for (from, to) in [(24, 72), (72, 48)] {
+        cli.write_config(&[format!("{{name: {s}, desiredShards: 1, retentionHours: {to}}}")]);
+        check(
+            &cli.run(&["plan"]),
+            2,
+            &s,
+            &[
+                &format!("~ {s}  (observed: 1 open shard(s), ACTIVE)"),
+                &format!("~ retention: {from} → {to} hours"),
+            ],
+        );
+        cli.expect(0, &["apply"]);
+        assert_eq!(settle(&streams, &s).await.retention_hours, to);
+    }
+    check(&cli.run(&["plan"]), 0, &s, &[&format!("= {s}  (observed: 1 open shard(s), ACTIVE): no changes")]);
+    remove(&clients, &s).await;
+}
+
+#[tokio::test]
+async fn a_live_count_below_min_shards_is_raised_to_the_bound_and_the_alarms_follow() {
+    let clients = emulator_clients().await;
+    let (streams, cloudwatch) = (clients.streams(), clients.cloudwatch());
+    let cli = Cli::new();
+    let s = unique_name("cli-clamp");
+    cli.write_config(&[format!("{{name: {s}, desiredShards: 1, minShards: 1, maxShards: 8}}")]);
+    cli.expect(0, &["apply"]);
+
+    cli.write_config(&[format!("{{name: {s}, desiredShards: 3, minShards: 3, maxShards: 8}}")]);
+    check(
+        &cli.run(&["plan"]),
+        2,
+        &s,
+        &[
+            &format!("~ {s}  (observed: 1 open shard(s), ACTIVE)"),
+            "~ shards: 1 → 3  (below minShards (3);",
+            &format!(
+                "~ tag kinesis-autoscaler/policy: \"{}\" → \"{}\"",
+                policy_tag(1, 8, 80),
+                policy_tag(3, 8, 80)
+            ),
+            &format!("~ alarm {ALARM_NAME_PREFIX}{s}-IncomingBytes"),
+            "description: \"Scale up",
+            "threshold: \"50331648\" → \"150994944\"",
+            &format!("~ alarm {ALARM_NAME_PREFIX}{s}-IncomingRecords"),
+            "description: \"Scale up",
+            "threshold: \"48000\" → \"144000\"",
+        ],
+    );
+    cli.expect(0, &["apply"]);
+    assert_eq!(settle(&streams, &s).await.tiling().map(|t| t.len()), Some(3));
+    assert_alarms(&cloudwatch, &s, 80.0, 3).await;
+    check(&cli.run(&["plan"]), 0, &s, &[&format!("= {s}  (observed: 3 open shard(s), ACTIVE): no changes")]);
+    remove(&clients, &s).await;
+}
+
+#[tokio::test]
+async fn a_live_count_within_bounds_is_observed_and_only_the_alarms_follow_it() {
+    let clients = emulator_clients().await;
+    let (streams, cloudwatch) = (clients.streams(), clients.cloudwatch());
+    let cli = Cli::new();
+    let s = unique_name("cli-observed");
+    cli.write_config(&[format!("{{name: {s}, desiredShards: 2, minShards: 1, maxShards: 8}}")]);
+    cli.expect(0, &["apply"]);
+
+    // The autoscaler's doing, as far as the CLI knows: one shard split out of band.
+    let live = settle(&streams, &s).await;
+    let shard = live.tiling().expect("active stream").shards()[0].clone();
+    let at = shard.range.midpoint().expect("a full shard has a midpoint");
+    streams.split_shard(&s, &shard.id, at).await.expect("split");
+    assert_eq!(settle(&streams, &s).await.tiling().map(|t| t.len()), Some(3));
+
+    // No `shards:` line: 3 lies within [1, 8]. Only the alarms follow the live count.
+    check(
+        &cli.run(&["plan"]),
+        2,
+        &s,
+        &[
+            &format!("~ {s}  (observed: 3 open shard(s), ACTIVE)"),
+            &format!("~ alarm {ALARM_NAME_PREFIX}{s}-IncomingBytes"),
+            "description: \"Scale up",
+            "threshold: \"100663296\" → \"150994944\"",
+            &format!("~ alarm {ALARM_NAME_PREFIX}{s}-IncomingRecords"),
+            "description: \"Scale up",
+            "threshold: \"96000\" → \"144000\"",
+        ],
+    );
+    cli.expect(0, &["apply"]);
+    assert_alarms(&cloudwatch, &s, 80.0, 3).await;
+    check(&cli.run(&["plan"]), 0, &s, &[&format!("= {s}  (observed: 3 open shard(s), ACTIVE): no changes")]);
+    assert_eq!(
+        settle(&streams, &s).await.tiling().map(|t| t.len()),
+        Some(3),
+        "desiredShards is not forced back"
+    );
+    remove(&clients, &s).await;
+}
+
+#[tokio::test]
+async fn hand_made_drift_in_alarms_and_tags_is_undone_but_state_tags_are_kept() {
+    let clients = emulator_clients().await;
+    let (streams, cloudwatch) = (clients.streams(), clients.cloudwatch());
+    let cli = Cli::new();
+    let s = unique_name("cli-drift");
+    cli.write_config(&[format!("{{name: {s}, desiredShards: 1}}")]);
+    cli.expect(0, &["apply"]);
+
+    let specs = alarm_specs(&s, 1, &Policy::default(), &[TOPIC.to_owned()]);
+    let (bytes, records) = (&specs[0], &specs[1]);
+    let edited = planner::AlarmSpec { threshold: 1.0, ..bytes.clone() };
+    cloudwatch.put_alarm(&edited).await.expect("edit an alarm by hand");
+    cloudwatch.delete_alarms(std::slice::from_ref(&records.name)).await.expect("delete an alarm by hand");
+    let extra = planner::AlarmSpec { name: format!("{ALARM_NAME_PREFIX}{s}-Extra"), ..bytes.clone() };
+    cloudwatch.put_alarm(&extra).await.expect("add an alarm by hand");
+    let state_tag = ("kinesis-autoscaler/state-last-scale-up", "1700000000");
+    streams.add_tags(&s, &tags(&[("owner", "someone"), state_tag])).await.expect("tag by hand");
+
+    check(
+        &cli.run(&["plan"]),
+        2,
+        &s,
+        &[
+            &format!("~ {s}  (observed: 1 open shard(s), ACTIVE)"),
+            "- tag owner = \"someone\"",
+            &format!("~ alarm {}", bytes.name),
+            "threshold: \"1\" → \"50331648\"",
+            &format!("+ alarm {}", records.name),
+            &format!("- alarm {}  (not wanted by streams.yaml)", extra.name),
+        ],
+    );
+    cli.expect(0, &["apply"]);
+    assert_alarms(&cloudwatch, &s, 80.0, 1).await;
+    let live = streams.describe(&s).await.expect("describe");
+    assert_eq!(live.tags.get("owner"), None, "the hand-added tag is removed");
+    assert_eq!(live.tags.get(state_tag.0).map(String::as_str), Some(state_tag.1), "the Lambdas' tag is kept");
+    check(&cli.run(&["plan"]), 0, &s, &[&format!("= {s}  (observed: 1 open shard(s), ACTIVE): no changes")]);
+    remove(&clients, &s).await;
+}
+
+#[tokio::test]
+async fn streams_leave_the_file_but_are_deleted_only_with_prune_and_protection_off() {
+    let clients = emulator_clients().await;
+    let (streams, cloudwatch) = (clients.streams(), clients.cloudwatch());
+    let cli = Cli::new();
+    let (a, b, c) = (unique_name("cli-prune-a"), unique_name("cli-prune-b"), unique_name("cli-prune-c"));
+    // C is not the tool's: never in the file, never tagged.
+    streams.create_stream(&c, 1).await.expect("create an unmanaged stream");
+    let stream_a = format!("{{name: {a}, desiredShards: 1}}");
+    let stream_b = format!("{{name: {b}, desiredShards: 1, deletionProtection: false}}");
+    cli.write_config(&[stream_a.clone(), stream_b.clone()]);
+    cli.expect(0, &["apply"]);
+
+    // A leaves the file: reported, kept, even with --prune (protection is on by default).
+    cli.write_config(std::slice::from_ref(&stream_b));
+    let kept = "is managed but not in the file; kept: deletion protection is on";
+    check(&cli.run(&["plan"]), 0, &a, &[&format!("! {a}  {kept}")]);
+    check(&cli.run(&["plan", "--prune"]), 0, &a, &[&format!("! {a}  {kept}")]);
+    cli.expect(0, &["apply", "--prune"]);
+    assert!(streams.describe(&a).await.is_ok(), "a protected stream survives --prune");
+
+    // B leaves the file: deleted only by apply --prune, with its alarms.
+    cli.write_config(std::slice::from_ref(&stream_a));
+    check(
+        &cli.run(&["plan"]),
+        0,
+        &b,
+        &[&format!("! {b}  is managed but not in the file; kept: run with --prune")],
+    );
+    check(
+        &cli.run(&["plan", "--prune"]),
+        2,
+        &b,
+        &[&format!("- {b}  (not in the file; --prune and deletion protection off: deleted with 3 alarm(s))")],
+    );
+    cli.expect(0, &["apply"]);
+    assert!(streams.describe(&b).await.is_ok(), "apply without --prune deletes nothing");
+    assert_eq!(alarms_of(&cloudwatch, &b).await.len(), 3);
+    let pruned = cli.expect(0, &["apply", "--prune"]);
+    assert!(
+        stdout(&pruned).contains(&format!("{b}: deleting the stream and its alarms")),
+        "{}",
+        transcript(&pruned)
+    );
+    match streams.describe(&b).await {
+        Err(e) => assert_eq!(e.kind, ErrorKind::NotFound, "{e}"),
+        Ok(snap) => assert_eq!(snap.status, reconciler::StreamStatus::Deleting),
+    }
+    assert!(alarms_of(&cloudwatch, &b).await.is_empty(), "B's alarms are deleted with it");
+
+    // The unmanaged stream was never touched.
+    let unmanaged = settle(&streams, &c).await;
+    assert!(unmanaged.tags.is_empty(), "{:?}", unmanaged.tags);
+    assert!(alarms_of(&cloudwatch, &c).await.is_empty());
+    for stream in [&a, &c] {
+        remove(&clients, stream).await;
+    }
+}
+
+#[tokio::test]
+async fn a_saved_plan_is_applied_exactly_and_refused_once_the_live_state_changed() {
+    let clients = emulator_clients().await;
+    let (streams, cloudwatch) = (clients.streams(), clients.cloudwatch());
+    let cli = Cli::new();
+    let s = unique_name("cli-saved");
+    let with_retention = |hours: u32| format!("{{name: {s}, desiredShards: 1, retentionHours: {hours}}}");
+    cli.write_config(&[with_retention(48)]);
+    let plan_file = cli.path("plan.json");
+    let saved = cli.run(&["plan", "--out", &plan_file]);
+    check(
+        &saved,
+        2,
+        &s,
+        &[
+            &format!("+ {s}  (new stream)"),
+            "+ stream with 1 shard(s)",
+            "~ retention: 24 → 48 hours",
+            "+ tag kinesis-autoscaler/deletion-protection",
+            "+ tag kinesis-autoscaler/policy",
+            "+ alarm",
+            "+ alarm",
+            "+ alarm",
+        ],
+    );
+    assert!(stdout(&saved).contains(&format!("Saved the plan to {plan_file}")), "{}", transcript(&saved));
+
+    // The file changes after the plan was saved: apply PLANFILE still applies the plan.
+    cli.write_config(&[with_retention(72)]);
+    cli.expect(0, &["apply", &plan_file]);
+    assert_eq!(settle(&streams, &s).await.retention_hours, 48, "the saved plan, not the file");
+    assert_alarms(&cloudwatch, &s, 80.0, 1).await;
+    check(&cli.run(&["plan"]), 2, &s, &[&format!("~ {s}"), "~ retention: 48 → 72 hours"]);
+    cli.write_config(&[with_retention(48)]);
+    check(&cli.run(&["plan"]), 0, &s, &[&format!("= {s}  (observed: 1 open shard(s), ACTIVE): no changes")]);
+
+    // A second plan, then a hand-made change: applying the stale plan is refused, changing nothing.
+    cli.write_config(&[with_retention(72)]);
+    cli.expect(2, &["plan", "--out", &plan_file]);
+    streams.add_tags(&s, &tags(&[("owner", "someone")])).await.expect("tag by hand");
+    let refused = cli.expect(1, &["apply", &plan_file]);
+    assert!(stderr(&refused).contains("changed since the plan was made"), "{}", transcript(&refused));
+    let live = streams.describe(&s).await.expect("describe");
+    assert_eq!(live.retention_hours, 48, "nothing was applied");
+    assert_eq!(live.tags.get("owner").map(String::as_str), Some("someone"), "nothing was applied");
+    remove(&clients, &s).await;
+}
+
+#[tokio::test]
+async fn plan_as_json_is_one_versioned_document_of_typed_changes() {
+    let clients = emulator_clients().await;
+    let cli = Cli::new();
+    let s = unique_name("cli-json");
+    cli.write_config(&[format!("{{name: {s}, desiredShards: 1}}")]);
+    let output = cli.expect(2, &["--output", "json", "plan"]);
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document: {e}\n{}", transcript(&output)));
+    assert_eq!(doc["kind"], "streams-plan");
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["changes"], true);
+    let region = &doc["regions"][0];
+    assert_eq!(region["region"], REGION);
+    let stream = &region["plan"]["streams"][0];
+    assert_eq!(stream["name"], s.as_str());
+    let kinds: Vec<&str> =
+        stream["changes"].as_array().expect("changes").iter().filter_map(|c| c["kind"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["create_stream", "set_tag", "set_tag", "create_alarm", "create_alarm", "create_alarm"]
+    );
+    assert_eq!(
+        clients.streams().describe(&s).await.map_err(|e| e.kind).err(),
+        Some(ErrorKind::NotFound),
+        "plan must not create anything"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exit codes and invalid files.
+
+/// The repository's `config/` directory.
+fn config_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../config")
+}
+
+/// Every `config/invalid/*.yaml` fails `validate` and `plan` with exactly the diagnostics of its
+/// `.expected` file; `plan` fails before any AWS call (its endpoint is unreachable).
+#[test]
+fn invalid_files_fail_validate_and_plan_with_their_diagnostics_and_no_aws_call() {
+    let dir = config_dir().join("invalid");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("config/invalid")
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 20, "found only {} invalid examples in {}", files.len(), dir.display());
+    for path in files {
+        let name = path.file_name().and_then(|n| n.to_str()).expect("a UTF-8 file name");
+        let expected = std::fs::read_to_string(path.with_extension("expected"))
+            .unwrap_or_else(|e| panic!("{name} has no .expected file: {e}"));
+        let expected: Vec<&str> = expected.lines().collect();
+        for command in ["validate", "plan"] {
+            let output = streams_at(&dir, UNREACHABLE, &[command, name]);
+            let err = stderr(&output);
+            let (summary, diagnostics) = err.lines().collect::<Vec<_>>().split_last().map_or_else(
+                || panic!("streams {command} {name}: nothing on stderr"),
+                |(last, rest)| (*last, rest.to_vec()),
+            );
+            assert_eq!(output.status.code(), Some(1), "streams {command} {name}\n{}", transcript(&output));
+            assert_eq!(diagnostics, expected, "streams {command} {name}");
+            assert!(
+                summary.starts_with(&format!("error: {name} has "))
+                    && summary.ends_with("; nothing was changed"),
+                "streams {command} {name}: the summary line, not an AWS error\n{}",
+                transcript(&output)
+            );
+            assert!(output.stdout.is_empty(), "streams {command} {name}\n{}", transcript(&output));
+        }
+    }
+}
+
+#[tokio::test]
+async fn exit_codes_tell_valid_from_invalid_from_misuse_and_pending_changes() {
+    let clients = emulator_clients().await;
+    let cli = Cli::new();
+    let s = unique_name("cli-exit");
+    cli.write_config(&[format!("{{name: {s}, desiredShards: 1}}")]);
+    let valid = config_dir().join("valid/minimal.yaml").display().to_string();
+    let invalid = config_dir().join("invalid/tags.yaml").display().to_string();
+    // Plan exiting 0 (in sync) and apply exiting 0 are pinned by the tests above.
+    let cases: &[(&[&str], i32)] = &[
+        (&["validate", &valid], 0),
+        (&["validate", &invalid], 1),
+        (&["validate", "no-such-file.yaml"], 1),
+        (&["validate", "--no-such-flag"], 2),
+        (&["no-such-command"], 2),
+        (&["plan", "--no-such-flag"], 2),
+        (&["apply", "--output", "yaml"], 2),
+        (&["plan"], 2),
+        (&["diff"], 2),
+        (&["plan", &invalid], 1),
+    ];
+    for (args, code) in cases {
+        cli.expect(*code, args);
+    }
+    assert_eq!(
+        clients.streams().describe(&s).await.map_err(|e| e.kind).err(),
+        Some(ErrorKind::NotFound),
+        "plan and diff must not create anything"
+    );
+}
+
+#[test]
+fn plan_against_an_unreachable_endpoint_fails_with_one_error_and_a_hint() {
+    let cli = Cli::new();
+    cli.write_config(&[format!("{{name: {}, desiredShards: 1}}", unique_name("cli-unreachable"))]);
+    let output = streams_at(&cli.dir, UNREACHABLE, &["plan"]);
+    let err = stderr(&output);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert_eq!(lines.len(), 2, "{}", transcript(&output));
+    assert!(lines[0].starts_with("error: ") && lines[0].contains("failed"), "{}", transcript(&output));
+    assert!(
+        lines[1].starts_with("hint: AWS (or --endpoint-url) could not be reached"),
+        "{}",
+        transcript(&output)
+    );
+    assert!(output.stdout.is_empty(), "{}", transcript(&output));
+}
