@@ -5,7 +5,7 @@
 //! rest are closed parents) and `ListTagsForStream` (every page). The mutating calls map one to
 //! one onto Kinesis operations and never wait; waiting is the reconciler's job.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::types::{ScalingType, Shard as SdkShard, StreamMode, StreamModeDetails};
@@ -93,17 +93,26 @@ impl KinesisStreams {
     }
 }
 
-/// Splits a `ListShards` result into the validated tiling of open shards and the closed ids.
-fn partition_shards(stream: &str, shards: &[SdkShard]) -> Result<(Tiling, Vec<ShardId>), PortError> {
+/// The validated tiling of open shards, the closed ids, and the open shards whose parent is still
+/// listed (born by a reshard within the retention period).
+type Partition = (Tiling, Vec<ShardId>, BTreeSet<ShardId>);
+
+fn partition_shards(stream: &str, shards: &[SdkShard]) -> Result<Partition, PortError> {
     let inconsistent = |message: String| PortError::new("ListShards", ErrorKind::Inconsistent, message);
     let mut open = Vec::new();
     let mut closed = Vec::new();
+    let listed: BTreeSet<&str> = shards.iter().map(|s| s.shard_id()).collect();
+    let mut with_listed_parent = BTreeSet::new();
     for shard in shards {
         let id = ShardId::new(shard.shard_id());
         let is_open = shard.sequence_number_range().is_none_or(|r| r.ending_sequence_number().is_none());
         if !is_open {
             closed.push(id);
             continue;
+        }
+        let parents = [shard.parent_shard_id(), shard.adjacent_parent_shard_id()];
+        if parents.into_iter().flatten().any(|p| listed.contains(p)) {
+            with_listed_parent.insert(id.clone());
         }
         let range = shard
             .hash_key_range()
@@ -118,7 +127,7 @@ fn partition_shards(stream: &str, shards: &[SdkShard]) -> Result<(Tiling, Vec<Sh
     let tiling = Tiling::new(open)
         .map_err(|e| inconsistent(format!("open shards do not tile the key space: {e}")))
         .map_err(|e| e.with_stream(stream))?;
-    Ok((tiling, closed))
+    Ok((tiling, closed, with_listed_parent))
 }
 
 fn status_of(status: &aws_sdk_kinesis::types::StreamStatus, stream: &str) -> Result<StreamStatus, PortError> {
@@ -157,19 +166,19 @@ impl StreamPort for KinesisStreams {
                 .with_stream(stream)
         })?;
         let status = status_of(summary.stream_status(), stream)?;
-        let (open, closed) = match status {
+        let (open, closed, with_listed_parent) = match status {
             StreamStatus::Active | StreamStatus::Updating => match self.list_shards(stream).await {
                 Ok(shards) => {
-                    let (tiling, closed) = partition_shards(stream, &shards)?;
-                    (Some(tiling), closed)
+                    let (tiling, closed, with_listed_parent) = partition_shards(stream, &shards)?;
+                    (Some(tiling), closed, with_listed_parent)
                 }
                 // Kinesis may refuse to list shards mid-reshard; the caller is waiting anyway.
                 Err(err) if status == StreamStatus::Updating && err.kind == ErrorKind::ResourceInUse => {
-                    (None, Vec::new())
+                    (None, Vec::new(), BTreeSet::new())
                 }
                 Err(err) => return Err(err),
             },
-            StreamStatus::Creating | StreamStatus::Deleting => (None, Vec::new()),
+            StreamStatus::Creating | StreamStatus::Deleting => (None, Vec::new(), BTreeSet::new()),
         };
         let tags = match status {
             StreamStatus::Deleting => BTreeMap::new(),
@@ -181,6 +190,7 @@ impl StreamPort for KinesisStreams {
             status,
             open,
             closed,
+            with_listed_parent,
             retention_hours: from_i32(summary.retention_period_hours()),
             tags,
             created: to_chrono(summary.stream_creation_timestamp()),

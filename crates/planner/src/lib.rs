@@ -15,6 +15,7 @@ mod merge;
 mod policy;
 mod shards;
 mod split;
+mod sweep;
 mod sync;
 mod tags;
 mod trigger;
@@ -36,6 +37,7 @@ pub use split::{
     EVEN_TOLERANCE, PlannedSplit, SKEW_TOLERANCE, ScaleUpAction, ScaleUpInput, ScaleUpPlan,
     UPDATE_SHARD_COUNT_CALLS_PER_DAY, next_split, plan_scale_up,
 };
+pub use sweep::{MAX_DATAPOINTS_PER_CALL, MAX_QUERIES_PER_CALL, Utilisation, streams_per_metrics_call};
 pub use sync::{
     Change, DEFAULT_RETENTION_HOURS, DesiredStream, FieldChange, Observed, ObservedAlarm, ObservedStream,
     ObservedSummary, StreamPlan, SyncInput, SyncPlan, UnlistedStream, plan_sync,

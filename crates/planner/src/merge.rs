@@ -173,21 +173,20 @@ pub fn next_merge<'p>(live: &Tiling, merges: &'p [PlannedMerge]) -> Option<&'p P
     })
 }
 
-/// Open shards born inside the look-back window, so without a full window of history. We know a
-/// shard was born by a reshard when its parent is still listed (closed shards stay listed for the
-/// retention period); it is young when the last reshard we know of falls inside the window. This
-/// over-approximates (an older child of an earlier reshard also counts) and never under-approximates
-/// when the scaler's own tag records every reshard.
+/// Open shards born inside the look-back window, so without a full window of history: the open
+/// shards whose parent is still listed (closed shards stay listed for the retention period), when
+/// the last reshard we know of falls inside the window, or when we know of none (someone else
+/// resharded: assume the worst). This over-approximates (an older child of an earlier reshard
+/// also counts while its parent is listed) and never under-approximates.
 pub fn young_shards(
-    parents: &BTreeMap<ShardId, Vec<ShardId>>,
-    closed: &BTreeSet<ShardId>,
+    with_listed_parent: &BTreeSet<ShardId>,
     last_resharded_at: Option<DateTime<Utc>>,
     window_start: DateTime<Utc>,
 ) -> BTreeSet<ShardId> {
-    if last_resharded_at.is_none_or(|t| t < window_start) {
-        return BTreeSet::new();
+    match last_resharded_at {
+        Some(t) if t < window_start => BTreeSet::new(),
+        _ => with_listed_parent.clone(),
     }
-    parents.iter().filter(|(_, ps)| ps.iter().any(|p| closed.contains(p))).map(|(id, _)| id.clone()).collect()
 }
 
 /// Decides whether and how to scale a stream down. Pure: the same input always yields the same plan.

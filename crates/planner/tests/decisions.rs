@@ -407,12 +407,16 @@ fn shards_born_inside_the_window_are_not_merged() {
 
 #[test]
 fn young_shards_are_the_children_of_a_reshard_inside_the_window() {
-    let parents = [(id(5), vec![id(1)]), (id(6), vec![id(1)]), (id(2), vec![])].into();
-    let closed = [id(1)].into();
+    let with_listed_parent = [id(5), id(6)].into();
     let window_start = now() - Duration::hours(24);
-    let young = young_shards(&parents, &closed, Some(now() - Duration::hours(2)), window_start);
+    let young = young_shards(&with_listed_parent, Some(now() - Duration::hours(2)), window_start);
     assert_eq!(young, [id(5), id(6)].into());
-    assert!(young_shards(&parents, &closed, Some(now() - Duration::hours(30)), window_start).is_empty());
+    assert!(young_shards(&with_listed_parent, Some(now() - Duration::hours(30)), window_start).is_empty());
+    assert_eq!(
+        young_shards(&with_listed_parent, None, window_start),
+        young,
+        "an unknown reshard counts as recent"
+    );
 }
 
 #[test]
@@ -534,4 +538,31 @@ fn without_quoted_datapoints_the_threshold_is_the_floor() {
     };
     let rate = estimate_rate(&LoadSeries::default(), Some(&evidence));
     assert_eq!(rate, Rate { bytes_per_sec: 0.0, records_per_sec: 800.0 });
+}
+
+// ---- the sweep's arithmetic ----
+
+#[test]
+fn a_day_of_five_minute_points_fits_175_streams_per_metrics_call() {
+    assert_eq!(streams_per_metrics_call(288), 175);
+    // A week of 5-minute points: 2016 per series, 50 series, 25 streams.
+    assert_eq!(streams_per_metrics_call(2016), 25);
+    // Short windows are bound by the 500-query limit instead.
+    assert_eq!(streams_per_metrics_call(12), 250);
+    assert_eq!(streams_per_metrics_call(1_000_000), 1);
+}
+
+#[test]
+fn utilisation_reports_peak_and_p95_with_missing_points_as_zero() {
+    let window = Window::ending_at(now(), &Policy::default());
+    // 20 points at 100 % of one shard (bytes), the other 268 periods missing.
+    let series = LoadSeries {
+        period_secs: 300,
+        points: (0..20).map(|i| (window.start + Duration::minutes(5 * i), bytes(1.0))).collect(),
+    };
+    let u = Utilisation::of(&series, &window, 1);
+    assert_eq!((u.bytes_peak, u.records_peak), (1.0, 0.0));
+    assert_eq!(u.bytes_p95, 1.0, "the top 5 % (15 points) are all at 100 %");
+    let fewer = LoadSeries { points: series.points.into_iter().take(10).collect(), ..series };
+    assert_eq!(Utilisation::of(&fewer, &window, 1).bytes_p95, 0.0, "10 points are under 5 %");
 }

@@ -13,6 +13,7 @@ pub mod memory;
 mod observe;
 mod policy;
 mod ports;
+pub mod scale_down;
 pub mod scale_up;
 mod sync;
 mod wait;

@@ -22,6 +22,8 @@ use crate::ports::{
 #[derive(Debug, Default)]
 pub struct InMemoryStreams {
     state: Mutex<State>,
+    /// How long each read takes, in `tokio::time` (paused in tests, so it costs nothing real).
+    latency: std::time::Duration,
 }
 
 #[derive(Debug, Default)]
@@ -37,6 +39,8 @@ struct State {
 struct Stream {
     tiling: Tiling,
     closed: Vec<ShardId>,
+    /// Each shard born by a reshard, with its parents.
+    parents: BTreeMap<ShardId, Vec<ShardId>>,
     retention_hours: u32,
     tags: BTreeMap<String, String>,
     created: DateTime<Utc>,
@@ -95,14 +99,32 @@ impl InMemoryStreams {
     fn insert(&self, name: &str, shards: u32, created: DateTime<Utc>) {
         let mut state = self.state.lock().expect("not poisoned");
         let tiling = state.uniform(shards);
-        let stream =
-            Stream { tiling, closed: Vec::new(), retention_hours: 24, tags: BTreeMap::new(), created };
+        let stream = Stream {
+            tiling,
+            closed: Vec::new(),
+            parents: BTreeMap::new(),
+            retention_hours: 24,
+            tags: BTreeMap::new(),
+            created,
+        };
         state.streams.insert(name.to_owned(), stream);
     }
 
     /// The next call named `call` (e.g. `"SplitShard"`) fails with `kind`. Faults queue in order.
     pub fn fail_next(&self, call: &'static str, kind: ErrorKind) {
         self.state.lock().expect("not poisoned").faults.push_back((call, kind));
+    }
+
+    /// Makes every read (describe, tags, list) take `latency`, for deadline tests.
+    pub fn with_latency(mut self, latency: std::time::Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    async fn read_delay(&self) {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
     }
 
     /// The successful mutating calls so far, oldest first.
@@ -136,6 +158,7 @@ fn invalid(call: &'static str, stream: &str, message: String) -> PortError {
 
 impl StreamPort for InMemoryStreams {
     async fn describe(&self, stream: &str) -> Result<StreamSnapshot, PortError> {
+        self.read_delay().await;
         let mut state = self.state.lock().expect("not poisoned");
         state.fault("DescribeStreamSummary", stream)?;
         let s = state.stream("DescribeStreamSummary", stream)?;
@@ -145,6 +168,14 @@ impl StreamPort for InMemoryStreams {
             status: StreamStatus::Active,
             open: Some(s.tiling.clone()),
             closed: s.closed.clone(),
+            with_listed_parent: s
+                .parents
+                .iter()
+                .filter(|(child, ps)| {
+                    s.tiling.get(child).is_some() && ps.iter().any(|p| s.closed.contains(p))
+                })
+                .map(|(child, _)| child.clone())
+                .collect(),
             retention_hours: s.retention_hours,
             tags: s.tags.clone(),
             created: s.created,
@@ -152,6 +183,7 @@ impl StreamPort for InMemoryStreams {
     }
 
     async fn tags(&self, stream: &str) -> Result<BTreeMap<String, String>, PortError> {
+        self.read_delay().await;
         let mut state = self.state.lock().expect("not poisoned");
         state.fault("ListTagsForStream", stream)?;
         Ok(state.stream("ListTagsForStream", stream)?.tags.clone())
@@ -170,8 +202,14 @@ impl StreamPort for InMemoryStreams {
             }
             let tiling = state.uniform(shards);
             let created = DateTime::UNIX_EPOCH;
-            let stream =
-                Stream { tiling, closed: Vec::new(), retention_hours: 24, tags: BTreeMap::new(), created };
+            let stream = Stream {
+                tiling,
+                closed: Vec::new(),
+                parents: BTreeMap::new(),
+                retention_hours: 24,
+                tags: BTreeMap::new(),
+                created,
+            };
             state.streams.insert(name.to_owned(), stream);
             Ok(())
         })
@@ -191,9 +229,10 @@ impl StreamPort for InMemoryStreams {
             let s = state.stream("SplitShard", name)?;
             s.tiling = s
                 .tiling
-                .split(shard, at, ids)
+                .split(shard, at, ids.clone())
                 .ok_or_else(|| invalid("SplitShard", name, format!("cannot split {shard} at {at}")))?;
             s.closed.push(shard.clone());
+            s.parents.extend(ids.map(|id| (id, vec![shard.clone()])));
             Ok(())
         })
     }
@@ -224,6 +263,10 @@ impl StreamPort for InMemoryStreams {
             let s = state.stream("UpdateShardCount", name)?;
             let old = std::mem::replace(&mut s.tiling, tiling);
             s.closed.extend(old.shards().iter().map(|sh| sh.id.clone()));
+            // Uniform scaling's children descend from the old shards they overlap.
+            let old_ids: Vec<ShardId> = old.shards().iter().map(|sh| sh.id.clone()).collect();
+            let children: Vec<ShardId> = s.tiling.shards().iter().map(|sh| sh.id.clone()).collect();
+            s.parents.extend(children.into_iter().map(|c| (c, old_ids.clone())));
             Ok(())
         })
     }

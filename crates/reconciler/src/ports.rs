@@ -8,7 +8,7 @@
 //! The methods are declared as `fn … -> impl Future + Send` rather than `async fn` so that callers
 //! can spawn the futures on a multi-threaded runtime; implementations still write `async fn`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
@@ -53,6 +53,9 @@ pub struct StreamSnapshot {
     pub open: Option<Tiling>,
     /// Closed shards (split or merged parents) still listed until they age out of retention.
     pub closed: Vec<ShardId>,
+    /// Open shards whose parent is among the listed shards: born by a reshard within the
+    /// retention period (what [`planner::young_shards`] needs).
+    pub with_listed_parent: BTreeSet<ShardId>,
     pub retention_hours: u32,
     pub tags: BTreeMap<String, String>,
     pub created: DateTime<Utc>,

@@ -98,6 +98,7 @@ mod tests {
             status,
             open: listed.then(|| Tiling::single("shardId-000000000000")),
             closed: vec![],
+            with_listed_parent: Default::default(),
             retention_hours: 24,
             tags: BTreeMap::new(),
             created: DateTime::UNIX_EPOCH,

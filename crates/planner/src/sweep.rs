@@ -1,0 +1,55 @@
+//! The scale-down sweep's arithmetic: batching metric reads, and the utilisation summary.
+//!
+//! The sweep reads two series (bytes, records) per stream over the look-back window. One
+//! `GetMetricData` call takes at most 500 queries and returns at most 100,800 datapoints (the
+//! CloudWatch quotas), so a 24 h window of 5-minute points (288 per series) fits 350 series, i.e.
+//! 175 streams, per call: 300 streams cost 2 calls, 10,000 streams 58.
+
+use serde::Serialize;
+
+use crate::{LoadSeries, Window};
+
+/// Queries one `GetMetricData` call accepts.
+pub const MAX_QUERIES_PER_CALL: u32 = 500;
+/// Datapoints one `GetMetricData` call returns.
+pub const MAX_DATAPOINTS_PER_CALL: u32 = 100_800;
+
+/// How many streams (two series each) one `GetMetricData` call covers for windows of
+/// `points_per_series` datapoints. At least one, however long the window.
+pub fn streams_per_metrics_call(points_per_series: u32) -> usize {
+    let series = (MAX_DATAPOINTS_PER_CALL / points_per_series.max(1)).min(MAX_QUERIES_PER_CALL);
+    (series / 2).max(1) as usize
+}
+
+/// A stream's utilisation over the window, per dimension, as `streams status` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Utilisation {
+    pub bytes_peak: f64,
+    pub bytes_p95: f64,
+    pub records_peak: f64,
+    pub records_p95: f64,
+}
+
+impl Utilisation {
+    /// Peak and 95th percentile of each dimension against `shards` shards, over every period of
+    /// the window; a missing datapoint counts as zero, as in the scale-down rule.
+    pub fn of(series: &LoadSeries, window: &Window, shards: u32) -> Utilisation {
+        let expected = window.expected_points() as usize;
+        let stats = |f: fn(&crate::Rate, u32) -> f64| {
+            let mut values: Vec<f64> =
+                series.points.range(window.start..window.end).map(|(_, r)| f(r, shards)).collect();
+            values.resize(values.len().max(expected), 0.0);
+            values.sort_by(f64::total_cmp);
+            let peak = values.last().copied().unwrap_or(0.0);
+            // Nearest-rank percentile.
+            let rank = ((values.len() as f64) * 0.95).ceil() as usize;
+            let p95 = values.get(rank.saturating_sub(1)).copied().unwrap_or(0.0);
+            (peak, p95)
+        };
+        let (bytes_peak, bytes_p95) =
+            stats(|r, n| r.bytes_per_sec / crate::Rate::capacity_of(n).bytes_per_sec);
+        let (records_peak, records_p95) =
+            stats(|r, n| r.records_per_sec / crate::Rate::capacity_of(n).records_per_sec);
+        Utilisation { bytes_peak, bytes_p95, records_peak, records_p95 }
+    }
+}

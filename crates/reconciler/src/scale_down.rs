@@ -1,0 +1,366 @@
+//! The scale-down sweep: every managed stream, its look-back window of metrics in batched reads,
+//! the core's merge decision, execution with bounded concurrency, and a cursor when time runs out.
+//!
+//! Streams are taken in name order, one *page* at a time: a page is as many managed streams as one
+//! `GetMetricData` call covers ([`planner::streams_per_metrics_call`]), so the sweep costs about
+//! `managed streams / 175` metric reads for 24 h of 5-minute data. Before each page the deadline
+//! is checked; if too little time is left the sweep stops and returns the name of the last stream
+//! it finished as a cursor, and the next invocation starts after it, so a large account finishes
+//! the cycle instead of silently skipping streams. Reshards of different streams run
+//! concurrently, at most `concurrency` at a time (SplitShard/MergeShards allow 5 calls/s per
+//! account); one stream's reshards stay sequential, as Kinesis requires.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::stream::{self, StreamExt};
+use planner::{
+    LoadSeries, POLICY_TAG, Policy, ScaleDownAction, ScaleDownInput, ScaleDownPlan, ScalingState,
+    Utilisation, Window, alarm_specs, decode_policy, plan_scale_down, streams_per_metrics_call, young_shards,
+};
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::ports::{AlarmPort, ErrorKind, MetricQuery, MetricsPort, PortError, StreamPort, StreamSnapshot};
+use crate::{
+    ExecuteSettings, Jitter, ReconcileError, SeededJitter, Step, execute_scale_down, load_queries, retry,
+};
+
+/// How the sweep paces itself.
+#[derive(Debug, Clone)]
+pub struct SweepSettings {
+    pub execute: ExecuteSettings,
+    /// Streams resharded at the same time.
+    pub concurrency: usize,
+    /// Decide and report, change nothing (`DRY_RUN`, `streams status`).
+    pub dry_run: bool,
+    /// No page of streams starts unless this much time is left before the deadline (or as long
+    /// as the previous page took, if that was longer).
+    pub page_budget: Duration,
+}
+
+impl Default for SweepSettings {
+    fn default() -> Self {
+        SweepSettings {
+            execute: ExecuteSettings::default(),
+            concurrency: 4,
+            dry_run: false,
+            page_budget: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Where the sweep starts and how long it may run.
+#[derive(Debug, Clone)]
+pub struct SweepContext {
+    pub now: DateTime<Utc>,
+    pub deadline: Instant,
+    /// Start after this stream name (a continuation).
+    pub after: Option<String>,
+}
+
+/// One managed stream's review.
+#[derive(Debug, Clone, Serialize)]
+pub struct Review {
+    pub stream: String,
+    pub open_shards: u32,
+    pub min_shards: u32,
+    pub max_shards: u32,
+    pub utilisation: Option<Utilisation>,
+    pub plan: Option<ScaleDownPlan>,
+    #[serde(flatten)]
+    pub outcome: ReviewOutcome,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ReviewOutcome {
+    /// Merged (or halved) now.
+    Scaled { to: u32, steps: Vec<String>, complete: bool },
+    /// The plan says nothing to do; its reasons say why.
+    Unchanged,
+    /// Dry run: the plan would have acted.
+    WouldScale { to: u32 },
+    /// Could not be reviewed (not ACTIVE, bad policy tag, ...).
+    Skipped { reason: String },
+    /// An AWS failure outlasted the retries; the next cycle tries again.
+    Failed { error: String },
+}
+
+/// What a sweep did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SweepReport {
+    pub reviews: Vec<Review>,
+    /// `GetMetricData` calls made (each may follow result pages).
+    pub metrics_calls: u32,
+    /// Set when the deadline stopped the sweep: continue after this stream name.
+    pub cursor: Option<String>,
+}
+
+/// A managed stream read and ready to decide on.
+struct Candidate {
+    snapshot: StreamSnapshot,
+    policy: Policy,
+    state: ScalingState,
+}
+
+/// Sweeps every managed stream after `cx.after`, page by page, until done or the deadline.
+pub async fn sweep<K, C>(
+    kinesis: &K,
+    cloudwatch: &C,
+    cx: &SweepContext,
+    settings: &SweepSettings,
+    jitter: &mut impl Jitter,
+) -> Result<SweepReport, ReconcileError>
+where
+    K: StreamPort + Sync,
+    C: MetricsPort + AlarmPort + Sync,
+{
+    let backoff = &settings.execute.backoff;
+    let mut names = retry(backoff, jitter, || kinesis.list_streams()).await?;
+    names.sort();
+    names.retain(|n| cx.after.as_deref().is_none_or(|after| n.as_str() > after));
+    let mut report = SweepReport::default();
+    let page_size = streams_per_metrics_call(Window::ending_at(cx.now, &Policy::default()).expected_points());
+    let mut page: Vec<Candidate> = Vec::new();
+    let mut last_done: Option<String> = None;
+    let mut budget = settings.page_budget;
+    let mut page_started = Instant::now();
+    for (i, name) in names.iter().enumerate() {
+        if page.is_empty() {
+            if Instant::now() + budget > cx.deadline {
+                report.cursor = last_done.or_else(|| cx.after.clone()).or_else(|| Some(String::new()));
+                return Ok(report);
+            }
+            page_started = Instant::now();
+        }
+        match read_candidate(kinesis, name, backoff, jitter).await {
+            Ok(Some(Ok(candidate))) => page.push(candidate),
+            Ok(Some(Err(skip))) => report.reviews.push(skip),
+            Ok(None) => {}
+            Err(e) => report.reviews.push(failed(name, e.to_string())),
+        }
+        if page.len() == page_size || i + 1 == names.len() {
+            review_page(kinesis, cloudwatch, std::mem::take(&mut page), cx, settings, jitter, &mut report)
+                .await;
+            last_done = Some(name.clone());
+            budget = budget.max(page_started.elapsed());
+        }
+    }
+    Ok(report)
+}
+
+/// Reads a stream if the tool manages it: `None` if not managed (or gone), a ready review if it
+/// cannot be decided on, else the candidate.
+async fn read_candidate<K: StreamPort + Sync>(
+    kinesis: &K,
+    name: &str,
+    backoff: &crate::Backoff,
+    jitter: &mut impl Jitter,
+) -> Result<Option<Result<Candidate, Review>>, PortError> {
+    let tags = match retry(backoff, jitter, || kinesis.tags(name)).await {
+        Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
+        other => other?,
+    };
+    let Some(tag) = tags.get(POLICY_TAG) else { return Ok(None) };
+    let policy = match decode_policy(tag) {
+        Ok(policy) => policy,
+        Err(e) => {
+            return Ok(Some(Err(skipped(name, 0, None, format!("{e}; run `streams apply` to rewrite it")))));
+        }
+    };
+    let snapshot = match retry(backoff, jitter, || kinesis.describe(name)).await {
+        Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
+        other => other?,
+    };
+    let Some(open) = snapshot.tiling().map(|t| t.len()) else {
+        return Ok(Some(Err(skipped(name, 0, Some(&policy), format!("stream is {}", snapshot.status)))));
+    };
+    if snapshot.status != crate::StreamStatus::Active {
+        // A reshard is under way (the scale-up Lambda): its children have no history yet anyway.
+        return Ok(Some(Err(skipped(name, open, Some(&policy), format!("stream is {}", snapshot.status)))));
+    }
+    let state = ScalingState::from_tags(&snapshot.tags);
+    Ok(Some(Ok(Candidate { snapshot, policy, state })))
+}
+
+fn skipped(stream: &str, open: u32, policy: Option<&Policy>, reason: String) -> Review {
+    Review {
+        stream: stream.to_owned(),
+        open_shards: open,
+        min_shards: policy.map_or(0, |p| p.min_shards),
+        max_shards: policy.map_or(0, |p| p.max_shards),
+        utilisation: None,
+        plan: None,
+        outcome: ReviewOutcome::Skipped { reason },
+    }
+}
+
+fn failed(stream: &str, error: String) -> Review {
+    Review { outcome: ReviewOutcome::Failed { error }, ..skipped(stream, 0, None, String::new()) }
+}
+
+/// Reads the page's metrics (one call per distinct window, more only if a long window's datapoints
+/// exceed one call), decides, and acts.
+async fn review_page<K, C>(
+    kinesis: &K,
+    cloudwatch: &C,
+    page: Vec<Candidate>,
+    cx: &SweepContext,
+    settings: &SweepSettings,
+    jitter: &mut impl Jitter,
+    report: &mut SweepReport,
+) where
+    K: StreamPort + Sync,
+    C: MetricsPort + AlarmPort + Sync,
+{
+    if page.is_empty() {
+        return;
+    }
+    let mut by_window: BTreeMap<(u32, u32), Vec<Candidate>> = BTreeMap::new();
+    for c in page {
+        by_window
+            .entry((c.policy.scale_down.period_secs, c.policy.scale_down.lookback_secs))
+            .or_default()
+            .push(c);
+    }
+    let mut decided = Vec::new();
+    let chunks = by_window.into_values().flat_map(|group| {
+        let window = Window::ending_at(cx.now, &group[0].policy);
+        let per_call = streams_per_metrics_call(window.expected_points());
+        let mut group = group.into_iter().peekable();
+        let mut chunks = Vec::new();
+        while group.peek().is_some() {
+            chunks.push((window, group.by_ref().take(per_call).collect::<Vec<_>>()));
+        }
+        chunks
+    });
+    for (window, group) in chunks {
+        let queries: Vec<MetricQuery> = group
+            .iter()
+            .enumerate()
+            .flat_map(|(i, c)| load_queries(&c.snapshot.name, window.period_secs, &format!("s{i}")))
+            .collect();
+        report.metrics_calls += 1;
+        let series = match retry(&settings.execute.backoff, jitter, || {
+            cloudwatch.get_metric_data(&queries, window.start, window.end)
+        })
+        .await
+        {
+            Ok(series) => series,
+            Err(e) => {
+                report.reviews.extend(group.iter().map(|c| failed(&c.snapshot.name, e.to_string())));
+                continue;
+            }
+        };
+        let points =
+            |id: String| series.iter().find(|s| s.id == id).map(|s| s.points.clone()).unwrap_or_default();
+        for (i, c) in group.into_iter().enumerate() {
+            let load =
+                LoadSeries::from_sums(window.period_secs, points(format!("s{i}b")), points(format!("s{i}r")));
+            decided.push(decide(c, &load, &window, cx.now));
+        }
+    }
+    let seeds: Vec<u64> = decided.iter().map(|_| (jitter.fraction(0) * u64::MAX as f64) as u64).collect();
+    let reviews: Vec<Review> = stream::iter(decided.into_iter().zip(seeds))
+        .map(|((candidate, review), seed)| act(kinesis, cloudwatch, candidate, review, cx, settings, seed))
+        .buffer_unordered(settings.concurrency.max(1))
+        .collect()
+        .await;
+    report.reviews.extend(reviews);
+}
+
+fn decide(c: Candidate, load: &LoadSeries, window: &Window, now: DateTime<Utc>) -> (Candidate, Review) {
+    let tiling = c.snapshot.tiling().expect("candidates are ACTIVE").clone();
+    let young = young_shards(&c.snapshot.with_listed_parent, c.state.last_scaled_at, window.start);
+    let plan = plan_scale_down(ScaleDownInput {
+        stream: &c.snapshot.name,
+        tiling: &tiling,
+        policy: &c.policy,
+        now,
+        stream_load: load,
+        shard_load: &BTreeMap::new(),
+        young: &young,
+        last_scaled_at: c.state.last_scaled_at,
+        created_at: c.snapshot.created,
+        update_calls_last_24h: c.state.update_calls_last_24h(now),
+    });
+    let review = Review {
+        stream: c.snapshot.name.clone(),
+        open_shards: tiling.len(),
+        min_shards: c.policy.min_shards,
+        max_shards: c.policy.max_shards,
+        utilisation: Some(Utilisation::of(load, window, tiling.len())),
+        outcome: ReviewOutcome::Unchanged,
+        plan: Some(plan),
+    };
+    (c, review)
+}
+
+/// Carries out one stream's plan: record the scaling on the stream, merge, re-arm its alarms.
+async fn act<K, C>(
+    kinesis: &K,
+    cloudwatch: &C,
+    mut c: Candidate,
+    mut review: Review,
+    cx: &SweepContext,
+    settings: &SweepSettings,
+    seed: u64,
+) -> Review
+where
+    K: StreamPort + Sync,
+    C: MetricsPort + AlarmPort + Sync,
+{
+    let plan = review.plan.as_ref().expect("decided reviews carry their plan");
+    if plan.action == ScaleDownAction::None {
+        return review;
+    }
+    if settings.dry_run {
+        review.outcome = ReviewOutcome::WouldScale { to: plan.target_shards };
+        return review;
+    }
+    let mut jitter = SeededJitter::new(seed);
+    let name = c.snapshot.name.clone();
+    let result = async {
+        let uniform = u32::from(matches!(plan.action, ScaleDownAction::UpdateShardCount { .. }));
+        c.state.record(cx.now, uniform);
+        let tags = c.state.to_tags();
+        retry(&settings.execute.backoff, &mut jitter, || kinesis.add_tags(&name, &tags)).await?;
+        let outcome =
+            execute_scale_down(kinesis, &name, plan, &settings.execute, &mut jitter, cx.deadline).await?;
+        let to = outcome.last.tiling().map_or(review.open_shards, |t| t.len());
+        rearm(cloudwatch, &name, to, &c.policy, &settings.execute.backoff, &mut jitter).await?;
+        Ok::<_, ReconcileError>(ReviewOutcome::Scaled {
+            to,
+            steps: outcome.steps.iter().map(Step::to_string).collect(),
+            complete: outcome.complete,
+        })
+    }
+    .await;
+    review.outcome = result.unwrap_or_else(|e| ReviewOutcome::Failed { error: e.to_string() });
+    review
+}
+
+/// Rewrites the stream's alarms for `shards` shards, keeping the actions they already have (what
+/// `streams apply` wrote).
+async fn rearm<C: AlarmPort + Sync>(
+    cloudwatch: &C,
+    stream: &str,
+    shards: u32,
+    policy: &Policy,
+    backoff: &crate::Backoff,
+    jitter: &mut impl Jitter,
+) -> Result<(), PortError> {
+    let prefix = format!("{}{stream}-", planner::ALARM_NAME_PREFIX);
+    let existing = retry(backoff, jitter, || cloudwatch.describe_alarms(&prefix)).await?;
+    let Some(actions) = existing.iter().find(|a| a.stream() == Some(stream)).map(|a| a.alarm_actions.clone())
+    else {
+        // No alarms (never applied, or deleted by hand): `streams apply` will write them.
+        return Ok(());
+    };
+    for spec in alarm_specs(stream, shards, policy, &actions) {
+        retry(backoff, jitter, || cloudwatch.put_alarm(&spec)).await?;
+    }
+    Ok(())
+}

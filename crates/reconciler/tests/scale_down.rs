@@ -1,0 +1,173 @@
+//! The scale-down sweep against Kinesis and CloudWatch in memory: which streams it merges, which
+//! it leaves alone and why, how few metric reads it makes, and how it hands on when time runs out.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use planner::{KINESIS_NAMESPACE, LAST_SCALED_TAG, Metric, POLICY_TAG, Policy, alarm_specs, encode_policy};
+use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
+use reconciler::scale_down::{ReviewOutcome, SweepContext, SweepReport, SweepSettings, sweep};
+use reconciler::{AlarmPort, Dimension, MetricPoint, MetricsPort, SeededJitter, StreamPort, Unit};
+use tokio::time::Instant;
+
+const MIB: f64 = 1_048_576.0;
+const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:kinesis-autoscaler-alarms";
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+}
+
+async fn managed(
+    kinesis: &InMemoryStreams,
+    cloudwatch: &InMemoryCloudWatch,
+    name: &str,
+    shards: u32,
+    policy: &Policy,
+) {
+    kinesis.create_stream(name, shards).await.unwrap();
+    kinesis.add_tags(name, &[(POLICY_TAG.to_owned(), encode_policy(policy))].into()).await.unwrap();
+    for spec in alarm_specs(name, shards, policy, &[TOPIC.to_owned()]) {
+        cloudwatch.put_alarm(&spec).await.unwrap();
+    }
+}
+
+/// A day of 5-minute `Sum`s of IncomingBytes at `mib_per_sec`, with `spike` at one period.
+async fn day(cloudwatch: &InMemoryCloudWatch, stream: &str, mib_per_sec: f64, spike: Option<f64>) {
+    let points: Vec<MetricPoint> = (1..=288)
+        .map(|i| {
+            let rate = if i == 100 { spike.unwrap_or(mib_per_sec) } else { mib_per_sec };
+            MetricPoint {
+                namespace: KINESIS_NAMESPACE.into(),
+                metric: Metric::IncomingBytes.as_str().into(),
+                dimensions: vec![Dimension::stream(stream)],
+                timestamp: now() - chrono::Duration::minutes(5 * i),
+                value: rate * MIB * 300.0,
+                unit: Unit::Bytes,
+            }
+        })
+        .collect();
+    cloudwatch.put_metric_data(&points).await.unwrap();
+}
+
+async fn run(
+    kinesis: &InMemoryStreams,
+    cloudwatch: &InMemoryCloudWatch,
+    settings: &SweepSettings,
+) -> SweepReport {
+    let cx = SweepContext { now: now(), deadline: Instant::now() + Duration::from_secs(900), after: None };
+    sweep(kinesis, cloudwatch, &cx, settings, &mut SeededJitter::new(5)).await.unwrap()
+}
+
+fn outcome<'r>(report: &'r SweepReport, stream: &str) -> &'r ReviewOutcome {
+    &report
+        .reviews
+        .iter()
+        .find(|r| r.stream == stream)
+        .unwrap_or_else(|| panic!("{stream} not reviewed"))
+        .outcome
+}
+
+fn settings() -> SweepSettings {
+    let mut settings = SweepSettings::default();
+    settings.execute.poll = Duration::from_millis(10);
+    settings
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cold_stream_is_halved_and_its_alarms_rearmed_while_a_hot_one_is_left_alone() {
+    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let policy = Policy::default();
+    managed(&kinesis, &cloudwatch, "cold", 4, &policy).await;
+    managed(&kinesis, &cloudwatch, "spiky", 4, &policy).await;
+    day(&cloudwatch, "cold", 0.4, None).await;
+    day(&cloudwatch, "spiky", 0.4, Some(2.1)).await;
+    let report = run(&kinesis, &cloudwatch, &settings()).await;
+    assert!(
+        matches!(outcome(&report, "cold"), ReviewOutcome::Scaled { to: 2, complete: true, .. }),
+        "{report:#?}"
+    );
+    assert!(matches!(outcome(&report, "spiky"), ReviewOutcome::Unchanged));
+    assert_eq!(kinesis.tiling("cold").unwrap().len(), 2);
+    assert_eq!(kinesis.tiling("spiky").unwrap().len(), 4);
+    let (spec, _) = cloudwatch.alarm("kinesis-autoscaler-cold-IncomingBytes").unwrap();
+    assert_eq!(spec, alarm_specs("cold", 2, &policy, &[TOPIC.to_owned()])[0]);
+    assert!(kinesis.describe("cold").await.unwrap().tags.contains_key(LAST_SCALED_TAG));
+}
+
+#[tokio::test(start_paused = true)]
+async fn streams_at_min_shards_unmanaged_or_recently_scaled_are_not_merged() {
+    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    managed(&kinesis, &cloudwatch, "at-min", 2, &Policy { min_shards: 2, ..Policy::default() }).await;
+    managed(&kinesis, &cloudwatch, "recent", 4, &Policy::default()).await;
+    kinesis
+        .add_tags("recent", &[(LAST_SCALED_TAG.to_owned(), (now().timestamp() - 60).to_string())].into())
+        .await
+        .unwrap();
+    kinesis.create_stream("theirs", 4).await.unwrap();
+    let report = run(&kinesis, &cloudwatch, &settings()).await;
+    assert!(matches!(outcome(&report, "at-min"), ReviewOutcome::Unchanged));
+    assert!(matches!(outcome(&report, "recent"), ReviewOutcome::Unchanged));
+    assert!(report.reviews.iter().all(|r| r.stream != "theirs"), "an unmanaged stream is not even reviewed");
+    assert_eq!(kinesis.tiling("theirs").unwrap().len(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dry_run_decides_but_changes_nothing() {
+    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    managed(&kinesis, &cloudwatch, "cold", 4, &Policy::default()).await;
+    let settings = SweepSettings { dry_run: true, ..settings() };
+    let (writes, cloudwatch_calls) = (kinesis.calls().len(), cloudwatch.calls().len());
+    let report = run(&kinesis, &cloudwatch, &settings).await;
+    assert!(matches!(outcome(&report, "cold"), ReviewOutcome::WouldScale { to: 2 }));
+    assert_eq!(kinesis.tiling("cold").unwrap().len(), 4);
+    assert_eq!(kinesis.calls().len(), writes, "no Kinesis write: {:?}", &kinesis.calls()[writes..]);
+    let new_calls = &cloudwatch.calls()[cloudwatch_calls..];
+    assert!(new_calls.iter().all(|c| c.starts_with("GetMetricData")), "only reads: {new_calls:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn four_hundred_streams_take_three_metric_reads() {
+    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let policy = Policy::default();
+    for i in 0..400 {
+        managed(&kinesis, &cloudwatch, &format!("s{i:03}"), 1, &policy).await;
+    }
+    let report = run(&kinesis, &cloudwatch, &settings()).await;
+    assert_eq!(report.reviews.len(), 400);
+    // 175 streams (350 series of 288 points) per call: ceil(400 / 175) = 3.
+    assert_eq!(report.metrics_calls, 3);
+    let reads = cloudwatch.calls().iter().filter(|c| c.starts_with("GetMetricData")).count();
+    assert_eq!(reads, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sweep_out_of_time_returns_a_cursor_and_the_continuation_finishes_the_rest() {
+    // Every read takes a second: a page of 175 streams costs 350 s (tags + describe each).
+    let kinesis = InMemoryStreams::new().with_latency(Duration::from_secs(1));
+    let cloudwatch = InMemoryCloudWatch::new();
+    for i in 0..400 {
+        managed(&kinesis, &cloudwatch, &format!("s{i:03}"), 1, &Policy::default()).await;
+    }
+    let settings = settings();
+    let mut cx =
+        SweepContext { now: now(), deadline: Instant::now() + Duration::from_secs(500), after: None };
+    let first = sweep(&kinesis, &cloudwatch, &cx, &settings, &mut SeededJitter::new(5)).await.unwrap();
+    assert_eq!(first.reviews.len(), 175, "one page (350 s) fits before the deadline, a second does not");
+    assert_eq!(first.cursor.as_deref(), Some("s174"));
+    let mut reviewed = first.reviews.len();
+    let mut invocations = 1;
+    cx.after = first.cursor;
+    while let Some(after) = cx.after.clone() {
+        cx.deadline = Instant::now() + Duration::from_secs(500);
+        let next = sweep(&kinesis, &cloudwatch, &cx, &settings, &mut SeededJitter::new(5)).await.unwrap();
+        assert!(
+            next.reviews.iter().all(|r| r.stream.as_str() > after.as_str()),
+            "no stream is reviewed twice"
+        );
+        reviewed += next.reviews.len();
+        invocations += 1;
+        cx.after = next.cursor;
+    }
+    assert_eq!(reviewed, 400, "every stream reviewed exactly once across the chain");
+    assert_eq!(invocations, 3, "pages of 175, 175 and 50");
+}
