@@ -46,6 +46,18 @@ impl AwsClients {
         self.requests.0.load(Ordering::Relaxed)
     }
 
+    /// Publishes `message` to the SNS topic `topic` (the scale-down Lambda's continuation).
+    pub async fn publish(&self, topic: &str, message: &str) -> Result<(), reconciler::PortError> {
+        self.sns
+            .publish()
+            .topic_arn(topic)
+            .message(message)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| crate::errors::port_error("Publish", None, e))
+    }
+
     /// Opens the TLS connections to Kinesis and CloudWatch now, at Lambda init, so the first alarm
     /// does not pay the handshakes (hundreds of milliseconds on a small function). Best effort:
     /// a failure here only means the first real call connects instead.

@@ -10,7 +10,7 @@ use std::error::Error as StdError;
 use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
 use reconciler::{ErrorKind, PortError};
 
-/// Converts a failed SDK call into a [`PortError`], keeping the SDK error as its source.
+/// Converts a failed SDK call into a [`PortError`] of the one [`ErrorKind`] its code maps to.
 pub(crate) fn port_error<E>(call: &'static str, stream: Option<&str>, err: SdkError<E>) -> PortError
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,

@@ -1,17 +1,13 @@
-//! The one-line decision record, which is also a CloudWatch Embedded Metric Format document.
-//!
-//! Lambda ships stdout to CloudWatch Logs; a JSON line with an `_aws` key becomes metrics
-//! (`ScalingActions` and `DecisionLatency`, by stream, direction and outcome) while every other
-//! key stays searchable in Logs Insights. One line per alarm: why, from what, to what, how long.
+//! The one-line decision record per alarm, which is also an EMF document: `ScalingActions`,
+//! `DecisionLatency` and `AwsCalls` by stream, direction and outcome, with the record's own fields
+//! (why, from what, to what) alongside.
 
 use std::time::Duration;
 
 use chrono::Utc;
+use reconciler::emf::document;
 use reconciler::scale_up::{Decision, Record};
-use serde_json::{Value, json};
-
-/// The CloudWatch namespace of the scaler's own metrics.
-pub(crate) const NAMESPACE: &str = "KinesisAutoscaler";
+use serde_json::Value;
 
 pub(crate) fn decision(record: &Record, aws_calls: u64, elapsed: Duration) {
     println!("{}", line(record, aws_calls, elapsed, Utc::now().timestamp_millis()));
@@ -25,33 +21,22 @@ fn line(record: &Record, aws_calls: u64, elapsed: Duration, timestamp_ms: i64) -
         Decision::NoChange { .. } => "no_change",
         Decision::Ignored { .. } => "ignored",
     };
-    let actions = u32::from(matches!(record.decision, Decision::Scaled { .. }));
-    let mut doc = json!({
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["Stream", "Direction", "Outcome"]],
-                "Metrics": [
-                    {"Name": "ScalingActions", "Unit": "Count"},
-                    {"Name": "DecisionLatency", "Unit": "Milliseconds"},
-                    {"Name": "AwsCalls", "Unit": "Count"}
-                ]
-            }]
-        },
-        "level": "INFO",
-        "message": "decision",
-        "Stream": record.stream.as_deref().unwrap_or("-"),
-        "Direction": "up",
-        "Outcome": outcome,
-        "ScalingActions": actions,
-        "DecisionLatency": elapsed.as_millis() as u64,
-        "AwsCalls": aws_calls,
-    });
-    if let (Value::Object(doc), Ok(Value::Object(fields))) = (&mut doc, serde_json::to_value(record)) {
-        doc.extend(fields);
+    let actions = if matches!(record.decision, Decision::Scaled { .. }) { 1.0 } else { 0.0 };
+    let mut fields = serde_json::to_value(record).unwrap_or_default();
+    if let Value::Object(map) = &mut fields {
+        map.insert("level".into(), "INFO".into());
+        map.insert("message".into(), "decision".into());
     }
-    doc
+    document(
+        timestamp_ms,
+        &[("Stream", record.stream.as_deref().unwrap_or("-")), ("Direction", "up"), ("Outcome", outcome)],
+        &[
+            ("ScalingActions", actions, "Count"),
+            ("DecisionLatency", elapsed.as_secs_f64() * 1000.0, "Milliseconds"),
+            ("AwsCalls", aws_calls as f64, "Count"),
+        ],
+        fields,
+    )
 }
 
 #[cfg(test)]
@@ -69,10 +54,11 @@ mod tests {
             elapsed_ms: 3,
         };
         let line = line(&record, 2, Duration::from_millis(3), 1_800_000_000_000);
-        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], reconciler::emf::NAMESPACE);
         assert_eq!(line["Outcome"], "ignored");
         assert_eq!(line["ScalingActions"], 0);
         assert_eq!(line["AwsCalls"], 2);
+        assert_eq!(line["message"], "decision");
         assert_eq!(line["outcome"], "ignored", "the record's own fields are merged in");
         assert_eq!(line["reason"], "state changed to OK, not ALARM");
     }

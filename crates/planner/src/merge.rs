@@ -73,6 +73,11 @@ impl LoadSeries {
     }
 }
 
+/// A time as reasons print it: to the second, UTC.
+fn when(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
 /// `t` rounded down to a whole multiple of `period_secs` since the epoch: where CloudWatch's
 /// period buckets start when queried with aligned times.
 pub fn align_down(t: DateTime<Utc>, period_secs: u32) -> DateTime<Utc> {
@@ -205,9 +210,10 @@ pub fn plan_scale_down(input: ScaleDownInput<'_>) -> ScaleDownPlan {
         datapoints: series.points.len() as u32,
         expected_datapoints: window.expected_points(),
         reasons: vec![format!(
-            "{stream}: peak {:.1}% of {open} shard(s) at {peak_at} over {} datapoint(s) of {} \
+            "{stream}: peak {:.1}% of {open} shard(s) at {} over {} datapoint(s) of {} \
              (missing ones count as zero)",
             peak * 100.0,
+            when(peak_at),
             series.points.len(),
             window.expected_points(),
         )],
@@ -216,12 +222,16 @@ pub fn plan_scale_down(input: ScaleDownInput<'_>) -> ScaleDownPlan {
     let refusal = if open <= policy.min_shards {
         Some(format!("at minShards ({})", policy.min_shards))
     } else if created_at > window.start {
-        Some(format!("created at {created_at}, inside the look-back window: not a full window of history"))
+        Some(format!(
+            "created at {}, inside the look-back window: not a full window of history",
+            when(created_at)
+        ))
     } else if let Some(t) = last_scaled_at.filter(|t| *t + cooldown > now) {
-        Some(format!("scaled at {t}, still within the {}s cooldown", policy.scale_up.cooldown_secs))
+        Some(format!("scaled at {}, still within the {}s cooldown", when(t), policy.scale_up.cooldown_secs))
     } else if peak >= threshold.get() {
         Some(format!(
-            "a datapoint at {peak_at} is at {:.1}%, not under the {:.0}% scale-down threshold",
+            "a datapoint at {} is at {:.1}%, not under the {:.0}% scale-down threshold",
+            when(peak_at),
             peak * 100.0,
             threshold.percent()
         ))

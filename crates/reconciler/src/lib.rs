@@ -7,6 +7,7 @@
 
 pub mod alarm;
 mod backoff;
+pub mod emf;
 mod error;
 mod execute;
 pub mod memory;

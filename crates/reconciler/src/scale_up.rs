@@ -188,9 +188,11 @@ where
         return Ok(Decision::NoChange { plan });
     }
 
-    // Record before acting: the cooldown starts now, and a concurrent delivery sees it.
+    // Record before acting: the cooldown starts now, and a concurrent delivery sees it. The tag
+    // keeps whole seconds, so round up: an alarm that changed state earlier in this same second
+    // (a duplicate delivery, the twin alarm) must read as stale, not as fresh.
     let uniform_calls = u32::from(matches!(plan.action, ScaleUpAction::UpdateShardCount { .. }));
-    state.record(cx.now, uniform_calls);
+    state.record(whole_second_at_or_after(cx.now), uniform_calls);
     let state_tags = state.to_tags();
     retry(backoff, jitter, || kinesis.add_tags(stream, &state_tags)).await?;
     let outcome = execute_scale_up(kinesis, stream, &plan, settings, jitter, cx.deadline).await?;
@@ -218,6 +220,12 @@ where
     })
 }
 
+/// `t` rounded up to a whole second (what the scaling-state tags can hold).
+fn whole_second_at_or_after(t: DateTime<Utc>) -> DateTime<Utc> {
+    let secs = t.timestamp() + i64::from(t.timestamp_subsec_nanos() > 0);
+    DateTime::from_timestamp(secs, 0).unwrap_or(t)
+}
+
 /// Sets an alarm back to `OK` so CloudWatch re-evaluates it. A missing alarm is not an error
 /// (a shard-level alarm removed meanwhile).
 async fn reset<C: AlarmPort + Sync>(
@@ -230,5 +238,18 @@ async fn reset<C: AlarmPort + Sync>(
     match retry(backoff, jitter, || cloudwatch.set_alarm_state(name, AlarmState::Ok, reason)).await {
         Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
         other => Ok(other?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalings_are_recorded_at_the_next_whole_second() {
+        let at = |ms: i64| DateTime::from_timestamp_millis(1_800_000_000_000 + ms).unwrap();
+        assert_eq!(whole_second_at_or_after(at(0)), at(0));
+        assert_eq!(whole_second_at_or_after(at(1)), at(1_000));
+        assert_eq!(whole_second_at_or_after(at(999)), at(1_000));
     }
 }

@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod aws;
 mod render;
+mod status;
 mod sync;
 mod validate;
 
@@ -91,6 +92,15 @@ enum Command {
     /// since it was made.
     #[command(after_help = EXIT_CODES)]
     Apply(sync::ApplyArgs),
+
+    /// Show every managed stream's shards, 24 h peak and p95 utilisation, and what the next
+    /// scale-down cycle would do; changes nothing.
+    ///
+    /// Runs the scale-down Lambda's own sweep in dry-run mode against the region (--region): the
+    /// same metrics (5-minute sums over each stream's look-back window, read in batched
+    /// GetMetricData calls), the same decision.
+    #[command(after_help = EXIT_CODES)]
+    Status,
 }
 
 fn main() -> ExitCode {
@@ -102,6 +112,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => sync::plan(args, false, &cli.aws, cli.output),
         Command::Diff(args) => sync::plan(args, true, &cli.aws, cli.output),
         Command::Apply(args) => sync::apply_command(args, &cli.aws, cli.output),
+        Command::Status => status::run(&cli.aws, cli.output),
     };
     match result {
         Ok(code) => code,

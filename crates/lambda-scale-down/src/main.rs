@@ -1,0 +1,32 @@
+//! The scale-down Lambda: on a schedule (`rate(36 hours)` by default), merge the cold shards of
+//! every managed stream.
+//!
+//! Thin: JSON logs, SDK clients built once at init, then each invocation runs one sweep
+//! ([`reconciler::scale_down::sweep`]) from where the previous one stopped. Configuration:
+//!
+//! * `DRY_RUN=true` logs every decision and changes nothing;
+//! * `CONTINUATION_TOPIC_ARN`: an SNS topic this function is subscribed to; when the deadline
+//!   stops a sweep, it publishes `{"after": "<last stream done>", "depth": n}` there and the next
+//!   invocation continues after that stream;
+//! * `MAX_CONTINUATIONS` (default 20) bounds the chain, so a bug cannot loop forever.
+
+mod handler;
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_current_span(false)
+        .with_target(false)
+        .init();
+    let config = aws_adapters::load_config(None, None, None).await;
+    let clients = aws_adapters::AwsClients::new(&config);
+    clients.warm_up().await;
+    let handler = handler::Handler::from_env(clients)?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| handler.handle(event))).await
+}
