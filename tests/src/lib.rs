@@ -4,6 +4,13 @@
 //! reset, so every test names its resources with [`unique_name`]; and a test run without the
 //! emulator must fail loudly rather than pass vacuously, so [`emulator_clients`] checks that the
 //! endpoint answers before building clients.
+//!
+//! [`lambda`] runs the real scale-up Lambda binary behind a local Lambda Runtime API, and
+//! [`sns_bridge`] subscribes it to an emulator SNS topic over HTTP, so an alarm can travel the
+//! whole path: CloudWatch → SNS → Lambda → Kinesis.
+
+pub mod lambda;
+pub mod sns_bridge;
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicU32, Ordering};

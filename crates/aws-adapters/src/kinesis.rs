@@ -197,21 +197,28 @@ impl StreamPort for KinesisStreams {
         })
     }
 
+    /// Follows `NextToken`; where a page says `HasMoreStreams` without one (the older
+    /// pagination, which the emulator still uses), continues after the last name instead, so an
+    /// account with more than one page of streams is never silently cut at the first.
     async fn list_streams(&self) -> Result<Vec<String>, PortError> {
-        let mut names = Vec::new();
+        let mut names: Vec<String> = Vec::new();
         let mut token: Option<String> = None;
         loop {
+            let after = if token.is_none() { names.last().cloned() } else { None };
             let page = self
                 .client
                 .list_streams()
                 .set_next_token(token.take())
+                .set_exclusive_start_stream_name(after)
                 .send()
                 .await
                 .map_err(|e| port_error("ListStreams", None, e))?;
+            let before = names.len();
             names.extend(page.stream_names().iter().cloned());
             match page.next_token() {
-                Some(next) if page.has_more_streams() => token = Some(next.to_owned()),
-                _ => return Ok(names),
+                _ if !page.has_more_streams() || names.len() == before => return Ok(names),
+                Some(next) => token = Some(next.to_owned()),
+                None => {}
             }
         }
     }
@@ -434,6 +441,38 @@ mod tests {
     /// An error the model does not name, carrying only a code.
     fn generic<E>(code: &str, build: fn(ErrorMetadata) -> E) -> E {
         build(meta(code, "from the mock"))
+    }
+
+    #[tokio::test]
+    async fn list_streams_continues_after_the_last_name_when_a_page_has_no_token() {
+        use aws_sdk_kinesis::operation::list_streams::ListStreamsOutput;
+        let first = mock!(Client::list_streams)
+            .match_requests(|r| r.exclusive_start_stream_name().is_none() && r.next_token().is_none())
+            .then_output(|| {
+                ListStreamsOutput::builder()
+                    .stream_names("a")
+                    .stream_names("b")
+                    .has_more_streams(true)
+                    .build()
+                    .unwrap()
+            });
+        let with_token = mock!(Client::list_streams)
+            .match_requests(|r| r.exclusive_start_stream_name() == Some("b"))
+            .then_output(|| {
+                ListStreamsOutput::builder()
+                    .stream_names("c")
+                    .has_more_streams(true)
+                    .next_token("t")
+                    .build()
+                    .unwrap()
+            });
+        let last = mock!(Client::list_streams)
+            .match_requests(|r| r.next_token() == Some("t") && r.exclusive_start_stream_name().is_none())
+            .then_output(|| {
+                ListStreamsOutput::builder().stream_names("d").has_more_streams(false).build().unwrap()
+            });
+        let port = streams(&[&first, &with_token, &last]);
+        assert_eq!(port.list_streams().await.unwrap(), ["a", "b", "c", "d"]);
     }
 
     #[tokio::test]

@@ -3,21 +3,21 @@
 //! output, and the AWS state read back through the adapters.
 //!
 //! The binary belongs to another package, so Cargo does not build it for this test binary:
-//! `scripts/test` runs `cargo build --workspace --bins` first, and [`binary`] finds it next to
-//! this test executable. The emulator is shared by every test running in parallel, so every stream
+//! `scripts/test` runs `cargo build --workspace --bins` first, and `common::binary` finds it next
+//! to this test executable. The emulator is shared by every test running in parallel, so every stream
 //! is uniquely named, and assertions look only at this test's streams and alarms.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use emulator_tests::{REGION, emulator_clients, endpoint, unique_name};
+use emulator_tests::{REGION, emulator_clients, unique_name};
 use planner::{ALARM_NAME_PREFIX, Policy, alarm_specs};
 use reconciler::{AlarmPort, AlarmSummary, ErrorKind, StreamPort};
 
+use crate::common::{Cli, TOPIC, stderr, stdout, streams_at, transcript};
 use crate::settle;
 
-const TOPIC: &str = "arn:aws:sns:us-east-1:000000000000:kinesis-autoscaler-test";
 /// Closed on any sane machine (the discard port): every call to it fails.
 const UNREACHABLE: &str = "http://127.0.0.1:9";
 const MIB: f64 = 1024.0 * 1024.0;
@@ -27,105 +27,6 @@ fn policy_tag(min: u32, max: u32, up: u32) -> String {
     format!(
         "v1 min={min} max={max} up={up} target=60 period=60 evals=1 cooldown=300 throttle=on bypass=on \
          down=50 downperiod=300 lookback=86400"
-    )
-}
-
-// ---------------------------------------------------------------------------------------------
-// Running the binary.
-
-/// The `streams` binary Cargo put next to this test executable (`target/<profile>/deps/..`).
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the path of the test executable");
-    let profile_dir =
-        exe.parent().and_then(Path::parent).expect("the test executable lives in target/<profile>/deps");
-    let bin = profile_dir.join(format!("streams{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "the streams binary is not at {}: build it first with `cargo build --workspace --bins` \
-         (scripts/test does), then rerun the tests",
-        bin.display()
-    );
-    bin
-}
-
-/// Runs `streams --endpoint-url ENDPOINT ARGS..` in `dir` with the emulator's static credentials,
-/// and nothing from the developer's AWS configuration that could send it elsewhere.
-fn streams_at(dir: &Path, endpoint: &str, args: &[&str]) -> Output {
-    Command::new(binary())
-        .arg("--endpoint-url")
-        .arg(endpoint)
-        .args(args)
-        .current_dir(dir)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", REGION)
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_DEFAULT_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
-        .output()
-        .expect("run the streams binary")
-}
-
-/// A working directory of its own with a `streams.yaml`, removed when the test ends.
-#[derive(Debug)]
-struct Cli {
-    dir: PathBuf,
-}
-
-impl Cli {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(unique_name("streams-cli"));
-        std::fs::create_dir_all(&dir).expect("create the test's directory");
-        Cli { dir }
-    }
-
-    /// Writes `streams.yaml`: the alarm topic, then `streams` (YAML list items, one per line).
-    fn write_config(&self, streams: &[String]) {
-        let mut yaml = format!("alarmTopicArn: {TOPIC}\nstreams:\n");
-        for stream in streams {
-            yaml.push_str(&format!("  - {stream}\n"));
-        }
-        std::fs::write(self.dir.join("streams.yaml"), yaml).expect("write streams.yaml");
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.join(name).display().to_string()
-    }
-
-    /// Runs the binary against the emulator.
-    fn run(&self, args: &[&str]) -> Output {
-        streams_at(&self.dir, &endpoint(), args)
-    }
-
-    /// Runs the binary and requires exit code `code`.
-    fn expect(&self, code: i32, args: &[&str]) -> Output {
-        let output = self.run(args);
-        assert_eq!(output.status.code(), Some(code), "streams {}\n{}", args.join(" "), transcript(&output));
-        output
-    }
-}
-
-impl Drop for Cli {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn transcript(output: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}--- stderr\n{}---",
-        output.status.code(),
-        stdout(output),
-        stderr(output)
     )
 }
 

@@ -4,7 +4,10 @@
 //! uniquely named resources; they run in parallel against the one emulator.
 
 mod cli;
+mod common;
 mod errors;
+mod scale_down;
+mod scale_up;
 mod settings;
 mod smoke;
 

@@ -1,0 +1,117 @@
+//! Running the workspace's built binaries from the tests: the `streams` CLI (as CI runs it) and
+//! the scale-up Lambda's bootstrap.
+//!
+//! The binaries belong to other packages, so Cargo does not build them for this test binary:
+//! `scripts/test` runs `cargo build --workspace --bins` first, and [`binary`] finds them next to
+//! this test executable.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use emulator_tests::{REGION, endpoint, unique_name};
+
+/// The alarm topic of streams.yaml files whose alarms need not deliver anywhere.
+pub const TOPIC: &str = "arn:aws:sns:us-east-1:000000000000:kinesis-autoscaler-test";
+
+/// The workspace binary `name` Cargo put next to this test executable (`target/<profile>/deps/..`).
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the path of the test executable");
+    let profile_dir =
+        exe.parent().and_then(Path::parent).expect("the test executable lives in target/<profile>/deps");
+    let bin = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "the {name} binary is not at {}: build it first with `cargo build --workspace --bins` \
+         (scripts/test does), then rerun the tests",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `streams --endpoint-url ENDPOINT ARGS..` in `dir` with the emulator's static credentials,
+/// and nothing from the developer's AWS configuration that could send it elsewhere.
+pub fn streams_at(dir: &Path, endpoint: &str, args: &[&str]) -> Output {
+    Command::new(binary("streams"))
+        .arg("--endpoint-url")
+        .arg(endpoint)
+        .args(args)
+        .current_dir(dir)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", REGION)
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_DEFAULT_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .expect("run the streams binary")
+}
+
+/// A working directory of its own with a `streams.yaml`, removed when the test ends.
+#[derive(Debug)]
+pub struct Cli {
+    pub dir: PathBuf,
+    topic: String,
+}
+
+impl Cli {
+    /// Alarms notify [`TOPIC`].
+    pub fn new() -> Self {
+        Cli::with_topic(TOPIC)
+    }
+
+    /// Alarms notify `topic`.
+    pub fn with_topic(topic: &str) -> Self {
+        let dir = std::env::temp_dir().join(unique_name("streams-cli"));
+        std::fs::create_dir_all(&dir).expect("create the test's directory");
+        Cli { dir, topic: topic.to_owned() }
+    }
+
+    /// Writes `streams.yaml`: the alarm topic, then `streams` (YAML list items, one per line).
+    pub fn write_config(&self, streams: &[String]) {
+        let mut yaml = format!("alarmTopicArn: {}\nstreams:\n", self.topic);
+        for stream in streams {
+            yaml.push_str(&format!("  - {stream}\n"));
+        }
+        std::fs::write(self.dir.join("streams.yaml"), yaml).expect("write streams.yaml");
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
+    /// Runs the binary against the emulator.
+    pub fn run(&self, args: &[&str]) -> Output {
+        streams_at(&self.dir, &endpoint(), args)
+    }
+
+    /// Runs the binary and requires exit code `code`.
+    pub fn expect(&self, code: i32, args: &[&str]) -> Output {
+        let output = self.run(args);
+        assert_eq!(output.status.code(), Some(code), "streams {}\n{}", args.join(" "), transcript(&output));
+        output
+    }
+}
+
+impl Drop for Cli {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn transcript(output: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}--- stderr\n{}---",
+        output.status.code(),
+        stdout(output),
+        stderr(output)
+    )
+}
