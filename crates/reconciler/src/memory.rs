@@ -66,6 +66,19 @@ impl State {
         Tiling::new(shards).expect("equal cuts tile the key space")
     }
 
+    /// A new ACTIVE stream of `shards` equal-width shards, as CreateStream makes it.
+    fn add_stream(&mut self, name: &str, shards: u32, created: DateTime<Utc>) {
+        let stream = Stream {
+            tiling: self.uniform(shards),
+            closed: Vec::new(),
+            parents: BTreeMap::new(),
+            retention_hours: planner::DEFAULT_RETENTION_HOURS,
+            tags: BTreeMap::new(),
+            created,
+        };
+        self.streams.insert(name.to_owned(), stream);
+    }
+
     /// Pops an injected fault for `call`, if one is queued first.
     fn fault(&mut self, call: &'static str, stream: &str) -> Result<(), PortError> {
         match self.faults.front() {
@@ -97,17 +110,7 @@ impl InMemoryStreams {
     }
 
     fn insert(&self, name: &str, shards: u32, created: DateTime<Utc>) {
-        let mut state = self.state.lock().expect("not poisoned");
-        let tiling = state.uniform(shards);
-        let stream = Stream {
-            tiling,
-            closed: Vec::new(),
-            parents: BTreeMap::new(),
-            retention_hours: 24,
-            tags: BTreeMap::new(),
-            created,
-        };
-        state.streams.insert(name.to_owned(), stream);
+        self.state.lock().expect("not poisoned").add_stream(name, shards, created);
     }
 
     /// The next call named `call` (e.g. `"SplitShard"`) fails with `kind`. Faults queue in order.
@@ -200,17 +203,7 @@ impl StreamPort for InMemoryStreams {
                     PortError::new("CreateStream", ErrorKind::AlreadyExists, "exists").with_stream(name)
                 );
             }
-            let tiling = state.uniform(shards);
-            let created = DateTime::UNIX_EPOCH;
-            let stream = Stream {
-                tiling,
-                closed: Vec::new(),
-                parents: BTreeMap::new(),
-                retention_hours: 24,
-                tags: BTreeMap::new(),
-                created,
-            };
-            state.streams.insert(name.to_owned(), stream);
+            state.add_stream(name, shards, DateTime::UNIX_EPOCH);
             Ok(())
         })
     }
