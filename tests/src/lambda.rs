@@ -25,11 +25,9 @@ use tiny_http::{Header, Method, Request, Response, Server};
 
 use crate::{ACCOUNT, REGION};
 
-/// The function's name, as AWS would report it.
-pub const FUNCTION_NAME: &str = "kinesis-autoscaler-scale-up";
-
-/// How long an invocation may run, as announced in `Lambda-Runtime-Deadline-Ms`.
-pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
+/// How long an invocation may run unless [`LocalLambda::start_with_timeout`] says otherwise, as
+/// announced in `Lambda-Runtime-Deadline-Ms`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long an event may wait in the queue for the function to ask for it.
 const PICKUP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -46,9 +44,28 @@ const API: &str = "/2018-06-01/runtime";
 /// (`{"errorType": …, "errorMessage": …}`).
 pub type Invocation = Result<Value, Value>;
 
+/// The function's name as the stack deploys it: `lambda-scale-up` → `kinesis-autoscaler-scale-up`.
+pub fn function_name(binary: &Path) -> String {
+    let stem = binary.file_stem().and_then(|s| s.to_str()).unwrap_or("function");
+    format!("kinesis-autoscaler-{}", stem.strip_prefix("lambda-").unwrap_or(stem))
+}
+
 /// The invoked function's ARN, in the emulator's account and region.
-pub fn function_arn() -> String {
-    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION_NAME}")
+pub fn function_arn(name: &str) -> String {
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}")
+}
+
+/// The event an EventBridge schedule rule named `rule` delivers to its target at `time`
+/// (RFC 3339, UTC): a `Scheduled Event` with an empty `detail`, as the scale-down function
+/// receives it every cycle.
+pub fn scheduled_event(rule: &str, time: &str) -> Value {
+    let id =
+        request_id(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default());
+    json!({
+        "version": "0", "id": id, "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": ACCOUNT, "time": time, "region": REGION,
+        "resources": [format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}")], "detail": {}
+    })
 }
 
 /// A Lambda execution environment on loopback running one real bootstrap binary.
@@ -61,8 +78,11 @@ pub struct LocalLambda {
     spawned_at: Instant,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Shared {
+    /// The function's ARN and timeout, announced with every event.
+    arn: String,
+    timeout: Duration,
     state: Mutex<State>,
     changed: Condvar,
     shutdown: AtomicBool,
@@ -104,18 +124,30 @@ impl LocalLambda {
     /// # Panics
     /// If the port cannot be bound or the binary cannot be spawned.
     pub fn start(binary: &Path, env: &[(&str, &str)]) -> LocalLambda {
+        Self::start_with_timeout(binary, env, DEFAULT_TIMEOUT)
+    }
+
+    /// Like [`LocalLambda::start`], with each invocation's deadline `timeout` after it starts.
+    pub fn start_with_timeout(binary: &Path, env: &[(&str, &str)], timeout: Duration) -> LocalLambda {
         let server = Arc::new(Server::http("127.0.0.1:0").expect("bind the local Lambda Runtime API"));
         let address = server.server_addr().to_ip().expect("an IP listener");
-        let shared = Arc::new(Shared::default());
+        let name = function_name(binary);
+        let shared = Arc::new(Shared {
+            arn: function_arn(&name),
+            timeout,
+            state: Mutex::default(),
+            changed: Condvar::new(),
+            shutdown: AtomicBool::new(false),
+        });
 
         let mut command = Command::new(binary);
         command
             .env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
-            .env("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME)
+            .env("AWS_LAMBDA_FUNCTION_NAME", &name)
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{FUNCTION_NAME}"))
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "local/[$LATEST]0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -149,6 +181,12 @@ impl LocalLambda {
         self.address
     }
 
+    /// The function's process id, for reading its `/proc/<pid>/status` (peak RSS) and CPU time
+    /// (`examples/controller_bench.rs`). The process lives until this `LocalLambda` is dropped.
+    pub fn pid(&self) -> u32 {
+        self.child.lock().unwrap_or_else(PoisonError::into_inner).id()
+    }
+
     /// Invokes the function with `payload` and waits for its answer. Blocking: the function is
     /// another process, so nothing on the caller's async runtime has to run meanwhile.
     ///
@@ -175,7 +213,7 @@ impl LocalLambda {
             let why = if let Some(error) = &state.init_error {
                 Some(format!("the function failed its init: {error}"))
             } else if let Some(started) = state.running.get(&id) {
-                (started.elapsed() > DEFAULT_DEADLINE + ANSWER_SLACK)
+                (started.elapsed() > self.shared.timeout + ANSWER_SLACK)
                     .then(|| format!("no answer {:?} after the function took the event", started.elapsed()))
             } else {
                 (queued_at.elapsed() > PICKUP_TIMEOUT)
@@ -343,7 +381,7 @@ fn next_event(request: Request, shared: &Shared) {
     };
     state.running.insert(id.clone(), Instant::now());
     drop(state);
-    let deadline = SystemTime::now() + DEFAULT_DEADLINE;
+    let deadline = SystemTime::now() + shared.timeout;
     let deadline_ms = deadline.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
     let hex: String = id.chars().filter(char::is_ascii_hexdigit).collect();
     let trace = format!("Root=1-{:08x}-{};Parent={};Sampled=0", deadline_ms / 1000, &hex[8..], &hex[16..]);
@@ -352,7 +390,7 @@ fn next_event(request: Request, shared: &Shared) {
         .with_header(header("Content-Type", "application/json"))
         .with_header(header("Lambda-Runtime-Aws-Request-Id", &id))
         .with_header(header("Lambda-Runtime-Deadline-Ms", &deadline_ms.to_string()))
-        .with_header(header("Lambda-Runtime-Invoked-Function-Arn", &function_arn()))
+        .with_header(header("Lambda-Runtime-Invoked-Function-Arn", &shared.arn))
         .with_header(header("Lambda-Runtime-Trace-Id", &trace));
     let _ = request.respond(response);
 }
@@ -429,9 +467,18 @@ mod tests {
     }
 
     #[test]
-    fn the_function_arn_names_the_emulator_account_and_region() {
+    fn a_scheduled_event_is_shaped_as_eventbridge_sends_it() {
+        let event = scheduled_event("scale-down", "2026-11-23T03:00:00Z");
+        assert_eq!(event["detail-type"], "Scheduled Event");
+        assert_eq!(event["resources"][0], "arn:aws:events:us-east-1:000000000000:rule/scale-down");
+        assert_eq!(event["time"], "2026-11-23T03:00:00Z");
+    }
+
+    #[test]
+    fn the_function_arn_names_the_deployed_function_in_the_emulator_account_and_region() {
+        let name = function_name(Path::new("target/debug/lambda-scale-up"));
         assert_eq!(
-            function_arn(),
+            function_arn(&name),
             "arn:aws:lambda:us-east-1:000000000000:function:kinesis-autoscaler-scale-up"
         );
     }

@@ -13,10 +13,14 @@ pub mod lambda;
 pub mod sns_bridge;
 
 use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_adapters::{AwsClients, load_static_config};
+
+use crate::lambda::LocalLambda;
 
 /// Where `scripts/emulator` listens unless `EMULATOR_ENDPOINT` says otherwise.
 pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4566";
@@ -42,6 +46,62 @@ pub async fn emulator_clients() -> AwsClients {
         );
     }
     AwsClients::new(&load_static_config(REGION, &endpoint, "test", "test").await)
+}
+
+/// The workspace binary `name` Cargo put beside this test or example executable
+/// (`target/<profile>/deps/..` or `target/<profile>/examples/..`).
+///
+/// # Panics
+/// If it is not there, saying how to build it.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the path of the test executable");
+    let profile_dir =
+        exe.parent().and_then(Path::parent).expect("the test executable lives in target/<profile>/deps");
+    let bin = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "the {name} binary is not at {}: build it first with `cargo build --workspace --bins` \
+         (scripts/test does), then rerun the tests",
+        bin.display()
+    );
+    bin
+}
+
+/// The workspace's `streams` CLI, run in `dir` as CI runs it but against `endpoint`: the
+/// emulator's static credentials and region, and nothing from the developer's AWS configuration
+/// (profile, session token, endpoint variable) that could send it elsewhere. Add the subcommand.
+pub fn streams_command(dir: &Path, endpoint: &str) -> Command {
+    let mut command = Command::new(workspace_binary("streams"));
+    command
+        .arg("--endpoint-url")
+        .arg(endpoint)
+        .current_dir(dir)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", REGION);
+    for leaked in ["AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"] {
+        command.env_remove(leaked);
+    }
+    command
+}
+
+/// Starts the workspace's Lambda binary `name` (`lambda-scale-up`, `lambda-scale-down`) under a
+/// local Runtime API, configured as in AWS but pointed at the emulator, with `env` on top.
+pub fn emulator_function(name: &str, env: &[(&str, &str)], timeout: Duration) -> LocalLambda {
+    emulator_function_at(&workspace_binary(name), env, timeout)
+}
+
+/// Like [`emulator_function`], for the Lambda binary at `binary` (a release build, say).
+pub fn emulator_function_at(binary: &Path, env: &[(&str, &str)], timeout: Duration) -> LocalLambda {
+    let endpoint = endpoint();
+    let mut all = vec![
+        ("AWS_REGION", REGION),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+    ];
+    all.extend_from_slice(env);
+    LocalLambda::start_with_timeout(binary, &all, timeout)
 }
 
 /// Opens (and closes) a TCP connection to the endpoint's host and port.

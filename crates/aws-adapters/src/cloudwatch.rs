@@ -214,7 +214,7 @@ impl AlarmPort for CloudWatch {
             .alarm_description(&spec.description)
             .namespace(AlarmSpec::NAMESPACE)
             .metric_name(spec.metric.as_str())
-            .dimensions(sdk_dimension(&Dimension::stream(&spec.stream)))
+            .set_dimensions(Some(Dimension::of_alarm(spec).iter().map(sdk_dimension).collect()))
             .statistic(SdkStatistic::from(AlarmSpec::STATISTIC))
             .period(in_range("period", spec.period_secs)?)
             .evaluation_periods(in_range("evaluation periods", spec.evaluation_periods)?)

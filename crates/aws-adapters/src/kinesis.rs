@@ -8,8 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_kinesis::Client;
-use aws_sdk_kinesis::types::{ScalingType, Shard as SdkShard, StreamMode, StreamModeDetails};
-use planner::{HashKey, HashRange, Shard, ShardId, Tiling};
+use aws_sdk_kinesis::types::{MetricsName, ScalingType, Shard as SdkShard, StreamMode, StreamModeDetails};
+use planner::{HashKey, HashRange, Metric, Shard, ShardId, Tiling};
 use reconciler::{ErrorKind, PortError, StreamPort, StreamSnapshot, StreamStatus};
 
 use crate::convert::{from_i32, to_chrono, to_i32};
@@ -194,6 +194,12 @@ impl StreamPort for KinesisStreams {
             retention_hours: from_i32(summary.retention_period_hours()),
             tags,
             created: to_chrono(summary.stream_creation_timestamp()),
+            shard_level_metrics: summary
+                .enhanced_monitoring()
+                .iter()
+                .flat_map(|m| m.shard_level_metrics())
+                .map(|m| m.as_str().to_owned())
+                .collect(),
         })
     }
 
@@ -325,6 +331,17 @@ impl StreamPort for KinesisStreams {
                 .map(|_| ())
                 .map_err(|e| port_error("DecreaseStreamRetentionPeriod", Some(stream), e))
         }
+    }
+
+    async fn enable_shard_metrics(&self, stream: &str, metrics: &[Metric]) -> Result<(), PortError> {
+        self.client
+            .enable_enhanced_monitoring()
+            .stream_name(stream)
+            .set_shard_level_metrics(Some(metrics.iter().map(|m| MetricsName::from(m.as_str())).collect()))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| port_error("EnableEnhancedMonitoring", Some(stream), e))
     }
 
     async fn add_tags(&self, stream: &str, tags: &BTreeMap<String, String>) -> Result<(), PortError> {

@@ -73,7 +73,11 @@ impl Handler {
             kinesis: clients.streams(),
             cloudwatch: clients.cloudwatch(),
             clients,
-            settings: SweepSettings { dry_run, ..SweepSettings::default() },
+            settings: SweepSettings {
+                dry_run,
+                stream_prefix: env("STREAM_NAME_PREFIX").unwrap_or_default(),
+                ..SweepSettings::default()
+            },
             continuation_topic: env("CONTINUATION_TOPIC_ARN"),
             max_continuations,
         })

@@ -8,7 +8,9 @@
 //! * `CONTINUATION_TOPIC_ARN`: an SNS topic this function is subscribed to; when the deadline
 //!   stops a sweep, it publishes `{"after": "<last stream done>", "depth": n}` there and the next
 //!   invocation continues after that stream;
-//! * `MAX_CONTINUATIONS` (default 20) bounds the chain, so a bug cannot loop forever.
+//! * `MAX_CONTINUATIONS` (default 20) bounds the chain, so a bug cannot loop forever;
+//! * `STREAM_NAME_PREFIX` (default: none) sweeps only the streams whose names start with it, the
+//!   same scope as the deployment's IAM policy (`infra/`).
 
 mod handler;
 

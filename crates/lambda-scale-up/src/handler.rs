@@ -26,6 +26,8 @@ pub(crate) struct Handler {
     kinesis: KinesisStreams,
     cloudwatch: CloudWatch,
     region: String,
+    /// `STREAM_NAME_PREFIX`: the streams this deployment may touch (empty: all).
+    stream_prefix: String,
     settings: ExecuteSettings,
 }
 
@@ -54,8 +56,9 @@ impl From<InvocationError> for Diagnostic {
 }
 
 impl Handler {
-    pub(crate) fn new(clients: AwsClients, region: String) -> Self {
+    pub(crate) fn new(clients: AwsClients, region: String, stream_prefix: String) -> Self {
         Handler {
+            stream_prefix,
             kinesis: clients.streams(),
             cloudwatch: clients.cloudwatch(),
             clients,
@@ -84,6 +87,7 @@ impl Handler {
             let cx = Context {
                 account: account.clone(),
                 region: self.region.clone(),
+                stream_prefix: self.stream_prefix.clone(),
                 now: Utc::now(),
                 deadline: deadline(context.deadline),
             };

@@ -3,7 +3,8 @@
 //! Thin on purpose: `main` sets up JSON logs, builds the SDK clients once (outside the handler,
 //! so connections are reused across invocations), warms the TLS connections during init, and
 //! hands each SNS event to [`handler::Handler`]. The decisions live in `planner`, their execution
-//! in `reconciler`.
+//! in `reconciler`. `STREAM_NAME_PREFIX` (default: none) limits it to the streams whose names
+//! start with it, the same scope as the deployment's IAM policy (`infra/`).
 
 mod emf;
 mod handler;
@@ -25,7 +26,8 @@ async fn main() -> Result<(), Error> {
     let region = config.region().map(ToString::to_string).ok_or("AWS_REGION is not set")?;
     let clients = aws_adapters::AwsClients::new(&config);
     clients.warm_up().await;
-    let handler = handler::Handler::new(clients, region);
+    let prefix = std::env::var("STREAM_NAME_PREFIX").unwrap_or_default();
+    let handler = handler::Handler::new(clients, region, prefix);
     lambda_runtime::run(service_fn(|event: LambdaEvent<aws_lambda_events::sns::SnsEvent>| {
         handler.handle(event)
     }))

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Policy, SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
+use crate::{ObservedAlarm, Policy, SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC, ShardId};
 
 /// Every alarm this tool manages starts with this, so least-privilege IAM can scope
 /// `cloudwatch:PutMetricAlarm` / `DeleteAlarms` to it and so we only ever delete our own.
@@ -63,8 +63,11 @@ pub struct AlarmSpec {
     pub name: String,
     pub description: String,
     pub metric: Metric,
-    /// `StreamName` is the only dimension: these are stream-level metrics.
+    /// The `StreamName` dimension.
     pub stream: String,
+    /// The `ShardId` dimension of a per-shard alarm (Kinesis enhanced metrics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardId>,
     pub period_secs: u32,
     pub evaluation_periods: u32,
     pub datapoints_to_alarm: u32,
@@ -85,52 +88,139 @@ pub fn alarm_name(stream: &str, metric: Metric) -> String {
     format!("{ALARM_NAME_PREFIX}{stream}-{}", metric.as_str())
 }
 
-/// The complete set of alarms for a stream with `open_shards` open shards under `policy`.
+/// The name of the alarm on `metric` for one shard of `stream`.
+pub fn shard_alarm_name(stream: &str, shard: &ShardId, metric: Metric) -> String {
+    format!("{ALARM_NAME_PREFIX}{stream}-{shard}-{}", metric.as_str())
+}
+
+/// Every per-shard alarm of `stream` starts with this (shard ids start `shardId-`).
+pub fn shard_alarm_prefix(stream: &str) -> String {
+    format!("{ALARM_NAME_PREFIX}{stream}-shardId-")
+}
+
+/// The complete set of stream-level alarms for a stream with `open_shards` open shards.
 pub fn alarm_specs(
     stream: &str,
     open_shards: u32,
     policy: &Policy,
     alarm_actions: &[String],
 ) -> Vec<AlarmSpec> {
+    let mut specs = capacity_specs(stream, None, open_shards, policy, alarm_actions);
+    if policy.scale_up.throttle_alarm {
+        specs.push(AlarmSpec {
+            threshold: 0.0,
+            comparison: Comparison::GreaterThanThreshold,
+            ..spec(
+                stream,
+                None,
+                Metric::WriteProvisionedThroughputExceeded,
+                policy,
+                alarm_actions,
+                format!("Scale up {stream}: writes are being throttled"),
+            )
+        });
+    }
+    specs
+}
+
+/// The per-shard alarms: incoming bytes and records of each open shard at the scale-up threshold
+/// of one shard's capacity. None unless the policy turns shard-level metrics on.
+pub fn shard_alarm_specs(
+    stream: &str,
+    open: &[ShardId],
+    policy: &Policy,
+    alarm_actions: &[String],
+) -> Vec<AlarmSpec> {
+    if !policy.shard_level_metrics {
+        return Vec::new();
+    }
+    open.iter().flat_map(|id| capacity_specs(stream, Some(id), 1, policy, alarm_actions)).collect()
+}
+
+/// The per-shard alarm writes and deletions that turn `existing` (this stream's alarms named under
+/// [`shard_alarm_prefix`]) into `desired` ([`shard_alarm_specs`]): new shards get alarms, closed
+/// shards lose theirs, and unchanged alarms are not rewritten.
+pub fn shard_alarm_changes(desired: Vec<AlarmSpec>, existing: &[ObservedAlarm]) -> ShardAlarmChanges {
+    let delete = existing
+        .iter()
+        .filter(|e| !desired.iter().any(|d| d.name == e.name))
+        .map(|e| e.name.clone())
+        .collect();
+    let put = desired
+        .into_iter()
+        .filter(|d| !existing.iter().any(|e| e.name == d.name && e.fields == d.fields()))
+        .collect();
+    ShardAlarmChanges { put, delete }
+}
+
+/// What [`shard_alarm_changes`] decided.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ShardAlarmChanges {
+    pub put: Vec<AlarmSpec>,
+    pub delete: Vec<String>,
+}
+
+/// The shard-level metrics the scaler reads and alarms on (Kinesis enhanced monitoring).
+pub const SHARD_METRICS: [Metric; 2] = [Metric::IncomingBytes, Metric::IncomingRecords];
+
+/// The bytes and records alarms at the threshold of `shards` shards' capacity: the stream's
+/// (`shard` none, its open count) or one shard's (`shards` = 1).
+fn capacity_specs(
+    stream: &str,
+    shard: Option<&ShardId>,
+    shards: u32,
+    policy: &Policy,
+    alarm_actions: &[String],
+) -> Vec<AlarmSpec> {
     let up = &policy.scale_up;
-    let period = f64::from(up.period_secs);
-    let shards = f64::from(open_shards.max(1));
+    let capacity = f64::from(shards.max(1)) * f64::from(up.period_secs) * up.threshold.get();
     let pct = up.threshold.percent();
-    let spec = |metric, threshold, comparison, description: String| AlarmSpec {
-        name: alarm_name(stream, metric),
+    let of = match shard {
+        Some(id) => format!("shard {id}"),
+        None => format!("{shards} shard(s)"),
+    };
+    [(SHARD_METRICS[0], "bytes", SHARD_BYTES_PER_SEC), (SHARD_METRICS[1], "records", SHARD_RECORDS_PER_SEC)]
+        .into_iter()
+        .map(|(metric, what, limit)| AlarmSpec {
+            threshold: (capacity * limit).round(),
+            ..spec(
+                stream,
+                shard,
+                metric,
+                policy,
+                alarm_actions,
+                format!("Scale up {stream}: incoming {what} at {pct:.0}% of {of}"),
+            )
+        })
+        .collect()
+}
+
+/// An alarm on `metric` with everything but its threshold and comparison decided.
+fn spec(
+    stream: &str,
+    shard: Option<&ShardId>,
+    metric: Metric,
+    policy: &Policy,
+    alarm_actions: &[String],
+    description: String,
+) -> AlarmSpec {
+    let up = &policy.scale_up;
+    AlarmSpec {
+        name: match shard {
+            Some(id) => shard_alarm_name(stream, id, metric),
+            None => alarm_name(stream, metric),
+        },
         description: format!(
             "{description}. Managed by kinesis-autoscaler: edit streams.yaml, not this alarm."
         ),
         metric,
         stream: stream.to_owned(),
+        shard: shard.cloned(),
         period_secs: up.period_secs,
         evaluation_periods: up.evaluation_periods,
         datapoints_to_alarm: up.evaluation_periods,
-        threshold,
-        comparison,
+        threshold: 0.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
         alarm_actions: alarm_actions.to_vec(),
-    };
-    let mut specs = vec![
-        spec(
-            Metric::IncomingBytes,
-            (up.threshold.get() * shards * SHARD_BYTES_PER_SEC * period).round(),
-            Comparison::GreaterThanOrEqualToThreshold,
-            format!("Scale up {stream}: incoming bytes at {pct:.0}% of {open_shards} shard(s)"),
-        ),
-        spec(
-            Metric::IncomingRecords,
-            (up.threshold.get() * shards * SHARD_RECORDS_PER_SEC * period).round(),
-            Comparison::GreaterThanOrEqualToThreshold,
-            format!("Scale up {stream}: incoming records at {pct:.0}% of {open_shards} shard(s)"),
-        ),
-    ];
-    if up.throttle_alarm {
-        specs.push(spec(
-            Metric::WriteProvisionedThroughputExceeded,
-            0.0,
-            Comparison::GreaterThanThreshold,
-            format!("Scale up {stream}: writes are being throttled"),
-        ));
     }
-    specs
 }

@@ -21,7 +21,8 @@ mod tags;
 mod trigger;
 
 pub use alarms::{
-    ALARM_NAME_PREFIX, AlarmSpec, Comparison, KINESIS_NAMESPACE, Metric, alarm_name, alarm_specs,
+    ALARM_NAME_PREFIX, AlarmSpec, Comparison, KINESIS_NAMESPACE, Metric, SHARD_METRICS, ShardAlarmChanges,
+    alarm_name, alarm_specs, shard_alarm_changes, shard_alarm_name, shard_alarm_prefix, shard_alarm_specs,
 };
 pub use capacity::{Rate, Ratio, SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
 pub use error::PlannerError;

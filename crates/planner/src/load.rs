@@ -4,6 +4,11 @@
 //! metrics, so a shard's load is *estimated* as the stream's load times the share of the key space it
 //! owns (the uniform-key assumption). Shard-level metrics, where enabled, replace the estimate, and
 //! a shard-level alarm marks a shard hot even when no number is known.
+//!
+//! The load metrics count only *accepted* writes, so while a stream throttles they read at most its
+//! capacity, and for a minute or two after a reshard they still show the old one. A throttling
+//! alarm is the evidence that demand passed a limit: its rejected-records count says by how much
+//! ([`estimate_rate`]), and `ThrottleFloor` says where.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,11 +47,88 @@ pub enum LoadSource {
     Estimated,
     /// A shard-level alarm: at least the scale-up threshold, whatever the estimate says.
     AlarmFloor,
+    /// Writes are throttled and this shard is where: at least one shard's capacity.
+    ThrottleFloor,
+}
+
+/// Where a throttling alarm proves the load to be, and how much.
+///
+/// A write is rejected only when a shard was offered more than its limit in some second, so that
+/// shard's demand was *at least its capacity*, whatever the (censored) load metrics say. The floor
+/// takes exactly that: the capacity, not the alarm threshold (which a capacity alarm already
+/// proves), and not a multiple (how far over, only the alarm's rejected-records count says; see
+/// [`estimate_rate`]). It applies to the shards most specific knowledge points at:
+///
+/// 1. shards named by shard-level alarms ([`LoadSnapshot::hot`]);
+/// 2. with measured per-shard rates, the shards at or over the scale-up threshold, or else the
+///    hottest one;
+/// 3. with stream-level numbers only, the widest shard: under the uniform-key assumption it takes
+///    the largest share of the writes and throttles first.
+///
+/// So a hot key on an over-provisioned stream gets a targeted split, never a whole-stream resize.
+///
+/// Why not floor the whole stream at the capacity of its open shards (at least
+/// `ceil(open / target)` shards) when no shard is known hot? Because the alarm does not say *which
+/// tiling* throttled. Metrics are published a minute or two late and every alarm is set back to
+/// `OK` after a scale-up, so a throttling alarm re-fires right after nearly every throttled
+/// reshard on a datapoint from *before* it. Flooring the new count then grows the stream one more
+/// round of 1 / target whether or not it still throttles: in the simulator that doubled the
+/// flash-spike trace's shard-hours and added 39 % on the step trace. The rejected-records count,
+/// added to the accepted writes of the same stream, measures the demand whichever tiling it came
+/// from, and is the evidence that sizes a throttled stream.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ThrottleFloor {
+    pub shards: Vec<ShardId>,
+    /// Which rule above picked them, for the plan's reasons.
+    pub why: &'static str,
 }
 
 impl LoadSnapshot {
-    /// The best estimate of every open shard's load, in key order.
+    /// The best estimate of every open shard's load, in key order. When writes are throttled, the
+    /// shards the throttling points at carry at least their capacity (`ThrottleFloor`).
     pub fn per_shard_estimates(&self, tiling: &Tiling, policy: &Policy) -> Vec<ShardLoad> {
+        let mut loads = self.estimates(tiling, policy);
+        if let Some(floor) = self.throttle_floor(tiling, policy) {
+            let full = Rate::capacity_of(1);
+            for load in loads.iter_mut().filter(|l| floor.shards.contains(&l.shard) && l.utilisation < 1.0) {
+                load.rate = load.rate.max(full);
+                load.utilisation = load.rate.utilisation(1);
+                load.source = LoadSource::ThrottleFloor;
+            }
+        }
+        loads
+    }
+
+    /// What throttling proves, if writes are throttled; see `ThrottleFloor`.
+    pub(crate) fn throttle_floor(&self, tiling: &Tiling, policy: &Policy) -> Option<ThrottleFloor> {
+        if !self.throttled {
+            return None;
+        }
+        let named: Vec<ShardId> = tiling.ids().into_iter().filter(|id| self.hot.contains(id)).collect();
+        if !named.is_empty() {
+            return Some(ThrottleFloor { shards: named, why: "named by shard-level alarms" });
+        }
+        if tiling.shards().iter().any(|s| self.per_shard.contains_key(&s.id)) {
+            let loads = self.estimates(tiling, policy);
+            let threshold = policy.scale_up.threshold.get();
+            let over: Vec<ShardId> =
+                loads.iter().filter(|l| l.utilisation >= threshold).map(|l| l.shard.clone()).collect();
+            if !over.is_empty() {
+                return Some(ThrottleFloor { shards: over, why: "measured at or over the threshold" });
+            }
+            let hottest = loads.iter().rev().max_by(|a, b| a.utilisation.total_cmp(&b.utilisation))?;
+            return Some(ThrottleFloor { shards: vec![hottest.shard.clone()], why: "the hottest measured" });
+        }
+        // Widest first, then lowest keys.
+        let widest = tiling.shards().iter().rev().max_by_key(|s| s.range.last_offset())?;
+        Some(ThrottleFloor {
+            shards: vec![widest.id.clone()],
+            why: "no shard known hot: the widest, which uniform keys fill first",
+        })
+    }
+
+    /// Every open shard's load from measurements, the stream's share and alarms, in key order.
+    fn estimates(&self, tiling: &Tiling, policy: &Policy) -> Vec<ShardLoad> {
         let floor = Rate::capacity_of(1).scaled(policy.scale_up.threshold.get());
         tiling
             .shards()
@@ -98,6 +180,14 @@ pub struct AlarmEvidence {
 /// The stream's write rate to size a scale-up for: the peak of each dimension over the recent
 /// metrics, raised to what the alarm's own datapoints (or, without them, its threshold) prove.
 /// Metrics lag by a minute or two, so the alarm's evidence is often the freshest number.
+///
+/// The load metrics count accepted writes only, so a throttled stream's read at most its capacity.
+/// A throttling alarm's datapoints are `Sum`s of *rejected* records: they are demand the metrics
+/// miss, and are added to the records rate, with bytes in proportion (rejected records taken to be
+/// the size of accepted ones). This holds whichever tiling the datapoint came from, even one
+/// replaced a minute ago. Producers retry rejected records, so the count overstates the shortfall:
+/// it is credited up to the accepted rate, so one alarm at most doubles the demand the metrics show
+/// (as one `UpdateShardCount` at most doubles the count), and the next alarm sees fresh numbers.
 pub fn estimate_rate(recent: &LoadSeries, evidence: Option<&AlarmEvidence>) -> Rate {
     let peak = recent.points.values().fold(Rate::ZERO, |peak, r| peak.max(*r));
     let Some(e) = evidence else { return peak };
@@ -107,6 +197,10 @@ pub fn estimate_rate(recent: &LoadSeries, evidence: Option<&AlarmEvidence>) -> R
     match e.metric {
         Metric::IncomingBytes => Rate { bytes_per_sec: peak.bytes_per_sec.max(per_sec), ..peak },
         Metric::IncomingRecords => Rate { records_per_sec: peak.records_per_sec.max(per_sec), ..peak },
+        Metric::WriteProvisionedThroughputExceeded if peak.records_per_sec > 0.0 => {
+            let rejected = per_sec.min(peak.records_per_sec);
+            peak.scaled(1.0 + rejected / peak.records_per_sec)
+        }
         Metric::WriteProvisionedThroughputExceeded => peak,
     }
 }

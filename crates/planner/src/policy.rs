@@ -20,6 +20,11 @@ pub struct Policy {
     pub max_shards: u32,
     pub scale_up: ScaleUp,
     pub scale_down: ScaleDown,
+    /// Kinesis enhanced (shard-level) metrics for incoming bytes and records, an alarm on each
+    /// open shard, and per-shard load in every decision. A hot key makes one shard hot long before
+    /// the stream-level average notices; this sees it at the threshold instead of at throttling.
+    /// Off by default: CloudWatch bills each shard-level metric and alarm.
+    pub shard_level_metrics: bool,
 }
 
 /// When and how far to scale up.
@@ -63,6 +68,7 @@ impl Default for Policy {
             max_shards: 64,
             scale_up: ScaleUp::default(),
             scale_down: ScaleDown::default(),
+            shard_level_metrics: false,
         }
     }
 }

@@ -94,6 +94,11 @@ impl Tiling {
         Tiling { shards: vec![Shard::new(id, HashRange::FULL)] }
     }
 
+    /// The open shards' ids, in key order.
+    pub fn ids(&self) -> Vec<ShardId> {
+        self.shards.iter().map(|s| s.id.clone()).collect()
+    }
+
     pub fn shards(&self) -> &[Shard] {
         &self.shards
     }

@@ -6,6 +6,11 @@
 //! `SplitShard` still missing, so a crash halfway, a duplicate alarm or a concurrent reshard never
 //! repeats a split and never loses one: re-reading the stream finds exactly what is left.
 //!
+//! The load metrics count only accepted writes. A throttling alarm adds two things: its
+//! rejected-records count, which `estimate_rate` adds to the stream's demand, and a *throttled
+//! floor* (`load::ThrottleFloor`): the shards it points at (the hot ones where known, else the
+//! widest) carry at least their capacity, so each gets at least one split.
+//!
 //! `UpdateShardCount` re-creates equal-width shards, which undoes targeted splits, so it is only
 //! considered when the key space is already split evenly and the load is not skewed; then it
 //! reaches a need of up to twice the open count in one call where splits would take one call per
@@ -103,6 +108,14 @@ pub fn plan_scale_up(input: ScaleUpInput<'_>) -> ScaleUpPlan {
         load.stream.utilisation(open) * 100.0,
         target.percent(),
     )];
+    if let Some(floor) = load.throttle_floor(tiling, policy) {
+        let names: Vec<&str> = floor.shards.iter().map(ShardId::as_str).collect();
+        reasons.push(format!(
+            "throttled floor applied: writes are rejected, so shard(s) {} ({}) carry at least their capacity",
+            names.join(", "),
+            floor.why,
+        ));
+    }
     let plan = |target_shards, action, reasons| ScaleUpPlan {
         open_shards: open,
         needed_shards: needed,
@@ -158,11 +171,14 @@ fn split_candidates(input: ScaleUpInput<'_>, min_new: u32, reasons: &mut Vec<Str
     let mut parts: Vec<u32> =
         shards.iter().map(|s| ((s.utilisation / target).ceil() as u32).max(1)).collect();
     let mut added: u32 = parts.iter().map(|p| p - 1).sum();
-    // The stream may need more than the hot shards' estimates say (per-shard numbers lag, or a
-    // throttling alarm with no hot shard known): add one child at a time, widest share first.
+    // The stream may need more than the hot shards' estimates say (per-shard numbers lag): add one
+    // child at a time, widest share first. Throttling always adds at least one shard, even where
+    // the throttled floor does not (a 100 % target, or a floored shard too narrow to cut).
     let mut minimum = min_new;
     if load.throttled && added == 0 {
-        reasons.push("writes are throttled but no shard is known hot: splitting the widest range".into());
+        reasons.push(
+            "writes are throttled and the throttled floor splits nothing: splitting the widest range".into(),
+        );
         minimum = minimum.max(1);
     }
     while added < minimum.min(budget) {

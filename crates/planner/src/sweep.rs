@@ -14,7 +14,7 @@ pub const MAX_QUERIES_PER_CALL: u32 = 500;
 /// Datapoints one `GetMetricData` call returns.
 pub const MAX_DATAPOINTS_PER_CALL: u32 = 100_800;
 
-/// How many streams (two series each) one `GetMetricData` call covers for windows of
+/// How many streams or shards (two series each) one `GetMetricData` call covers for windows of
 /// `points_per_series` datapoints. At least one, however long the window.
 pub fn streams_per_metrics_call(points_per_series: u32) -> usize {
     let series = (MAX_DATAPOINTS_PER_CALL / points_per_series.max(1)).min(MAX_QUERIES_PER_CALL);

@@ -8,7 +8,9 @@
 //!   drift; only a count outside `[minShards, maxShards]` is brought back to the nearest bound;
 //! * alarm thresholds follow the live count (through [`alarm_specs`], the one definition);
 //! * tags under [`STATE_TAG_PREFIX`] are the Lambdas' run-time state, and `aws:` tags are AWS's;
-//! * per-shard alarms (with a `ShardId` dimension) are the scale-up Lambda's.
+//! * per-shard alarms (with a `ShardId` dimension) follow the shards the autoscaler makes, so
+//!   only their number is planned ([`Change::ShardLevel`]); each shard's alarm is written or
+//!   deleted when applied, by the code the Lambdas use after every reshard.
 //!
 //! Everything else the tool writes it owns outright, as Terraform owns a resource's arguments:
 //! tags not in the file are removed, alarms under the tool's prefix that no stream wants are
@@ -20,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::tags::{DELETION_PROTECTION_TAG, POLICY_TAG, STATE_TAG_PREFIX, managed_tags};
-use crate::{AlarmSpec, Policy, alarm_specs};
+use crate::{AlarmSpec, Policy, SHARD_METRICS, ShardId, alarm_specs, shard_alarm_specs};
 
 /// Retention Kinesis gives a new stream (hours).
 pub const DEFAULT_RETENTION_HOURS: u32 = 24;
@@ -48,6 +50,8 @@ pub struct ObservedStream {
     pub open_shards: Option<u32>,
     pub retention_hours: u32,
     pub tags: BTreeMap<String, String>,
+    /// Enhanced monitoring: the shard-level metrics Kinesis publishes for the stream.
+    pub shard_level_metrics: BTreeSet<String>,
 }
 
 impl ObservedStream {
@@ -203,6 +207,15 @@ pub enum Change {
     DeleteAlarm {
         name: String,
     },
+    /// Shard-level monitoring does not match the policy: turn on enhanced metrics and write or
+    /// delete per-shard alarms for the shards that exist when it runs (they are the autoscaler's,
+    /// so only their count is planned; see `reconciler::converge_shard_level`).
+    ShardLevel {
+        enable_metrics: Vec<String>,
+        alarms_found: u32,
+        alarms_wanted: u32,
+        alarm_actions: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -238,6 +251,12 @@ pub fn plan_sync(input: SyncInput<'_>) -> SyncPlan {
     let SyncInput { desired, observed, alarm_actions, prune } = input;
     let mut alarms_by_stream: BTreeMap<&str, Vec<&ObservedAlarm>> = BTreeMap::new();
     let mut orphan_alarms = Vec::new();
+    let mut shard_alarms: BTreeMap<&str, Vec<&ObservedAlarm>> = BTreeMap::new();
+    for alarm in observed.alarms.iter().filter(|a| a.per_shard) {
+        if let Some(stream) = alarm.stream.as_deref() {
+            shard_alarms.entry(stream).or_default().push(alarm);
+        }
+    }
     for alarm in observed.alarms.iter().filter(|a| !a.per_shard) {
         match alarm.stream.as_deref() {
             Some(stream) => alarms_by_stream.entry(stream).or_default().push(alarm),
@@ -249,7 +268,12 @@ pub fn plan_sync(input: SyncInput<'_>) -> SyncPlan {
         .iter()
         .map(|d| {
             let live_alarms = alarms_by_stream.get(d.name.as_str()).map(Vec::as_slice).unwrap_or_default();
-            plan_stream(d, observed.streams.get(&d.name), live_alarms, alarm_actions)
+            let live_shard_alarms = shard_alarms.get(d.name.as_str()).map(Vec::as_slice).unwrap_or_default();
+            let mut plan = plan_stream(d, observed.streams.get(&d.name), live_alarms, alarm_actions);
+            let live = observed.streams.get(&d.name);
+            let shards = plan_shards(&plan).or(live.and_then(|l| l.open_shards)).unwrap_or(d.desired_shards);
+            plan.changes.extend(plan_shard_level(d, live, shards, live_shard_alarms, alarm_actions));
+            plan
         })
         .collect();
     let listed: BTreeSet<&str> = desired.iter().map(|d| d.name.as_str()).collect();
@@ -259,8 +283,13 @@ pub fn plan_sync(input: SyncInput<'_>) -> SyncPlan {
         .filter(|s| s.is_managed() && !listed.contains(s.name.as_str()))
         .map(|s| {
             let deletion_protection = s.tags.get(DELETION_PROTECTION_TAG).map(String::as_str) != Some("off");
-            let alarms =
-                alarms_by_stream.get(s.name.as_str()).into_iter().flatten().map(|a| a.name.clone()).collect();
+            let stream = s.name.as_str();
+            let alarms = [&alarms_by_stream, &shard_alarms]
+                .into_iter()
+                .filter_map(|by_stream| by_stream.get(stream))
+                .flatten()
+                .map(|a| a.name.clone())
+                .collect();
             UnlistedStream {
                 name: s.name.clone(),
                 deletion_protection,
@@ -269,13 +298,57 @@ pub fn plan_sync(input: SyncInput<'_>) -> SyncPlan {
             }
         })
         .collect();
-    for (stream, alarms) in &alarms_by_stream {
+    for (stream, alarms) in alarms_by_stream.iter().chain(&shard_alarms) {
         if !listed.contains(stream) && !observed.streams.contains_key(*stream) {
             orphan_alarms.extend(alarms.iter().map(|a| a.name.clone()));
         }
     }
     orphan_alarms.sort();
     SyncPlan { streams, unlisted, orphan_alarms }
+}
+
+/// The open shard count once `plan` is applied, where the plan decides it.
+fn plan_shards(plan: &StreamPlan) -> Option<u32> {
+    plan.changes.iter().find_map(|c| match c {
+        Change::CreateStream { shards } => Some(*shards),
+        Change::Reshard { to, .. } => Some(*to),
+        _ => None,
+    })
+}
+
+/// Whether the stream's shard-level monitoring matches the policy: enhanced metrics on, and one
+/// up-to-date alarm per metric and open shard (none when the policy has it off).
+fn plan_shard_level(
+    d: &DesiredStream,
+    live: Option<&ObservedStream>,
+    shards: u32,
+    live_alarms: &[&ObservedAlarm],
+    alarm_actions: &[String],
+) -> Option<Change> {
+    let on = d.policy.shard_level_metrics;
+    let enable_metrics: Vec<String> = SHARD_METRICS
+        .iter()
+        .map(|m| m.as_str().to_owned())
+        .filter(|m| on && !live.is_some_and(|l| l.shard_level_metrics.contains(m)))
+        .collect();
+    let alarms_wanted = if on { SHARD_METRICS.len() as u32 * shards } else { 0 };
+    let alarms_found = live_alarms.len() as u32;
+    // Any one shard's specs carry every field but the name and description.
+    let template = shard_alarm_specs(&d.name, &[ShardId::new("shardId-0")], &d.policy, alarm_actions);
+    let current = |a: &ObservedAlarm| {
+        template.iter().any(|t| {
+            let mut want = t.fields();
+            want.remove("description");
+            want.iter().all(|(k, v)| a.fields.get(k) == Some(v))
+        })
+    };
+    let outdated = live_alarms.iter().any(|a| !current(a));
+    (!enable_metrics.is_empty() || alarms_found != alarms_wanted || outdated).then(|| Change::ShardLevel {
+        enable_metrics,
+        alarms_found,
+        alarms_wanted,
+        alarm_actions: alarm_actions.to_vec(),
+    })
 }
 
 fn plan_stream(

@@ -33,13 +33,13 @@ pub fn managed_tags(policy: &Policy, deletion_protection: bool) -> BTreeMap<Stri
 }
 
 /// `v1 min=2 max=32 up=75 target=60 period=60 evals=1 cooldown=300 throttle=on bypass=on down=50
-/// downperiod=300 lookback=86400` (about 120 characters; the limit is 256).
+/// downperiod=300 lookback=86400 shards=off` (about 130 characters; the limit is 256).
 pub fn encode_policy(p: &Policy) -> String {
     let on = |b: bool| if b { "on" } else { "off" };
     let (up, down) = (&p.scale_up, &p.scale_down);
     format!(
         "v1 min={} max={} up={} target={} period={} evals={} cooldown={} throttle={} bypass={} down={} \
-         downperiod={} lookback={}",
+         downperiod={} lookback={} shards={}",
         p.min_shards,
         p.max_shards,
         percent(up.threshold),
@@ -52,6 +52,7 @@ pub fn encode_policy(p: &Policy) -> String {
         percent(down.threshold),
         down.period_secs,
         down.lookback_secs,
+        on(p.shard_level_metrics),
     )
 }
 
@@ -62,7 +63,8 @@ fn percent(r: Ratio) -> f64 {
 }
 
 /// Parses what [`encode_policy`] wrote. Strict: every field must be present and valid, so a tag
-/// edited by hand into nonsense is reported rather than half-applied.
+/// edited by hand into nonsense is reported rather than half-applied. The one exception is
+/// `shards=`, added later: tags written before it exist on live streams and mean `off`.
 pub fn decode_policy(text: &str) -> Result<Policy, PlannerError> {
     let bad = |why: &str| PlannerError::InvalidPolicyTag { value: text.to_owned(), reason: why.to_owned() };
     let mut words = text.split_whitespace();
@@ -101,5 +103,6 @@ pub fn decode_policy(text: &str) -> Result<Policy, PlannerError> {
             period_secs: num("downperiod")?,
             lookback_secs: num("lookback")?,
         },
+        shard_level_metrics: if fields.contains_key("shards") { flag("shards")? } else { false },
     })
 }

@@ -215,6 +215,107 @@ fn throttling_with_no_known_hot_shard_splits_the_widest_range() {
 }
 
 #[test]
+fn throttling_with_stream_level_numbers_only_splits_the_widest_shard_not_the_whole_stream() {
+    // 7 even shards whose (possibly stale) metrics show 57 %: the alarm cannot say which tiling
+    // throttled, so the floor goes on the widest shard, not on all seven.
+    let load = LoadSnapshot { stream: bytes(4.0), throttled: true, ..Default::default() };
+    let plan = scale_up(&even(7), load, &Policy::default());
+    assert_eq!(split_shards(&plan), [("shardId-000000000000".into(), 1)]);
+    assert_eq!(plan.target_shards, 8);
+    assert!(plan.reasons.iter().any(|r| r.starts_with("throttled floor applied")), "{:?}", plan.reasons);
+}
+
+/// A 30 % target: a shard at its capacity needs 4 children, one at the 80 % threshold only 3.
+fn low_target() -> Policy {
+    let mut policy = Policy::default();
+    policy.scale_up.target = Ratio::from_percent(30.0).unwrap();
+    policy
+}
+
+#[test]
+fn a_throttled_hot_shard_on_an_over_provisioned_stream_gets_the_floor_not_the_stream() {
+    // 20 shards at 10 %: one hot key throttles shard 3. Only shard 3 is cut, into children sized
+    // for its full capacity (4 at 30 %), not the threshold (3); the stream is not resized.
+    let load =
+        LoadSnapshot { stream: bytes(2.0), hot: [id(3)].into(), throttled: true, ..Default::default() };
+    let plan = scale_up(&even(20), load, &low_target());
+    assert_eq!(split_shards(&plan), [("shardId-000000000003".into(), 3)]);
+    assert_eq!(plan.target_shards, 23);
+    assert!(
+        plan.reasons
+            .iter()
+            .any(|r| r.starts_with("throttled floor applied") && r.contains("shardId-000000000003")),
+        "{:?}",
+        plan.reasons
+    );
+}
+
+#[test]
+fn a_throttle_with_measured_rates_floors_the_shards_over_the_threshold() {
+    let per_shard = [(id(0), bytes(0.05)), (id(1), bytes(0.85)), (id(2), bytes(0.05)), (id(3), bytes(0.05))];
+    let load = LoadSnapshot {
+        stream: bytes(1.0),
+        per_shard: per_shard.into(),
+        throttled: true,
+        ..Default::default()
+    };
+    let plan = scale_up(&even(4), load, &low_target());
+    assert_eq!(split_shards(&plan), [("shardId-000000000001".into(), 3)]);
+}
+
+#[test]
+fn a_throttle_with_measured_rates_all_under_the_threshold_floors_the_hottest_shard() {
+    // Per-shard numbers lag too: none reaches the threshold, the hottest is the likeliest culprit.
+    let per_shard = [(id(0), bytes(0.1)), (id(1), bytes(0.1)), (id(2), bytes(0.5)), (id(3), bytes(0.1))];
+    let load = LoadSnapshot {
+        stream: bytes(0.8),
+        per_shard: per_shard.into(),
+        throttled: true,
+        ..Default::default()
+    };
+    let plan = scale_up(&even(4), load, &low_target());
+    assert_eq!(split_shards(&plan), [("shardId-000000000002".into(), 3)]);
+}
+
+#[test]
+fn a_throttled_stream_is_sized_from_accepted_plus_rejected_writes() {
+    // 4 shards accept 4 MiB/s (2,048 records/s of 2 KiB); the alarm quotes 122,880 rejected
+    // records in its minute, 2,048/s: demand is 8 MiB/s, which needs 14 shards at 60 %, more than
+    // the 1 / target (7) that the accepted writes alone could ever show.
+    let recent = LoadSeries::from_sums(60, [(at(0), 240.0 * MIB)], [(at(0), 122_880.0)]);
+    let evidence = AlarmEvidence {
+        metric: Metric::WriteProvisionedThroughputExceeded,
+        period_secs: 60,
+        datapoints: vec![122_880.0],
+        threshold: Some(0.0),
+    };
+    let stream = estimate_rate(&recent, Some(&evidence));
+    assert_eq!(stream, Rate { bytes_per_sec: 8.0 * MIB, records_per_sec: 4_096.0 });
+    let plan = scale_up(
+        &even(4),
+        LoadSnapshot { stream, throttled: true, ..Default::default() },
+        &Policy::default(),
+    );
+    assert_eq!(plan.needed_shards, 14);
+    assert_eq!(plan.action, ScaleUpAction::UpdateShardCount { target: 8 });
+}
+
+#[test]
+fn rejected_records_count_at_most_as_much_again_as_the_accepted_ones() {
+    // Producers retry rejected records, so the count overstates the shortfall: it is credited up
+    // to the accepted rate, at most doubling the demand the metrics show.
+    let recent = LoadSeries::from_sums(60, [(at(0), 60.0 * MIB)], [(at(0), 30_000.0)]);
+    let evidence = AlarmEvidence {
+        metric: Metric::WriteProvisionedThroughputExceeded,
+        period_secs: 60,
+        datapoints: vec![600_000.0],
+        threshold: Some(0.0),
+    };
+    let rate = estimate_rate(&recent, Some(&evidence));
+    assert_eq!(rate, Rate { bytes_per_sec: 2.0 * MIB, records_per_sec: 1_000.0 });
+}
+
+#[test]
 fn a_stream_with_enough_capacity_is_left_alone() {
     let plan =
         scale_up(&even(4), LoadSnapshot { stream: bytes(1.0), ..Default::default() }, &Policy::default());

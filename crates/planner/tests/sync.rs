@@ -1,6 +1,6 @@
 //! The config-sync planner: what `streams apply` changes, and what it leaves to the autoscaler.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use planner::*;
 
@@ -35,6 +35,11 @@ fn applied(streams: &[DesiredStream], open: u32) -> Observed {
                 open_shards: Some(open),
                 retention_hours: d.retention_hours,
                 tags,
+                shard_level_metrics: if d.policy.shard_level_metrics {
+                    SHARD_METRICS.iter().map(|m| m.as_str().to_owned()).collect()
+                } else {
+                    BTreeSet::new()
+                },
             },
         );
         observed.alarms.extend(alarm_specs(&d.name, open, &d.policy, &actions()).into_iter().map(|s| {
@@ -45,6 +50,13 @@ fn applied(streams: &[DesiredStream], open: u32) -> Observed {
                 fields: s.fields(),
             }
         }));
+        let ids: Vec<u32> = (0..open).collect();
+        observed.alarms.extend(as_observed(&shard_alarm_specs(
+            &d.name,
+            &shard_ids(&ids),
+            &d.policy,
+            &actions(),
+        )));
     }
     observed
 }
@@ -68,6 +80,9 @@ fn kinds(plan: &StreamPlan) -> Vec<String> {
                 format!("~alarm {} {}", spec.metric.as_str(), f.join(","))
             }
             Change::DeleteAlarm { name } => format!("-alarm {name}"),
+            Change::ShardLevel { enable_metrics, alarms_found, alarms_wanted, .. } => {
+                format!("shard-level [{}] {alarms_found}->{alarms_wanted}", enable_metrics.join(","))
+            }
         })
         .collect()
 }
@@ -178,19 +193,6 @@ fn alarm_drift_is_repaired_and_extra_managed_alarms_are_removed() {
 }
 
 #[test]
-fn per_shard_alarms_belong_to_the_autoscaler() {
-    let streams = [desired("orders")];
-    let mut observed = applied(&streams, 4);
-    observed.alarms.push(ObservedAlarm {
-        name: "kinesis-autoscaler-orders-shardId-000000000001-IncomingBytes".into(),
-        stream: Some("orders".into()),
-        per_shard: true,
-        fields: BTreeMap::new(),
-    });
-    assert!(!plan(&streams, &observed, false).has_changes());
-}
-
-#[test]
 fn a_managed_stream_left_out_of_the_file_is_reported_and_deleted_only_when_pruned_and_unprotected() {
     let mut gone = desired("old");
     let kept = [desired("orders")];
@@ -218,6 +220,7 @@ fn an_unmanaged_stream_absent_from_the_file_is_never_touched() {
         open_shards: Some(2),
         retention_hours: 24,
         tags: BTreeMap::new(),
+        shard_level_metrics: BTreeSet::new(),
     };
     observed.streams.insert("theirs".into(), foreign);
     let plan = plan(&kept, &observed, true);
@@ -250,10 +253,20 @@ fn the_policy_round_trips_through_its_tag() {
     policy.scale_up.threshold = Ratio::from_percent(62.5).unwrap();
     policy.scale_up.target = Ratio::new(0.55).unwrap();
     policy.scale_up.throttle_alarm = false;
+    policy.shard_level_metrics = true;
     let tag = encode_policy(&policy);
     assert!(tag.len() <= 256 && is_valid_tag_text(&tag), "{tag}");
     assert!(tag.contains(" up=62.5 target=55 "), "no float noise: {tag}");
     assert_eq!(decode_policy(&tag), Ok(policy));
+}
+
+#[test]
+fn a_policy_tag_written_before_shard_level_metrics_existed_means_off() {
+    let old = "v1 min=2 max=32 up=75 target=60 period=60 evals=1 cooldown=300 throttle=on bypass=on \
+               down=50 downperiod=300 lookback=86400";
+    let policy = decode_policy(old).expect("an older tag still decodes");
+    assert!(!policy.shard_level_metrics);
+    assert_eq!(policy.max_shards, 32);
 }
 
 #[test]
@@ -287,4 +300,119 @@ fn a_saved_plan_goes_stale_only_through_what_it_depends_on() {
     let mut orphaned = applied(&[desired("a"), desired("b"), desired("gone")], 4);
     orphaned.streams.remove("gone");
     assert!(noticed(false, &orphaned), "a new orphan alarm would be deleted");
+}
+
+fn shard_ids(ids: &[u32]) -> Vec<ShardId> {
+    ids.iter().map(|i| ShardId::new(format!("shardId-{i:012}"))).collect()
+}
+
+fn as_observed(specs: &[AlarmSpec]) -> Vec<ObservedAlarm> {
+    specs
+        .iter()
+        .map(|s| ObservedAlarm {
+            name: s.name.clone(),
+            stream: Some(s.stream.clone()),
+            per_shard: true,
+            fields: s.fields(),
+        })
+        .collect()
+}
+
+#[test]
+fn shard_alarms_watch_each_open_shard_at_one_shards_threshold_only_when_enabled() {
+    let off = Policy::default();
+    assert!(shard_alarm_specs("orders", &shard_ids(&[0, 1]), &off, &actions()).is_empty());
+
+    let on = Policy { shard_level_metrics: true, ..Policy::default() };
+    let specs = shard_alarm_specs("orders", &shard_ids(&[0, 1]), &on, &actions());
+    assert_eq!(specs.len(), 4, "bytes and records for each shard");
+    let bytes = &specs[0];
+    assert_eq!(bytes.name, "kinesis-autoscaler-orders-shardId-000000000000-IncomingBytes");
+    assert!(bytes.name.starts_with(&shard_alarm_prefix("orders")));
+    assert_eq!(bytes.shard, Some(ShardId::new("shardId-000000000000")));
+    assert_eq!(bytes.threshold, (0.8 * 1_048_576.0 * 60.0_f64).round(), "80% of one shard for 60 s");
+    assert_eq!(specs[1].metric, Metric::IncomingRecords);
+    assert_eq!(specs[1].threshold, 0.8 * 1000.0 * 60.0);
+}
+
+#[test]
+fn after_a_split_the_children_get_alarms_and_the_closed_parent_loses_its_own() {
+    let on = Policy { shard_level_metrics: true, ..Policy::default() };
+    let before = shard_ids(&[0, 1]);
+    let existing = as_observed(&shard_alarm_specs("orders", &before, &on, &actions()));
+    let after = shard_ids(&[1, 2, 3]);
+    let changes = shard_alarm_changes(shard_alarm_specs("orders", &after, &on, &actions()), &existing);
+    let put: Vec<&str> = changes.put.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        put,
+        [
+            "kinesis-autoscaler-orders-shardId-000000000002-IncomingBytes",
+            "kinesis-autoscaler-orders-shardId-000000000002-IncomingRecords",
+            "kinesis-autoscaler-orders-shardId-000000000003-IncomingBytes",
+            "kinesis-autoscaler-orders-shardId-000000000003-IncomingRecords",
+        ],
+        "shard 1's alarms are unchanged and not rewritten"
+    );
+    assert_eq!(
+        changes.delete,
+        [
+            "kinesis-autoscaler-orders-shardId-000000000000-IncomingBytes",
+            "kinesis-autoscaler-orders-shardId-000000000000-IncomingRecords",
+        ]
+    );
+}
+
+#[test]
+fn turning_shard_level_metrics_off_deletes_every_shard_alarm_and_a_new_threshold_rewrites_them() {
+    let on = Policy { shard_level_metrics: true, ..Policy::default() };
+    let ids = shard_ids(&[0, 1]);
+    let existing = as_observed(&shard_alarm_specs("orders", &ids, &on, &actions()));
+    let off =
+        shard_alarm_changes(shard_alarm_specs("orders", &ids, &Policy::default(), &actions()), &existing);
+    assert!(off.put.is_empty());
+    assert_eq!(off.delete.len(), 4);
+
+    let mut hotter = on.clone();
+    hotter.scale_up.threshold = Ratio::from_percent(90.0).unwrap();
+    let changed = shard_alarm_changes(shard_alarm_specs("orders", &ids, &hotter, &actions()), &existing);
+    assert_eq!(changed.put.len(), 4, "every alarm's threshold changed");
+    assert!(changed.delete.is_empty());
+}
+
+fn with_shard_metrics(name: &str) -> DesiredStream {
+    let mut d = desired(name);
+    d.policy.shard_level_metrics = true;
+    d
+}
+
+#[test]
+fn turning_shard_level_metrics_on_plans_enhanced_metrics_and_an_alarm_per_metric_and_shard() {
+    let observed = applied(&[desired("orders")], 4);
+    let plan = plan(&[with_shard_metrics("orders")], &observed, false);
+    let kinds = kinds(&plan.streams[0]);
+    assert!(kinds.contains(&format!("tag {POLICY_TAG}")), "{kinds:?}");
+    assert!(kinds.contains(&"shard-level [IncomingBytes,IncomingRecords] 0->8".to_owned()), "{kinds:?}");
+
+    let converged = applied(&[with_shard_metrics("orders")], 4);
+    assert!(
+        !plan_sync_has_changes(&[with_shard_metrics("orders")], &converged),
+        "applied once, nothing left"
+    );
+}
+
+#[test]
+fn shard_alarms_for_a_count_the_autoscaler_changed_or_a_policy_turned_off_are_planned() {
+    let mut observed = applied(&[with_shard_metrics("orders")], 4);
+    observed.streams.get_mut("orders").unwrap().open_shards = Some(5);
+    let resharded = plan(&[with_shard_metrics("orders")], &observed, false);
+    let kinds_after = kinds(&resharded.streams[0]);
+    assert!(kinds_after.contains(&"shard-level [] 8->10".to_owned()), "{kinds_after:?}");
+
+    let off = plan(&[desired("orders")], &applied(&[with_shard_metrics("orders")], 4), false);
+    let kinds = kinds(&off.streams[0]);
+    assert!(kinds.contains(&"shard-level [] 8->0".to_owned()), "{kinds:?}");
+}
+
+fn plan_sync_has_changes(desired: &[DesiredStream], observed: &Observed) -> bool {
+    plan(desired, observed, false).has_changes()
 }

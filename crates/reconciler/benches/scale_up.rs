@@ -54,6 +54,7 @@ async fn one(shards: u32, load_shards: f64, duplicate: bool) -> (Duration, usize
     let cx = Context {
         account: "123456789012".into(),
         region: "us-east-1".into(),
+        stream_prefix: String::new(),
         now: now + chrono::Duration::seconds(5),
         deadline: tokio::time::Instant::now() + Duration::from_secs(600),
     };

@@ -25,6 +25,12 @@ pub enum ReconcileError {
     },
     #[error("stream {stream:?} is being deleted")]
     StreamDeleting { stream: String },
+    #[error("stream {stream:?} carries an unreadable policy tag")]
+    InvalidPolicy {
+        stream: String,
+        #[source]
+        source: planner::PlannerError,
+    },
 }
 
 impl ReconcileError {
@@ -34,7 +40,7 @@ impl ReconcileError {
         match self {
             ReconcileError::Port(err) => err.is_retryable(),
             ReconcileError::WaitTimedOut { .. } => true,
-            ReconcileError::StreamDeleting { .. } => false,
+            ReconcileError::StreamDeleting { .. } | ReconcileError::InvalidPolicy { .. } => false,
         }
     }
 }

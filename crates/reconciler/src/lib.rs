@@ -16,17 +16,19 @@ mod policy;
 mod ports;
 pub mod scale_down;
 pub mod scale_up;
+mod shard_level;
 mod sync;
 mod wait;
 
 pub use backoff::{Backoff, Jitter, SeededJitter, retry};
 pub use error::ReconcileError;
 pub use execute::{ExecuteSettings, Outcome, Step, execute_scale_down, execute_scale_up};
-pub use observe::{load_queries, load_series, peak_rate};
+pub use observe::{load_queries, load_series, peak_rate, shard_load_series};
 pub use policy::{Retry, classify};
 pub use ports::{
     AlarmPort, AlarmState, AlarmSummary, Dimension, ErrorKind, MetricPoint, MetricQuery, MetricSeries,
     MetricsPort, PortError, Statistic, StreamPort, StreamSnapshot, StreamStatus, Unit,
 };
+pub use shard_level::{ShardLevelChanges, converge_shard_level};
 pub use sync::{ApplyEvent, ApplySettings, apply, observe, observed_alarm};
 pub use wait::wait_for_active;

@@ -7,11 +7,11 @@
 //! injected per call name, so tests can prove that throttles are retried and that a concurrent
 //! change is re-read rather than forced.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use planner::{AlarmSpec, HashKey, HashRange, Shard, ShardId, Tiling};
+use planner::{AlarmSpec, HashKey, HashRange, Metric, Shard, ShardId, Tiling};
 
 use crate::ports::{
     AlarmPort, AlarmState, AlarmSummary, Dimension, ErrorKind, MetricPoint, MetricQuery, MetricSeries,
@@ -44,6 +44,7 @@ struct Stream {
     retention_hours: u32,
     tags: BTreeMap<String, String>,
     created: DateTime<Utc>,
+    shard_level_metrics: BTreeSet<String>,
 }
 
 impl State {
@@ -75,6 +76,7 @@ impl State {
             retention_hours: planner::DEFAULT_RETENTION_HOURS,
             tags: BTreeMap::new(),
             created,
+            shard_level_metrics: BTreeSet::new(),
         };
         self.streams.insert(name.to_owned(), stream);
     }
@@ -182,6 +184,7 @@ impl StreamPort for InMemoryStreams {
             retention_hours: s.retention_hours,
             tags: s.tags.clone(),
             created: s.created,
+            shard_level_metrics: s.shard_level_metrics.clone(),
         })
     }
 
@@ -267,6 +270,15 @@ impl StreamPort for InMemoryStreams {
     async fn set_retention(&self, stream: &str, _from_hours: u32, to_hours: u32) -> Result<(), PortError> {
         self.mutate("SetRetention", stream, to_hours.to_string(), |state, name| {
             state.stream("SetRetention", name)?.retention_hours = to_hours;
+            Ok(())
+        })
+    }
+
+    async fn enable_shard_metrics(&self, stream: &str, metrics: &[Metric]) -> Result<(), PortError> {
+        let names: Vec<&str> = metrics.iter().map(|m| m.as_str()).collect();
+        self.mutate("EnableEnhancedMonitoring", stream, names.join(","), |state, name| {
+            let s = state.stream("EnableEnhancedMonitoring", name)?;
+            s.shard_level_metrics.extend(names.iter().map(|m| (*m).to_owned()));
             Ok(())
         })
     }
@@ -413,7 +425,7 @@ impl AlarmPort for InMemoryCloudWatch {
                 description: Some(spec.description.clone()),
                 namespace: Some(AlarmSpec::NAMESPACE.to_owned()),
                 metric: Some(spec.metric.as_str().to_owned()),
-                dimensions: vec![Dimension::stream(&spec.stream)],
+                dimensions: Dimension::of_alarm(spec),
                 statistic: Some(AlarmSpec::STATISTIC.to_owned()),
                 period_secs: Some(spec.period_secs),
                 evaluation_periods: Some(spec.evaluation_periods),

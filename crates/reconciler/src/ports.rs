@@ -14,7 +14,7 @@ use std::fmt;
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use planner::{AlarmSpec, HashKey, ShardId, Tiling};
+use planner::{AlarmSpec, HashKey, Metric, ShardId, Tiling};
 
 /// The lifecycle state of a stream, as `DescribeStreamSummary` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,6 +59,8 @@ pub struct StreamSnapshot {
     pub retention_hours: u32,
     pub tags: BTreeMap<String, String>,
     pub created: DateTime<Utc>,
+    /// Enhanced monitoring: the shard-level metrics Kinesis publishes for this stream.
+    pub shard_level_metrics: BTreeSet<String>,
 }
 
 impl StreamSnapshot {
@@ -110,6 +112,12 @@ pub trait StreamPort {
         from_hours: u32,
         to_hours: u32,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Turns on enhanced monitoring (shard-level metrics) for `metrics`; others stay as they are.
+    fn enable_shard_metrics(
+        &self,
+        stream: &str,
+        metrics: &[Metric],
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Adds or overwrites tags.
     fn add_tags(
         &self,
@@ -139,6 +147,14 @@ impl Dimension {
     /// The `StreamName` dimension of Kinesis stream-level metrics.
     pub fn stream(stream: &str) -> Self {
         Dimension::new("StreamName", stream)
+    }
+
+    /// The dimensions of the metric an alarm watches: the stream, and the shard for a per-shard
+    /// alarm.
+    pub fn of_alarm(spec: &AlarmSpec) -> Vec<Dimension> {
+        let mut dimensions = vec![Dimension::stream(&spec.stream)];
+        dimensions.extend(spec.shard.as_ref().map(|id| Dimension::new("ShardId", id.as_str())));
+        dimensions
     }
 }
 

@@ -3,10 +3,11 @@
 //!
 //! Streams are taken in name order, one *page* at a time: a page is as many managed streams as one
 //! `GetMetricData` call covers ([`planner::streams_per_metrics_call`]), so the sweep costs about
-//! `managed streams / 175` metric reads for 24 h of 5-minute data. Before each page the deadline
-//! is checked; if too little time is left the sweep stops and returns the name of the last stream
-//! it finished as a cursor, and the next invocation starts after it, so a large account finishes
-//! the cycle instead of silently skipping streams. Reshards of different streams run
+//! `managed streams / 175` metric reads for 24 h of 5-minute data (plus one per stream with
+//! shard-level metrics). Before each stream is read the deadline is checked; if too little time
+//! is left the sweep stops reading, reviews what it has read, and returns the name of the last
+//! stream read as a cursor. The next invocation starts after it, so a large account finishes the
+//! cycle instead of silently skipping streams. Reshards of different streams run
 //! concurrently, at most `concurrency` at a time (SplitShard/MergeShards allow 5 calls/s per
 //! account); one stream's reshards stay sequential, as Kinesis requires.
 
@@ -16,15 +17,18 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt};
 use planner::{
-    LoadSeries, POLICY_TAG, Policy, ScaleDownAction, ScaleDownInput, ScaleDownPlan, ScalingState,
-    Utilisation, Window, alarm_specs, decode_policy, plan_scale_down, streams_per_metrics_call, young_shards,
+    LoadSeries, POLICY_TAG, Policy, ScaleDownAction, ScaleDownInput, ScaleDownPlan, ScalingState, ShardId,
+    Tiling, Utilisation, Window, alarm_specs, decode_policy, plan_scale_down, streams_per_metrics_call,
+    young_shards,
 };
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::observe::series_of;
 use crate::ports::{AlarmPort, ErrorKind, MetricQuery, MetricsPort, PortError, StreamPort, StreamSnapshot};
 use crate::{
-    ExecuteSettings, Jitter, ReconcileError, SeededJitter, Step, execute_scale_down, load_queries, retry,
+    ExecuteSettings, Jitter, ReconcileError, SeededJitter, Step, converge_shard_level, execute_scale_down,
+    load_queries, retry, shard_load_series,
 };
 
 /// How the sweep paces itself.
@@ -35,9 +39,12 @@ pub struct SweepSettings {
     pub concurrency: usize,
     /// Decide and report, change nothing (`DRY_RUN`, `streams status`).
     pub dry_run: bool,
-    /// No page of streams starts unless this much time is left before the deadline (or as long
-    /// as the previous page took, if that was longer).
-    pub page_budget: Duration,
+    /// No stream is read unless this much time is left before the deadline: enough to read the
+    /// metrics of the streams read so far (a few seconds on AWS) and to start their merges, which
+    /// themselves stop at the deadline. The next cycle finishes whatever a deadline cut short.
+    pub review_reserve: Duration,
+    /// Only streams whose names start with this are swept (`STREAM_NAME_PREFIX`; empty: all).
+    pub stream_prefix: String,
 }
 
 impl Default for SweepSettings {
@@ -46,7 +53,8 @@ impl Default for SweepSettings {
             execute: ExecuteSettings::default(),
             concurrency: 4,
             dry_run: false,
-            page_budget: Duration::from_secs(120),
+            review_reserve: Duration::from_secs(30),
+            stream_prefix: String::new(),
         }
     }
 }
@@ -120,20 +128,19 @@ where
     let backoff = &settings.execute.backoff;
     let mut names = retry(backoff, jitter, || kinesis.list_streams()).await?;
     names.sort();
-    names.retain(|n| cx.after.as_deref().is_none_or(|after| n.as_str() > after));
+    names.retain(|n| {
+        n.starts_with(&settings.stream_prefix) && cx.after.as_deref().is_none_or(|after| n.as_str() > after)
+    });
     let mut report = SweepReport::default();
     let page_size = streams_per_metrics_call(Window::ending_at(cx.now, &Policy::default()).expected_points());
     let mut page: Vec<Candidate> = Vec::new();
-    let mut last_done: Option<String> = None;
-    let mut budget = settings.page_budget;
-    let mut page_started = Instant::now();
-    for (i, name) in names.iter().enumerate() {
-        if page.is_empty() {
-            if Instant::now() + budget > cx.deadline {
-                report.cursor = last_done.or_else(|| cx.after.clone()).or_else(|| Some(String::new()));
-                return Ok(report);
-            }
-            page_started = Instant::now();
+    let mut last_read: Option<&String> = None;
+    for name in &names {
+        // Checked before every stream, not every page: a page of 175 streams can take minutes
+        // to read (ListTagsForStream allows 5 calls a second per account), longer than a timeout.
+        if Instant::now() + settings.review_reserve > cx.deadline {
+            report.cursor = Some(last_read.cloned().or_else(|| cx.after.clone()).unwrap_or_default());
+            break;
         }
         match read_candidate(kinesis, name, backoff, jitter).await {
             Ok(Some(Ok(candidate))) => page.push(candidate),
@@ -141,13 +148,14 @@ where
             Ok(None) => {}
             Err(e) => report.reviews.push(failed(name, e.to_string())),
         }
-        if page.len() == page_size || i + 1 == names.len() {
+        last_read = Some(name);
+        if page.len() == page_size {
             review_page(kinesis, cloudwatch, std::mem::take(&mut page), cx, settings, jitter, &mut report)
                 .await;
-            last_done = Some(name.clone());
-            budget = budget.max(page_started.elapsed());
         }
     }
+    // Everything read is reviewed, so the cursor (the last stream read) never skips one.
+    review_page(kinesis, cloudwatch, page, cx, settings, jitter, &mut report).await;
     Ok(report)
 }
 
@@ -240,7 +248,7 @@ async fn review_page<K, C>(
         let queries: Vec<MetricQuery> = group
             .iter()
             .enumerate()
-            .flat_map(|(i, c)| load_queries(&c.snapshot.name, window.period_secs, &format!("s{i}")))
+            .flat_map(|(i, c)| load_queries(&c.snapshot.name, None, window.period_secs, &format!("s{i}")))
             .collect();
         report.metrics_calls += 1;
         let series = match retry(&settings.execute.backoff, jitter, || {
@@ -254,12 +262,34 @@ async fn review_page<K, C>(
                 continue;
             }
         };
-        let points =
-            |id: String| series.iter().find(|s| s.id == id).map(|s| s.points.clone()).unwrap_or_default();
         for (i, c) in group.into_iter().enumerate() {
-            let load =
-                LoadSeries::from_sums(window.period_secs, points(format!("s{i}b")), points(format!("s{i}r")));
-            decided.push(decide(c, &load, &window, cx.now));
+            let load = series_of(&series, window.period_secs, &format!("s{i}"));
+            // Shard-level metrics are per stream and per shard: one more read for each such stream.
+            let mut shard_load = BTreeMap::new();
+            if c.policy.shard_level_metrics {
+                let open: Vec<ShardId> = c.snapshot.tiling().map(Tiling::ids).unwrap_or_default();
+                let read = retry(&settings.execute.backoff, jitter, || {
+                    shard_load_series(
+                        cloudwatch,
+                        &c.snapshot.name,
+                        &open,
+                        window.period_secs,
+                        window.start,
+                        window.end,
+                    )
+                })
+                .await;
+                match read {
+                    Ok((loads, calls)) => {
+                        (shard_load, report.metrics_calls) = (loads, report.metrics_calls + calls)
+                    }
+                    Err(e) => {
+                        report.reviews.push(failed(&c.snapshot.name, e.to_string()));
+                        continue;
+                    }
+                }
+            }
+            decided.push(decide(c, &load, &shard_load, &window, cx.now));
         }
     }
     let seeds: Vec<u64> = decided.iter().map(|_| (jitter.fraction(0) * u64::MAX as f64) as u64).collect();
@@ -271,7 +301,13 @@ async fn review_page<K, C>(
     report.reviews.extend(reviews);
 }
 
-fn decide(c: Candidate, load: &LoadSeries, window: &Window, now: DateTime<Utc>) -> (Candidate, Review) {
+fn decide(
+    c: Candidate,
+    load: &LoadSeries,
+    shard_load: &BTreeMap<ShardId, LoadSeries>,
+    window: &Window,
+    now: DateTime<Utc>,
+) -> (Candidate, Review) {
     let tiling = c.snapshot.tiling().expect("candidates are ACTIVE").clone();
     let young = young_shards(&c.snapshot.with_listed_parent, c.state.last_scaled_at, window.start);
     let plan = plan_scale_down(ScaleDownInput {
@@ -280,7 +316,7 @@ fn decide(c: Candidate, load: &LoadSeries, window: &Window, now: DateTime<Utc>) 
         policy: &c.policy,
         now,
         stream_load: load,
-        shard_load: &BTreeMap::new(),
+        shard_load,
         young: &young,
         last_scaled_at: c.state.last_scaled_at,
         created_at: c.snapshot.created,
@@ -330,7 +366,8 @@ where
         let outcome =
             execute_scale_down(kinesis, &name, plan, &settings.execute, &mut jitter, cx.deadline).await?;
         let to = outcome.last.tiling().map_or(review.open_shards, |t| t.len());
-        rearm(cloudwatch, &name, to, &c.policy, &settings.execute.backoff, &mut jitter).await?;
+        rearm(kinesis, cloudwatch, &outcome.last, to, &c.policy, &settings.execute.backoff, &mut jitter)
+            .await?;
         Ok::<_, ReconcileError>(ReviewOutcome::Scaled {
             to,
             steps: outcome.steps.iter().map(Step::to_string).collect(),
@@ -342,16 +379,18 @@ where
     review
 }
 
-/// Rewrites the stream's alarms for `shards` shards, keeping the actions they already have (what
-/// `streams apply` wrote).
-async fn rearm<C: AlarmPort + Sync>(
+/// Rewrites the stream's alarms for its shards now, keeping the actions they already have (what
+/// `streams apply` wrote), and its per-shard alarms where enabled.
+async fn rearm<K: StreamPort + Sync, C: AlarmPort + Sync>(
+    kinesis: &K,
     cloudwatch: &C,
-    stream: &str,
+    snapshot: &StreamSnapshot,
     shards: u32,
     policy: &Policy,
     backoff: &crate::Backoff,
     jitter: &mut impl Jitter,
 ) -> Result<(), PortError> {
+    let stream = snapshot.name.as_str();
     let prefix = format!("{}{stream}-", planner::ALARM_NAME_PREFIX);
     let existing = retry(backoff, jitter, || cloudwatch.describe_alarms(&prefix)).await?;
     let Some(actions) = existing.iter().find(|a| a.stream() == Some(stream)).map(|a| a.alarm_actions.clone())
@@ -362,5 +401,6 @@ async fn rearm<C: AlarmPort + Sync>(
     for spec in alarm_specs(stream, shards, policy, &actions) {
         retry(backoff, jitter, || cloudwatch.put_alarm(&spec)).await?;
     }
+    converge_shard_level(kinesis, cloudwatch, snapshot, policy, &actions, backoff, jitter).await?;
     Ok(())
 }

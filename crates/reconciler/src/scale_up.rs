@@ -7,8 +7,11 @@
 //! stream, before the first reshard call, so a concurrent delivery sees it. After acting (or
 //! stopping at the deadline) the stream's alarms are rewritten with [`planner::alarm_specs`] for
 //! the new count and set back to `OK`, so CloudWatch re-evaluates them and fires again while the
-//! stream is still hot: the loop is level-triggered, and nothing left undone is lost.
+//! stream is still hot: the loop is level-triggered, and nothing left undone is lost. Where the
+//! policy turns shard-level metrics on, each shard's measured load replaces the uniform-key
+//! estimate, and the per-shard alarms follow the reshard ([`crate::converge_shard_level`]).
 
+use std::collections::BTreeMap;
 use std::time::Instant as StdInstant;
 
 use chrono::{DateTime, Duration, Utc};
@@ -22,7 +25,8 @@ use tokio::time::Instant;
 use crate::alarm::AlarmMessage;
 use crate::ports::{AlarmPort, AlarmState, ErrorKind, MetricsPort, StreamPort, StreamStatus};
 use crate::{
-    ExecuteSettings, Jitter, ReconcileError, Step, execute_scale_up, load_series, retry, wait_for_active,
+    ExecuteSettings, Jitter, ReconcileError, Step, converge_shard_level, execute_scale_up, load_series,
+    peak_rate, retry, shard_load_series, wait_for_active,
 };
 
 /// Where and when the handler runs.
@@ -31,6 +35,9 @@ pub struct Context {
     /// The account and region this function serves; alarms from elsewhere are ignored.
     pub account: String,
     pub region: String,
+    /// Only streams whose names start with this are served (`STREAM_NAME_PREFIX`; empty: all),
+    /// matching the deployment's IAM scope, so an alarm outside it is ignored, not a failure.
+    pub stream_prefix: String,
     /// Wall-clock time, for the cooldown and the metrics window.
     pub now: DateTime<Utc>,
     /// When the invocation must have returned (the Lambda deadline minus a margin).
@@ -120,6 +127,9 @@ where
         ));
     }
     let Some(stream) = stream else { return ignore("the alarm has no StreamName dimension".into()) };
+    if !stream.starts_with(&cx.stream_prefix) {
+        return ignore(format!("stream {stream} is outside STREAM_NAME_PREFIX {:?}", cx.stream_prefix));
+    }
     let kind = match message.metric_name().and_then(Metric::parse) {
         Some(Metric::WriteProvisionedThroughputExceeded) => AlarmKind::Throttle,
         Some(_) => AlarmKind::Capacity,
@@ -164,17 +174,29 @@ where
     let window = Duration::seconds(i64::from(period * (policy.scale_up.evaluation_periods + 3)).max(300));
     let recent =
         retry(backoff, jitter, || load_series(cloudwatch, stream, period, cx.now - window, cx.now)).await?;
-    let evidence = (kind == AlarmKind::Capacity).then(|| AlarmEvidence {
+    // A throttling alarm's datapoints count rejected records: demand the metrics never show.
+    let evidence = AlarmEvidence {
         metric: message.metric_name().and_then(Metric::parse).expect("checked above"),
         period_secs: message.trigger.period_secs.unwrap_or(period),
         datapoints: message.reason_datapoints(),
         threshold: message.trigger.threshold,
-    });
+    };
+    // Where shard-level metrics are on, each shard's own peak replaces the uniform-key estimate.
+    let per_shard = if policy.shard_level_metrics {
+        let ids = tiling.ids();
+        let (series, _) = retry(backoff, jitter, || {
+            shard_load_series(cloudwatch, stream, &ids, period, cx.now - window, cx.now)
+        })
+        .await?;
+        series.iter().map(|(id, s)| (id.clone(), peak_rate(s))).collect()
+    } else {
+        BTreeMap::new()
+    };
     let load = LoadSnapshot {
-        stream: estimate_rate(&recent, evidence.as_ref()),
+        stream: estimate_rate(&recent, Some(&evidence)),
+        per_shard,
         hot: message.shard().map(planner::ShardId::new).into_iter().collect(),
         throttled: kind == AlarmKind::Throttle,
-        ..LoadSnapshot::default()
     };
     let plan = plan_scale_up(ScaleUpInput {
         tiling: &tiling,
@@ -206,7 +228,19 @@ where
         retry(backoff, jitter, || cloudwatch.put_alarm(spec)).await?;
         reset(cloudwatch, &spec.name, &reason, backoff, jitter).await?;
     }
-    // A shard-level trigger is not among the stream's alarms; it must fire again too.
+    // Alarms for the new shards, none for the closed ones.
+    converge_shard_level(
+        kinesis,
+        cloudwatch,
+        &outcome.last,
+        &policy,
+        &message.alarm_actions,
+        backoff,
+        jitter,
+    )
+    .await?;
+    // A shard-level trigger is not among the stream's alarms; it must fire again too (a closed
+    // shard's alarm is gone by now, which `reset` tolerates).
     if !specs.iter().any(|s| s.name == message.name) {
         reset(cloudwatch, &message.name, &reason, backoff, jitter).await?;
     }

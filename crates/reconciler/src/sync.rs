@@ -11,10 +11,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use planner::{ALARM_NAME_PREFIX, Change, Observed, ObservedAlarm, ObservedStream, StreamPlan, SyncPlan};
+use planner::{
+    ALARM_NAME_PREFIX, Change, Observed, ObservedAlarm, ObservedStream, POLICY_TAG, StreamPlan, SyncPlan,
+    decode_policy,
+};
 
 use crate::ports::{AlarmPort, AlarmSummary, ErrorKind, PortError, StreamPort, StreamSnapshot};
-use crate::{Backoff, Jitter, ReconcileError, retry, wait_for_active};
+use crate::{Backoff, Jitter, ReconcileError, converge_shard_level, retry, wait_for_active};
 
 /// What an apply is doing, for progress output.
 #[derive(Debug)]
@@ -81,6 +84,7 @@ fn observed_stream(s: &StreamSnapshot) -> ObservedStream {
         open_shards: s.tiling().map(|t| t.len()),
         retention_hours: s.retention_hours,
         tags: s.tags.clone(),
+        shard_level_metrics: s.shard_level_metrics.clone(),
     }
 }
 
@@ -192,6 +196,7 @@ where
     let mut set_tags = BTreeMap::new();
     let mut remove_tags = Vec::new();
     let mut delete_alarms = Vec::new();
+    let mut shard_level_actions = None;
     for change in &plan.changes {
         progress(ApplyEvent::Change { stream: name, change });
         match change {
@@ -220,11 +225,21 @@ where
                 retry(backoff, jitter, || alarms.put_alarm(spec)).await?;
             }
             Change::DeleteAlarm { name: alarm } => delete_alarms.push(alarm.clone()),
+            Change::ShardLevel { alarm_actions, .. } => shard_level_actions = Some(alarm_actions),
         }
     }
     flush_tags(streams, name, &mut set_tags, &mut remove_tags, backoff, jitter).await?;
     if !delete_alarms.is_empty() {
         retry(backoff, jitter, || alarms.delete_alarms(&delete_alarms)).await?;
+    }
+    // Last: it follows the policy tag just written and the shards that exist once the stream is
+    // ACTIVE (the autoscaler may reshard at any time; the Lambdas converge again after each).
+    if let Some(actions) = shard_level_actions {
+        let snapshot = settle(streams, name, settings, progress).await?;
+        let tag = snapshot.tags.get(POLICY_TAG).map(String::as_str).unwrap_or_default();
+        let policy = decode_policy(tag)
+            .map_err(|source| ReconcileError::InvalidPolicy { stream: name.to_owned(), source })?;
+        converge_shard_level(streams, alarms, &snapshot, &policy, actions, backoff, jitter).await?;
     }
     Ok(())
 }

@@ -102,6 +102,7 @@ mod tests {
             retention_hours: 24,
             tags: BTreeMap::new(),
             created: DateTime::UNIX_EPOCH,
+            shard_level_metrics: Default::default(),
         }
     }
 
@@ -141,6 +142,9 @@ mod tests {
         }
         async fn add_tags(&self, _: &str, _: &BTreeMap<String, String>) -> Result<(), PortError> {
             Err(unexpected("AddTagsToStream"))
+        }
+        async fn enable_shard_metrics(&self, _: &str, _: &[planner::Metric]) -> Result<(), PortError> {
+            Err(unexpected("EnableEnhancedMonitoring"))
         }
         async fn remove_tags(&self, _: &str, _: &[String]) -> Result<(), PortError> {
             Err(unexpected("RemoveTagsFromStream"))

@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use planner::{KINESIS_NAMESPACE, LAST_SCALED_TAG, Metric, POLICY_TAG, Policy, alarm_specs, encode_policy};
+use planner::{
+    KINESIS_NAMESPACE, LAST_SCALED_TAG, Metric, POLICY_TAG, Policy, alarm_specs, encode_policy,
+    shard_alarm_prefix, shard_alarm_specs,
+};
 use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
 use reconciler::scale_down::{ReviewOutcome, SweepContext, SweepReport, SweepSettings, sweep};
 use reconciler::{AlarmPort, Dimension, MetricPoint, MetricsPort, SeededJitter, StreamPort, Unit};
@@ -31,15 +34,25 @@ async fn managed(
     }
 }
 
-/// A day of 5-minute `Sum`s of IncomingBytes at `mib_per_sec`, with `spike` at one period.
+/// A day of 5-minute `Sum`s of the stream's IncomingBytes at `mib_per_sec`, with `spike` at one period.
 async fn day(cloudwatch: &InMemoryCloudWatch, stream: &str, mib_per_sec: f64, spike: Option<f64>) {
+    day_of(cloudwatch, vec![Dimension::stream(stream)], mib_per_sec, spike).await;
+}
+
+/// The same for the metric with `dimensions` (a shard's, with `ShardId`).
+async fn day_of(
+    cloudwatch: &InMemoryCloudWatch,
+    dimensions: Vec<Dimension>,
+    mib_per_sec: f64,
+    spike: Option<f64>,
+) {
     let points: Vec<MetricPoint> = (1..=288)
         .map(|i| {
             let rate = if i == 100 { spike.unwrap_or(mib_per_sec) } else { mib_per_sec };
             MetricPoint {
                 namespace: KINESIS_NAMESPACE.into(),
                 metric: Metric::IncomingBytes.as_str().into(),
-                dimensions: vec![Dimension::stream(stream)],
+                dimensions: dimensions.clone(),
                 timestamp: now() - chrono::Duration::minutes(5 * i),
                 value: rate * MIB * 300.0,
                 unit: Unit::Bytes,
@@ -112,6 +125,18 @@ async fn streams_at_min_shards_unmanaged_or_recently_scaled_are_not_merged() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn only_streams_under_the_deployments_prefix_are_swept() {
+    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    managed(&kinesis, &cloudwatch, "billing-cold", 4, &Policy::default()).await;
+    managed(&kinesis, &cloudwatch, "orders-cold", 4, &Policy::default()).await;
+    let settings = SweepSettings { stream_prefix: "billing-".into(), ..settings() };
+    let report = run(&kinesis, &cloudwatch, &settings).await;
+    let reviewed: Vec<&str> = report.reviews.iter().map(|r| r.stream.as_str()).collect();
+    assert_eq!(reviewed, ["billing-cold"]);
+    assert_eq!(kinesis.tiling("orders-cold").unwrap().len(), 4);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_dry_run_decides_but_changes_nothing() {
     let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
     managed(&kinesis, &cloudwatch, "cold", 4, &Policy::default()).await;
@@ -152,8 +177,11 @@ async fn a_sweep_out_of_time_returns_a_cursor_and_the_continuation_finishes_the_
     let mut cx =
         SweepContext { now: now(), deadline: Instant::now() + Duration::from_secs(500), after: None };
     let first = sweep(&kinesis, &cloudwatch, &cx, &settings, &mut SeededJitter::new(5)).await.unwrap();
-    assert_eq!(first.reviews.len(), 175, "one page (350 s) fits before the deadline, a second does not");
-    assert_eq!(first.cursor.as_deref(), Some("s174"));
+    // Reads stop once fewer than 30 s (the review reserve) are left: stream i is read at 2i s,
+    // so s000..=s235 are read; the full page of 175 and the partial page of 61 are both reviewed.
+    assert_eq!(first.reviews.len(), 236);
+    assert_eq!(first.cursor.as_deref(), Some("s235"));
+    assert_eq!(first.metrics_calls, 2);
     let mut reviewed = first.reviews.len();
     let mut invocations = 1;
     cx.after = first.cursor;
@@ -169,5 +197,42 @@ async fn a_sweep_out_of_time_returns_a_cursor_and_the_continuation_finishes_the_
         cx.after = next.cursor;
     }
     assert_eq!(reviewed, 400, "every stream reviewed exactly once across the chain");
-    assert_eq!(invocations, 3, "pages of 175, 175 and 50");
+    assert_eq!(invocations, 2, "236 streams, then the other 164");
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_shard_level_metrics_two_warm_shards_are_not_merged_into_one_hot_one() {
+    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let policy = Policy { shard_level_metrics: true, ..Policy::default() };
+    managed(&kinesis, &cloudwatch, "keyed", 4, &policy).await;
+    let ids = kinesis.tiling("keyed").unwrap().ids();
+    for spec in shard_alarm_specs("keyed", &ids, &policy, &[TOPIC.to_owned()]) {
+        cloudwatch.put_alarm(&spec).await.unwrap();
+    }
+    // Shards 0 and 1 carry a hot key range at 45 % each; the stream as a whole sits at 23 %, so
+    // the uniform-key estimate would merge every pair. Merged, 0 and 1 would be at 90 %.
+    day(&cloudwatch, "keyed", 0.92, None).await;
+    for (i, id) in ids.iter().enumerate() {
+        let shard = vec![Dimension::stream("keyed"), Dimension::new("ShardId", id.as_str())];
+        day_of(&cloudwatch, shard, if i < 2 { 0.45 } else { 0.01 }, None).await;
+    }
+    let report = run(&kinesis, &cloudwatch, &settings()).await;
+    assert!(
+        matches!(outcome(&report, "keyed"), ReviewOutcome::Scaled { to: 3, complete: true, .. }),
+        "only the cold pair merges: {report:#?}"
+    );
+    assert_eq!(report.metrics_calls, 2, "the stream's read, and one for its shards");
+    let open = kinesis.tiling("keyed").unwrap().ids();
+    let mut names: Vec<String> = cloudwatch
+        .describe_alarms(&shard_alarm_prefix("keyed"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    names.sort();
+    let mut want: Vec<String> =
+        shard_alarm_specs("keyed", &open, &policy, &[TOPIC.to_owned()]).into_iter().map(|s| s.name).collect();
+    want.sort();
+    assert_eq!(names, want, "the merged child has alarms, its closed parents none");
 }

@@ -5,11 +5,17 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use planner::{Admission, Metric, POLICY_TAG, Policy, ScalingState, alarm_name, alarm_specs, encode_policy};
+use planner::{
+    Admission, KINESIS_NAMESPACE, Metric, POLICY_TAG, Policy, ScalingState, alarm_name, alarm_specs,
+    encode_policy, shard_alarm_prefix, shard_alarm_specs,
+};
 use reconciler::alarm::AlarmMessage;
 use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
 use reconciler::scale_up::{Context, Decision, handle};
-use reconciler::{AlarmPort, AlarmState, ErrorKind, ExecuteSettings, SeededJitter, StreamPort};
+use reconciler::{
+    AlarmPort, AlarmState, Dimension, ErrorKind, ExecuteSettings, MetricPoint, MetricsPort, SeededJitter,
+    StreamPort, Unit,
+};
 use tokio::time::Instant;
 
 const ACCOUNT: &str = "123456789012";
@@ -24,6 +30,8 @@ struct World {
     kinesis: InMemoryStreams,
     cloudwatch: InMemoryCloudWatch,
     policy: Policy,
+    /// The deployment's `STREAM_NAME_PREFIX`.
+    prefix: String,
 }
 
 impl World {
@@ -36,7 +44,7 @@ impl World {
             cloudwatch.put_alarm(&spec).await.unwrap();
             cloudwatch.set_alarm_state(&spec.name, AlarmState::Alarm, "test").await.unwrap();
         }
-        World { kinesis, cloudwatch, policy }
+        World { kinesis, cloudwatch, policy, prefix: String::new() }
     }
 
     async fn shards(&self) -> u32 {
@@ -49,7 +57,13 @@ impl World {
 
     async fn alarm_with_deadline(&self, message: &str, now: DateTime<Utc>, deadline: Instant) -> Decision {
         let message = AlarmMessage::parse(message).expect("test messages parse");
-        let cx = Context { account: ACCOUNT.into(), region: "us-east-1".into(), now, deadline };
+        let cx = Context {
+            account: ACCOUNT.into(),
+            region: "us-east-1".into(),
+            stream_prefix: self.prefix.clone(),
+            now,
+            deadline,
+        };
         let settings = ExecuteSettings { poll: Duration::from_millis(10), ..ExecuteSettings::default() };
         handle(&self.kinesis, &self.cloudwatch, &message, &cx, &settings, &mut SeededJitter::new(3))
             .await
@@ -135,6 +149,18 @@ async fn an_alarm_for_an_unmanaged_stream_is_ignored_and_touches_nothing() {
     let Decision::Ignored { reason } = decision else { panic!("{decision:?}") };
     assert!(reason.contains("not managed"), "{reason}");
     assert_eq!(world.kinesis.calls().len(), calls_before);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_alarm_for_a_stream_outside_the_deployments_prefix_is_ignored_without_an_aws_call() {
+    let mut world = World::new(1, Policy::default()).await;
+    world.prefix = "billing-".into();
+    // What a role narrowed to billing-* answers; the handler must not even ask.
+    world.kinesis.fail_next("DescribeStreamSummary", ErrorKind::AccessDenied);
+    let decision = world.alarm(&bytes_alarm(t(0), 0.9), t(5)).await;
+    let Decision::Ignored { reason } = decision else { panic!("{decision:?}") };
+    assert!(reason.contains("outside STREAM_NAME_PREFIX"), "{reason}");
+    assert_eq!(world.shards().await, 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -229,4 +255,47 @@ async fn a_deadline_too_close_stops_cleanly_and_still_rearms() {
         AlarmState::Ok,
         "it fires again and the next run continues"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_shard_level_metrics_the_measured_hot_shard_is_split_and_shard_alarms_follow_the_reshard() {
+    let policy = Policy { shard_level_metrics: true, ..Policy::default() };
+    let world = World::new(4, policy.clone()).await;
+    let ids = world.kinesis.tiling("orders").unwrap().ids();
+    for spec in shard_alarm_specs("orders", &ids, &policy, &[TOPIC.to_owned()]) {
+        world.cloudwatch.put_alarm(&spec).await.unwrap();
+    }
+    // A hot key: shard 1 writes 0.95 MiB/s, the others almost nothing, so the stream as a whole
+    // sits at a quarter of its capacity and only the throttling alarm fires.
+    let mut points = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let mib = if i == 1 { 0.95 } else { 0.01 };
+        for minute in 1..=3 {
+            points.push(MetricPoint {
+                namespace: KINESIS_NAMESPACE.into(),
+                metric: Metric::IncomingBytes.as_str().into(),
+                dimensions: vec![Dimension::stream("orders"), Dimension::new("ShardId", id.as_str())],
+                timestamp: t(-60 * minute),
+                value: mib * MIB * 60.0,
+                unit: Unit::Bytes,
+            });
+        }
+    }
+    world.cloudwatch.put_metric_data(&points).await.unwrap();
+    let throttled = message(Metric::WriteProvisionedThroughputExceeded, "ALARM", t(0), 12.0, "");
+    let decision = world.alarm(&throttled, t(5)).await;
+    let Decision::Scaled { steps, to: 5, .. } = decision else { panic!("{decision:?}") };
+    assert!(steps.iter().all(|s| s.starts_with(&format!("SplitShard {} at ", ids[1]))), "{steps:?}");
+
+    let open = world.kinesis.tiling("orders").unwrap().ids();
+    let alarms = world.cloudwatch.describe_alarms(&shard_alarm_prefix("orders")).await.unwrap();
+    let mut names: Vec<String> = alarms.iter().map(|a| a.name.clone()).collect();
+    names.sort();
+    let mut want: Vec<String> = shard_alarm_specs("orders", &open, &policy, &[TOPIC.to_owned()])
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    want.sort();
+    assert_eq!(names, want, "an alarm for each open shard, none for the closed parent");
+    assert!(!names.iter().any(|n| n.contains(ids[1].as_str())));
 }

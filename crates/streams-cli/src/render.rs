@@ -115,6 +115,18 @@ pub(crate) fn change_line(out: &mut String, change: &Change) {
             Ok(())
         }
         Change::DeleteAlarm { name } => writeln!(out, "      - alarm {name}  (not wanted by streams.yaml)"),
+        Change::ShardLevel { enable_metrics, alarms_found, alarms_wanted, .. } => {
+            let enable = if enable_metrics.is_empty() {
+                String::new()
+            } else {
+                format!("enable enhanced metrics {}; ", enable_metrics.join(", "))
+            };
+            writeln!(
+                out,
+                "      ~ shard-level monitoring: {enable}per-shard alarms {alarms_found} → {alarms_wanted}  \
+                 (for the shards open when applied)"
+            )
+        }
     };
 }
 

@@ -19,6 +19,7 @@ pub(crate) const SETTINGS: &[&str] = &[
     "tags",
     "scaleUp",
     "scaleDown",
+    "shardLevelMetrics",
     "deletionProtection",
 ];
 pub(crate) const SCALE_UP: &[&str] = &[
@@ -77,6 +78,7 @@ pub(crate) struct Layer {
     pub region: Field<String>,
     pub tags: Field<Vec<Tag>>,
     pub deletion_protection: Field<bool>,
+    pub shard_level_metrics: Field<bool>,
     pub scale_up: ScaleUpLayer,
     pub scale_down: ScaleDownLayer,
 }
@@ -193,6 +195,10 @@ impl Layer {
             "deletionProtection" => {
                 self.deletion_protection =
                     Field::from_option(report.boolean("deletionProtection", value), here);
+            }
+            "shardLevelMetrics" => {
+                self.shard_level_metrics =
+                    Field::from_option(report.boolean("shardLevelMetrics", value), here);
             }
             "scaleUp" => self.read_scale_up(report, owner, value),
             "scaleDown" => self.read_scale_down(report, owner, value),

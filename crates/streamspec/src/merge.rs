@@ -60,6 +60,7 @@ pub(crate) struct Effective {
     retention_hours: Option<Value<u32>>,
     region: Option<Value<Option<String>>>,
     deletion_protection: Option<Value<bool>>,
+    shard_level_metrics: Option<Value<bool>>,
     up_threshold: Option<Value<f64>>,
     up_target: Option<Value<f64>>,
     up_period_seconds: Option<Value<u32>>,
@@ -106,6 +107,11 @@ impl Effective {
             retention_hours: pick(&own.retention_hours, &inherited.retention_hours, DEFAULT_RETENTION_HOURS),
             region: pick(&region(&own.region), &region(&inherited.region), None),
             deletion_protection: pick(&own.deletion_protection, &inherited.deletion_protection, true),
+            shard_level_metrics: pick(
+                &own.shard_level_metrics,
+                &inherited.shard_level_metrics,
+                builtin.shard_level_metrics,
+            ),
             up_threshold: pick(
                 &up.threshold_percent,
                 &parent_up.threshold_percent,
@@ -277,6 +283,7 @@ impl Effective {
             max_shards: self.max_shards?.value,
             scale_up: up,
             scale_down: down,
+            shard_level_metrics: self.shard_level_metrics?.value,
         })
     }
 

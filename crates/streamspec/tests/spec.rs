@@ -116,7 +116,7 @@ fn streams_inherit_defaults_and_override_them_field_by_field() {
     assert_eq!(names, ["inherits-everything", "overrides"]);
 
     let inherits: &StreamSpec = &config.streams[0];
-    assert_eq!(inherits.location, Location { line: 17, column: 5 });
+    assert_eq!(inherits.location, Location { line: 18, column: 5 });
     assert_eq!(inherits.desired_shards, 2);
     assert_eq!(inherits.retention_hours, 72);
     assert_eq!(inherits.region.as_deref(), Some("eu-west-1"));
@@ -134,6 +134,7 @@ fn streams_inherit_defaults_and_override_them_field_by_field() {
     assert_eq!(percent(policy.scale_down.threshold), 30.0);
     assert_eq!(policy.scale_down.period_secs, 300);
     assert_eq!(policy.scale_down.lookback_secs, 24 * 3600);
+    assert!(policy.shard_level_metrics);
 
     let overrides = config.stream("overrides").expect("second stream");
     assert_eq!(overrides.desired_shards, 40);
@@ -153,6 +154,7 @@ fn streams_inherit_defaults_and_override_them_field_by_field() {
     assert_eq!(percent(policy.scale_down.threshold), 30.0, "from defaults");
     assert_eq!(policy.scale_down.period_secs, 15 * 60);
     assert_eq!(policy.scale_down.lookback_secs, 6 * 3600);
+    assert!(!policy.shard_level_metrics, "own false over the defaults' true");
 }
 
 #[test]

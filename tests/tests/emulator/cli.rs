@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use emulator_tests::{REGION, emulator_clients, unique_name};
-use planner::{ALARM_NAME_PREFIX, Policy, alarm_specs};
+use planner::{ALARM_NAME_PREFIX, Policy, alarm_specs, shard_alarm_prefix, shard_alarm_specs};
 use reconciler::{AlarmPort, AlarmSummary, ErrorKind, StreamPort};
 
 use crate::common::{Cli, TOPIC, stderr, stdout, streams_at, transcript};
@@ -26,7 +26,7 @@ const MIB: f64 = 1024.0 * 1024.0;
 fn policy_tag(min: u32, max: u32, up: u32) -> String {
     format!(
         "v1 min={min} max={max} up={up} target=60 period=60 evals=1 cooldown=300 throttle=on bypass=on \
-         down=50 downperiod=300 lookback=86400"
+         down=50 downperiod=300 lookback=86400 shards=off"
     )
 }
 
@@ -229,6 +229,44 @@ async fn a_new_threshold_updates_the_alarms_and_the_policy_tag() {
     cli.expect(0, &["apply"]);
     assert_alarms(&cloudwatch, &s, 90.0, 1).await;
     check(&cli.run(&["plan"]), 0, &s, &[&format!("= {s}  (observed: 1 open shard(s), ACTIVE): no changes")]);
+    remove(&clients, &s).await;
+}
+
+#[tokio::test]
+async fn shard_level_metrics_turn_on_enhanced_monitoring_and_an_alarm_per_shard_and_off_again() {
+    let clients = emulator_clients().await;
+    let (streams, cloudwatch) = (clients.streams(), clients.cloudwatch());
+    let cli = Cli::new();
+    let s = unique_name("cli-shards");
+    cli.write_config(&[format!("{{name: {s}, desiredShards: 2, shardLevelMetrics: true}}")]);
+    let plan = cli.run(&["plan"]);
+    assert!(
+        stdout(&plan).contains(
+            "~ shard-level monitoring: enable enhanced metrics IncomingBytes, IncomingRecords; per-shard alarms 0 → 4"
+        ),
+        "{}",
+        transcript(&plan)
+    );
+    cli.expect(0, &["apply"]);
+    let snapshot = streams.describe(&s).await.expect("describe");
+    assert_eq!(
+        snapshot.shard_level_metrics,
+        ["IncomingBytes".to_owned(), "IncomingRecords".to_owned()].into()
+    );
+    let per_shard = cloudwatch.describe_alarms(&shard_alarm_prefix(&s)).await.expect("alarms");
+    let mut names: Vec<String> = per_shard.iter().map(|a| a.name.clone()).collect();
+    names.sort();
+    let policy = Policy { shard_level_metrics: true, ..Policy::default() };
+    let ids = snapshot.tiling().expect("ACTIVE").ids();
+    let want: Vec<String> =
+        shard_alarm_specs(&s, &ids, &policy, &[TOPIC.to_owned()]).into_iter().map(|a| a.name).collect();
+    assert_eq!(names, want);
+    assert!(per_shard.iter().all(|a| a.dimensions.iter().any(|d| d.name == "ShardId")), "{per_shard:#?}");
+    check(&cli.run(&["plan"]), 0, &s, &[&format!("= {s}  (observed: 2 open shard(s), ACTIVE): no changes")]);
+
+    cli.write_config(&[format!("{{name: {s}, desiredShards: 2}}")]);
+    cli.expect(0, &["apply"]);
+    assert!(cloudwatch.describe_alarms(&shard_alarm_prefix(&s)).await.expect("alarms").is_empty());
     remove(&clients, &s).await;
 }
 

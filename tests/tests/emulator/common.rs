@@ -8,30 +8,15 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use emulator_tests::{REGION, endpoint, unique_name};
+use emulator_tests::{REGION, endpoint, unique_name, workspace_binary};
 
 /// The alarm topic of streams.yaml files whose alarms need not deliver anywhere.
 pub const TOPIC: &str = "arn:aws:sns:us-east-1:000000000000:kinesis-autoscaler-test";
 
-/// The workspace binary `name` Cargo put next to this test executable (`target/<profile>/deps/..`).
-pub fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the path of the test executable");
-    let profile_dir =
-        exe.parent().and_then(Path::parent).expect("the test executable lives in target/<profile>/deps");
-    let bin = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "the {name} binary is not at {}: build it first with `cargo build --workspace --bins` \
-         (scripts/test does), then rerun the tests",
-        bin.display()
-    );
-    bin
-}
-
 /// Runs `streams --endpoint-url ENDPOINT ARGS..` in `dir` with the emulator's static credentials,
 /// and nothing from the developer's AWS configuration that could send it elsewhere.
 pub fn streams_at(dir: &Path, endpoint: &str, args: &[&str]) -> Output {
-    Command::new(binary("streams"))
+    Command::new(workspace_binary("streams"))
         .arg("--endpoint-url")
         .arg(endpoint)
         .args(args)

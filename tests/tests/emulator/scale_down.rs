@@ -1,28 +1,24 @@
 //! The scale-down sweep with the real adapters against the emulator, with back-dated metrics.
 //!
 //! A sweep reviews every managed stream in the account, and the emulator is shared by tests
-//! running in parallel, so each test sweeps through [`Only`], a view of Kinesis that lists just
-//! its own streams. Every emulator stream is seconds old, which the scale-down rule rightly
+//! running in parallel, so each test sweeps only its own streams with the deployment's
+//! `STREAM_NAME_PREFIX` setting (`SweepSettings::stream_prefix`). Every emulator stream is seconds old, which the scale-down rule rightly
 //! refuses for a 24 h window ("not a full window of history"), so the merge scenarios use a
 //! 30-second window of 10-second periods written straight into the policy tag, and wait it out:
 //! the same rule and the same code, at a smaller scale.
 //!
-//! Batching over hundreds of streams is pinned in memory (`crates/reconciler/tests/scale_down.rs`):
-//! on LocalStack one page of 175 streams took about 5 minutes, too slow for CI.
+//! Batching over hundreds of streams, through the real Lambda binary, is in `tests/fleet`.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant as StdInstant};
 
 use chrono::Utc;
 use emulator_tests::{emulator_clients, unique_name};
 use planner::{
-    HashKey, KINESIS_NAMESPACE, LAST_SCALED_TAG, Metric, POLICY_TAG, Policy, ScaleDown, ShardId, alarm_specs,
-    encode_policy,
+    KINESIS_NAMESPACE, LAST_SCALED_TAG, Metric, POLICY_TAG, Policy, ScaleDown, alarm_specs, encode_policy,
 };
 use reconciler::scale_down::{ReviewOutcome, SweepContext, SweepReport, SweepSettings, sweep};
 use reconciler::{
-    AlarmPort, Backoff, Dimension, MetricPoint, MetricsPort, PortError, SeededJitter, StreamPort,
-    StreamSnapshot, Unit, retry,
+    AlarmPort, Backoff, Dimension, MetricPoint, MetricsPort, SeededJitter, StreamPort, Unit, retry,
 };
 use tokio::time::Instant;
 
@@ -30,49 +26,6 @@ use crate::settle;
 
 const MIB: f64 = 1_048_576.0;
 const TOPIC: &str = "arn:aws:sns:us-east-1:000000000000:kinesis-autoscaler-scale-down-test";
-
-/// Kinesis as a sweep sees it, restricted to the streams whose names start with `prefix`.
-struct Only<'a, P> {
-    inner: &'a P,
-    prefix: String,
-}
-
-impl<P: StreamPort + Sync> StreamPort for Only<'_, P> {
-    async fn describe(&self, stream: &str) -> Result<StreamSnapshot, PortError> {
-        self.inner.describe(stream).await
-    }
-    async fn list_streams(&self) -> Result<Vec<String>, PortError> {
-        let all = self.inner.list_streams().await?;
-        Ok(all.into_iter().filter(|n| n.starts_with(&self.prefix)).collect())
-    }
-    async fn tags(&self, stream: &str) -> Result<BTreeMap<String, String>, PortError> {
-        self.inner.tags(stream).await
-    }
-    async fn create_stream(&self, stream: &str, shards: u32) -> Result<(), PortError> {
-        self.inner.create_stream(stream, shards).await
-    }
-    async fn delete_stream(&self, stream: &str) -> Result<(), PortError> {
-        self.inner.delete_stream(stream).await
-    }
-    async fn split_shard(&self, stream: &str, shard: &ShardId, at: HashKey) -> Result<(), PortError> {
-        self.inner.split_shard(stream, shard, at).await
-    }
-    async fn merge_shards(&self, stream: &str, shard: &ShardId, adjacent: &ShardId) -> Result<(), PortError> {
-        self.inner.merge_shards(stream, shard, adjacent).await
-    }
-    async fn update_shard_count(&self, stream: &str, target: u32) -> Result<(), PortError> {
-        self.inner.update_shard_count(stream, target).await
-    }
-    async fn set_retention(&self, stream: &str, from: u32, to: u32) -> Result<(), PortError> {
-        self.inner.set_retention(stream, from, to).await
-    }
-    async fn add_tags(&self, stream: &str, tags: &BTreeMap<String, String>) -> Result<(), PortError> {
-        self.inner.add_tags(stream, tags).await
-    }
-    async fn remove_tags(&self, stream: &str, keys: &[String]) -> Result<(), PortError> {
-        self.inner.remove_tags(stream, keys).await
-    }
-}
 
 /// A 30-second look-back of 10-second periods: a stream 41 s old has a full window of history.
 fn short_window(min_shards: u32) -> Policy {
@@ -119,24 +72,17 @@ async fn publish(cloudwatch: &impl MetricsPort, stream: &str, mib_per_sec: f64, 
     cloudwatch.put_metric_data(&points).await.expect("put metric data");
 }
 
+/// One sweep of the streams named `prefix…`.
 async fn run_sweep(
     kinesis: &(impl StreamPort + Sync),
     cloudwatch: &(impl MetricsPort + AlarmPort + Sync),
     prefix: &str,
-    deadline: Instant,
-    after: Option<String>,
-    settings: &SweepSettings,
 ) -> SweepReport {
-    let only = Only { inner: kinesis, prefix: prefix.to_owned() };
-    let cx = SweepContext { now: Utc::now(), deadline, after };
-    sweep(&only, cloudwatch, &cx, settings, &mut SeededJitter::new(9)).await.expect("sweep")
-}
-
-fn settings() -> SweepSettings {
-    let mut settings = SweepSettings::default();
+    let mut settings = SweepSettings { stream_prefix: prefix.to_owned(), ..SweepSettings::default() };
     settings.execute.poll = Duration::from_millis(100);
-    settings.page_budget = Duration::from_secs(1);
-    settings
+    let cx =
+        SweepContext { now: Utc::now(), deadline: Instant::now() + Duration::from_secs(300), after: None };
+    sweep(kinesis, cloudwatch, &cx, &settings, &mut SeededJitter::new(9)).await.expect("sweep")
 }
 
 fn outcome<'r>(report: &'r SweepReport, stream: &str) -> &'r ReviewOutcome {
@@ -175,15 +121,7 @@ async fn the_sweep_merges_only_streams_cold_at_every_datapoint_with_full_history
     // 4 shards at 0.8 MiB/s = 20 %; one 10-second period at 2.4 MiB/s = 60 %, over the 50 % threshold.
     publish(&cloudwatch, &name("spike"), 0.8, Some(2.4)).await;
 
-    let report = run_sweep(
-        &kinesis,
-        &cloudwatch,
-        &prefix,
-        Instant::now() + Duration::from_secs(300),
-        None,
-        &settings(),
-    )
-    .await;
+    let report = run_sweep(&kinesis, &cloudwatch, &prefix).await;
     assert!(
         matches!(outcome(&report, &name("cold")), ReviewOutcome::Scaled { to: 2, complete: true, .. }),
         "{report:#?}"

@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 
 use aws_adapters::AwsClients;
 use chrono::{DateTime, Utc};
-use emulator_tests::lambda::LocalLambda;
+use emulator_tests::lambda::{DEFAULT_TIMEOUT, LocalLambda};
 use emulator_tests::sns_bridge::{SnsBridge, Topic, lambda_event};
-use emulator_tests::{ACCOUNT, REGION, emulator_clients, endpoint, unique_name};
+use emulator_tests::{ACCOUNT, REGION, emulator_clients, emulator_function, endpoint, unique_name};
 use planner::{
     ALARM_NAME_PREFIX, AlarmSpec, KINESIS_NAMESPACE, LAST_SCALED_TAG, Metric, POLICY_TAG, Policy,
     alarm_specs, decode_policy,
@@ -28,23 +28,14 @@ use planner::{
 use reconciler::{AlarmPort, Dimension, ErrorKind, MetricPoint, MetricsPort, StreamPort, StreamStatus, Unit};
 use serde_json::{Value, json};
 
-use crate::common::{Cli, TOPIC, binary};
+use crate::common::{Cli, TOPIC};
 use crate::settle;
 
 const MIB: f64 = 1_048_576.0;
 
 /// Starts the real bootstrap binary against the emulator.
 fn start_lambda() -> LocalLambda {
-    let endpoint = endpoint();
-    LocalLambda::start(
-        &binary("lambda-scale-up"),
-        &[
-            ("AWS_REGION", REGION),
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-            ("AWS_ENDPOINT_URL", &endpoint),
-        ],
-    )
+    emulator_function("lambda-scale-up", &[], DEFAULT_TIMEOUT)
 }
 
 /// `streams apply` of a streams.yaml holding `stream` (one YAML flow mapping), alarms to `topic`.
