@@ -1,0 +1,199 @@
+//! CloudWatch as the policies see it: stream-level `Sum` datapoints published a while after their
+//! period ends, and alarms evaluated every minute that notify only on a change of state.
+//!
+//! Kinesis counts only *accepted* writes in `IncomingBytes` / `IncomingRecords` ("successfully
+//! put", AWS docs); rejected ones appear only in `WriteProvisionedThroughputExceeded` (records).
+//! So while a stream throttles, its load metrics show its capacity, not its demand: a policy
+//! cannot see how far short it is from these metrics alone.
+
+use planner::{AlarmSpec, Comparison, Metric, SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
+
+use crate::model::METRIC_DELAY_SECS;
+
+/// One minute's sums.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Point {
+    pub bytes: f64,
+    pub records: f64,
+    pub throttled: f64,
+}
+
+impl Point {
+    fn add(&mut self, other: Point) {
+        self.bytes += other.bytes;
+        self.records += other.records;
+        self.throttled += other.throttled;
+    }
+}
+
+/// Per-minute sums, including a history before the trace (minute indexes may be negative).
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    history: i64,
+    points: Vec<Point>,
+}
+
+impl Metrics {
+    /// `history` minutes of `before` precede minute 0.
+    pub fn new(history: i64, before: Point) -> Metrics {
+        Metrics { history, points: vec![before; history as usize] }
+    }
+
+    /// Records the sums of minute `m`, which must be the next one.
+    pub fn push(&mut self, m: i64, point: Point) {
+        debug_assert_eq!(m + self.history, self.points.len() as i64);
+        self.points.push(point);
+    }
+
+    /// The first minute not yet published at `now`.
+    pub fn published_until(&self, now: i64) -> i64 {
+        let recorded = self.points.len() as i64 - self.history;
+        (now - METRIC_DELAY_SECS).div_euclid(60).min(recorded)
+    }
+
+    /// The sums over minutes `[from, to)`, if every one of them is published at `now`.
+    pub fn sum(&self, from: i64, to: i64, now: i64) -> Option<Point> {
+        if to > self.published_until(now) || from < -self.history {
+            return None;
+        }
+        let mut sum = Point::default();
+        for m in from..to {
+            sum.add(self.points[(m + self.history) as usize]);
+        }
+        Some(sum)
+    }
+
+    /// Published datapoints of `period_secs`, oldest first, as `(period start in seconds, sums)`,
+    /// for periods starting in `[from, to)`.
+    pub fn series(&self, period_secs: i64, from: i64, to: i64, now: i64) -> Vec<(i64, Point)> {
+        let per = period_secs / 60;
+        let first = from.div_euclid(period_secs);
+        let last = to.div_euclid(period_secs) + i64::from(to.rem_euclid(period_secs) != 0);
+        (first..last)
+            .filter_map(|p| self.sum(p * per, (p + 1) * per, now).map(|s| (p * period_secs, s)))
+            .collect()
+    }
+}
+
+/// What an alarm watches.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Watch {
+    Metric(Metric),
+    /// Metric math: the larger of bytes and records over `shards` shards' limits for the period.
+    Usage {
+        shards: u32,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Ge,
+    Gt,
+    Lt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Ok,
+    Alarm,
+}
+
+/// A CloudWatch alarm. Missing datapoints are `notBreaching`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alarm {
+    pub watch: Watch,
+    pub period_secs: i64,
+    pub evaluation_periods: u32,
+    pub datapoints_to_alarm: u32,
+    pub threshold: f64,
+    pub cmp: Cmp,
+    pub state: State,
+    /// When the state last changed (seconds).
+    pub changed_at: i64,
+}
+
+/// An alarm's transition to `ALARM`: what SNS delivers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub alarm: usize,
+    pub changed_at: i64,
+    /// The breaching datapoints the state reason quotes.
+    pub datapoints: Vec<f64>,
+    pub deliver_at: i64,
+}
+
+impl Alarm {
+    /// The alarm `streams apply` (or the scale-up Lambda's re-arm) writes for this spec.
+    pub fn from_spec(spec: &AlarmSpec) -> Alarm {
+        Alarm {
+            watch: Watch::Metric(spec.metric),
+            period_secs: i64::from(spec.period_secs),
+            evaluation_periods: spec.evaluation_periods,
+            datapoints_to_alarm: spec.datapoints_to_alarm,
+            threshold: spec.threshold,
+            cmp: match spec.comparison {
+                Comparison::GreaterThanOrEqualToThreshold => Cmp::Ge,
+                Comparison::GreaterThanThreshold => Cmp::Gt,
+            },
+            state: State::Ok,
+            changed_at: i64::MIN,
+        }
+    }
+
+    fn value(&self, p: &Point) -> f64 {
+        match self.watch {
+            Watch::Metric(Metric::IncomingBytes) => p.bytes,
+            Watch::Metric(Metric::IncomingRecords) => p.records,
+            Watch::Metric(Metric::WriteProvisionedThroughputExceeded) => p.throttled,
+            Watch::Usage { shards } => {
+                let secs = self.period_secs as f64 * f64::from(shards.max(1));
+                (p.bytes / (secs * SHARD_BYTES_PER_SEC)).max(p.records / (secs * SHARD_RECORDS_PER_SEC))
+            }
+        }
+    }
+
+    fn breaches(&self, v: f64) -> bool {
+        match self.cmp {
+            Cmp::Ge => v >= self.threshold,
+            Cmp::Gt => v > self.threshold,
+            Cmp::Lt => v < self.threshold,
+        }
+    }
+
+    /// One evaluation at `now` over the last `evaluation_periods` published periods. Returns
+    /// the quoted breaching datapoints (newest first) when the alarm goes from `OK` to `ALARM`.
+    pub fn evaluate(&mut self, now: i64, metrics: &Metrics) -> Option<Vec<f64>> {
+        let per = self.period_secs / 60;
+        let end = metrics.published_until(now).div_euclid(per) * per;
+        let start = end - per * i64::from(self.evaluation_periods);
+        let values: Vec<f64> = metrics
+            .series(self.period_secs, start * 60, end * 60, now)
+            .iter()
+            .map(|(_, p)| self.value(p))
+            .collect();
+        let breaching: Vec<f64> = values.iter().rev().copied().filter(|v| self.breaches(*v)).collect();
+        let alarm = breaching.len() as u32 >= self.datapoints_to_alarm;
+        match (self.state, alarm) {
+            (State::Ok, true) => {
+                self.state = State::Alarm;
+                self.changed_at = now;
+                Some(breaching)
+            }
+            (State::Alarm, false) => {
+                self.state = State::Ok;
+                self.changed_at = now;
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// `SetAlarmState OK`: CloudWatch re-evaluates at the next minute and fires again if still
+    /// breaching.
+    pub fn reset(&mut self, now: i64) {
+        if self.state != State::Ok {
+            self.state = State::Ok;
+            self.changed_at = now;
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The model's constants: every latency, duration, quota and price the simulator assumes, each
+//! with where it comes from, in one place so the report can print them and a reader can argue
+//! with them.
+//!
+//! Per-shard write limits come from `planner` itself (1 MiB/s, 1,000 records/s), so the simulator
+//! and the Lambdas can never disagree about them.
+
+/// CloudWatch publishes a 1-minute datapoint this long after its minute ends (AWS documents
+/// "typically within a minute or two"; we take the middle, 90 s).
+pub const METRIC_DELAY_SECS: i64 = 90;
+
+/// An alarm's state change reaching a Lambda through SNS, plus a warm invocation (seconds in
+/// practice; we use 5 s).
+pub const NOTIFY_LATENCY_SECS: i64 = 5;
+
+/// One `SplitShard` or `MergeShards`: the stream is `UPDATING` for this long and the children
+/// open when it is done (AWS: "may take a few seconds"; peers observe tens of seconds: 30 s).
+pub const RESHARD_SECS: i64 = 30;
+
+/// One `UpdateShardCount` (AWS: "a few minutes"; it re-creates every shard, so we let it grow
+/// with the larger of the two counts): 60 s plus 4 s per shard. 4 → 8 takes 92 s, 32 → 64 316 s.
+pub fn update_shard_count_secs(from: u32, to: u32) -> i64 {
+    60 + 4 * i64::from(from.max(to))
+}
+
+/// Lambda timeout (15 minutes) less a 30 s margin: the scale-up Lambda's deadline.
+pub const LAMBDA_DEADLINE_SECS: i64 = 900 - 30;
+
+/// No reshard step starts with less than this left before the deadline
+/// (`reconciler::ExecuteSettings::default().step_budget`).
+pub const STEP_BUDGET_SECS: i64 = 45;
+
+/// Closed shards stay listed (not billed) for the stream's retention period: 24 h by default.
+pub const RETENTION_SECS: i64 = 24 * 3600;
+
+/// The scale-down Lambda's schedule: `rate(36 hours)` (crates/lambda-scale-down).
+pub const SCALE_DOWN_EVERY_SECS: i64 = 36 * 3600;
+
+/// How much metric history exists before a trace starts, at the trace's first-minute rate: the
+/// stream has been running at that level for a while, so look-back windows are full from t = 0.
+pub const HISTORY_MINUTES: i64 = 2 * 24 * 60;
+
+/// On-demand mode's minimum write capacity (4 MiB/s, 4,000 records/s) and how long it takes to
+/// adapt to a new peak beyond twice the previous one (AWS: "may throttle ... for about 15
+/// minutes").
+pub const ON_DEMAND_MIN_UNITS: f64 = 4.0;
+pub const ON_DEMAND_ADAPT_SECS: i64 = 15 * 60;
+
+/// Prices, us-east-1, from the Amazon Kinesis Data Streams pricing page
+/// (<https://aws.amazon.com/kinesis/data-streams/pricing/>), figures as of 2026-11-23 as given in
+/// the issue; this machine has no network, so they were not re-read from the page.
+pub const PRICE_SHARD_HOUR: f64 = 0.015;
+/// Per million PUT payload units (one unit per started 25 KB of a record).
+pub const PRICE_PUT_UNITS_PER_MILLION: f64 = 0.014;
+pub const PUT_PAYLOAD_UNIT_BYTES: f64 = 25.0 * 1024.0;
+/// On-demand: per stream-hour and per GB written (each record rounded up to 1 KB; GB = 2^30 bytes).
+pub const PRICE_ON_DEMAND_STREAM_HOUR: f64 = 0.04;
+pub const PRICE_ON_DEMAND_PER_GB: f64 = 0.08;
+pub const ON_DEMAND_RECORD_ROUNDING_BYTES: f64 = 1024.0;
+pub const GB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// The shard bounds every provisioned policy runs with (the planner's default `maxShards` of 64
+/// is too low for the ramp and spike traces; scaling parameters stay at their defaults).
+pub const MIN_SHARDS: u32 = 1;
+pub const MAX_SHARDS: u32 = 256;
+
+/// Seconds from trace start to the `DateTime` the planner sees: 2026-11-23T00:00:00Z, a
+/// multiple of every alarm period.
+pub fn at(t: i64) -> chrono::DateTime<chrono::Utc> {
+    const EPOCH: i64 = 1_795_392_000; // 2026-11-23T00:00:00Z
+    chrono::DateTime::from_timestamp(EPOCH + t, 0).expect("simulated times are in range")
+}
+
+/// The inverse of [`at`]: a planner `DateTime` back to seconds from trace start.
+pub fn secs(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp() - at(0).timestamp()
+}

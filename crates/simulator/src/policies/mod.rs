@@ -1,0 +1,158 @@
+//! The policies compared, each behind one small trait: once a simulated second, before that
+//! second's traffic, a controller looks at what its real counterpart could see (published
+//! metrics, the stream) and may start reshards.
+//!
+//! Only [`ours`] is this project's policy, and it decides by calling the `planner` crate exactly
+//! as the Lambdas do; the others are written here from their published descriptions, each
+//! module saying where its parameters come from.
+
+pub mod baseline;
+pub mod go_sample;
+pub mod on_demand;
+pub mod oracle;
+pub mod ours;
+pub mod scaling_utils;
+pub mod static_peak;
+
+use crate::SimError;
+use crate::cloudwatch::Metrics;
+use crate::kinesis::Kinesis;
+use crate::trace::Trace;
+
+/// What a controller may look at and act on.
+#[derive(Debug)]
+pub struct Env<'a> {
+    pub kinesis: &'a mut Kinesis,
+    pub metrics: &'a Metrics,
+    pub trace: &'a Trace,
+}
+
+/// A scaling policy in simulated time.
+pub trait Controller {
+    /// Called once per second `now`, after reshards due by `now` completed.
+    fn tick(&mut self, now: i64, env: &mut Env<'_>) -> Result<(), SimError>;
+}
+
+/// How a policy is billed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Billing {
+    Provisioned,
+    OnDemand,
+}
+
+/// The policies, in the order the report prints them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PolicyKind {
+    Ours,
+    Baseline,
+    ScalingUtils,
+    GoSample,
+    OnDemand,
+    StaticPeak,
+    Oracle,
+}
+
+impl PolicyKind {
+    pub const ALL: [PolicyKind; 7] = [
+        PolicyKind::Ours,
+        PolicyKind::Baseline,
+        PolicyKind::ScalingUtils,
+        PolicyKind::GoSample,
+        PolicyKind::OnDemand,
+        PolicyKind::StaticPeak,
+        PolicyKind::Oracle,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PolicyKind::Ours => "this project",
+            PolicyKind::Baseline => "baseline design",
+            PolicyKind::ScalingUtils => "scaling-utils (Java)",
+            PolicyKind::GoSample => "AWS Go sample",
+            PolicyKind::OnDemand => "on-demand",
+            PolicyKind::StaticPeak => "static at peak",
+            PolicyKind::Oracle => "oracle",
+        }
+    }
+
+    /// The file-name-safe name (plots).
+    pub fn slug(self) -> &'static str {
+        match self {
+            PolicyKind::Ours => "ours",
+            PolicyKind::Baseline => "baseline",
+            PolicyKind::ScalingUtils => "scaling-utils",
+            PolicyKind::GoSample => "go-sample",
+            PolicyKind::OnDemand => "on-demand",
+            PolicyKind::StaticPeak => "static",
+            PolicyKind::Oracle => "oracle",
+        }
+    }
+
+    /// Its parameters, as the report prints them.
+    pub fn parameters(self) -> &'static str {
+        match self {
+            PolicyKind::Ours => ours::PARAMETERS,
+            PolicyKind::Baseline => baseline::PARAMETERS,
+            PolicyKind::ScalingUtils => scaling_utils::PARAMETERS,
+            PolicyKind::GoSample => go_sample::PARAMETERS,
+            PolicyKind::OnDemand => on_demand::PARAMETERS,
+            PolicyKind::StaticPeak => static_peak::PARAMETERS,
+            PolicyKind::Oracle => oracle::PARAMETERS,
+        }
+    }
+
+    pub fn billing(self) -> Billing {
+        if self == PolicyKind::OnDemand { Billing::OnDemand } else { Billing::Provisioned }
+    }
+
+    /// Whether the policy starts from the trace's initial shard count (the autoscalers) or
+    /// sets its own capacity from the first second.
+    pub fn controller(self, trace: &Trace, kinesis: &mut Kinesis) -> Box<dyn Controller> {
+        match self {
+            PolicyKind::Ours => Box::new(ours::Ours::new(kinesis.open())),
+            PolicyKind::Baseline => Box::new(baseline::Baseline::new(kinesis.open())),
+            PolicyKind::ScalingUtils => Box::new(scaling_utils::ScalingUtils::default()),
+            PolicyKind::GoSample => Box::new(go_sample::GoSample::new(kinesis.open())),
+            PolicyKind::OnDemand => Box::new(on_demand::OnDemand::new(trace)),
+            PolicyKind::StaticPeak => Box::new(static_peak::StaticPeak::new(trace, kinesis)),
+            PolicyKind::Oracle => Box::new(oracle::Oracle),
+        }
+    }
+}
+
+/// The open shard with the widest range (ties: the lowest keys), and its midpoint.
+pub(crate) fn widest(kinesis: &Kinesis) -> Option<(planner::ShardId, planner::HashKey)> {
+    let shard = kinesis.tiling().shards().iter().max_by(|a, b| {
+        a.range.last_offset().cmp(&b.range.last_offset()).then(b.range.start().cmp(&a.range.start()))
+    })?;
+    Some((shard.id.clone(), shard.range.midpoint()?))
+}
+
+/// Whether now is a CloudWatch alarm evaluation (once a minute).
+pub(crate) fn evaluation(now: i64) -> bool {
+    now % 60 == 0
+}
+
+/// CloudWatch's once-a-minute evaluation of `alarms`: each that goes to `ALARM` is delivered to
+/// the Lambda after the SNS + Lambda latency.
+pub(crate) fn evaluate_alarms(
+    alarms: &mut [crate::cloudwatch::Alarm],
+    now: i64,
+    metrics: &Metrics,
+    queue: &mut std::collections::VecDeque<crate::cloudwatch::Notification>,
+) {
+    if !evaluation(now) {
+        return;
+    }
+    for (i, alarm) in alarms.iter_mut().enumerate() {
+        if let Some(datapoints) = alarm.evaluate(now, metrics) {
+            let deliver_at = now + crate::model::NOTIFY_LATENCY_SECS;
+            queue.push_back(crate::cloudwatch::Notification {
+                alarm: i,
+                changed_at: now,
+                datapoints,
+                deliver_at,
+            });
+        }
+    }
+}

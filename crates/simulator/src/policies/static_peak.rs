@@ -1,0 +1,42 @@
+//! Static provisioning at the trace's peak, as someone sizing by hand from last week's graph
+//! would: the fewest evenly split shards that never throttle at any second of the trace.
+
+use super::{Controller, Env};
+use crate::SimError;
+use crate::kinesis::{Kinesis, even_tiling};
+use crate::trace::Trace;
+
+pub const PARAMETERS: &str = "the fewest evenly split shards that never throttle over the whole trace";
+
+#[derive(Debug)]
+pub struct StaticPeak;
+
+/// The fewest even shards that carry `units` with `hot` of it on one key: the hot key's shard
+/// carries `units·(hot + (1 − hot)/n) ≤ 1`.
+pub fn even_shards_needed(units: f64, hot: f64) -> u32 {
+    let units = units * (1.0 + 1e-9);
+    let n = if hot > 0.0 { units * (1.0 - hot) / (1.0 - units * hot) } else { units };
+    (n.ceil() as u32).max(1)
+}
+
+/// The static count for a trace.
+pub fn static_count(trace: &Trace) -> u32 {
+    (0..trace.minutes())
+        .map(|m| even_shards_needed(trace.peak_units_in_minute(m), trace.hot_share(m)))
+        .max()
+        .unwrap_or(1)
+}
+
+impl StaticPeak {
+    pub fn new(trace: &Trace, kinesis: &mut Kinesis) -> StaticPeak {
+        let tiling = even_tiling(static_count(trace), kinesis.next_id());
+        kinesis.reconfigure(tiling, 1.0);
+        StaticPeak
+    }
+}
+
+impl Controller for StaticPeak {
+    fn tick(&mut self, _now: i64, _env: &mut Env<'_>) -> Result<(), SimError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,279 @@
+//! Traces: seeded generators of write traffic, kept under version control as small JSON files
+//! in `traces/` (a seed and a handful of shape parameters each, never generated data).
+//!
+//! A trace yields, for every second, the stream's demand (bytes and records per second) and, for
+//! every minute, the share of that demand carried by one hot partition key. Demand is a per-minute
+//! shape (steady, diurnal, spike, ...) times a slow seeded wander (±5 %) times a per-second seeded
+//! jitter (±`noise`); the per-second jitter is a pure function of `(seed, second)`, so every policy
+//! sees exactly the same traffic and a trace is identical on every machine.
+
+use planner::{HashKey, SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
+use serde::Deserialize;
+
+use crate::SimError;
+
+/// A trace as written in `traces/*.json`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceSpec {
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    pub days: f64,
+    /// Every record is this big (bytes); 2 KiB makes bytes, not records, the binding limit.
+    pub record_bytes: f64,
+    /// The shape's level 1.0, in MiB/s.
+    pub base_mib_per_sec: f64,
+    /// Per-second jitter: demand varies uniformly within ±this fraction from second to second.
+    pub noise: f64,
+    pub shape: Shape,
+    /// Open shards at the start (every provisioned policy starts here, evenly split); by default
+    /// the fewest that carry the first minute at the planner's 60 % target.
+    #[serde(default)]
+    pub initial_shards: Option<u32>,
+    /// Part of the CI set (`--short`).
+    #[serde(default)]
+    pub short: bool,
+}
+
+/// The per-minute level of demand, relative to `base_mib_per_sec`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Shape {
+    Steady,
+    /// `1 + amplitude·cos(2π(h − peak_hour)/24)`.
+    Diurnal {
+        amplitude: f64,
+        peak_hour: f64,
+    },
+    /// `factor`× from `at_hours` for `hold_minutes`, with a one-minute ramp up.
+    Flash {
+        at_hours: f64,
+        factor: f64,
+        hold_minutes: f64,
+    },
+    /// `factor`× from `at_hours` on.
+    Step {
+        at_hours: f64,
+        factor: f64,
+    },
+    /// Linear from 1× to `to_factor`× over the whole trace.
+    Ramp {
+        to_factor: f64,
+    },
+    /// Steady; from `at_hours` one partition key (at `key_position` of the key space) carries
+    /// `fraction` of all writes.
+    HotKey {
+        at_hours: f64,
+        fraction: f64,
+        key_position: f64,
+    },
+    /// A square wave between `1 − swing` and `1 + swing` with the given period.
+    Flapping {
+        swing: f64,
+        period_minutes: f64,
+    },
+    /// Diurnal, with a surge of `factor`× from day `surge_day` for `surge_days`, ramping over
+    /// `ramp_hours` at both ends.
+    Holiday {
+        amplitude: f64,
+        peak_hour: f64,
+        surge_day: f64,
+        surge_days: f64,
+        factor: f64,
+        ramp_hours: f64,
+    },
+}
+
+/// When demand changes suddenly: time-to-capacity is measured from `at`, over `[at, until)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Event {
+    pub at: i64,
+    pub until: i64,
+}
+
+/// A generated trace.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    pub spec: TraceSpec,
+    pub secs: i64,
+    /// Demand per minute in bytes per second (before the per-second jitter).
+    minute_bytes: Vec<f64>,
+    /// Share of demand on the hot key per minute (0 when there is none).
+    minute_hot: Vec<f64>,
+    pub hot_key: HashKey,
+    pub event: Option<Event>,
+}
+
+/// The trace files, compiled in so the binary needs no working directory.
+pub const TRACE_FILES: &[(&str, &str)] = &[
+    ("steady.json", include_str!("../traces/steady.json")),
+    ("diurnal.json", include_str!("../traces/diurnal.json")),
+    ("flash-spike.json", include_str!("../traces/flash-spike.json")),
+    ("step.json", include_str!("../traces/step.json")),
+    ("slow-ramp.json", include_str!("../traces/slow-ramp.json")),
+    ("hot-key.json", include_str!("../traces/hot-key.json")),
+    ("flapping.json", include_str!("../traces/flapping.json")),
+    ("holiday.json", include_str!("../traces/holiday.json")),
+];
+
+/// Every committed trace, generated.
+pub fn all() -> Result<Vec<Trace>, SimError> {
+    TRACE_FILES.iter().map(|(file, text)| Trace::parse(file, text)).collect()
+}
+
+/// splitmix64: a counter-based generator, so the value for second `n` needs no state.
+pub fn mix(seed: u64, n: u64) -> u64 {
+    let mut z = seed.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15)).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A uniform value in `[0, 1)` for `(seed, n)`.
+pub fn unit(seed: u64, n: u64) -> f64 {
+    (mix(seed, n) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+impl Trace {
+    pub fn parse(file: &str, text: &str) -> Result<Trace, SimError> {
+        let spec: TraceSpec = serde_json::from_str(text)
+            .map_err(|source| SimError::TraceSyntax { file: file.to_owned(), source })?;
+        Trace::generate(spec)
+    }
+
+    pub fn generate(spec: TraceSpec) -> Result<Trace, SimError> {
+        let name = spec.name.clone();
+        let bad = |why: String| SimError::TraceInvalid { trace: name.clone(), why };
+        if !(spec.days > 0.0 && spec.days <= 31.0) {
+            return Err(bad(format!("days must be in (0, 31], not {}", spec.days)));
+        }
+        if !(spec.noise >= 0.0 && spec.noise < 1.0) || spec.base_mib_per_sec <= 0.0 || spec.record_bytes < 1.0
+        {
+            return Err(bad("noise must be in [0, 1), base and record size positive".into()));
+        }
+        let minutes = (spec.days * 1440.0).round() as usize;
+        let (mut level, mut hot) = (Vec::with_capacity(minutes), Vec::with_capacity(minutes));
+        let mut wander = 1.0;
+        for m in 0..minutes {
+            let h = m as f64 / 60.0;
+            let (l, k) = spec.shape.at(h, spec.days * 24.0);
+            // Slow wander: a bounded random walk, ±5 %, seeded.
+            wander = (wander + (unit(spec.seed ^ 0xA5A5, m as u64) - 0.5) * 0.01).clamp(0.95, 1.05);
+            level.push(l * wander * spec.base_mib_per_sec * SHARD_BYTES_PER_SEC);
+            hot.push(k);
+        }
+        let secs = minutes as i64 * 60;
+        let event = spec.shape.event(secs);
+        let key_position = match spec.shape {
+            Shape::HotKey { key_position, .. } => key_position,
+            _ => 0.5,
+        };
+        let hot_key = HashKey((key_position.clamp(0.0, 1.0) * u128::MAX as f64) as u128);
+        let trace = Trace { secs, minute_bytes: level, minute_hot: hot, hot_key, event, spec };
+        // A single key can never be spread over shards: if it alone exceeds a shard, every
+        // policy (and the oracle) throttles, and the comparison says nothing.
+        let worst_hot = (0..minutes)
+            .map(|m| trace.minute_hot[m] * trace.peak_units_in_minute(m as i64))
+            .fold(0.0, f64::max);
+        if worst_hot > 1.0 {
+            return Err(bad(format!("the hot key alone needs {worst_hot:.2} shards")));
+        }
+        Ok(trace)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    pub fn minutes(&self) -> i64 {
+        self.secs / 60
+    }
+
+    /// Demand in bytes per second during second `t`.
+    pub fn bytes_at(&self, t: i64) -> f64 {
+        let jitter = 1.0 + self.spec.noise * (2.0 * unit(self.spec.seed, t as u64) - 1.0);
+        self.minute_bytes[(t / 60) as usize] * jitter
+    }
+
+    /// Demand in bytes per second of minute `m` before jitter (minute 0 for the history).
+    pub fn minute_bytes(&self, m: i64) -> f64 {
+        self.minute_bytes[m.clamp(0, self.minutes() - 1) as usize]
+    }
+
+    pub fn hot_share(&self, m: i64) -> f64 {
+        self.minute_hot[m.clamp(0, self.minutes() - 1) as usize]
+    }
+
+    /// Open shards every provisioned policy starts with.
+    pub fn initial_shards(&self) -> u32 {
+        self.spec
+            .initial_shards
+            .unwrap_or_else(|| (self.units(self.minute_bytes(0)) / 0.6).ceil().max(1.0) as u32)
+    }
+
+    pub fn records_per_byte(&self) -> f64 {
+        1.0 / self.spec.record_bytes
+    }
+
+    /// Demand in "shard units": the larger of bytes and records over one shard's limits.
+    pub fn units(&self, bytes_per_sec: f64) -> f64 {
+        (bytes_per_sec / SHARD_BYTES_PER_SEC)
+            .max(bytes_per_sec * self.records_per_byte() / SHARD_RECORDS_PER_SEC)
+    }
+
+    /// The highest per-second demand within minute `m`, in shard units.
+    pub fn peak_units_in_minute(&self, m: i64) -> f64 {
+        (m * 60..m * 60 + 60).map(|t| self.units(self.bytes_at(t))).fold(0.0, f64::max)
+    }
+}
+
+impl Shape {
+    /// (level, hot share) at hour `h` of a trace `total_hours` long.
+    fn at(&self, h: f64, total_hours: f64) -> (f64, f64) {
+        let diurnal =
+            |amplitude: f64, peak: f64| 1.0 + amplitude * (std::f64::consts::TAU * (h - peak) / 24.0).cos();
+        match *self {
+            Shape::Steady => (1.0, 0.0),
+            Shape::Diurnal { amplitude, peak_hour } => (diurnal(amplitude, peak_hour), 0.0),
+            Shape::Flash { at_hours, factor, hold_minutes } => {
+                let into = (h - at_hours) * 60.0;
+                let level = if into < 0.0 || into >= hold_minutes {
+                    1.0
+                } else {
+                    1.0 + (factor - 1.0) * (into + 1.0).min(1.0)
+                };
+                (level, 0.0)
+            }
+            Shape::Step { at_hours, factor } => (if h >= at_hours { factor } else { 1.0 }, 0.0),
+            Shape::Ramp { to_factor } => (1.0 + (to_factor - 1.0) * h / total_hours, 0.0),
+            Shape::HotKey { at_hours, fraction, .. } => (1.0, if h >= at_hours { fraction } else { 0.0 }),
+            Shape::Flapping { swing, period_minutes } => {
+                let phase = (h * 60.0 / period_minutes).fract();
+                (if phase < 0.5 { 1.0 + swing } else { 1.0 - swing }, 0.0)
+            }
+            Shape::Holiday { amplitude, peak_hour, surge_day, surge_days, factor, ramp_hours } => {
+                let (start, end) = (surge_day * 24.0, (surge_day + surge_days) * 24.0);
+                let up = ((h - start) / ramp_hours).clamp(0.0, 1.0);
+                let down = ((end - h) / ramp_hours).clamp(0.0, 1.0);
+                (diurnal(amplitude, peak_hour) * (1.0 + (factor - 1.0) * up.min(down)), 0.0)
+            }
+        }
+    }
+
+    fn event(&self, secs: i64) -> Option<Event> {
+        let s = |hours: f64| (hours * 3600.0).round() as i64;
+        match *self {
+            Shape::Flash { at_hours, hold_minutes, .. } => {
+                Some(Event { at: s(at_hours), until: s(at_hours) + (hold_minutes * 60.0) as i64 })
+            }
+            Shape::Step { at_hours, .. } | Shape::HotKey { at_hours, .. } => {
+                Some(Event { at: s(at_hours), until: secs })
+            }
+            Shape::Holiday { surge_day, surge_days, .. } => {
+                Some(Event { at: s(surge_day * 24.0), until: s((surge_day + surge_days) * 24.0) })
+            }
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Behaviour of the simulator as a whole: determinism, invariants, throttling that a too-small
+//! stream must show, an oracle that never throttles, and the policy under test staying legal.
+
+use simulator::policies::PolicyKind;
+use simulator::report::run_all;
+use simulator::sim::run;
+use simulator::trace::{self, Trace, TraceSpec};
+
+fn trace(name: &str) -> Trace {
+    trace::all().unwrap().into_iter().find(|t| t.name() == name).unwrap()
+}
+
+/// A short custom trace: `days` long, `shape` as JSON.
+fn custom(days: f64, base: f64, shape: &str, initial: Option<u32>) -> Trace {
+    let initial = initial.map_or(String::new(), |n| format!(r#""initial_shards": {n},"#));
+    let text = format!(
+        r#"{{"name": "t", "description": "d", "seed": 3, "days": {days}, "record_bytes": 2048,
+            "base_mib_per_sec": {base}, "noise": 0.1, {initial} "shape": {shape}}}"#
+    );
+    Trace::parse("t.json", &text).unwrap()
+}
+
+#[test]
+fn the_same_seed_gives_identical_results() {
+    let t = trace("flash-spike");
+    for policy in [PolicyKind::Ours, PolicyKind::Baseline, PolicyKind::OnDemand] {
+        let (a, b) = (run(&t, policy).unwrap(), run(&t, policy).unwrap());
+        assert_eq!(a.throttled_records.to_bits(), b.throttled_records.to_bits());
+        assert_eq!(a.shard_hours.to_bits(), b.shard_hours.to_bits());
+        assert_eq!(a.ops, b.ops);
+        assert_eq!(a.minutes, b.minutes);
+    }
+}
+
+#[test]
+fn a_different_seed_gives_different_traffic() {
+    let spec = |seed| -> TraceSpec {
+        let mut s: TraceSpec = serde_json::from_str(trace::TRACE_FILES[0].1).unwrap();
+        s.seed = seed;
+        s
+    };
+    let (a, b) = (Trace::generate(spec(1)).unwrap(), Trace::generate(spec(2)).unwrap());
+    assert_ne!(a.bytes_at(100).to_bits(), b.bytes_at(100).to_bits());
+}
+
+#[test]
+fn every_committed_trace_runs_every_policy_within_the_invariants() {
+    // `run` fails with SimError::Invariant if our policy leaves [min, max], breaks the tiling or
+    // makes a call Kinesis refuses.
+    let results = run_all(&trace::all().unwrap()).unwrap();
+    for r in &results {
+        for o in &r.outcomes {
+            assert!(o.throttled_records <= o.demand_records + 1e-6, "{} on {}", o.policy.name(), o.trace);
+            assert!(
+                (o.accepted_records + o.throttled_records - o.demand_records).abs() < 1e-6 * o.demand_records
+            );
+        }
+        let ours = r.of(PolicyKind::Ours);
+        assert!((1..=256).contains(&ours.max_open));
+        assert_eq!(ours.ops.refused, 0, "{}", r.trace.name());
+    }
+}
+
+#[test]
+fn a_stream_with_too_few_shards_throttles() {
+    // 0.5 MiB/s on one shard, then 3 MiB/s from 30 minutes in. The AWS Go sample needs 25
+    // minutes of high 5-minute periods before it doubles, so for at least that long two thirds of
+    // the writes are rejected: far more than 10 % of all records over the 72 minutes.
+    let t = custom(0.05, 0.5, r#"{"kind": "step", "at_hours": 0.5, "factor": 6}"#, Some(1));
+    let slow = run(&t, PolicyKind::GoSample).unwrap();
+    assert!(slow.throttled_pct() > 10.0, "throttled only {:.2} %", slow.throttled_pct());
+    // Ours reacts within minutes, so it must lose far less.
+    let ours = run(&t, PolicyKind::Ours).unwrap();
+    assert!(ours.throttled_pct() < slow.throttled_pct() / 2.0, "ours {:.2} %", ours.throttled_pct());
+}
+
+#[test]
+fn the_oracle_never_throttles() {
+    for t in trace::all().unwrap() {
+        let o = run(&t, PolicyKind::Oracle).unwrap();
+        assert_eq!(o.throttled_records, 0.0, "oracle throttled on {}", t.name());
+    }
+}
+
+#[test]
+fn static_provisioning_at_peak_never_throttles() {
+    for t in trace::all().unwrap() {
+        assert_eq!(run(&t, PolicyKind::StaticPeak).unwrap().throttled_records, 0.0, "{}", t.name());
+    }
+}
+
+#[test]
+fn ours_scales_a_step_up_and_never_below_the_need_afterwards() {
+    let t = custom(0.5, 2.0, r#"{"kind": "step", "at_hours": 2, "factor": 3}"#, None);
+    let o = run(&t, PolicyKind::Ours).unwrap();
+    assert!(o.max_open >= 10, "6 MiB/s at a 60 % target needs 10 shards, got {}", o.max_open);
+    assert!(o.time_to_capacity.is_some());
+}
+
+#[test]
+fn a_hot_key_larger_than_a_shard_is_rejected_as_a_trace() {
+    let text = r#"{"name": "x", "description": "d", "seed": 1, "days": 1, "record_bytes": 2048,
+        "base_mib_per_sec": 10, "noise": 0.1,
+        "shape": {"kind": "hot_key", "at_hours": 1, "fraction": 0.3, "key_position": 0.5}}"#;
+    let err = Trace::parse("x.json", text).unwrap_err().to_string();
+    assert!(err.contains("hot key alone"), "{err}");
+}
+
+#[test]
+fn unknown_trace_fields_are_rejected() {
+    let text = r#"{"name": "x", "description": "d", "seed": 1, "days": 1, "record_bytes": 2048,
+        "base_mib_per_sec": 1, "noise": 0.1, "shape": {"kind": "steady"}, "sead": 2}"#;
+    assert!(Trace::parse("x.json", text).is_err());
+}
