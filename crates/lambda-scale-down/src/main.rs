@@ -18,14 +18,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_current_span(false)
-        .with_target(false)
-        .init();
+    reconciler::emf::init_json_logs();
     let config = aws_adapters::load_config(None, None, None).await;
     let clients = aws_adapters::AwsClients::new(&config);
     clients.warm_up().await;

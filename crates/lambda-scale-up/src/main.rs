@@ -13,14 +13,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_current_span(false)
-        .with_target(false)
-        .init();
+    reconciler::emf::init_json_logs();
     // The standard chain: the function's role credentials, AWS_REGION, AWS_ENDPOINT_URL if set.
     let config = aws_adapters::load_config(None, None, None).await;
     let region = config.region().map(ToString::to_string).ok_or("AWS_REGION is not set")?;

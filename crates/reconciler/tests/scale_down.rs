@@ -167,8 +167,8 @@ async fn four_hundred_streams_take_three_metric_reads() {
 
 #[tokio::test(start_paused = true)]
 async fn a_sweep_out_of_time_returns_a_cursor_and_the_continuation_finishes_the_rest() {
-    // Every read takes a second: a page of 175 streams costs 350 s (tags + describe each).
-    let kinesis = InMemoryStreams::new().with_latency(Duration::from_secs(1));
+    // Every read takes two seconds: a page of 175 streams costs 350 s (one describe each).
+    let kinesis = InMemoryStreams::new().with_latency(Duration::from_secs(2));
     let cloudwatch = InMemoryCloudWatch::new();
     for i in 0..400 {
         managed(&kinesis, &cloudwatch, &format!("s{i:03}"), 1, &Policy::default()).await;
