@@ -15,14 +15,14 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use tiny_http::{Header, Method, Request, Response, Server};
 
+use crate::shared::TICK;
 use crate::{ACCOUNT, REGION};
 
 /// How long an invocation may run unless [`LocalLambda::start_with_timeout`] says otherwise, as
@@ -35,8 +35,6 @@ const PICKUP_TIMEOUT: Duration = Duration::from_secs(120);
 const ANSWER_SLACK: Duration = Duration::from_secs(20);
 /// How long the binary may take from spawn to its first `/next` request.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
-/// How often blocked threads look at the shutdown flag and the child.
-const TICK: Duration = Duration::from_millis(100);
 
 const API: &str = "/2018-06-01/runtime";
 
@@ -78,18 +76,13 @@ pub struct LocalLambda {
     spawned_at: Instant,
 }
 
-#[derive(Debug)]
-struct Shared {
-    /// The function's ARN and timeout, announced with every event.
-    arn: String,
-    timeout: Duration,
-    state: Mutex<State>,
-    changed: Condvar,
-    shutdown: AtomicBool,
-}
+type Shared = crate::shared::Shared<State>;
 
 #[derive(Debug, Default)]
 struct State {
+    /// The function's ARN and timeout, announced with every event.
+    arn: String,
+    timeout: Duration,
     next_id: u64,
     queue: VecDeque<(String, Value)>,
     /// Invocations handed to the function, and when.
@@ -99,21 +92,6 @@ struct State {
     init_error: Option<Value>,
     stdout: Vec<String>,
     stderr: Vec<String>,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panicking test thread must not hide the function's output from the others.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn wait<'a>(&self, guard: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-        self.changed.wait_timeout(guard, TICK).unwrap_or_else(PoisonError::into_inner).0
-    }
-
-    fn stopping(&self) -> bool {
-        self.shutdown.load(Ordering::Relaxed)
-    }
 }
 
 impl LocalLambda {
@@ -132,13 +110,7 @@ impl LocalLambda {
         let server = Arc::new(Server::http("127.0.0.1:0").expect("bind the local Lambda Runtime API"));
         let address = server.server_addr().to_ip().expect("an IP listener");
         let name = function_name(binary);
-        let shared = Arc::new(Shared {
-            arn: function_arn(&name),
-            timeout,
-            state: Mutex::default(),
-            changed: Condvar::new(),
-            shutdown: AtomicBool::new(false),
-        });
+        let shared = Arc::new(Shared::new(State { arn: function_arn(&name), timeout, ..State::default() }));
 
         let mut command = Command::new(binary);
         command
@@ -205,7 +177,7 @@ impl LocalLambda {
         state.next_id += 1;
         let id = request_id(state.next_id);
         state.queue.push_back((id.clone(), payload));
-        self.shared.changed.notify_all();
+        self.shared.notify();
         loop {
             if let Some(result) = state.results.remove(&id) {
                 return Ok(result);
@@ -213,7 +185,7 @@ impl LocalLambda {
             let why = if let Some(error) = &state.init_error {
                 Some(format!("the function failed its init: {error}"))
             } else if let Some(started) = state.running.get(&id) {
-                (started.elapsed() > self.shared.timeout + ANSWER_SLACK)
+                (started.elapsed() > state.timeout + ANSWER_SLACK)
                     .then(|| format!("no answer {:?} after the function took the event", started.elapsed()))
             } else {
                 (queued_at.elapsed() > PICKUP_TIMEOUT)
@@ -312,8 +284,7 @@ impl Drop for LocalLambda {
             let _ = child.kill();
             let _ = child.wait();
         }
-        self.shared.shutdown.store(true, Ordering::Relaxed);
-        self.shared.changed.notify_all();
+        self.shared.stop();
         self.server.unblock();
         for thread in self.threads.drain(..) {
             let _ = thread.join();
@@ -331,7 +302,7 @@ fn spawn_reader(
         for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { break };
             push(&mut shared.lock(), line);
-            shared.changed.notify_all();
+            shared.notify();
         }
     })
 }
@@ -352,7 +323,7 @@ fn serve(server: &Server, shared: &Arc<Shared>, spawned_at: Instant) {
                 let mut state = shared.lock();
                 state.ready_after.get_or_insert_with(|| spawned_at.elapsed());
                 drop(state);
-                shared.changed.notify_all();
+                shared.notify();
                 let shared = shared.clone();
                 pollers.retain(|poller| !poller.is_finished());
                 pollers.push(std::thread::spawn(move || next_event(request, &shared)));
@@ -380,8 +351,9 @@ fn next_event(request: Request, shared: &Shared) {
         state = shared.wait(state);
     };
     state.running.insert(id.clone(), Instant::now());
+    let (arn, timeout) = (state.arn.clone(), state.timeout);
     drop(state);
-    let deadline = SystemTime::now() + shared.timeout;
+    let deadline = SystemTime::now() + timeout;
     let deadline_ms = deadline.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
     let hex: String = id.chars().filter(char::is_ascii_hexdigit).collect();
     let trace = format!("Root=1-{:08x}-{};Parent={};Sampled=0", deadline_ms / 1000, &hex[8..], &hex[16..]);
@@ -390,7 +362,7 @@ fn next_event(request: Request, shared: &Shared) {
         .with_header(header("Content-Type", "application/json"))
         .with_header(header("Lambda-Runtime-Aws-Request-Id", &id))
         .with_header(header("Lambda-Runtime-Deadline-Ms", &deadline_ms.to_string()))
-        .with_header(header("Lambda-Runtime-Invoked-Function-Arn", &shared.arn))
+        .with_header(header("Lambda-Runtime-Invoked-Function-Arn", &arn))
         .with_header(header("Lambda-Runtime-Trace-Id", &trace));
     let _ = request.respond(response);
 }
@@ -419,7 +391,7 @@ fn post(mut request: Request, rest: &str, shared: &Shared) {
         state.results.insert(id, result);
     }
     drop(state);
-    shared.changed.notify_all();
+    shared.notify();
     respond(request, 202, json!({"status": "OK"}));
 }
 

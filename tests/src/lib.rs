@@ -10,6 +10,7 @@
 //! whole path: CloudWatch → SNS → Lambda → Kinesis.
 
 pub mod lambda;
+mod shared;
 pub mod sns_bridge;
 
 use std::net::{TcpStream, ToSocketAddrs};

@@ -11,8 +11,7 @@
 use std::collections::VecDeque;
 use std::io::Read;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -21,9 +20,8 @@ use serde_json::{Value, json};
 use tiny_http::{Request, Response, Server};
 
 use crate::lambda::{Invocation, LocalLambda};
+use crate::shared::TICK;
 
-/// How often blocked threads look at the shutdown flag.
-const TICK: Duration = Duration::from_millis(100);
 /// Bound on the confirmation GET.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -55,12 +53,7 @@ pub struct SnsBridge {
     threads: Vec<JoinHandle<()>>,
 }
 
-#[derive(Debug, Default)]
-struct Shared {
-    state: Mutex<State>,
-    changed: Condvar,
-    shutdown: AtomicBool,
-}
+type Shared = crate::shared::Shared<State>;
 
 #[derive(Debug, Default)]
 struct State {
@@ -68,20 +61,6 @@ struct State {
     /// Notifications waiting for the function: (index in `deliveries`, the `SnsEvent`).
     queue: VecDeque<(usize, Value)>,
     confirmed: bool,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn wait<'a>(&self, guard: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-        self.changed.wait_timeout(guard, TICK).unwrap_or_else(PoisonError::into_inner).0
-    }
-
-    fn stopping(&self) -> bool {
-        self.shutdown.load(Ordering::Relaxed)
-    }
 }
 
 impl SnsBridge {
@@ -92,7 +71,7 @@ impl SnsBridge {
     pub fn start(lambda: Arc<LocalLambda>) -> SnsBridge {
         let server = Arc::new(Server::http("127.0.0.1:0").expect("bind the SNS bridge"));
         let address = server.server_addr().to_ip().expect("an IP listener");
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::new(State::default()));
         let threads = vec![
             {
                 let (server, shared) = (server.clone(), shared.clone());
@@ -135,8 +114,7 @@ impl std::fmt::Debug for SnsBridge {
 
 impl Drop for SnsBridge {
     fn drop(&mut self) {
-        self.shared.shutdown.store(true, Ordering::Relaxed);
-        self.shared.changed.notify_all();
+        self.shared.stop();
         self.server.unblock();
         for thread in self.threads.drain(..) {
             let _ = thread.join();
@@ -182,7 +160,7 @@ fn serve(server: &Server, shared: &Shared) {
             }
             _ => {}
         }
-        shared.changed.notify_all();
+        shared.notify();
     }
 }
 
@@ -202,7 +180,7 @@ fn forward(lambda: &LocalLambda, shared: &Shared) {
         drop(state);
         let outcome = lambda.try_invoke(event);
         shared.lock().deliveries[index].outcome = Some(outcome);
-        shared.changed.notify_all();
+        shared.notify();
     }
 }
 
