@@ -15,7 +15,7 @@ use emulator_tests::{REGION, emulator_clients, unique_name};
 use planner::{ALARM_NAME_PREFIX, Policy, alarm_specs, shard_alarm_prefix, shard_alarm_specs};
 use reconciler::{AlarmPort, AlarmSummary, ErrorKind, StreamPort};
 
-use crate::common::{Cli, TOPIC, stderr, stdout, streams_at, transcript};
+use crate::common::{Cli, TOPIC, remove, stderr, stdout, streams_at, transcript};
 use crate::settle;
 
 /// Closed on any sane machine (the discard port): every call to it fails.
@@ -93,17 +93,6 @@ async fn assert_alarms(cloudwatch: &impl AlarmPort, stream: &str, percent: f64, 
         assert_eq!(alarm.alarm_actions, vec![TOPIC.to_owned()], "{}", alarm.name);
         assert_eq!(alarm.stream(), Some(stream), "{}", alarm.name);
         assert_eq!(alarm.period_secs, Some(60), "{}", alarm.name);
-    }
-}
-
-/// Deletes what a test made: the alarms first, so no other test's plan ever sees them orphaned.
-async fn remove(clients: &aws_adapters::AwsClients, stream: &str) {
-    let (streams, cloudwatch) = (clients.streams(), clients.cloudwatch());
-    let names: Vec<String> = alarms_of(&cloudwatch, stream).await.into_keys().collect();
-    cloudwatch.delete_alarms(&names).await.expect("delete alarms");
-    match streams.delete_stream(stream).await {
-        Err(e) if e.kind != ErrorKind::NotFound => panic!("delete {stream}: {e}"),
-        _ => {}
     }
 }
 

@@ -8,7 +8,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use aws_adapters::AwsClients;
 use emulator_tests::{REGION, endpoint, unique_name, workspace_binary};
+use planner::ALARM_NAME_PREFIX;
+use reconciler::{AlarmPort, ErrorKind, StreamPort};
 
 /// The alarm topic of streams.yaml files whose alarms need not deliver anywhere.
 pub const TOPIC: &str = "arn:aws:sns:us-east-1:000000000000:kinesis-autoscaler-test";
@@ -99,4 +102,19 @@ pub fn transcript(output: &Output) -> String {
         stdout(output),
         stderr(output)
     )
+}
+
+/// Deletes what a test made: the stream's alarms first (every one under
+/// `kinesis-autoscaler-<stream>-`, per-shard ones included), so no other test's plan ever sees
+/// them orphaned, then the stream.
+pub async fn remove(clients: &AwsClients, stream: &str) {
+    let (streams, cloudwatch) = (clients.streams(), clients.cloudwatch());
+    let prefix = format!("{ALARM_NAME_PREFIX}{stream}-");
+    let alarms = cloudwatch.describe_alarms(&prefix).await.expect("describe alarms");
+    let names: Vec<String> = alarms.into_iter().map(|a| a.name).collect();
+    cloudwatch.delete_alarms(&names).await.expect("delete alarms");
+    match streams.delete_stream(stream).await {
+        Err(e) if e.kind != ErrorKind::NotFound => panic!("delete {stream}: {e}"),
+        _ => {}
+    }
 }

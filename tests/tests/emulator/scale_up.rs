@@ -25,10 +25,10 @@ use planner::{
     ALARM_NAME_PREFIX, AlarmSpec, KINESIS_NAMESPACE, LAST_SCALED_TAG, Metric, POLICY_TAG, Policy,
     alarm_specs, decode_policy,
 };
-use reconciler::{AlarmPort, Dimension, ErrorKind, MetricPoint, MetricsPort, StreamPort, StreamStatus, Unit};
+use reconciler::{AlarmPort, Dimension, MetricPoint, MetricsPort, StreamPort, StreamStatus, Unit};
 use serde_json::{Value, json};
 
-use crate::common::{Cli, TOPIC};
+use crate::common::{Cli, TOPIC, remove};
 use crate::settle;
 
 const MIB: f64 = 1_048_576.0;
@@ -74,17 +74,6 @@ async fn alarms_of(cloudwatch: &impl AlarmPort, stream: &str) -> BTreeMap<String
 
 fn expected_alarms(specs: &[AlarmSpec]) -> BTreeMap<String, (f64, u32, Vec<String>)> {
     specs.iter().map(|s| (s.name.clone(), (s.threshold, s.period_secs, s.alarm_actions.clone()))).collect()
-}
-
-/// Deletes what a test made: the alarms first, then the stream.
-async fn remove(clients: &AwsClients, stream: &str) {
-    let (streams, cloudwatch) = (clients.streams(), clients.cloudwatch());
-    let names: Vec<String> = alarms_of(&cloudwatch, stream).await.into_keys().collect();
-    cloudwatch.delete_alarms(&names).await.expect("delete alarms");
-    match streams.delete_stream(stream).await {
-        Err(e) if e.kind != ErrorKind::NotFound => panic!("delete {stream}: {e}"),
-        _ => {}
-    }
 }
 
 /// CloudWatch's notification time format: `2026-11-23T10:00:00.123+0000`.
