@@ -34,7 +34,7 @@ use emulator_tests::lambda::{LocalLambda, scheduled_event};
 use emulator_tests::sns_bridge::lambda_event;
 use emulator_tests::{ACCOUNT, REGION, emulator_clients, emulator_function_at, endpoint, unique_name};
 use planner::{AlarmSpec, KINESIS_NAMESPACE, Metric, POLICY_TAG, Policy, alarm_specs, encode_policy};
-use reconciler::{AlarmPort, ErrorKind, ReconcileError, StreamPort, wait_for_active};
+use reconciler::{AlarmPort, ErrorKind, ReconcileError, Resharder, StreamAdmin, wait_for_active};
 use serde_json::{Value, json};
 
 const BINARIES: [&str; 2] = ["lambda-scale-up", "lambda-scale-down"];

@@ -21,7 +21,7 @@ use emulator_tests::sns_bridge::{SnsBridge, Topic};
 use emulator_tests::{emulator_clients, emulator_function, unique_name};
 use futures_util::stream::{self, StreamExt};
 use planner::{POLICY_TAG, Policy, ScaleDown, Window, encode_policy, streams_per_metrics_call};
-use reconciler::{Backoff, SeededJitter, StreamPort, retry, wait_for_active};
+use reconciler::{Backoff, Resharder, SeededJitter, StreamAdmin, retry, wait_for_active};
 use serde_json::Value;
 
 /// Kinesis lets 5 streams be `CREATING` or `DELETING` at once.

@@ -75,7 +75,7 @@ impl AwsClients {
         }
     }
 
-    /// The [`reconciler::StreamPort`] over these clients.
+    /// The [`reconciler::StreamAdmin`] (and so the reader and resharder roles) over these clients.
     pub fn streams(&self) -> KinesisStreams {
         KinesisStreams::new(self.kinesis.clone())
     }

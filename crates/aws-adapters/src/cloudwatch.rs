@@ -15,8 +15,8 @@ use aws_sdk_cloudwatch::types::{
 use chrono::{DateTime, Utc};
 use planner::AlarmSpec;
 use reconciler::{
-    AlarmPort, AlarmState, AlarmSummary, Dimension, ErrorKind, MetricPoint, MetricQuery, MetricSeries,
-    MetricsPort, PortError, Unit,
+    AlarmPort, AlarmState, AlarmSummary, Dimension, ErrorKind, MetricPoint, MetricPublisher, MetricQuery,
+    MetricSeries, MetricsPort, PortError, Unit,
 };
 
 use crate::convert::{from_i32, to_chrono, to_i32, to_sdk};
@@ -129,7 +129,7 @@ fn summary(alarm: &MetricAlarm) -> AlarmSummary {
     }
 }
 
-impl MetricsPort for CloudWatch {
+impl MetricPublisher for CloudWatch {
     async fn put_metric_data(&self, points: &[MetricPoint]) -> Result<(), PortError> {
         // One namespace per request: group, then batch.
         let mut by_namespace: BTreeMap<&str, Vec<&MetricPoint>> = BTreeMap::new();
@@ -149,7 +149,9 @@ impl MetricsPort for CloudWatch {
         }
         Ok(())
     }
+}
 
+impl MetricsPort for CloudWatch {
     async fn get_metric_data(
         &self,
         queries: &[MetricQuery],

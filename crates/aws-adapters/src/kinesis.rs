@@ -1,4 +1,4 @@
-//! [`StreamPort`] implemented with `aws-sdk-kinesis`.
+//! The stream ports ([`StreamReader`], [`Resharder`], [`StreamAdmin`]) implemented with `aws-sdk-kinesis`.
 //!
 //! `describe` is three read calls: `DescribeStreamSummary` (status, retention, creation time,
 //! ARN), `ListShards` (every page; open shards are those without an ending sequence number, the
@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::types::{MetricsName, ScalingType, Shard as SdkShard, StreamMode, StreamModeDetails};
 use planner::{HashKey, HashRange, Metric, Shard, ShardId, Tiling};
-use reconciler::{ErrorKind, PortError, StreamPort, StreamSnapshot, StreamStatus};
+use reconciler::{ErrorKind, PortError, Resharder, StreamAdmin, StreamReader, StreamSnapshot, StreamStatus};
 
 use crate::convert::{from_i32, to_chrono, to_i32};
 use crate::errors::port_error;
@@ -148,7 +148,7 @@ fn status_of(status: &aws_sdk_kinesis::types::StreamStatus, stream: &str) -> Res
     })
 }
 
-impl StreamPort for KinesisStreams {
+impl StreamReader for KinesisStreams {
     async fn tags(&self, stream: &str) -> Result<BTreeMap<String, String>, PortError> {
         self.list_tags(stream).await
     }
@@ -228,44 +228,9 @@ impl StreamPort for KinesisStreams {
             }
         }
     }
+}
 
-    async fn create_stream(&self, stream: &str, shards: u32) -> Result<(), PortError> {
-        let shard_count = to_i32("CreateStream", "shard count", shards).map_err(|e| e.with_stream(stream))?;
-        let mode =
-            StreamModeDetails::builder().stream_mode(StreamMode::Provisioned).build().map_err(|e| {
-                PortError::new("CreateStream", ErrorKind::InvalidArgument, e.to_string()).with_stream(stream)
-            })?;
-        let result = self
-            .client
-            .create_stream()
-            .stream_name(stream)
-            .shard_count(shard_count)
-            .stream_mode_details(mode)
-            .send()
-            .await;
-        result.map(|_| ()).map_err(|e| {
-            let mut err = port_error("CreateStream", Some(stream), e);
-            // Kinesis reports an existing stream as ResourceInUseException ("... already exists"),
-            // which would otherwise be retried as if the stream were merely busy.
-            if err.kind == ErrorKind::ResourceInUse && err.message.contains("already exists") {
-                err.kind = ErrorKind::AlreadyExists;
-            }
-            err
-        })
-    }
-
-    async fn delete_stream(&self, stream: &str) -> Result<(), PortError> {
-        // No EnforceConsumerDeletion: refusing to delete a stream that still has consumers is the
-        // safe default for a tool driven by a config file.
-        self.client
-            .delete_stream()
-            .stream_name(stream)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| port_error("DeleteStream", Some(stream), e))
-    }
-
+impl Resharder for KinesisStreams {
     async fn split_shard(&self, stream: &str, shard: &ShardId, at: HashKey) -> Result<(), PortError> {
         self.client
             .split_shard()
@@ -304,6 +269,71 @@ impl StreamPort for KinesisStreams {
             .map_err(|e| port_error("UpdateShardCount", Some(stream), e))
     }
 
+    async fn enable_shard_metrics(&self, stream: &str, metrics: &[Metric]) -> Result<(), PortError> {
+        self.client
+            .enable_enhanced_monitoring()
+            .stream_name(stream)
+            .set_shard_level_metrics(Some(metrics.iter().map(|m| MetricsName::from(m.as_str())).collect()))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| port_error("EnableEnhancedMonitoring", Some(stream), e))
+    }
+
+    async fn add_tags(&self, stream: &str, tags: &BTreeMap<String, String>) -> Result<(), PortError> {
+        let tags: Vec<(&String, &String)> = tags.iter().collect();
+        for chunk in tags.chunks(TAGS_PER_CALL) {
+            let map = chunk.iter().map(|(k, v)| ((*k).clone(), (*v).clone())).collect();
+            self.client
+                .add_tags_to_stream()
+                .stream_name(stream)
+                .set_tags(Some(map))
+                .send()
+                .await
+                .map_err(|e| port_error("AddTagsToStream", Some(stream), e))?;
+        }
+        Ok(())
+    }
+}
+
+impl StreamAdmin for KinesisStreams {
+    async fn create_stream(&self, stream: &str, shards: u32) -> Result<(), PortError> {
+        let shard_count = to_i32("CreateStream", "shard count", shards).map_err(|e| e.with_stream(stream))?;
+        let mode =
+            StreamModeDetails::builder().stream_mode(StreamMode::Provisioned).build().map_err(|e| {
+                PortError::new("CreateStream", ErrorKind::InvalidArgument, e.to_string()).with_stream(stream)
+            })?;
+        let result = self
+            .client
+            .create_stream()
+            .stream_name(stream)
+            .shard_count(shard_count)
+            .stream_mode_details(mode)
+            .send()
+            .await;
+        result.map(|_| ()).map_err(|e| {
+            let mut err = port_error("CreateStream", Some(stream), e);
+            // Kinesis reports an existing stream as ResourceInUseException ("... already exists"),
+            // which would otherwise be retried as if the stream were merely busy.
+            if err.kind == ErrorKind::ResourceInUse && err.message.contains("already exists") {
+                err.kind = ErrorKind::AlreadyExists;
+            }
+            err
+        })
+    }
+
+    async fn delete_stream(&self, stream: &str) -> Result<(), PortError> {
+        // No EnforceConsumerDeletion: refusing to delete a stream that still has consumers is the
+        // safe default for a tool driven by a config file.
+        self.client
+            .delete_stream()
+            .stream_name(stream)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| port_error("DeleteStream", Some(stream), e))
+    }
+
     async fn set_retention(&self, stream: &str, from_hours: u32, to_hours: u32) -> Result<(), PortError> {
         if from_hours == to_hours {
             return Ok(());
@@ -331,32 +361,6 @@ impl StreamPort for KinesisStreams {
                 .map(|_| ())
                 .map_err(|e| port_error("DecreaseStreamRetentionPeriod", Some(stream), e))
         }
-    }
-
-    async fn enable_shard_metrics(&self, stream: &str, metrics: &[Metric]) -> Result<(), PortError> {
-        self.client
-            .enable_enhanced_monitoring()
-            .stream_name(stream)
-            .set_shard_level_metrics(Some(metrics.iter().map(|m| MetricsName::from(m.as_str())).collect()))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| port_error("EnableEnhancedMonitoring", Some(stream), e))
-    }
-
-    async fn add_tags(&self, stream: &str, tags: &BTreeMap<String, String>) -> Result<(), PortError> {
-        let tags: Vec<(&String, &String)> = tags.iter().collect();
-        for chunk in tags.chunks(TAGS_PER_CALL) {
-            let map = chunk.iter().map(|(k, v)| ((*k).clone(), (*v).clone())).collect();
-            self.client
-                .add_tags_to_stream()
-                .stream_name(stream)
-                .set_tags(Some(map))
-                .send()
-                .await
-                .map_err(|e| port_error("AddTagsToStream", Some(stream), e))?;
-        }
-        Ok(())
     }
 
     async fn remove_tags(&self, stream: &str, keys: &[String]) -> Result<(), PortError> {

@@ -1,7 +1,7 @@
 //! The reconciler's ports implemented with the AWS SDK for Rust.
 //!
 //! This is the only crate in the workspace that imports `aws_sdk_*`: it builds the SDK clients
-//! once ([`AwsClients`], [`load_config`]), implements [`reconciler::StreamPort`] with Kinesis
+//! once ([`AwsClients`], [`load_config`]), implements [`reconciler::StreamAdmin`] (and so the reader and resharder roles) with Kinesis
 //! ([`KinesisStreams`]) and [`reconciler::MetricsPort`] + [`reconciler::AlarmPort`] with
 //! CloudWatch ([`CloudWatch`]), and maps every SDK error to a [`reconciler::ErrorKind`] in one
 //! function, so nothing above it needs to know an SDK type.

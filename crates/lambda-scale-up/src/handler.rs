@@ -11,8 +11,8 @@ use aws_adapters::{AwsClients, CloudWatch, KinesisStreams};
 use aws_lambda_events::sns::SnsEvent;
 use chrono::Utc;
 use lambda_runtime::{Diagnostic, LambdaEvent};
-use reconciler::alarm::AlarmMessage;
-use reconciler::scale_up::{self, Context, Decision};
+use reconciler::alarm_message::AlarmMessage;
+use reconciler::scale_up::{self, Decision, Invocation};
 use reconciler::{ExecuteSettings, ReconcileError, SeededJitter};
 use serde::Serialize;
 
@@ -84,7 +84,7 @@ impl Handler {
                     continue;
                 }
             };
-            let cx = Context {
+            let cx = Invocation {
                 account: account.clone(),
                 region: self.region.clone(),
                 stream_prefix: self.stream_prefix.clone(),

@@ -148,7 +148,7 @@ pub fn shard_alarm_changes(desired: Vec<AlarmSpec>, existing: &[ObservedAlarm]) 
         .collect();
     let put = desired
         .into_iter()
-        .filter(|d| !existing.iter().any(|e| e.name == d.name && e.fields == d.fields()))
+        .filter(|d| !existing.iter().any(|e| e.name == d.name && e.definition == d.definition()))
         .collect();
     ShardAlarmChanges { put, delete }
 }

@@ -15,6 +15,8 @@ mod merge;
 mod policy;
 mod shards;
 mod split;
+mod status;
+mod step;
 mod sweep;
 mod sync;
 mod tags;
@@ -27,21 +29,24 @@ pub use alarms::{
 pub use capacity::{Rate, Ratio, SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
 pub use error::PlannerError;
 pub use hashkey::{HashKey, HashRange};
-pub use load::{AlarmEvidence, LoadSnapshot, LoadSource, ShardLoad, estimate_rate};
+pub use load::{
+    AlarmEvidence, LoadSeries, LoadSnapshot, LoadSource, ShardLoad, Window, align_down, estimate_rate,
+};
 pub use merge::{
-    LoadSeries, PlannedMerge, ScaleDownAction, ScaleDownInput, ScaleDownPlan, Window, align_down, next_merge,
-    plan_scale_down, young_shards,
+    PlannedMerge, ScaleDownAction, ScaleDownInput, ScaleDownPlan, plan_scale_down, young_shards,
 };
 pub use policy::{MAX_SHARDS_PER_STREAM, Policy, ScaleDown, ScaleUp};
 pub use shards::{Shard, ShardId, Tiling};
 pub use split::{
     EVEN_TOLERANCE, PlannedSplit, SKEW_TOLERANCE, ScaleUpAction, ScaleUpInput, ScaleUpPlan,
-    UPDATE_SHARD_COUNT_CALLS_PER_DAY, next_split, plan_scale_up,
+    UPDATE_SHARD_COUNT_CALLS_PER_DAY, plan_scale_up,
 };
+pub use status::StreamStatus;
+pub use step::{Execution, NextStep, Step};
 pub use sweep::{MAX_DATAPOINTS_PER_CALL, MAX_QUERIES_PER_CALL, Utilisation, streams_per_metrics_call};
 pub use sync::{
-    Change, DEFAULT_RETENTION_HOURS, DesiredStream, FieldChange, Observed, ObservedAlarm, ObservedStream,
-    ObservedSummary, StreamPlan, SyncInput, SyncPlan, UnlistedStream, plan_sync,
+    AlarmDefinition, Change, DEFAULT_RETENTION_HOURS, DesiredStream, FieldChange, Observed, ObservedAlarm,
+    ObservedStream, ObservedSummary, StreamPlan, SyncInput, SyncPlan, UnlistedStream, plan_sync,
 };
 pub use tags::{
     DELETION_PROTECTION_TAG, POLICY_TAG, STATE_TAG_PREFIX, TAG_PREFIX, decode_policy, encode_policy,

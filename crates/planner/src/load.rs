@@ -14,7 +14,103 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::{LoadSeries, Metric, Policy, Rate, ShardId, Tiling};
+use chrono::{DateTime, Duration, Utc};
+
+use crate::{AlarmKind, HashRange, Metric, Policy, Rate, ShardId, Tiling};
+
+/// A time series of write rates, keyed by the start of each period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LoadSeries {
+    pub period_secs: u32,
+    pub points: BTreeMap<DateTime<Utc>, Rate>,
+}
+
+impl LoadSeries {
+    /// Aligns the `Sum` datapoints of `IncomingBytes` and `IncomingRecords` by timestamp and
+    /// converts them to rates. A timestamp present in one metric only counts zero for the other.
+    pub fn from_sums(
+        period_secs: u32,
+        bytes: impl IntoIterator<Item = (DateTime<Utc>, f64)>,
+        records: impl IntoIterator<Item = (DateTime<Utc>, f64)>,
+    ) -> LoadSeries {
+        let mut sums: BTreeMap<DateTime<Utc>, (f64, f64)> = BTreeMap::new();
+        for (t, v) in bytes {
+            sums.entry(t).or_default().0 += v;
+        }
+        for (t, v) in records {
+            sums.entry(t).or_default().1 += v;
+        }
+        let points = sums.into_iter().map(|(t, (b, r))| (t, Rate::from_sums(b, r, period_secs))).collect();
+        LoadSeries { period_secs, points }
+    }
+
+    /// This series scaled by `factor`: a shard's estimated share of the stream's load.
+    pub fn scaled(&self, factor: f64) -> LoadSeries {
+        let points = self.points.iter().map(|(t, r)| (*t, r.scaled(factor))).collect();
+        LoadSeries { period_secs: self.period_secs, points }
+    }
+
+    /// The time-aligned sum of two series: at each timestamp, what one shard would carry if both
+    /// shards' writes had gone to it.
+    pub fn plus(&self, other: &LoadSeries) -> LoadSeries {
+        let mut points = self.points.clone();
+        for (t, r) in &other.points {
+            let sum = points.get(t).copied().unwrap_or(Rate::ZERO).plus(*r);
+            points.insert(*t, sum);
+        }
+        LoadSeries { period_secs: self.period_secs, points }
+    }
+
+    /// The highest utilisation of `shards` shards at any datapoint, and when (`None` if empty).
+    pub fn peak_utilisation(&self, shards: u32) -> Option<(DateTime<Utc>, f64)> {
+        self.points
+            .iter()
+            .map(|(t, r)| (*t, r.utilisation(shards)))
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+    }
+}
+
+/// `t` rounded down to a whole multiple of `period_secs` since the epoch: where CloudWatch's
+/// period buckets start when queried with aligned times.
+pub fn align_down(t: DateTime<Utc>, period_secs: u32) -> DateTime<Utc> {
+    let period = i64::from(period_secs.max(1));
+    DateTime::from_timestamp(t.timestamp().div_euclid(period) * period, 0).unwrap_or(t)
+}
+
+/// The look-back window `[now - lookback, now)` and the datapoints it should hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub period_secs: u32,
+}
+
+impl Window {
+    /// The window ending at `now`, aligned down to whole periods so datapoints line up.
+    pub fn ending_at(now: DateTime<Utc>, policy: &Policy) -> Window {
+        let end = align_down(now, policy.scale_down.period_secs);
+        let start = end - Duration::seconds(i64::from(policy.scale_down.lookback_secs));
+        Window { start, end, period_secs: policy.scale_down.period_secs }
+    }
+
+    /// The recent metrics a scale-up is sized from: `[now - lookback, now)` at the alarm's
+    /// period, the look-back being the alarm's evaluation periods plus three (metrics are published
+    /// a minute or two late) and at least five minutes.
+    pub fn for_scale_up(now: DateTime<Utc>, policy: &Policy) -> Window {
+        let up = &policy.scale_up;
+        let lookback = (i64::from(up.period_secs) * (i64::from(up.evaluation_periods) + 3)).max(300);
+        Window { start: now - Duration::seconds(lookback), end: now, period_secs: up.period_secs }
+    }
+
+    pub fn expected_points(&self) -> u32 {
+        ((self.end - self.start).num_seconds() / i64::from(self.period_secs.max(1))) as u32
+    }
+
+    pub(crate) fn restrict(&self, series: &LoadSeries) -> LoadSeries {
+        let points = series.points.range(self.start..self.end).map(|(t, r)| (*t, *r)).collect();
+        LoadSeries { period_secs: series.period_secs, points }
+    }
+}
 
 /// A snapshot of the recent write load of one stream.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -84,6 +180,23 @@ pub(crate) struct ThrottleFloor {
 }
 
 impl LoadSnapshot {
+    /// The load a scale-up alarm is sized from: the recent metrics raised to what the alarm itself
+    /// proves ([`estimate_rate`]), each shard's measured peak where shard-level metrics are on,
+    /// the shard a shard-level alarm names, and whether writes are throttled.
+    pub fn for_alarm(
+        recent: &LoadSeries,
+        evidence: &AlarmEvidence,
+        per_shard: BTreeMap<ShardId, Rate>,
+        hot: Option<ShardId>,
+    ) -> LoadSnapshot {
+        LoadSnapshot {
+            stream: estimate_rate(recent, Some(evidence)),
+            per_shard,
+            hot: hot.into_iter().collect(),
+            throttled: AlarmKind::of(evidence.metric) == AlarmKind::Throttle,
+        }
+    }
+
     /// The best estimate of every open shard's load, in key order. When writes are throttled, the
     /// shards the throttling points at carry at least their capacity (`ThrottleFloor`).
     pub fn per_shard_estimates(&self, tiling: &Tiling, policy: &Policy) -> Vec<ShardLoad> {
@@ -134,10 +247,8 @@ impl LoadSnapshot {
             .shards()
             .iter()
             .map(|shard| {
-                let (mut rate, mut source) = match self.per_shard.get(&shard.id) {
-                    Some(rate) => (*rate, LoadSource::Measured),
-                    None => (self.stream.scaled(shard.range.fraction()), LoadSource::Estimated),
-                };
+                let (mut rate, mut source) =
+                    shard_share(self.per_shard.get(&shard.id), &self.stream, &shard.range);
                 if self.hot.contains(&shard.id) && rate.utilisation(1) < floor.utilisation(1) {
                     (rate, source) = (rate.max(floor), LoadSource::AlarmFloor);
                 }
@@ -163,6 +274,37 @@ impl LoadSnapshot {
         }
         let mean = measured.iter().sum::<f64>() / measured.len() as f64;
         mean > 0.0 && measured.iter().any(|&u| u > mean * (1.0 + tolerance))
+    }
+}
+
+/// A load that divides with the key space: a rate, or a series of rates.
+pub(crate) trait KeyShare: Clone {
+    fn share(&self, fraction: f64) -> Self;
+}
+
+impl KeyShare for Rate {
+    fn share(&self, fraction: f64) -> Self {
+        self.scaled(fraction)
+    }
+}
+
+impl KeyShare for LoadSeries {
+    fn share(&self, fraction: f64) -> Self {
+        self.scaled(fraction)
+    }
+}
+
+/// One shard's load by the one rule both decisions use: measured, where shard-level metrics exist;
+/// else the stream's load times the share of the key space the shard owns (the uniform-key
+/// assumption). For the point estimate of a scale-up and the series of a scale-down alike.
+pub(crate) fn shard_share<L: KeyShare>(
+    measured: Option<&L>,
+    stream: &L,
+    range: &HashRange,
+) -> (L, LoadSource) {
+    match measured {
+        Some(load) => (load.clone(), LoadSource::Measured),
+        None => (stream.share(range.fraction()), LoadSource::Estimated),
     }
 }
 

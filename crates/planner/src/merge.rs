@@ -18,97 +18,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use crate::load::shard_share;
 use crate::split::{EVEN_TOLERANCE, UPDATE_SHARD_COUNT_CALLS_PER_DAY};
-use crate::{HashRange, Policy, Rate, ShardId, Tiling};
-
-/// A time series of write rates, keyed by the start of each period.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct LoadSeries {
-    pub period_secs: u32,
-    pub points: BTreeMap<DateTime<Utc>, Rate>,
-}
-
-impl LoadSeries {
-    /// Aligns the `Sum` datapoints of `IncomingBytes` and `IncomingRecords` by timestamp and
-    /// converts them to rates. A timestamp present in one metric only counts zero for the other.
-    pub fn from_sums(
-        period_secs: u32,
-        bytes: impl IntoIterator<Item = (DateTime<Utc>, f64)>,
-        records: impl IntoIterator<Item = (DateTime<Utc>, f64)>,
-    ) -> LoadSeries {
-        let mut sums: BTreeMap<DateTime<Utc>, (f64, f64)> = BTreeMap::new();
-        for (t, v) in bytes {
-            sums.entry(t).or_default().0 += v;
-        }
-        for (t, v) in records {
-            sums.entry(t).or_default().1 += v;
-        }
-        let points = sums.into_iter().map(|(t, (b, r))| (t, Rate::from_sums(b, r, period_secs))).collect();
-        LoadSeries { period_secs, points }
-    }
-
-    /// This series scaled by `factor`: a shard's estimated share of the stream's load.
-    pub fn scaled(&self, factor: f64) -> LoadSeries {
-        let points = self.points.iter().map(|(t, r)| (*t, r.scaled(factor))).collect();
-        LoadSeries { period_secs: self.period_secs, points }
-    }
-
-    /// The time-aligned sum of two series: at each timestamp, what one shard would carry if both
-    /// shards' writes had gone to it.
-    pub fn plus(&self, other: &LoadSeries) -> LoadSeries {
-        let mut points = self.points.clone();
-        for (t, r) in &other.points {
-            let sum = points.get(t).copied().unwrap_or(Rate::ZERO).plus(*r);
-            points.insert(*t, sum);
-        }
-        LoadSeries { period_secs: self.period_secs, points }
-    }
-
-    /// The highest utilisation of `shards` shards at any datapoint, and when (`None` if empty).
-    pub fn peak_utilisation(&self, shards: u32) -> Option<(DateTime<Utc>, f64)> {
-        self.points
-            .iter()
-            .map(|(t, r)| (*t, r.utilisation(shards)))
-            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
-    }
-}
+use crate::{HashRange, LoadSeries, Policy, ShardId, Tiling, Window};
 
 /// A time as reasons print it: to the second, UTC.
 fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%SZ").to_string()
-}
-
-/// `t` rounded down to a whole multiple of `period_secs` since the epoch: where CloudWatch's
-/// period buckets start when queried with aligned times.
-pub fn align_down(t: DateTime<Utc>, period_secs: u32) -> DateTime<Utc> {
-    let period = i64::from(period_secs.max(1));
-    DateTime::from_timestamp(t.timestamp().div_euclid(period) * period, 0).unwrap_or(t)
-}
-
-/// The look-back window `[now - lookback, now)` and the datapoints it should hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Window {
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    pub period_secs: u32,
-}
-
-impl Window {
-    /// The window ending at `now`, aligned down to whole periods so datapoints line up.
-    pub fn ending_at(now: DateTime<Utc>, policy: &Policy) -> Window {
-        let end = align_down(now, policy.scale_down.period_secs);
-        let start = end - Duration::seconds(i64::from(policy.scale_down.lookback_secs));
-        Window { start, end, period_secs: policy.scale_down.period_secs }
-    }
-
-    pub fn expected_points(&self) -> u32 {
-        ((self.end - self.start).num_seconds() / i64::from(self.period_secs.max(1))) as u32
-    }
-
-    fn restrict(&self, series: &LoadSeries) -> LoadSeries {
-        let points = series.points.range(self.start..self.end).map(|(t, r)| (*t, *r)).collect();
-        LoadSeries { period_secs: series.period_secs, points }
-    }
 }
 
 /// The inputs of one scale-down decision.
@@ -167,15 +83,6 @@ pub struct PlannedMerge {
     pub merged_range: HashRange,
     /// The merged shard's peak utilisation over the window (time-aligned sum of the pair).
     pub peak_utilisation: f64,
-}
-
-/// The next planned merge whose two shards are still open and adjacent in `live`; stale pairs
-/// (a concurrent reshard closed one of them) are skipped, never forced.
-pub fn next_merge<'p>(live: &Tiling, merges: &'p [PlannedMerge]) -> Option<&'p PlannedMerge> {
-    merges.iter().find(|m| match (live.get(&m.low), live.get(&m.high)) {
-        (Some(low), Some(high)) => low.range.is_followed_by(&high.range),
-        _ => false,
-    })
 }
 
 /// Open shards born inside the look-back window, so without a full window of history: the open
@@ -277,9 +184,8 @@ fn choose_merges(
 ) -> Vec<PlannedMerge> {
     let ScaleDownInput { tiling, policy, stream_load, shard_load, young, .. } = input;
     let ceiling = policy.scale_up.target.get();
-    let load_of = |id: &ShardId, range: &HashRange| match shard_load.get(id) {
-        Some(series) => window.restrict(series),
-        None => window.restrict(stream_load).scaled(range.fraction()),
+    let load_of = |id: &ShardId, range: &HashRange| {
+        window.restrict(&shard_share(shard_load.get(id), stream_load, range).0)
     };
     let mut candidates: Vec<PlannedMerge> = tiling
         .shards()

@@ -94,6 +94,25 @@ impl Tiling {
         Tiling { shards: vec![Shard::new(id, HashRange::FULL)] }
     }
 
+    /// `count` equal-width shards, as `CreateStream` and `UpdateShardCount` make them, named
+    /// `shardId-{first_id}`, `shardId-{first_id + 1}`, … in key order. The one builder of an even
+    /// tiling, for the in-memory Kinesis, the simulator and tests. `count` is at least 1 (and at
+    /// most the key space, which no stream reaches): 0 gives one shard.
+    pub fn uniform(count: u32, first_id: u64) -> Tiling {
+        let mut starts = vec![HashKey::MIN];
+        starts.extend(HashRange::FULL.equal_cuts(count));
+        let shards = starts
+            .iter()
+            .enumerate()
+            .map(|(i, &start)| {
+                let end = starts.get(i + 1).map_or(HashKey::MAX, |next| HashKey(next.0 - 1));
+                let id = format!("shardId-{:012}", first_id.saturating_add(i as u64));
+                Shard::new(id, HashRange::new(start, end).expect("equal cuts ascend"))
+            })
+            .collect();
+        Tiling { shards }
+    }
+
     /// The open shards' ids, in key order.
     pub fn ids(&self) -> Vec<ShardId> {
         self.shards.iter().map(|s| s.id.clone()).collect()

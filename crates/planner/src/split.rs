@@ -2,7 +2,7 @@
 //!
 //! The plan is a set of *target boundaries*: hash keys that must become a shard's starting key.
 //! Each hot shard gets the equal cuts that bring every child down to the target utilisation.
-//! Execution is level-triggered: [`next_split`] looks at the live tiling and returns the next
+//! Execution is level-triggered: [`Execution::next`](crate::Execution::next) looks at the live tiling and returns the next
 //! `SplitShard` still missing, so a crash halfway, a duplicate alarm or a concurrent reshard never
 //! repeats a split and never loses one: re-reading the stream finds exactly what is left.
 //!
@@ -83,16 +83,6 @@ impl ScaleUpPlan {
         let rounds = splits.iter().map(|s| s.cuts.len()).max().unwrap_or(0);
         (0..rounds).flat_map(|r| splits.iter().filter_map(move |s| s.cuts.get(r).copied())).collect()
     }
-}
-
-/// The next `SplitShard` (shard id, new starting hash key) that moves `live` towards the plan's
-/// boundaries, or `None` once every boundary exists. The shard is always the live owner of the
-/// boundary, so the step is valid whatever has happened since the plan was made.
-pub fn next_split(live: &Tiling, boundaries: &[HashKey]) -> Option<(ShardId, HashKey)> {
-    boundaries.iter().find_map(|&key| {
-        let owner = live.owner_of(key);
-        owner.range.can_split_at(key).then(|| (owner.id.clone(), key))
-    })
 }
 
 /// Decides how to scale a stream up. Pure: the same input always yields the same plan.

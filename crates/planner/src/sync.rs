@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::tags::{DELETION_PROTECTION_TAG, POLICY_TAG, STATE_TAG_PREFIX, managed_tags};
-use crate::{AlarmSpec, Policy, SHARD_METRICS, ShardId, alarm_specs, shard_alarm_specs};
+use crate::{AlarmSpec, Policy, SHARD_METRICS, ShardId, StreamStatus, alarm_specs, shard_alarm_specs};
 
 /// Retention Kinesis gives a new stream (hours).
 pub const DEFAULT_RETENTION_HOURS: u32 = 24;
@@ -44,8 +44,7 @@ pub struct DesiredStream {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ObservedStream {
     pub name: String,
-    /// `ACTIVE`, `CREATING`, `UPDATING` or `DELETING`.
-    pub status: String,
+    pub status: StreamStatus,
     /// `None` while Kinesis cannot list shards (`CREATING`, `DELETING`).
     pub open_shards: Option<u32>,
     pub retention_hours: u32,
@@ -69,8 +68,64 @@ pub struct ObservedAlarm {
     pub stream: Option<String>,
     /// Has a `ShardId` dimension: a per-shard alarm, owned by the scale-up Lambda.
     pub per_shard: bool,
-    /// The alarm's definition in [`AlarmSpec::fields`] form.
-    pub fields: BTreeMap<&'static str, String>,
+    /// What the alarm does, as read back.
+    pub definition: AlarmDefinition,
+}
+
+/// An alarm's definition, field by field: what [`AlarmSpec`] writes and what `DescribeAlarms` reads
+/// back (where any field may be missing), so a plan can say exactly which fields differ.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AlarmDefinition {
+    pub namespace: Option<String>,
+    pub metric: Option<String>,
+    pub statistic: Option<String>,
+    pub period_secs: Option<u32>,
+    pub evaluation_periods: Option<u32>,
+    pub datapoints_to_alarm: Option<u32>,
+    pub threshold: Option<f64>,
+    pub comparison: Option<String>,
+    pub treat_missing_data: Option<String>,
+    pub actions: Vec<String>,
+    pub description: Option<String>,
+}
+
+impl AlarmDefinition {
+    /// Every field under the name plans print, as text: the one list of an alarm's fields.
+    fn fields(&self) -> [(&'static str, Option<String>); 11] {
+        fn text(v: Option<impl ToString>) -> Option<String> {
+            v.map(|v| v.to_string())
+        }
+        [
+            ("namespace", self.namespace.clone()),
+            ("metric", self.metric.clone()),
+            ("statistic", self.statistic.clone()),
+            ("period", text(self.period_secs)),
+            ("evaluationPeriods", text(self.evaluation_periods)),
+            ("datapointsToAlarm", text(self.datapoints_to_alarm)),
+            ("threshold", text(self.threshold)),
+            ("comparison", self.comparison.clone()),
+            ("treatMissingData", self.treat_missing_data.clone()),
+            ("actions", Some(self.actions.join(","))),
+            ("description", self.description.clone()),
+        ]
+    }
+
+    /// The fields that change when this definition is replaced by `wanted`, by field name.
+    pub fn changes_to(&self, wanted: &AlarmDefinition) -> Vec<FieldChange> {
+        let mut changes: Vec<FieldChange> = self
+            .fields()
+            .into_iter()
+            .zip(wanted.fields())
+            .filter(|((_, from), (_, to))| from != to)
+            .map(|((field, from), (_, to))| FieldChange {
+                field: field.to_owned(),
+                from,
+                to: to.unwrap_or_default(),
+            })
+            .collect();
+        changes.sort_by(|a, b| a.field.cmp(&b.field));
+        changes
+    }
 }
 
 /// What exists in one account and region: the streams the file names or the tool manages, and
@@ -87,17 +142,11 @@ impl Observed {
     /// alarms, the alarms it would delete as orphans, and with `prune` every managed stream. Other
     /// managed streams reshard and re-arm at any time; a saved plan for one stream must not go
     /// stale because the autoscaler scaled another. Per-shard alarms are the autoscaler's too.
-    /// FNV-1a over a canonical rendering: stable across processes and versions, unlike `std`'s
-    /// hasher.
+    /// FNV-1a over the JSON of that part (maps sorted by key): stable across processes and
+    /// versions, unlike `std`'s hasher or `Debug` output.
     pub fn fingerprint(&self, names: &[String], prune: bool) -> String {
         let relevant = |stream: &str| prune || names.iter().any(|n| n == stream);
-        let mut text = String::new();
-        for s in self.streams.values().filter(|s| relevant(&s.name)) {
-            text.push_str(&format!(
-                "{}|{}|{:?}|{}|{:?}\n",
-                s.name, s.status, s.open_shards, s.retention_hours, s.tags
-            ));
-        }
+        let streams: Vec<&ObservedStream> = self.streams.values().filter(|s| relevant(&s.name)).collect();
         let mut alarms: Vec<&ObservedAlarm> = self
             .alarms
             .iter()
@@ -105,33 +154,30 @@ impl Observed {
             .filter(|a| a.stream.as_deref().is_none_or(|s| relevant(s) || !self.streams.contains_key(s)))
             .collect();
         alarms.sort_by(|a, b| a.name.cmp(&b.name));
-        for a in alarms {
-            text.push_str(&format!("{}|{:?}|{:?}\n", a.name, a.stream, a.fields));
-        }
+        let text = serde_json::to_vec(&(streams, alarms)).expect("observed state serialises");
         let hash = text
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
         format!("{hash:016x}")
     }
 }
 
 impl AlarmSpec {
-    /// The alarm's definition as comparable strings, the form [`ObservedAlarm::fields`] uses, so
-    /// a plan can show exactly which fields differ.
-    pub fn fields(&self) -> BTreeMap<&'static str, String> {
-        BTreeMap::from([
-            ("namespace", AlarmSpec::NAMESPACE.to_owned()),
-            ("metric", self.metric.as_str().to_owned()),
-            ("statistic", AlarmSpec::STATISTIC.to_owned()),
-            ("period", self.period_secs.to_string()),
-            ("evaluationPeriods", self.evaluation_periods.to_string()),
-            ("datapointsToAlarm", self.datapoints_to_alarm.to_string()),
-            ("threshold", self.threshold.to_string()),
-            ("comparison", self.comparison.as_str().to_owned()),
-            ("treatMissingData", AlarmSpec::TREAT_MISSING_DATA.to_owned()),
-            ("actions", self.alarm_actions.join(",")),
-            ("description", self.description.clone()),
-        ])
+    /// What this spec writes, in the form [`ObservedAlarm::definition`] is read back in.
+    pub fn definition(&self) -> AlarmDefinition {
+        AlarmDefinition {
+            namespace: Some(AlarmSpec::NAMESPACE.to_owned()),
+            metric: Some(self.metric.as_str().to_owned()),
+            statistic: Some(AlarmSpec::STATISTIC.to_owned()),
+            period_secs: Some(self.period_secs),
+            evaluation_periods: Some(self.evaluation_periods),
+            datapoints_to_alarm: Some(self.datapoints_to_alarm),
+            threshold: Some(self.threshold),
+            comparison: Some(self.comparison.as_str().to_owned()),
+            treat_missing_data: Some(AlarmSpec::TREAT_MISSING_DATA.to_owned()),
+            actions: self.alarm_actions.clone(),
+            description: Some(self.description.clone()),
+        }
     }
 }
 
@@ -165,7 +211,7 @@ pub struct StreamPlan {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObservedSummary {
-    pub status: String,
+    pub status: StreamStatus,
     pub open_shards: Option<u32>,
     /// The file names a stream that exists but was not managed yet: apply adopts it.
     pub adopting: bool,
@@ -336,11 +382,9 @@ fn plan_shard_level(
     // Any one shard's specs carry every field but the name and description.
     let template = shard_alarm_specs(&d.name, &[ShardId::new("shardId-0")], &d.policy, alarm_actions);
     let current = |a: &ObservedAlarm| {
-        template.iter().any(|t| {
-            let mut want = t.fields();
-            want.remove("description");
-            want.iter().all(|(k, v)| a.fields.get(k) == Some(v))
-        })
+        template
+            .iter()
+            .any(|t| a.definition.changes_to(&t.definition()).iter().all(|c| c.field == "description"))
     };
     let outdated = live_alarms.iter().any(|a| !current(a));
     (!enable_metrics.is_empty() || alarms_found != alarms_wanted || outdated).then(|| Change::ShardLevel {
@@ -399,16 +443,7 @@ fn plan_stream(
         match live_alarms.iter().find(|a| a.name == spec.name) {
             None => changes.push(Change::CreateAlarm { spec: spec.clone() }),
             Some(alarm) => {
-                let fields: Vec<FieldChange> = spec
-                    .fields()
-                    .into_iter()
-                    .filter(|(k, v)| alarm.fields.get(k) != Some(v))
-                    .map(|(field, to)| FieldChange {
-                        field: field.to_owned(),
-                        from: alarm.fields.get(field).cloned(),
-                        to,
-                    })
-                    .collect();
+                let fields = alarm.definition.changes_to(&spec.definition());
                 if !fields.is_empty() {
                     changes.push(Change::UpdateAlarm { spec: spec.clone(), fields });
                 }
@@ -421,7 +456,7 @@ fn plan_stream(
         }
     }
     let observed = live.map(|l| ObservedSummary {
-        status: l.status.clone(),
+        status: l.status,
         open_shards: l.open_shards,
         adopting: !l.is_managed(),
     });

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::Policy;
 use crate::tags::STATE_TAG_PREFIX;
+use crate::{Metric, Policy};
 
 /// Epoch seconds of the last scaling action on the stream.
 pub const LAST_SCALED_TAG: &str = "kinesis-autoscaler/state-last-scaled";
@@ -61,12 +61,21 @@ impl ScalingState {
     }
 
     /// Records a scaling action at `now` (with `update_calls` uniform calls), forgetting calls
-    /// older than a day so the tag stays short.
+    /// older than a day so the tag stays short. The one rule for both directions: the tags keep
+    /// whole seconds, so the time is rounded *up*; an alarm that changed state earlier in this same
+    /// second (a duplicate delivery, the twin alarm) must read as stale, not as fresh.
     pub fn record(&mut self, now: DateTime<Utc>, update_calls: u32) {
+        let now = whole_second_at_or_after(now);
         self.last_scaled_at = Some(now);
         self.update_calls.retain(|t| *t > now - Duration::hours(24));
         self.update_calls.extend(std::iter::repeat_n(now, update_calls as usize));
     }
+}
+
+/// `t` rounded up to a whole second (what the scaling-state tags can hold).
+fn whole_second_at_or_after(t: DateTime<Utc>) -> DateTime<Utc> {
+    let secs = t.timestamp().saturating_add(i64::from(t.timestamp_subsec_nanos() > 0));
+    DateTime::from_timestamp(secs, 0).unwrap_or(t)
 }
 
 /// What kind of alarm fired.
@@ -76,6 +85,16 @@ pub enum AlarmKind {
     Capacity,
     /// Writes were throttled (`WriteProvisionedThroughputExceeded`).
     Throttle,
+}
+
+impl AlarmKind {
+    /// The kind of an alarm on `metric`: throttling, or one of the load metrics.
+    pub fn of(metric: Metric) -> AlarmKind {
+        match metric {
+            Metric::WriteProvisionedThroughputExceeded => AlarmKind::Throttle,
+            Metric::IncomingBytes | Metric::IncomingRecords => AlarmKind::Capacity,
+        }
+    }
 }
 
 /// The gate's answer.
@@ -109,4 +128,19 @@ pub fn admit(
     let until = last + Duration::seconds(i64::from(policy.scale_up.cooldown_secs));
     let bypass = kind == AlarmKind::Throttle && policy.scale_up.throttle_bypasses_cooldown;
     if now < until && !bypass { Admission::Cooldown { until } } else { Admission::Act }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalings_are_recorded_at_the_next_whole_second() {
+        let at = |ms: i64| DateTime::from_timestamp_millis(1_800_000_000_000 + ms).unwrap();
+        for (t, expected) in [(0, 0), (1, 1_000), (999, 1_000)] {
+            let mut state = ScalingState::default();
+            state.record(at(t), 0);
+            assert_eq!(state.last_scaled_at, Some(at(expected)));
+        }
+    }
 }

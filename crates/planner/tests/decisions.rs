@@ -13,15 +13,7 @@ fn key(s: &str) -> HashKey {
 
 /// `n` equal-width shards named shardId-000000000000.. in key order.
 fn even(n: u32) -> Tiling {
-    let mut starts = vec![HashKey::MIN];
-    starts.extend(HashRange::FULL.equal_cuts(n));
-    let shards = (0..starts.len())
-        .map(|i| {
-            let end = starts.get(i + 1).map_or(HashKey::MAX, |k| HashKey(k.0 - 1));
-            Shard::new(format!("shardId-{i:012}"), HashRange::new(starts[i], end).unwrap())
-        })
-        .collect();
-    Tiling::new(shards).unwrap()
+    Tiling::uniform(n, 0)
 }
 
 fn id(i: u32) -> ShardId {
@@ -331,15 +323,23 @@ fn replaying_a_split_plan_after_it_ran_adds_nothing() {
     assert_eq!(boundaries.len(), 3);
     let mut live = even(3);
     let mut n = 100;
-    // Run the first step only (a crash halfway), then resume from the live state.
-    let (shard, at) = next_split(&live, &boundaries).unwrap();
+    // Run the first step only (a crash halfway), then resume from the live state with a fresh
+    // execution of the same plan, as the next invocation would.
+    let NextStep::Step(Step::Split { shard, at }) = Execution::of_scale_up(&plan).next(&live) else {
+        panic!()
+    };
     live = live.split(&shard, at, [id(n), id(n + 1)]).unwrap();
-    while let Some((shard, at)) = next_split(&live, &boundaries) {
+    let mut resumed = Execution::of_scale_up(&plan);
+    while let NextStep::Step(Step::Split { shard, at }) = resumed.next(&live) {
         n += 2;
         live = live.split(&shard, at, [id(n), id(n + 1)]).unwrap();
     }
     assert_eq!(live.len(), plan.target_shards);
-    assert_eq!(next_split(&live, &boundaries), None, "a duplicate delivery finds nothing left to do");
+    assert_eq!(
+        Execution::of_scale_up(&plan).next(&live),
+        NextStep::Done,
+        "a duplicate delivery finds nothing left to do"
+    );
 }
 
 // ---- scale-down ----
@@ -527,7 +527,7 @@ fn a_stale_merge_is_skipped_not_forced() {
     let ScaleDownAction::Merge { merges } = &plan.action else { panic!("{plan:?}") };
     assert_eq!(merges.len(), 1);
     // A concurrent reshard replaced every shard before we ran: nothing planned is still open.
-    assert_eq!(next_merge(&even(1), merges), None);
+    assert_eq!(Execution::of_scale_down(&plan).next(&even(1)), NextStep::Done);
 }
 
 // ---- alarms ----

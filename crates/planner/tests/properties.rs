@@ -13,7 +13,7 @@ fn policy(min: u32, max: u32) -> Policy {
     Policy { min_shards: min, max_shards: max, ..Policy::default() }
 }
 
-/// Executes a scale-up plan step by step through `next_split`, checking each step.
+/// Executes a scale-up plan step by step through `Execution::next`, checking each step.
 fn execute_up(tiling: &Tiling, plan: &ScaleUpPlan, next_id: &mut u64) -> Tiling {
     let mut live = tiling.clone();
     match &plan.action {
@@ -24,14 +24,15 @@ fn execute_up(tiling: &Tiling, plan: &ScaleUpPlan, next_id: &mut u64) -> Tiling 
         }
         ScaleUpAction::Split { splits } => {
             let boundaries = plan.boundaries();
+            let mut execution = Execution::of_scale_up(plan);
             for s in splits {
                 for cut in &s.cuts {
                     assert!(s.range.can_split_at(*cut), "cut {cut} strictly inside {}", s.range);
                 }
             }
             let mut steps = 0;
-            while let Some((shard, at)) = next_split(&live, &boundaries) {
-                let parent = live.get(&shard).expect("next_split names an open shard").range;
+            while let NextStep::Step(planner::Step::Split { shard, at }) = execution.next(&live) {
+                let parent = live.get(&shard).expect("the step names an open shard").range;
                 assert!(parent.can_split_at(at), "split key strictly inside the live shard");
                 live = live.split(&shard, at, [fresh(next_id), fresh(next_id)]).expect("valid split");
                 steps += 1;
@@ -51,13 +52,12 @@ fn execute_down(tiling: &Tiling, plan: &ScaleDownPlan, next_id: &mut u64) -> Til
             assert!(2 * *target >= tiling.len(), "UpdateShardCount at least half");
             live = uniform(*target, next_id);
         }
-        ScaleDownAction::Merge { merges } => {
-            let mut done = 0;
-            while let Some(m) = next_merge(&live, &merges[done..]) {
-                let (low, high) = (live.get(&m.low).unwrap(), live.get(&m.high).unwrap());
-                assert!(low.range.is_followed_by(&high.range), "merges pair only adjacent shards");
-                live = live.merge(&m.low.clone(), &m.high.clone(), fresh(next_id)).expect("valid merge");
-                done = merges.iter().position(|x| x == m).unwrap() + 1;
+        ScaleDownAction::Merge { .. } => {
+            let mut execution = Execution::of_scale_down(plan);
+            while let NextStep::Step(planner::Step::Merge { low, high }) = execution.next(&live) {
+                let (l, h) = (live.get(&low).unwrap(), live.get(&high).unwrap());
+                assert!(l.range.is_followed_by(&h.range), "merges pair only adjacent shards");
+                live = live.merge(&low, &high, fresh(next_id)).expect("valid merge");
             }
             assert_eq!(live.len(), plan.target_shards);
         }
@@ -71,17 +71,9 @@ fn fresh(next_id: &mut u64) -> ShardId {
 }
 
 fn uniform(count: u32, next_id: &mut u64) -> Tiling {
-    let mut starts = vec![HashKey::MIN];
-    starts.extend(HashRange::FULL.equal_cuts(count));
-    let shards = starts
-        .iter()
-        .enumerate()
-        .map(|(i, &start)| {
-            let end = starts.get(i + 1).map_or(HashKey::MAX, |next| HashKey(next.0 - 1));
-            Shard { id: fresh(next_id), range: HashRange::new(start, end).unwrap() }
-        })
-        .collect();
-    Tiling::new(shards).unwrap()
+    let tiling = Tiling::uniform(count, *next_id);
+    *next_id += u64::from(tiling.len());
+    tiling
 }
 
 #[derive(Debug, Clone)]

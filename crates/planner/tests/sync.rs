@@ -31,7 +31,7 @@ fn applied(streams: &[DesiredStream], open: u32) -> Observed {
             d.name.clone(),
             ObservedStream {
                 name: d.name.clone(),
-                status: "ACTIVE".into(),
+                status: StreamStatus::Active,
                 open_shards: Some(open),
                 retention_hours: d.retention_hours,
                 tags,
@@ -47,7 +47,7 @@ fn applied(streams: &[DesiredStream], open: u32) -> Observed {
                 name: s.name.clone(),
                 stream: Some(d.name.clone()),
                 per_shard: false,
-                fields: s.fields(),
+                definition: s.definition(),
             }
         }));
         let ids: Vec<u32> = (0..open).collect();
@@ -174,13 +174,13 @@ fn alarm_drift_is_repaired_and_extra_managed_alarms_are_removed() {
     let streams = [desired("orders")];
     let mut observed = applied(&streams, 4);
     // Edited by hand, deleted by hand, and one extra alarm under the tool's prefix.
-    observed.alarms[0].fields.insert("threshold", "1".into());
+    observed.alarms[0].definition.threshold = Some(1.0);
     observed.alarms.remove(1);
     observed.alarms.push(ObservedAlarm {
         name: "kinesis-autoscaler-orders-Extra".into(),
         stream: Some("orders".into()),
         per_shard: false,
-        fields: BTreeMap::new(),
+        definition: AlarmDefinition::default(),
     });
     assert_eq!(
         kinds(&plan(&streams, &observed, false).streams[0]),
@@ -216,7 +216,7 @@ fn an_unmanaged_stream_absent_from_the_file_is_never_touched() {
     let mut observed = applied(&kept, 4);
     let foreign = ObservedStream {
         name: "theirs".into(),
-        status: "ACTIVE".into(),
+        status: StreamStatus::Active,
         open_shards: Some(2),
         retention_hours: 24,
         tags: BTreeMap::new(),
@@ -313,7 +313,7 @@ fn as_observed(specs: &[AlarmSpec]) -> Vec<ObservedAlarm> {
             name: s.name.clone(),
             stream: Some(s.stream.clone()),
             per_shard: true,
-            fields: s.fields(),
+            definition: s.definition(),
         })
         .collect()
 }

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use planner::{Metric, POLICY_TAG, Policy, alarm_name, alarm_specs, encode_policy};
-use reconciler::alarm::AlarmMessage;
+use reconciler::alarm_message::AlarmMessage;
 use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
-use reconciler::scale_up::{Context, Decision, handle};
-use reconciler::{AlarmPort, ExecuteSettings, SeededJitter, StreamPort};
+use reconciler::scale_up::{Decision, Invocation, handle};
+use reconciler::{AlarmPort, ExecuteSettings, Resharder, SeededJitter};
 
 const RUNS: usize = 2_000;
 
@@ -51,7 +51,7 @@ async fn one(shards: u32, load_shards: f64, duplicate: bool) -> (Duration, usize
         cloudwatch.put_alarm(&spec).await.unwrap();
     }
     let message = AlarmMessage::parse(&message(now, load_shards * 1_048_576.0 * 60.0, &topic)).unwrap();
-    let cx = Context {
+    let cx = Invocation {
         account: "123456789012".into(),
         region: "us-east-1".into(),
         stream_prefix: String::new(),

@@ -19,8 +19,8 @@ use planner::{AlarmSpec, HashKey, KINESIS_NAMESPACE, Metric, POLICY_TAG, Policy,
 use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
 use reconciler::scale_down::{ReviewOutcome, SweepContext, SweepReport, SweepSettings, sweep};
 use reconciler::{
-    AlarmPort, AlarmState, AlarmSummary, Dimension, MetricPoint, MetricQuery, MetricSeries, MetricsPort,
-    PortError, SeededJitter, StreamPort, StreamSnapshot, Unit,
+    AlarmPort, AlarmState, AlarmSummary, Dimension, MetricPoint, MetricPublisher, MetricQuery, MetricSeries,
+    MetricsPort, PortError, Resharder, SeededJitter, StreamAdmin, StreamReader, StreamSnapshot, Unit,
 };
 
 const MIB: f64 = 1_048_576.0;
@@ -181,7 +181,7 @@ impl<T> Counted<T> {
     }
 }
 
-impl<T: StreamPort + Sync> StreamPort for Counted<T> {
+impl<T: StreamReader + Sync> StreamReader for Counted<T> {
     async fn describe(&self, stream: &str) -> Result<StreamSnapshot, PortError> {
         self.note("Describe", self.inner.describe(stream)).await
     }
@@ -193,15 +193,9 @@ impl<T: StreamPort + Sync> StreamPort for Counted<T> {
     async fn tags(&self, stream: &str) -> Result<BTreeMap<String, String>, PortError> {
         self.note("ListTagsForStream", self.inner.tags(stream)).await
     }
+}
 
-    async fn create_stream(&self, stream: &str, shards: u32) -> Result<(), PortError> {
-        self.note("CreateStream", self.inner.create_stream(stream, shards)).await
-    }
-
-    async fn delete_stream(&self, stream: &str) -> Result<(), PortError> {
-        self.note("DeleteStream", self.inner.delete_stream(stream)).await
-    }
-
+impl<T: Resharder + Sync> Resharder for Counted<T> {
     async fn split_shard(&self, stream: &str, shard: &ShardId, at: HashKey) -> Result<(), PortError> {
         self.note("SplitShard", self.inner.split_shard(stream, shard, at)).await
     }
@@ -214,10 +208,6 @@ impl<T: StreamPort + Sync> StreamPort for Counted<T> {
         self.note("UpdateShardCount", self.inner.update_shard_count(stream, target)).await
     }
 
-    async fn set_retention(&self, stream: &str, from_hours: u32, to_hours: u32) -> Result<(), PortError> {
-        self.note("SetRetention", self.inner.set_retention(stream, from_hours, to_hours)).await
-    }
-
     async fn enable_shard_metrics(&self, stream: &str, metrics: &[Metric]) -> Result<(), PortError> {
         self.note("EnableEnhancedMonitoring", self.inner.enable_shard_metrics(stream, metrics)).await
     }
@@ -225,17 +215,9 @@ impl<T: StreamPort + Sync> StreamPort for Counted<T> {
     async fn add_tags(&self, stream: &str, tags: &BTreeMap<String, String>) -> Result<(), PortError> {
         self.note("AddTagsToStream", self.inner.add_tags(stream, tags)).await
     }
-
-    async fn remove_tags(&self, stream: &str, keys: &[String]) -> Result<(), PortError> {
-        self.note("RemoveTagsFromStream", self.inner.remove_tags(stream, keys)).await
-    }
 }
 
 impl<T: MetricsPort + Sync> MetricsPort for Counted<T> {
-    async fn put_metric_data(&self, points: &[MetricPoint]) -> Result<(), PortError> {
-        self.note("PutMetricData", self.inner.put_metric_data(points)).await
-    }
-
     async fn get_metric_data(
         &self,
         queries: &[MetricQuery],

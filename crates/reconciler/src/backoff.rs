@@ -12,7 +12,7 @@ use std::future::Future;
 use std::hash::BuildHasher;
 use std::time::Duration;
 
-use crate::policy::{Retry, classify};
+use crate::error_policy::{Retry, classify};
 use crate::ports::PortError;
 
 /// An exponential backoff schedule with full jitter.

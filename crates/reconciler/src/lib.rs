@@ -1,34 +1,40 @@
 //! The reconciler: the ports its logic talks through, and how it copes with a flaky world.
 //!
-//! This crate owns the traits ([`StreamPort`], [`MetricsPort`], [`AlarmPort`]) that the
-//! executors, the `streams` CLI and the Lambdas are written against, the single error policy
+//! This crate owns the traits that the executors, the `streams` CLI and the Lambdas are written
+//! against, one per role as the IAM roles in `infra/template.yaml` grant them ([`StreamReader`],
+//! [`Resharder`], [`StreamAdmin`], [`MetricsPort`], [`AlarmPort`]), the single error policy
 //! ([`classify`]), the retry loop with its [`Backoff`] value, and [`wait_for_active`]. It has no
-//! AWS types: `aws-adapters` implements the ports with the SDK, tests implement them in memory.
+//! AWS types: `aws-adapters` implements the ports with the SDK; the in-memory fakes ([`memory`],
+//! behind the `testing` feature) implement them for tests and benchmarks.
 
-pub mod alarm;
+pub mod alarm_message;
 mod backoff;
+mod config_apply;
 pub mod emf;
 mod error;
+mod error_policy;
 mod execute;
+#[cfg(feature = "testing")]
 pub mod memory;
 mod observe;
-mod policy;
 mod ports;
+mod rearm;
 pub mod scale_down;
 pub mod scale_up;
 mod shard_level;
-mod sync;
 mod wait;
 
 pub use backoff::{Backoff, Jitter, SeededJitter, retry};
+pub use config_apply::{ApplyEvent, ApplySettings, apply, observe, observed_alarm};
 pub use error::ReconcileError;
-pub use execute::{ExecuteSettings, Outcome, Step, execute_scale_down, execute_scale_up};
+pub use error_policy::{Retry, classify};
+pub use execute::{ExecuteSettings, Outcome, execute};
 pub use observe::{load_queries, load_series, peak_rate, shard_load_series};
-pub use policy::{Retry, classify};
 pub use ports::{
-    AlarmPort, AlarmState, AlarmSummary, Dimension, ErrorKind, MetricPoint, MetricQuery, MetricSeries,
-    MetricsPort, PortError, Statistic, StreamPort, StreamSnapshot, StreamStatus, Unit,
+    ActiveStream, AlarmPort, AlarmState, AlarmSummary, Dimension, ErrorKind, MetricPoint, MetricPublisher,
+    MetricQuery, MetricSeries, MetricsPort, PortError, Resharder, Statistic, StreamAdmin, StreamReader,
+    StreamSnapshot, StreamStatus, Unit,
 };
+pub use rearm::{Reset, rearm, set_ok};
 pub use shard_level::{ShardLevelChanges, converge_shard_level};
-pub use sync::{ApplyEvent, ApplySettings, apply, observe, observed_alarm};
 pub use wait::wait_for_active;

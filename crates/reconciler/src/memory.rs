@@ -1,4 +1,4 @@
-//! Kinesis and CloudWatch in memory: a [`StreamPort`] that reshards instantly, and metrics and
+//! Kinesis and CloudWatch in memory: stream ports that reshard instantly, and metrics and
 //! alarm ports that keep what they are given; all fail on request.
 //!
 //! The executors' unit tests, the Lambdas' handler tests and the simulator need a stream that
@@ -11,11 +11,11 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use planner::{AlarmSpec, HashKey, HashRange, Metric, Shard, ShardId, Tiling};
+use planner::{AlarmSpec, HashKey, Metric, ShardId, Tiling};
 
 use crate::ports::{
-    AlarmPort, AlarmState, AlarmSummary, Dimension, ErrorKind, MetricPoint, MetricQuery, MetricSeries,
-    MetricsPort, PortError, StreamPort, StreamSnapshot, StreamStatus,
+    AlarmPort, AlarmState, AlarmSummary, Dimension, ErrorKind, MetricPoint, MetricPublisher, MetricQuery,
+    MetricSeries, MetricsPort, PortError, Resharder, StreamAdmin, StreamReader, StreamSnapshot, StreamStatus,
 };
 
 /// An account's worth of streams held in memory.
@@ -55,16 +55,9 @@ impl State {
     }
 
     fn uniform(&mut self, count: u32) -> Tiling {
-        let mut starts = vec![HashKey::MIN];
-        starts.extend(HashRange::FULL.equal_cuts(count));
-        let shards = (0..starts.len())
-            .map(|i| {
-                let end = starts.get(i + 1).map_or(HashKey::MAX, |next| HashKey(next.0 - 1));
-                let range = HashRange::new(starts[i], end).expect("equal cuts are increasing");
-                Shard { id: self.fresh_id(), range }
-            })
-            .collect();
-        Tiling::new(shards).expect("equal cuts tile the key space")
+        let tiling = Tiling::uniform(count, self.next_shard);
+        self.next_shard += u64::from(tiling.len());
+        tiling
     }
 
     /// A new ACTIVE stream of `shards` equal-width shards, as CreateStream makes it.
@@ -161,7 +154,7 @@ fn invalid(call: &'static str, stream: &str, message: String) -> PortError {
     PortError::new(call, ErrorKind::InvalidArgument, message).with_stream(stream)
 }
 
-impl StreamPort for InMemoryStreams {
+impl StreamReader for InMemoryStreams {
     async fn describe(&self, stream: &str) -> Result<StreamSnapshot, PortError> {
         self.read_delay().await;
         let mut state = self.state.lock().expect("not poisoned");
@@ -198,27 +191,9 @@ impl StreamPort for InMemoryStreams {
     async fn list_streams(&self) -> Result<Vec<String>, PortError> {
         Ok(self.state.lock().expect("not poisoned").streams.keys().cloned().collect())
     }
+}
 
-    async fn create_stream(&self, stream: &str, shards: u32) -> Result<(), PortError> {
-        self.mutate("CreateStream", stream, shards.to_string(), |state, name| {
-            if state.streams.contains_key(name) {
-                return Err(
-                    PortError::new("CreateStream", ErrorKind::AlreadyExists, "exists").with_stream(name)
-                );
-            }
-            state.add_stream(name, shards, DateTime::UNIX_EPOCH);
-            Ok(())
-        })
-    }
-
-    async fn delete_stream(&self, stream: &str) -> Result<(), PortError> {
-        self.mutate("DeleteStream", stream, String::new(), |state, name| {
-            state.stream("DeleteStream", name)?;
-            state.streams.remove(name);
-            Ok(())
-        })
-    }
-
+impl Resharder for InMemoryStreams {
     async fn split_shard(&self, stream: &str, shard: &ShardId, at: HashKey) -> Result<(), PortError> {
         self.mutate("SplitShard", stream, format!("{shard} {at}"), |state, name| {
             let ids = [state.fresh_id(), state.fresh_id()];
@@ -267,13 +242,6 @@ impl StreamPort for InMemoryStreams {
         })
     }
 
-    async fn set_retention(&self, stream: &str, _from_hours: u32, to_hours: u32) -> Result<(), PortError> {
-        self.mutate("SetRetention", stream, to_hours.to_string(), |state, name| {
-            state.stream("SetRetention", name)?.retention_hours = to_hours;
-            Ok(())
-        })
-    }
-
     async fn enable_shard_metrics(&self, stream: &str, metrics: &[Metric]) -> Result<(), PortError> {
         let names: Vec<&str> = metrics.iter().map(|m| m.as_str()).collect();
         self.mutate("EnableEnhancedMonitoring", stream, names.join(","), |state, name| {
@@ -286,6 +254,35 @@ impl StreamPort for InMemoryStreams {
     async fn add_tags(&self, stream: &str, tags: &BTreeMap<String, String>) -> Result<(), PortError> {
         self.mutate("AddTagsToStream", stream, String::new(), |state, name| {
             state.stream("AddTagsToStream", name)?.tags.extend(tags.clone());
+            Ok(())
+        })
+    }
+}
+
+impl StreamAdmin for InMemoryStreams {
+    async fn create_stream(&self, stream: &str, shards: u32) -> Result<(), PortError> {
+        self.mutate("CreateStream", stream, shards.to_string(), |state, name| {
+            if state.streams.contains_key(name) {
+                return Err(
+                    PortError::new("CreateStream", ErrorKind::AlreadyExists, "exists").with_stream(name)
+                );
+            }
+            state.add_stream(name, shards, DateTime::UNIX_EPOCH);
+            Ok(())
+        })
+    }
+
+    async fn delete_stream(&self, stream: &str) -> Result<(), PortError> {
+        self.mutate("DeleteStream", stream, String::new(), |state, name| {
+            state.stream("DeleteStream", name)?;
+            state.streams.remove(name);
+            Ok(())
+        })
+    }
+
+    async fn set_retention(&self, stream: &str, _from_hours: u32, to_hours: u32) -> Result<(), PortError> {
+        self.mutate("SetRetention", stream, to_hours.to_string(), |state, name| {
+            state.stream("SetRetention", name)?.retention_hours = to_hours;
             Ok(())
         })
     }
@@ -364,7 +361,7 @@ impl InMemoryCloudWatch {
     }
 }
 
-impl MetricsPort for InMemoryCloudWatch {
+impl MetricPublisher for InMemoryCloudWatch {
     async fn put_metric_data(&self, points: &[MetricPoint]) -> Result<(), PortError> {
         let mut state = self.record("PutMetricData", points.len().to_string())?;
         for p in points {
@@ -378,7 +375,9 @@ impl MetricsPort for InMemoryCloudWatch {
         }
         Ok(())
     }
+}
 
+impl MetricsPort for InMemoryCloudWatch {
     async fn get_metric_data(
         &self,
         queries: &[MetricQuery],

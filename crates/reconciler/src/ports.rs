@@ -14,33 +14,8 @@ use std::fmt;
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
+pub use planner::StreamStatus;
 use planner::{AlarmSpec, HashKey, Metric, ShardId, Tiling};
-
-/// The lifecycle state of a stream, as `DescribeStreamSummary` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StreamStatus {
-    Creating,
-    Active,
-    Updating,
-    Deleting,
-}
-
-impl StreamStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StreamStatus::Creating => "CREATING",
-            StreamStatus::Active => "ACTIVE",
-            StreamStatus::Updating => "UPDATING",
-            StreamStatus::Deleting => "DELETING",
-        }
-    }
-}
-
-impl fmt::Display for StreamStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Everything the planner and the sync logic need to know about one stream, read at one moment.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,11 +43,50 @@ impl StreamSnapshot {
     pub fn tiling(&self) -> Option<&Tiling> {
         self.open.as_ref()
     }
+
+    /// The stream as an [`ActiveStream`], if it is `ACTIVE` with its shards listed; else the
+    /// snapshot back (boxed: the rare path need not make the common one large).
+    pub fn into_active(self) -> Result<ActiveStream, Box<StreamSnapshot>> {
+        match (self.status, &self.open) {
+            (StreamStatus::Active, Some(tiling)) => {
+                Ok(ActiveStream { tiling: tiling.clone(), snapshot: self })
+            }
+            _ => Err(Box::new(self)),
+        }
+    }
 }
 
-/// Kinesis stream operations. Each call is one control-plane action; none waits for the stream to
-/// become `ACTIVE` again (see [`crate::wait_for_active`]).
-pub trait StreamPort {
+/// A stream read while `ACTIVE`, when Kinesis lists its shards: the type says the tiling is there,
+/// so nothing downstream unwraps an optional one. Built only by [`StreamSnapshot::into_active`];
+/// the rest of the snapshot is reached through `Deref`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActiveStream {
+    tiling: Tiling,
+    snapshot: StreamSnapshot,
+}
+
+impl ActiveStream {
+    /// The open shards.
+    pub fn tiling(&self) -> &Tiling {
+        &self.tiling
+    }
+
+    pub fn snapshot(&self) -> &StreamSnapshot {
+        &self.snapshot
+    }
+}
+
+impl std::ops::Deref for ActiveStream {
+    type Target = StreamSnapshot;
+
+    fn deref(&self) -> &StreamSnapshot {
+        &self.snapshot
+    }
+}
+
+/// Reading streams: what every program may do (`ListStreams`, `DescribeStreamSummary`,
+/// `ListShards`, `ListTagsForStream`).
+pub trait StreamReader {
     /// Reads status, open and closed shards, retention and tags of `stream`.
     fn describe(&self, stream: &str) -> impl Future<Output = Result<StreamSnapshot, PortError>> + Send;
     /// The names of every stream in the account and region.
@@ -80,10 +94,13 @@ pub trait StreamPort {
     /// The tags of `stream` alone: one call, where `describe` takes several, for telling managed
     /// streams from others across a whole account.
     fn tags(&self, stream: &str) -> impl Future<Output = Result<BTreeMap<String, String>, PortError>> + Send;
-    /// Creates a provisioned-mode stream with `shards` equal-width shards.
-    fn create_stream(&self, stream: &str, shards: u32) -> impl Future<Output = Result<(), PortError>> + Send;
-    /// Deletes `stream`; refuses (ResourceInUse) while it has registered consumers.
-    fn delete_stream(&self, stream: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// Resharding a stream and recording it on the stream: the scaling Lambdas' role (`SplitShard`,
+/// `MergeShards`, `UpdateShardCount`, `AddTagsToStream`, `EnableEnhancedMonitoring` in
+/// `infra/template.yaml`). Each call is one control-plane action; none waits for the stream to
+/// become `ACTIVE` again (see [`crate::wait_for_active`]).
+pub trait Resharder: StreamReader {
     /// Splits open shard `shard` so that the upper child starts at `at`.
     fn split_shard(
         &self,
@@ -104,13 +121,11 @@ pub trait StreamPort {
         stream: &str,
         target: u32,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
-    /// Changes retention from `from_hours` to `to_hours`. Kinesis has separate increase and
-    /// decrease calls; taking the current value keeps the choice with the caller's snapshot.
-    fn set_retention(
+    /// Adds or overwrites tags (the scaler's state tags; the CLI's policy tags).
+    fn add_tags(
         &self,
         stream: &str,
-        from_hours: u32,
-        to_hours: u32,
+        tags: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Turns on enhanced monitoring (shard-level metrics) for `metrics`; others stay as they are.
     fn enable_shard_metrics(
@@ -118,11 +133,22 @@ pub trait StreamPort {
         stream: &str,
         metrics: &[Metric],
     ) -> impl Future<Output = Result<(), PortError>> + Send;
-    /// Adds or overwrites tags.
-    fn add_tags(
+}
+
+/// Administering streams: the `streams` CLI's role on top of resharding (`CreateStream`,
+/// `DeleteStream`, the retention calls, `RemoveTagsFromStream`).
+pub trait StreamAdmin: Resharder {
+    /// Creates a provisioned-mode stream with `shards` equal-width shards.
+    fn create_stream(&self, stream: &str, shards: u32) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Deletes `stream`; refuses (ResourceInUse) while it has registered consumers.
+    fn delete_stream(&self, stream: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Changes retention from `from_hours` to `to_hours`. Kinesis has separate increase and
+    /// decrease calls; taking the current value keeps the choice with the caller's snapshot.
+    fn set_retention(
         &self,
         stream: &str,
-        tags: &BTreeMap<String, String>,
+        from_hours: u32,
+        to_hours: u32,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Removes tags by key.
     fn remove_tags(
@@ -222,10 +248,8 @@ pub struct MetricSeries {
     pub points: Vec<(DateTime<Utc>, f64)>,
 }
 
-/// CloudWatch metric reads and writes.
+/// CloudWatch metric reads (`GetMetricData`).
 pub trait MetricsPort {
-    /// Publishes datapoints (batched as CloudWatch requires).
-    fn put_metric_data(&self, points: &[MetricPoint]) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Runs `queries` over `[start, end)`, following every result page, one series per query.
     fn get_metric_data(
         &self,
@@ -233,6 +257,14 @@ pub trait MetricsPort {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<MetricSeries>, PortError>> + Send;
+}
+
+/// Publishing datapoints (`PutMetricData`): no program of the tool does, Kinesis publishes its own.
+/// Tests and the demo stand in for Kinesis with it on the emulator, so it is a port of its own,
+/// outside every production role.
+pub trait MetricPublisher {
+    /// Publishes datapoints (batched as CloudWatch requires).
+    fn put_metric_data(&self, points: &[MetricPoint]) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// The state of a CloudWatch alarm.

@@ -17,18 +17,18 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt};
 use planner::{
-    LoadSeries, POLICY_TAG, Policy, ScaleDownAction, ScaleDownInput, ScaleDownPlan, ScalingState, ShardId,
-    Tiling, Utilisation, Window, alarm_specs, decode_policy, plan_scale_down, streams_per_metrics_call,
+    Execution, LoadSeries, POLICY_TAG, Policy, ScaleDownAction, ScaleDownInput, ScaleDownPlan, ScalingState,
+    ShardId, Step, Utilisation, Window, decode_policy, plan_scale_down, streams_per_metrics_call,
     young_shards,
 };
 use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::observe::series_of;
-use crate::ports::{AlarmPort, ErrorKind, MetricQuery, MetricsPort, PortError, StreamPort, StreamSnapshot};
+use crate::ports::{ActiveStream, AlarmPort, ErrorKind, MetricQuery, MetricsPort, PortError, Resharder};
+use crate::rearm::{Reset, rearm};
 use crate::{
-    ExecuteSettings, Jitter, ReconcileError, SeededJitter, Step, converge_shard_level, execute_scale_down,
-    load_queries, retry, shard_load_series,
+    ExecuteSettings, Jitter, ReconcileError, SeededJitter, execute, load_queries, retry, shard_load_series,
 };
 
 /// How the sweep paces itself.
@@ -106,11 +106,21 @@ pub struct SweepReport {
     pub cursor: Option<String>,
 }
 
-/// A managed stream read and ready to decide on.
+/// A managed stream read, `ACTIVE`, and ready to decide on.
 struct Candidate {
-    snapshot: StreamSnapshot,
+    stream: ActiveStream,
     policy: Policy,
     state: ScalingState,
+}
+
+/// What reading one stream found.
+enum Read {
+    /// Managed and ready to decide on.
+    Candidate(Candidate),
+    /// Managed, but not to be decided on now; the review says why.
+    Skipped(Review),
+    /// Not managed by this tool, or gone since it was listed.
+    NotManaged,
 }
 
 /// Sweeps every managed stream after `cx.after`, page by page, until done or the deadline.
@@ -122,7 +132,7 @@ pub async fn sweep<K, C>(
     jitter: &mut impl Jitter,
 ) -> Result<SweepReport, ReconcileError>
 where
-    K: StreamPort + Sync,
+    K: Resharder + Sync,
     C: MetricsPort + AlarmPort + Sync,
 {
     let backoff = &settings.execute.backoff;
@@ -142,10 +152,10 @@ where
             report.cursor = Some(last_read.cloned().or_else(|| cx.after.clone()).unwrap_or_default());
             break;
         }
-        match read_candidate(kinesis, name, backoff, jitter).await {
-            Ok(Some(Ok(candidate))) => page.push(candidate),
-            Ok(Some(Err(skip))) => report.reviews.push(skip),
-            Ok(None) => {}
+        match read(kinesis, name, backoff, jitter).await {
+            Ok(Read::Candidate(candidate)) => page.push(candidate),
+            Ok(Read::Skipped(review)) => report.reviews.push(review),
+            Ok(Read::NotManaged) => {}
             Err(e) => report.reviews.push(failed(name, e.to_string())),
         }
         last_read = Some(name);
@@ -159,36 +169,42 @@ where
     Ok(report)
 }
 
-/// Reads a stream if the tool manages it: `None` if not managed (or gone), a ready review if it
-/// cannot be decided on, else the candidate. One `describe` (whose tags tell managed streams from
-/// others) rather than tags first and then `describe`: ListTagsForStream allows 5 calls a second
-/// per account, the slowest step of a large sweep, and this makes it once per stream.
-async fn read_candidate<K: StreamPort + Sync>(
+/// Reads a stream and tells whether it can be decided on. One `describe` (whose tags tell managed
+/// streams from others) rather than tags first and then `describe`: ListTagsForStream allows 5
+/// calls a second per account, the slowest step of a large sweep, and this makes it once per stream.
+async fn read<K: Resharder + Sync>(
     kinesis: &K,
     name: &str,
     backoff: &crate::Backoff,
     jitter: &mut impl Jitter,
-) -> Result<Option<Result<Candidate, Review>>, PortError> {
+) -> Result<Read, PortError> {
     let snapshot = match retry(backoff, jitter, || kinesis.describe(name)).await {
-        Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind == ErrorKind::NotFound => return Ok(Read::NotManaged),
         other => other?,
     };
-    let Some(tag) = snapshot.tags.get(POLICY_TAG) else { return Ok(None) };
+    let Some(tag) = snapshot.tags.get(POLICY_TAG) else { return Ok(Read::NotManaged) };
     let policy = match decode_policy(tag) {
         Ok(policy) => policy,
         Err(e) => {
-            return Ok(Some(Err(skipped(name, 0, None, format!("{e}; run `streams apply` to rewrite it")))));
+            return Ok(Read::Skipped(skipped(
+                name,
+                0,
+                None,
+                format!("{e}; run `streams apply` to rewrite it"),
+            )));
         }
     };
-    let Some(open) = snapshot.tiling().map(|t| t.len()) else {
-        return Ok(Some(Err(skipped(name, 0, Some(&policy), format!("stream is {}", snapshot.status)))));
+    // Not ACTIVE: a reshard is under way (the scale-up Lambda), whose children have no history yet.
+    let stream = match snapshot.into_active() {
+        Ok(stream) => stream,
+        Err(snapshot) => {
+            let open = snapshot.tiling().map_or(0, |t| t.len());
+            let reason = format!("stream is {}", snapshot.status);
+            return Ok(Read::Skipped(skipped(name, open, Some(&policy), reason)));
+        }
     };
-    if snapshot.status != crate::StreamStatus::Active {
-        // A reshard is under way (the scale-up Lambda): its children have no history yet anyway.
-        return Ok(Some(Err(skipped(name, open, Some(&policy), format!("stream is {}", snapshot.status)))));
-    }
-    let state = ScalingState::from_tags(&snapshot.tags);
-    Ok(Some(Ok(Candidate { snapshot, policy, state })))
+    let state = ScalingState::from_tags(&stream.tags);
+    Ok(Read::Candidate(Candidate { stream, policy, state }))
 }
 
 fn skipped(stream: &str, open: u32, policy: Option<&Policy>, reason: String) -> Review {
@@ -218,7 +234,7 @@ async fn review_page<K, C>(
     jitter: &mut impl Jitter,
     report: &mut SweepReport,
 ) where
-    K: StreamPort + Sync,
+    K: Resharder + Sync,
     C: MetricsPort + AlarmPort + Sync,
 {
     if page.is_empty() {
@@ -246,7 +262,7 @@ async fn review_page<K, C>(
         let queries: Vec<MetricQuery> = group
             .iter()
             .enumerate()
-            .flat_map(|(i, c)| load_queries(&c.snapshot.name, None, window.period_secs, &format!("s{i}")))
+            .flat_map(|(i, c)| load_queries(&c.stream.name, None, window.period_secs, &format!("s{i}")))
             .collect();
         report.metrics_calls += 1;
         let series = match retry(&settings.execute.backoff, jitter, || {
@@ -256,7 +272,7 @@ async fn review_page<K, C>(
         {
             Ok(series) => series,
             Err(e) => {
-                report.reviews.extend(group.iter().map(|c| failed(&c.snapshot.name, e.to_string())));
+                report.reviews.extend(group.iter().map(|c| failed(&c.stream.name, e.to_string())));
                 continue;
             }
         };
@@ -265,11 +281,11 @@ async fn review_page<K, C>(
             // Shard-level metrics are per stream and per shard: one more read for each such stream.
             let mut shard_load = BTreeMap::new();
             if c.policy.shard_level_metrics {
-                let open: Vec<ShardId> = c.snapshot.tiling().map(Tiling::ids).unwrap_or_default();
+                let open: Vec<ShardId> = c.stream.tiling().ids();
                 let read = retry(&settings.execute.backoff, jitter, || {
                     shard_load_series(
                         cloudwatch,
-                        &c.snapshot.name,
+                        &c.stream.name,
                         &open,
                         window.period_secs,
                         window.start,
@@ -282,7 +298,7 @@ async fn review_page<K, C>(
                         (shard_load, report.metrics_calls) = (loads, report.metrics_calls + calls)
                     }
                     Err(e) => {
-                        report.reviews.push(failed(&c.snapshot.name, e.to_string()));
+                        report.reviews.push(failed(&c.stream.name, e.to_string()));
                         continue;
                     }
                 }
@@ -306,22 +322,22 @@ fn decide(
     window: &Window,
     now: DateTime<Utc>,
 ) -> (Candidate, Review) {
-    let tiling = c.snapshot.tiling().expect("candidates are ACTIVE").clone();
-    let young = young_shards(&c.snapshot.with_listed_parent, c.state.last_scaled_at, window.start);
+    let tiling = c.stream.tiling();
+    let young = young_shards(&c.stream.with_listed_parent, c.state.last_scaled_at, window.start);
     let plan = plan_scale_down(ScaleDownInput {
-        stream: &c.snapshot.name,
-        tiling: &tiling,
+        stream: &c.stream.name,
+        tiling,
         policy: &c.policy,
         now,
         stream_load: load,
         shard_load,
         young: &young,
         last_scaled_at: c.state.last_scaled_at,
-        created_at: c.snapshot.created,
+        created_at: c.stream.created,
         update_calls_last_24h: c.state.update_calls_last_24h(now),
     });
     let review = Review {
-        stream: c.snapshot.name.clone(),
+        stream: c.stream.name.clone(),
         open_shards: tiling.len(),
         min_shards: c.policy.min_shards,
         max_shards: c.policy.max_shards,
@@ -343,7 +359,7 @@ async fn act<K, C>(
     seed: u64,
 ) -> Review
 where
-    K: StreamPort + Sync,
+    K: Resharder + Sync,
     C: MetricsPort + AlarmPort + Sync,
 {
     let plan = review.plan.as_ref().expect("decided reviews carry their plan");
@@ -355,17 +371,16 @@ where
         return review;
     }
     let mut jitter = SeededJitter::new(seed);
-    let name = c.snapshot.name.clone();
+    let name = c.stream.name.clone();
+    let backoff = &settings.execute.backoff;
     let result = async {
-        let uniform = u32::from(matches!(plan.action, ScaleDownAction::UpdateShardCount { .. }));
-        c.state.record(cx.now, uniform);
+        let execution = Execution::of_scale_down(plan);
+        c.state.record(cx.now, execution.update_shard_count_calls());
         let tags = c.state.to_tags();
-        retry(&settings.execute.backoff, &mut jitter, || kinesis.add_tags(&name, &tags)).await?;
-        let outcome =
-            execute_scale_down(kinesis, &name, plan, &settings.execute, &mut jitter, cx.deadline).await?;
-        let to = outcome.last.tiling().map_or(review.open_shards, |t| t.len());
-        rearm(kinesis, cloudwatch, &outcome.last, to, &c.policy, &settings.execute.backoff, &mut jitter)
-            .await?;
+        retry(backoff, &mut jitter, || kinesis.add_tags(&name, &tags)).await?;
+        let outcome = execute(kinesis, &name, execution, &settings.execute, &mut jitter, cx.deadline).await?;
+        let to = outcome.last.tiling().len();
+        rearm(kinesis, cloudwatch, &outcome.last, &c.policy, &Reset::Keep, backoff, &mut jitter).await?;
         Ok::<_, ReconcileError>(ReviewOutcome::Scaled {
             to,
             steps: outcome.steps.iter().map(Step::to_string).collect(),
@@ -375,30 +390,4 @@ where
     .await;
     review.outcome = result.unwrap_or_else(|e| ReviewOutcome::Failed { error: e.to_string() });
     review
-}
-
-/// Rewrites the stream's alarms for its shards now, keeping the actions they already have (what
-/// `streams apply` wrote), and its per-shard alarms where enabled.
-async fn rearm<K: StreamPort + Sync, C: AlarmPort + Sync>(
-    kinesis: &K,
-    cloudwatch: &C,
-    snapshot: &StreamSnapshot,
-    shards: u32,
-    policy: &Policy,
-    backoff: &crate::Backoff,
-    jitter: &mut impl Jitter,
-) -> Result<(), PortError> {
-    let stream = snapshot.name.as_str();
-    let prefix = format!("{}{stream}-", planner::ALARM_NAME_PREFIX);
-    let existing = retry(backoff, jitter, || cloudwatch.describe_alarms(&prefix)).await?;
-    let Some(actions) = existing.iter().find(|a| a.stream() == Some(stream)).map(|a| a.alarm_actions.clone())
-    else {
-        // No alarms (never applied, or deleted by hand): `streams apply` will write them.
-        return Ok(());
-    };
-    for spec in alarm_specs(stream, shards, policy, &actions) {
-        retry(backoff, jitter, || cloudwatch.put_alarm(&spec)).await?;
-    }
-    converge_shard_level(kinesis, cloudwatch, snapshot, policy, &actions, backoff, jitter).await?;
-    Ok(())
 }

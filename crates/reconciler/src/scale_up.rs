@@ -14,24 +14,25 @@
 use std::collections::BTreeMap;
 use std::time::Instant as StdInstant;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use planner::{
-    Admission, AlarmEvidence, AlarmKind, LoadSnapshot, Metric, POLICY_TAG, ScaleUpAction, ScaleUpInput,
-    ScaleUpPlan, ScalingState, alarm_specs, decode_policy, estimate_rate, plan_scale_up,
+    Admission, AlarmEvidence, AlarmKind, Execution, LoadSnapshot, Metric, POLICY_TAG, Policy, ScaleUpAction,
+    ScaleUpInput, ScaleUpPlan, ScalingState, Step, Window, decode_policy, plan_scale_up,
 };
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::alarm::AlarmMessage;
-use crate::ports::{AlarmPort, AlarmState, ErrorKind, MetricsPort, StreamPort, StreamStatus};
+use crate::alarm_message::AlarmMessage;
+use crate::ports::{ActiveStream, AlarmPort, AlarmState, ErrorKind, MetricsPort, Resharder};
+use crate::rearm::{Reset, rearm, set_ok};
 use crate::{
-    ExecuteSettings, Jitter, ReconcileError, Step, converge_shard_level, execute_scale_up, load_series,
-    peak_rate, retry, shard_load_series, wait_for_active,
+    ExecuteSettings, Jitter, ReconcileError, execute, load_series, peak_rate, retry, shard_load_series,
+    wait_for_active,
 };
 
-/// Where and when the handler runs.
+/// Where and when the handler runs: one invocation's facts.
 #[derive(Debug, Clone)]
-pub struct Context {
+pub struct Invocation {
     /// The account and region this function serves; alarms from elsewhere are ignored.
     pub account: String,
     pub region: String,
@@ -82,12 +83,12 @@ pub async fn handle<K, C>(
     kinesis: &K,
     cloudwatch: &C,
     message: &AlarmMessage,
-    cx: &Context,
+    cx: &Invocation,
     settings: &ExecuteSettings,
     jitter: &mut impl Jitter,
 ) -> Result<Record, ReconcileError>
 where
-    K: StreamPort + Sync,
+    K: Resharder + Sync,
     C: MetricsPort + AlarmPort + Sync,
 {
     let started = StdInstant::now();
@@ -108,98 +109,37 @@ async fn decide<K, C>(
     cloudwatch: &C,
     message: &AlarmMessage,
     stream: Option<&str>,
-    cx: &Context,
+    cx: &Invocation,
     settings: &ExecuteSettings,
     jitter: &mut impl Jitter,
 ) -> Result<Decision, ReconcileError>
 where
-    K: StreamPort + Sync,
+    K: Resharder + Sync,
     C: MetricsPort + AlarmPort + Sync,
 {
-    let ignore = |reason: String| Ok(Decision::Ignored { reason });
-    if message.new_state != AlarmState::Alarm {
-        return ignore(format!("state changed to {}, not ALARM", message.new_state.as_str()));
-    }
-    if message.account != cx.account || message.region != cx.region {
-        return ignore(format!(
-            "alarm is for account {} in {}; this function serves {} in {}",
-            message.account, message.region, cx.account, cx.region
-        ));
-    }
-    let Some(stream) = stream else { return ignore("the alarm has no StreamName dimension".into()) };
-    if !stream.starts_with(&cx.stream_prefix) {
-        return ignore(format!("stream {stream} is outside STREAM_NAME_PREFIX {:?}", cx.stream_prefix));
-    }
-    let kind = match message.metric_name().and_then(Metric::parse) {
-        Some(Metric::WriteProvisionedThroughputExceeded) => AlarmKind::Throttle,
-        Some(_) => AlarmKind::Capacity,
-        None => return ignore(format!("metric {:?} is not one this tool alarms on", message.metric_name())),
+    let (stream, metric) = match gate(message, stream, cx) {
+        Ok(trigger) => trigger,
+        Err(reason) => return Ok(Decision::Ignored { reason }),
     };
-    let backoff = &settings.backoff;
-    let mut snapshot = match retry(backoff, jitter, || kinesis.describe(stream)).await {
-        Err(e) if e.kind == ErrorKind::NotFound => return ignore(format!("stream {stream} does not exist")),
-        other => other?,
+    let (active, policy) = match read(kinesis, stream, cx, settings, jitter).await? {
+        Ok(read) => read,
+        Err(reason) => return Ok(Decision::Ignored { reason }),
     };
-    let Some(policy_tag) = snapshot.tags.get(POLICY_TAG) else {
-        return ignore(format!("stream {stream} is not managed by kinesis-autoscaler (no {POLICY_TAG} tag)"));
-    };
-    let policy = match decode_policy(policy_tag) {
-        Ok(policy) => policy,
-        Err(e) => return ignore(format!("stream {stream}: {e}; run `streams apply` to rewrite it")),
-    };
-    // Another actor is resharding: wait, then decide from what it left (its tags included).
-    if snapshot.status != StreamStatus::Active {
-        let left = cx.deadline.saturating_duration_since(Instant::now());
-        snapshot =
-            wait_for_active(kinesis, stream, left.min(settings.wait_timeout), settings.poll, |_, _| {})
-                .await?;
-    }
-    let mut state = ScalingState::from_tags(&snapshot.tags);
-    let admission = planner::admit(message.state_change_time, kind, &state, &policy, cx.now);
+    let mut state = ScalingState::from_tags(&active.tags);
+    let admission = planner::admit(message.state_change_time, AlarmKind::of(metric), &state, &policy, cx.now);
     match admission {
         Admission::Act => {}
         Admission::Stale { .. } => return Ok(Decision::Held { admission }),
         Admission::Cooldown { until } => {
             // Re-evaluate after the cooldown: back to OK, CloudWatch fires again if still hot.
             let reason = format!("kinesis-autoscaler: in cooldown until {until}; re-evaluating");
-            reset(cloudwatch, &message.name, &reason, backoff, jitter).await?;
+            set_ok(cloudwatch, &message.name, &reason, &settings.backoff, jitter).await?;
             return Ok(Decision::Held { admission });
         }
     }
-    let tiling = snapshot.tiling().expect("an ACTIVE stream lists its shards").clone();
-    let from = tiling.len();
-
-    // The load: recent metrics at the alarm's period, raised to what the alarm itself proves.
-    let period = policy.scale_up.period_secs;
-    let window = Duration::seconds(i64::from(period * (policy.scale_up.evaluation_periods + 3)).max(300));
-    let recent =
-        retry(backoff, jitter, || load_series(cloudwatch, stream, period, cx.now - window, cx.now)).await?;
-    // A throttling alarm's datapoints count rejected records: demand the metrics never show.
-    let evidence = AlarmEvidence {
-        metric: message.metric_name().and_then(Metric::parse).expect("checked above"),
-        period_secs: message.trigger.period_secs.unwrap_or(period),
-        datapoints: message.reason_datapoints(),
-        threshold: message.trigger.threshold,
-    };
-    // Where shard-level metrics are on, each shard's own peak replaces the uniform-key estimate.
-    let per_shard = if policy.shard_level_metrics {
-        let ids = tiling.ids();
-        let (series, _) = retry(backoff, jitter, || {
-            shard_load_series(cloudwatch, stream, &ids, period, cx.now - window, cx.now)
-        })
-        .await?;
-        series.iter().map(|(id, s)| (id.clone(), peak_rate(s))).collect()
-    } else {
-        BTreeMap::new()
-    };
-    let load = LoadSnapshot {
-        stream: estimate_rate(&recent, Some(&evidence)),
-        per_shard,
-        hot: message.shard().map(planner::ShardId::new).into_iter().collect(),
-        throttled: kind == AlarmKind::Throttle,
-    };
+    let load = load(cloudwatch, message, metric, &active, &policy, cx.now, &settings.backoff, jitter).await?;
     let plan = plan_scale_up(ScaleUpInput {
-        tiling: &tiling,
+        tiling: active.tiling(),
         load: &load,
         policy: &policy,
         update_calls_last_24h: state.update_calls_last_24h(cx.now),
@@ -209,40 +149,151 @@ where
         // OK by itself at the next evaluation.
         return Ok(Decision::NoChange { plan });
     }
+    let execution = Execution::of_scale_up(&plan);
+    // Record before acting: the cooldown starts now, and a concurrent delivery sees it.
+    state.record(cx.now, execution.update_shard_count_calls());
+    act(kinesis, cloudwatch, message, &active, &policy, plan, execution, &state, cx, settings, jitter).await
+}
 
-    // Record before acting: the cooldown starts now, and a concurrent delivery sees it. The tag
-    // keeps whole seconds, so round up: an alarm that changed state earlier in this same second
-    // (a duplicate delivery, the twin alarm) must read as stale, not as fresh.
-    let uniform_calls = u32::from(matches!(plan.action, ScaleUpAction::UpdateShardCount { .. }));
-    state.record(whole_second_at_or_after(cx.now), uniform_calls);
+/// The checks that need no AWS call: an `ALARM` of this account and region, on a stream within
+/// `STREAM_NAME_PREFIX`, on a metric this tool alarms on. `Err` says why it is ignored.
+fn gate<'m>(
+    message: &AlarmMessage,
+    stream: Option<&'m str>,
+    cx: &Invocation,
+) -> Result<(&'m str, Metric), String> {
+    if message.new_state != AlarmState::Alarm {
+        return Err(format!("state changed to {}, not ALARM", message.new_state.as_str()));
+    }
+    if message.account != cx.account || message.region != cx.region {
+        return Err(format!(
+            "alarm is for account {} in {}; this function serves {} in {}",
+            message.account, message.region, cx.account, cx.region
+        ));
+    }
+    let Some(stream) = stream else { return Err("the alarm has no StreamName dimension".into()) };
+    if !stream.starts_with(&cx.stream_prefix) {
+        return Err(format!("stream {stream} is outside STREAM_NAME_PREFIX {:?}", cx.stream_prefix));
+    }
+    match message.metric_name().and_then(Metric::parse) {
+        Some(metric) => Ok((stream, metric)),
+        None => Err(format!("metric {:?} is not one this tool alarms on", message.metric_name())),
+    }
+}
+
+/// Reads the stream and its policy tag, waiting out another actor's reshard so the decision is
+/// made from what it left. The inner `Err` says why the alarm is ignored.
+async fn read<K: Resharder + Sync>(
+    kinesis: &K,
+    stream: &str,
+    cx: &Invocation,
+    settings: &ExecuteSettings,
+    jitter: &mut impl Jitter,
+) -> Result<Result<(ActiveStream, Policy), String>, ReconcileError> {
+    let snapshot = match retry(&settings.backoff, jitter, || kinesis.describe(stream)).await {
+        Err(e) if e.kind == ErrorKind::NotFound => return Ok(Err(format!("stream {stream} does not exist"))),
+        other => other?,
+    };
+    let Some(policy_tag) = snapshot.tags.get(POLICY_TAG) else {
+        return Ok(Err(format!(
+            "stream {stream} is not managed by kinesis-autoscaler (no {POLICY_TAG} tag)"
+        )));
+    };
+    let policy = match decode_policy(policy_tag) {
+        Ok(policy) => policy,
+        Err(e) => return Ok(Err(format!("stream {stream}: {e}; run `streams apply` to rewrite it"))),
+    };
+    let active = match snapshot.into_active() {
+        Ok(active) => active,
+        Err(_) => {
+            let left = cx.deadline.saturating_duration_since(Instant::now());
+            wait_for_active(kinesis, stream, left.min(settings.wait_timeout), settings.poll, |_, _| {})
+                .await?
+        }
+    };
+    Ok(Ok((active, policy)))
+}
+
+/// The load to size from: recent metrics at the alarm's period, raised to what the alarm itself
+/// proves, with each shard's own peak where shard-level metrics are on.
+#[allow(clippy::too_many_arguments)] // each is one input of the estimate; a struct would only rename them
+async fn load<C: MetricsPort + Sync>(
+    cloudwatch: &C,
+    message: &AlarmMessage,
+    metric: Metric,
+    active: &ActiveStream,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    backoff: &crate::Backoff,
+    jitter: &mut impl Jitter,
+) -> Result<LoadSnapshot, ReconcileError> {
+    let stream = active.name.as_str();
+    let window = Window::for_scale_up(now, policy);
+    let recent = retry(backoff, jitter, || {
+        load_series(cloudwatch, stream, window.period_secs, window.start, window.end)
+    })
+    .await?;
+    // A throttling alarm's datapoints count rejected records: demand the metrics never show.
+    let evidence = AlarmEvidence {
+        metric,
+        period_secs: message.trigger.period_secs.unwrap_or(window.period_secs),
+        datapoints: message.reason_datapoints(),
+        threshold: message.trigger.threshold,
+    };
+    let per_shard = if policy.shard_level_metrics {
+        let ids = active.tiling().ids();
+        let (series, _) = retry(backoff, jitter, || {
+            shard_load_series(cloudwatch, stream, &ids, window.period_secs, window.start, window.end)
+        })
+        .await?;
+        series.iter().map(|(id, s)| (id.clone(), peak_rate(s))).collect()
+    } else {
+        BTreeMap::new()
+    };
+    Ok(LoadSnapshot::for_alarm(&recent, &evidence, per_shard, message.shard().map(planner::ShardId::new)))
+}
+
+/// Records the scaling on the stream, executes within the deadline, and re-arms every alarm for
+/// the new count, back to `OK` so it fires again while the stream is still hot.
+#[allow(clippy::too_many_arguments)] // the decision's inputs, passed on unchanged from `decide`
+async fn act<K, C>(
+    kinesis: &K,
+    cloudwatch: &C,
+    message: &AlarmMessage,
+    active: &ActiveStream,
+    policy: &Policy,
+    plan: ScaleUpPlan,
+    execution: Execution,
+    state: &ScalingState,
+    cx: &Invocation,
+    settings: &ExecuteSettings,
+    jitter: &mut impl Jitter,
+) -> Result<Decision, ReconcileError>
+where
+    K: Resharder + Sync,
+    C: AlarmPort + Sync,
+{
+    let (stream, backoff) = (active.name.as_str(), &settings.backoff);
+    let from = active.tiling().len();
     let state_tags = state.to_tags();
     retry(backoff, jitter, || kinesis.add_tags(stream, &state_tags)).await?;
-    let outcome = execute_scale_up(kinesis, stream, &plan, settings, jitter, cx.deadline).await?;
-    let to = outcome.last.tiling().map_or(from, |t| t.len());
-
-    // Re-arm: thresholds for the new count, actions as the alarm already had them (what
-    // `streams apply` wrote), and every stream alarm back to OK so it can fire again.
+    let outcome = execute(kinesis, stream, execution, settings, jitter, cx.deadline).await?;
+    let to = outcome.last.tiling().len();
     let reason = format!("kinesis-autoscaler: scaled {stream} from {from} to {to} shards; re-evaluating");
-    let specs = alarm_specs(stream, to, &policy, &message.alarm_actions);
-    for spec in &specs {
-        retry(backoff, jitter, || cloudwatch.put_alarm(spec)).await?;
-        reset(cloudwatch, &spec.name, &reason, backoff, jitter).await?;
-    }
-    // Alarms for the new shards, none for the closed ones.
-    converge_shard_level(
+    rearm(
         kinesis,
         cloudwatch,
         &outcome.last,
-        &policy,
-        &message.alarm_actions,
+        policy,
+        &Reset::ToOk { reason: reason.clone() },
         backoff,
         jitter,
     )
     .await?;
     // A shard-level trigger is not among the stream's alarms; it must fire again too (a closed
-    // shard's alarm is gone by now, which `reset` tolerates).
-    if !specs.iter().any(|s| s.name == message.name) {
-        reset(cloudwatch, &message.name, &reason, backoff, jitter).await?;
+    // shard's alarm is gone by now, which `set_ok` tolerates).
+    if message.shard().is_some() {
+        set_ok(cloudwatch, &message.name, &reason, backoff, jitter).await?;
     }
     Ok(Decision::Scaled {
         plan,
@@ -252,38 +303,4 @@ where
         complete: outcome.complete,
         why_incomplete: outcome.why_incomplete,
     })
-}
-
-/// `t` rounded up to a whole second (what the scaling-state tags can hold).
-fn whole_second_at_or_after(t: DateTime<Utc>) -> DateTime<Utc> {
-    let secs = t.timestamp() + i64::from(t.timestamp_subsec_nanos() > 0);
-    DateTime::from_timestamp(secs, 0).unwrap_or(t)
-}
-
-/// Sets an alarm back to `OK` so CloudWatch re-evaluates it. A missing alarm is not an error
-/// (a shard-level alarm removed meanwhile).
-async fn reset<C: AlarmPort + Sync>(
-    cloudwatch: &C,
-    name: &str,
-    reason: &str,
-    backoff: &crate::Backoff,
-    jitter: &mut impl Jitter,
-) -> Result<(), ReconcileError> {
-    match retry(backoff, jitter, || cloudwatch.set_alarm_state(name, AlarmState::Ok, reason)).await {
-        Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
-        other => Ok(other?),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scalings_are_recorded_at_the_next_whole_second() {
-        let at = |ms: i64| DateTime::from_timestamp_millis(1_800_000_000_000 + ms).unwrap();
-        assert_eq!(whole_second_at_or_after(at(0)), at(0));
-        assert_eq!(whole_second_at_or_after(at(1)), at(1_000));
-        assert_eq!(whole_second_at_or_after(at(999)), at(1_000));
-    }
 }

@@ -14,7 +14,7 @@ use planner::{
 };
 use serde::Serialize;
 
-use crate::ports::{AlarmPort, PortError, StreamPort, StreamSnapshot};
+use crate::ports::{AlarmPort, PortError, Resharder, StreamSnapshot};
 use crate::{Backoff, Jitter, observed_alarm, retry};
 
 /// What [`converge_shard_level`] changed.
@@ -45,7 +45,7 @@ pub async fn converge_shard_level<K, C>(
     jitter: &mut impl Jitter,
 ) -> Result<ShardLevelChanges, PortError>
 where
-    K: StreamPort + Sync,
+    K: Resharder + Sync,
     C: AlarmPort + Sync,
 {
     let mut changes = ShardLevelChanges::default();

@@ -9,10 +9,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::ReconcileError;
-use crate::ports::{PortError, StreamPort, StreamSnapshot, StreamStatus};
+use crate::ports::{ActiveStream, PortError, StreamReader, StreamSnapshot, StreamStatus};
 
 /// Polls `describe` every `poll` until the stream is `ACTIVE` with its shards listed, and returns
-/// that snapshot. `progress` sees every snapshot read and the time elapsed so far (for logs and
+/// it as an [`ActiveStream`]. `progress` sees every snapshot read and the time elapsed so far (for logs and
 /// the CLI's progress line).
 ///
 /// The last poll happens at `timeout` itself. Retryable describe failures (throttles, transient errors, a torn shard listing) are tolerated
@@ -23,9 +23,9 @@ pub async fn wait_for_active<P, F>(
     timeout: Duration,
     poll: Duration,
     mut progress: F,
-) -> Result<StreamSnapshot, ReconcileError>
+) -> Result<ActiveStream, ReconcileError>
 where
-    P: StreamPort,
+    P: StreamReader,
     F: FnMut(&StreamSnapshot, Duration),
 {
     let started = Instant::now();
@@ -38,12 +38,11 @@ where
                 progress(&snapshot, started.elapsed());
                 last_status = Some(snapshot.status);
                 last_error = None;
-                match snapshot.status {
-                    StreamStatus::Active if snapshot.open.is_some() => return Ok(snapshot),
-                    StreamStatus::Deleting => {
-                        return Err(ReconcileError::StreamDeleting { stream: stream.to_owned() });
-                    }
-                    _ => {}
+                if snapshot.status == StreamStatus::Deleting {
+                    return Err(ReconcileError::StreamDeleting { stream: stream.to_owned() });
+                }
+                if let Ok(active) = snapshot.into_active() {
+                    return Ok(active);
                 }
             }
             Err(err) if err.is_retryable() => last_error = Some(err),
@@ -70,12 +69,12 @@ mod tests {
     use std::sync::Mutex;
 
     use chrono::DateTime;
-    use planner::{HashKey, ShardId, Tiling};
+    use planner::Tiling;
 
     use super::*;
     use crate::ports::ErrorKind;
 
-    /// A stream port whose `describe` plays back a script; every other call is unexpected.
+    /// A stream reader whose `describe` plays back a script; every other call is unexpected.
     struct Scripted {
         script: Mutex<VecDeque<Result<StreamStatus, ErrorKind>>>,
     }
@@ -110,7 +109,7 @@ mod tests {
         PortError::new(call, ErrorKind::Other, "not scripted")
     }
 
-    impl StreamPort for Scripted {
+    impl StreamReader for Scripted {
         async fn describe(&self, stream: &str) -> Result<StreamSnapshot, PortError> {
             let next = self.script.lock().unwrap().pop_front().expect("describe called more than scripted");
             next.map(snapshot)
@@ -121,33 +120,6 @@ mod tests {
         }
         async fn tags(&self, _: &str) -> Result<BTreeMap<String, String>, PortError> {
             Err(unexpected("ListTagsForStream"))
-        }
-        async fn create_stream(&self, _: &str, _: u32) -> Result<(), PortError> {
-            Err(unexpected("CreateStream"))
-        }
-        async fn delete_stream(&self, _: &str) -> Result<(), PortError> {
-            Err(unexpected("DeleteStream"))
-        }
-        async fn split_shard(&self, _: &str, _: &ShardId, _: HashKey) -> Result<(), PortError> {
-            Err(unexpected("SplitShard"))
-        }
-        async fn merge_shards(&self, _: &str, _: &ShardId, _: &ShardId) -> Result<(), PortError> {
-            Err(unexpected("MergeShards"))
-        }
-        async fn update_shard_count(&self, _: &str, _: u32) -> Result<(), PortError> {
-            Err(unexpected("UpdateShardCount"))
-        }
-        async fn set_retention(&self, _: &str, _: u32, _: u32) -> Result<(), PortError> {
-            Err(unexpected("SetRetention"))
-        }
-        async fn add_tags(&self, _: &str, _: &BTreeMap<String, String>) -> Result<(), PortError> {
-            Err(unexpected("AddTagsToStream"))
-        }
-        async fn enable_shard_metrics(&self, _: &str, _: &[planner::Metric]) -> Result<(), PortError> {
-            Err(unexpected("EnableEnhancedMonitoring"))
-        }
-        async fn remove_tags(&self, _: &str, _: &[String]) -> Result<(), PortError> {
-            Err(unexpected("RemoveTagsFromStream"))
         }
     }
 

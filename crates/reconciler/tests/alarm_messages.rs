@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use reconciler::Dimension;
-use reconciler::alarm::AlarmMessage;
+use reconciler::alarm_message::AlarmMessage;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/alarms")

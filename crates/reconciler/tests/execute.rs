@@ -7,9 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use planner::*;
 use reconciler::memory::InMemoryStreams;
-use reconciler::{
-    ErrorKind, ExecuteSettings, SeededJitter, Step, StreamPort, execute_scale_down, execute_scale_up,
-};
+use reconciler::{ErrorKind, ExecuteSettings, Resharder, SeededJitter, StreamReader, execute};
 use tokio::time::Instant;
 
 const MIB: f64 = 1_048_576.0;
@@ -50,9 +48,16 @@ async fn hot_shard_plan(kinesis: &InMemoryStreams) -> ScaleUpPlan {
 async fn a_split_plan_runs_until_every_boundary_exists() {
     let kinesis = InMemoryStreams::new().with_stream("orders", 3, t0());
     let plan = hot_shard_plan(&kinesis).await;
-    let outcome = execute_scale_up(&kinesis, "orders", &plan, &settings(), &mut SeededJitter::new(1), far())
-        .await
-        .unwrap();
+    let outcome = execute(
+        &kinesis,
+        "orders",
+        Execution::of_scale_up(&plan),
+        &settings(),
+        &mut SeededJitter::new(1),
+        far(),
+    )
+    .await
+    .unwrap();
     assert!(outcome.complete);
     assert_eq!(outcome.steps.len(), 3);
     assert_eq!(tiling(&kinesis, "orders").await.len(), 6);
@@ -65,18 +70,34 @@ async fn a_run_cut_short_is_finished_by_the_next_run_without_repeating_a_split()
     let settings = ExecuteSettings { step_budget: Duration::from_secs(60), ..settings() };
     // The first run has time for nothing: the deadline is inside the step budget.
     let short = Instant::now() + Duration::from_secs(30);
-    let cut = execute_scale_up(&kinesis, "orders", &plan, &settings, &mut SeededJitter::new(1), short)
-        .await
-        .unwrap();
+    let cut = execute(
+        &kinesis,
+        "orders",
+        Execution::of_scale_up(&plan),
+        &settings,
+        &mut SeededJitter::new(1),
+        short,
+    )
+    .await
+    .unwrap();
     assert!(!cut.complete && cut.steps.is_empty(), "{cut:?}");
     assert!(cut.why_incomplete.unwrap().starts_with("deadline"));
     // One split happens behind our back (a previous run that crashed after its first call).
-    let boundaries = plan.boundaries();
-    let (shard, at) = next_split(&tiling(&kinesis, "orders").await, &boundaries).unwrap();
+    let live = tiling(&kinesis, "orders").await;
+    let NextStep::Step(Step::Split { shard, at }) = Execution::of_scale_up(&plan).next(&live) else {
+        panic!("the plan splits")
+    };
     kinesis.split_shard("orders", &shard, at).await.unwrap();
-    let rest = execute_scale_up(&kinesis, "orders", &plan, &settings, &mut SeededJitter::new(1), far())
-        .await
-        .unwrap();
+    let rest = execute(
+        &kinesis,
+        "orders",
+        Execution::of_scale_up(&plan),
+        &settings,
+        &mut SeededJitter::new(1),
+        far(),
+    )
+    .await
+    .unwrap();
     assert!(rest.complete);
     assert_eq!(rest.steps.len(), 2, "only the two missing boundaries are split");
     assert_eq!(kinesis.calls().iter().filter(|c| c.starts_with("SplitShard")).count(), 3);
@@ -87,8 +108,12 @@ async fn a_duplicate_trigger_with_the_same_plan_changes_nothing() {
     let kinesis = InMemoryStreams::new().with_stream("orders", 3, t0());
     let plan = hot_shard_plan(&kinesis).await;
     let mut jitter = SeededJitter::new(1);
-    execute_scale_up(&kinesis, "orders", &plan, &settings(), &mut jitter, far()).await.unwrap();
-    let again = execute_scale_up(&kinesis, "orders", &plan, &settings(), &mut jitter, far()).await.unwrap();
+    execute(&kinesis, "orders", Execution::of_scale_up(&plan), &settings(), &mut jitter, far())
+        .await
+        .unwrap();
+    let again = execute(&kinesis, "orders", Execution::of_scale_up(&plan), &settings(), &mut jitter, far())
+        .await
+        .unwrap();
     assert!(again.complete && again.steps.is_empty());
     assert_eq!(kinesis.calls().len(), 3);
 }
@@ -99,9 +124,16 @@ async fn a_throttled_split_is_retried() {
     let plan = hot_shard_plan(&kinesis).await;
     kinesis.fail_next("SplitShard", ErrorKind::Throttled);
     kinesis.fail_next("SplitShard", ErrorKind::LimitExceeded);
-    let outcome = execute_scale_up(&kinesis, "orders", &plan, &settings(), &mut SeededJitter::new(1), far())
-        .await
-        .unwrap();
+    let outcome = execute(
+        &kinesis,
+        "orders",
+        Execution::of_scale_up(&plan),
+        &settings(),
+        &mut SeededJitter::new(1),
+        far(),
+    )
+    .await
+    .unwrap();
     assert!(outcome.complete);
     assert_eq!(outcome.steps.len(), 3);
 }
@@ -112,9 +144,16 @@ async fn a_split_refused_twice_is_reported_not_looped() {
     let plan = hot_shard_plan(&kinesis).await;
     kinesis.fail_next("SplitShard", ErrorKind::InvalidArgument);
     kinesis.fail_next("SplitShard", ErrorKind::InvalidArgument);
-    let err = execute_scale_up(&kinesis, "orders", &plan, &settings(), &mut SeededJitter::new(1), far())
-        .await
-        .unwrap_err();
+    let err = execute(
+        &kinesis,
+        "orders",
+        Execution::of_scale_up(&plan),
+        &settings(),
+        &mut SeededJitter::new(1),
+        far(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("SplitShard"), "{err}");
     assert!(kinesis.calls().is_empty());
 }
@@ -134,9 +173,13 @@ async fn a_uniform_scale_up_is_one_update_shard_count_and_is_not_repeated() {
         update_calls_last_24h: 0,
     });
     let mut jitter = SeededJitter::new(1);
-    let first = execute_scale_up(&kinesis, "orders", &plan, &settings(), &mut jitter, far()).await.unwrap();
+    let first = execute(&kinesis, "orders", Execution::of_scale_up(&plan), &settings(), &mut jitter, far())
+        .await
+        .unwrap();
     assert_eq!(first.steps, [Step::UpdateShardCount { target: 6 }]);
-    let again = execute_scale_up(&kinesis, "orders", &plan, &settings(), &mut jitter, far()).await.unwrap();
+    let again = execute(&kinesis, "orders", Execution::of_scale_up(&plan), &settings(), &mut jitter, far())
+        .await
+        .unwrap();
     assert!(again.steps.is_empty() && again.complete);
 }
 
@@ -173,10 +216,16 @@ async fn cold_pairs_are_merged_one_at_a_time() {
     let kinesis = InMemoryStreams::new().with_stream("orders", 3, t0());
     let now = t0() + chrono::Duration::days(3);
     let plan = scale_down_plan(&kinesis, now).await;
-    let outcome =
-        execute_scale_down(&kinesis, "orders", &plan, &settings(), &mut SeededJitter::new(1), far())
-            .await
-            .unwrap();
+    let outcome = execute(
+        &kinesis,
+        "orders",
+        Execution::of_scale_down(&plan),
+        &settings(),
+        &mut SeededJitter::new(1),
+        far(),
+    )
+    .await
+    .unwrap();
     assert!(outcome.complete);
     assert_eq!(outcome.steps.len(), 1, "{:?}", plan.reasons);
     assert_eq!(tiling(&kinesis, "orders").await.len(), 2);
@@ -190,10 +239,16 @@ async fn a_uniform_halving_planned_before_a_scale_up_is_not_made() {
     assert_eq!(plan.action, ScaleDownAction::UpdateShardCount { target: 2 });
     // The scale-up Lambda doubles the stream between the metrics read and the merge.
     kinesis.update_shard_count("orders", 8).await.unwrap();
-    let outcome =
-        execute_scale_down(&kinesis, "orders", &plan, &settings(), &mut SeededJitter::new(1), far())
-            .await
-            .unwrap();
+    let outcome = execute(
+        &kinesis,
+        "orders",
+        Execution::of_scale_down(&plan),
+        &settings(),
+        &mut SeededJitter::new(1),
+        far(),
+    )
+    .await
+    .unwrap();
     assert!(!outcome.complete && outcome.steps.is_empty());
     assert!(outcome.why_incomplete.unwrap().contains("stale"));
     assert_eq!(tiling(&kinesis, "orders").await.len(), 8);

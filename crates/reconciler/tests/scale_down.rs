@@ -10,7 +10,10 @@ use planner::{
 };
 use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
 use reconciler::scale_down::{ReviewOutcome, SweepContext, SweepReport, SweepSettings, sweep};
-use reconciler::{AlarmPort, Dimension, MetricPoint, MetricsPort, SeededJitter, StreamPort, Unit};
+use reconciler::{
+    AlarmPort, Dimension, MetricPoint, MetricPublisher, Resharder, SeededJitter, StreamAdmin, StreamReader,
+    Unit,
+};
 use tokio::time::Instant;
 
 const MIB: f64 = 1_048_576.0;

@@ -9,12 +9,12 @@ use planner::{
     Admission, KINESIS_NAMESPACE, Metric, POLICY_TAG, Policy, ScalingState, alarm_name, alarm_specs,
     encode_policy, shard_alarm_prefix, shard_alarm_specs,
 };
-use reconciler::alarm::AlarmMessage;
+use reconciler::alarm_message::AlarmMessage;
 use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
-use reconciler::scale_up::{Context, Decision, handle};
+use reconciler::scale_up::{Decision, Invocation, handle};
 use reconciler::{
-    AlarmPort, AlarmState, Dimension, ErrorKind, ExecuteSettings, MetricPoint, MetricsPort, SeededJitter,
-    StreamPort, Unit,
+    AlarmPort, AlarmState, Dimension, ErrorKind, ExecuteSettings, MetricPoint, MetricPublisher, Resharder,
+    SeededJitter, StreamAdmin, StreamReader, Unit,
 };
 use tokio::time::Instant;
 
@@ -57,7 +57,7 @@ impl World {
 
     async fn alarm_with_deadline(&self, message: &str, now: DateTime<Utc>, deadline: Instant) -> Decision {
         let message = AlarmMessage::parse(message).expect("test messages parse");
-        let cx = Context {
+        let cx = Invocation {
             account: ACCOUNT.into(),
             region: "us-east-1".into(),
             stream_prefix: self.prefix.clone(),

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use planner::{HashKey, HashRange, Shard, ShardId, Tiling, UPDATE_SHARD_COUNT_CALLS_PER_DAY};
+use planner::{HashKey, ShardId, Tiling, UPDATE_SHARD_COUNT_CALLS_PER_DAY};
 
 use crate::SimError;
 use crate::model::{RESHARD_SECS, RETENTION_SECS, update_shard_count_secs};
@@ -65,21 +65,11 @@ pub struct Kinesis {
     pub peak_listed: u32,
 }
 
-/// `n` evenly split shards, as `CreateStream` and `UpdateShardCount` make them.
+/// `n` evenly split shards, as `CreateStream` and `UpdateShardCount` make them, with fresh ids.
 pub fn even_tiling(n: u32, next_id: &mut u64) -> Tiling {
-    let mut starts = vec![HashKey::MIN];
-    starts.extend(HashRange::FULL.equal_cuts(n));
-    let shards = (0..starts.len())
-        .map(|i| {
-            let end = starts.get(i + 1).map_or(HashKey::MAX, |k| HashKey(k.0 - 1));
-            *next_id += 1;
-            Shard::new(
-                format!("shardId-{:012}", *next_id - 1),
-                HashRange::new(starts[i], end).expect("cuts ascend"),
-            )
-        })
-        .collect();
-    Tiling::new(shards).expect("equal cuts tile the key space")
+    let tiling = Tiling::uniform(n, *next_id);
+    *next_id += u64::from(tiling.len());
+    tiling
 }
 
 impl Kinesis {

@@ -15,7 +15,7 @@ use aws_adapters::{AwsClients, CloudWatch};
 use chrono::Utc;
 use futures_util::future::join_all;
 use planner::{KINESIS_NAMESPACE, Metric};
-use reconciler::{Backoff, Dimension, MetricPoint, MetricsPort, SeededJitter, Unit, retry};
+use reconciler::{Backoff, Dimension, MetricPoint, MetricPublisher, SeededJitter, Unit, retry};
 
 pub const MIB: f64 = 1_048_576.0;
 

@@ -33,7 +33,9 @@ use emulator_tests::sns_bridge::{SnsBridge, Topic};
 use emulator_tests::{emulator_clients, emulator_function, endpoint, streams_command, unique_name};
 use futures_util::FutureExt;
 use planner::{ALARM_NAME_PREFIX, Metric, POLICY_TAG, alarm_specs, decode_policy, encode_policy};
-use reconciler::{AlarmPort, AlarmState, AlarmSummary, StreamPort, wait_for_active};
+use reconciler::{
+    AlarmPort, AlarmState, AlarmSummary, Resharder, StreamAdmin, StreamReader, wait_for_active,
+};
 use serde_json::Value;
 
 use crate::load::{MIB, Writer, Written};
@@ -393,7 +395,7 @@ impl Demo {
     async fn open_shards(&self, stream: &str) -> Result<u32> {
         let (timeout, poll) = (Duration::from_secs(30), Duration::from_millis(100));
         let live = wait_for_active(&self.streams, &self.name(stream), timeout, poll, |_, _| {}).await?;
-        Ok(live.tiling().map_or(0, |t| t.len()))
+        Ok(live.tiling().len())
     }
 
     /// Checks `stream`'s alarms are `OK` with exactly the thresholds `alarm_specs` gives for

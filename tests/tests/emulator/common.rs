@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use aws_adapters::AwsClients;
 use emulator_tests::{REGION, endpoint, unique_name, workspace_binary};
 use planner::ALARM_NAME_PREFIX;
-use reconciler::{AlarmPort, ErrorKind, StreamPort};
+use reconciler::{AlarmPort, ErrorKind, StreamAdmin};
 
 /// The alarm topic of streams.yaml files whose alarms need not deliver anywhere.
 pub const TOPIC: &str = "arn:aws:sns:us-east-1:000000000000:kinesis-autoscaler-test";

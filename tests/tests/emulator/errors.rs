@@ -5,7 +5,7 @@
 
 use emulator_tests::{emulator_clients, unique_name};
 use planner::{HashKey, ShardId};
-use reconciler::{AlarmPort, ErrorKind, StreamPort};
+use reconciler::{AlarmPort, ErrorKind, Resharder, StreamAdmin, StreamReader};
 
 #[tokio::test]
 async fn describing_a_missing_stream_maps_to_not_found() {

@@ -13,7 +13,7 @@ mod smoke;
 
 use std::time::Duration;
 
-use reconciler::{StreamPort, StreamSnapshot, wait_for_active};
+use reconciler::{ActiveStream, StreamReader, wait_for_active};
 
 /// Emulated reshards take `KINESIS_LATENCY` (200 ms in `scripts/emulator`); allow generous slack
 /// for a loaded 2-core machine.
@@ -21,7 +21,7 @@ pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub const POLL: Duration = Duration::from_millis(100);
 
 /// Waits for `stream` to be ACTIVE, logging each status change.
-pub async fn settle(port: &impl StreamPort, stream: &str) -> StreamSnapshot {
+pub async fn settle(port: &impl StreamReader, stream: &str) -> ActiveStream {
     let mut last = None;
     wait_for_active(port, stream, SETTLE_TIMEOUT, POLL, |snap, elapsed| {
         if last != Some(snap.status) {

@@ -18,7 +18,8 @@ use planner::{
 };
 use reconciler::scale_down::{ReviewOutcome, SweepContext, SweepReport, SweepSettings, sweep};
 use reconciler::{
-    AlarmPort, Backoff, Dimension, MetricPoint, MetricsPort, SeededJitter, StreamPort, Unit, retry,
+    AlarmPort, Backoff, Dimension, MetricPoint, MetricPublisher, MetricsPort, Resharder, SeededJitter,
+    StreamAdmin, Unit, retry,
 };
 use tokio::time::Instant;
 
@@ -38,7 +39,7 @@ fn short_window(min_shards: u32) -> Policy {
 
 /// Creates a managed stream as `streams apply` leaves it (policy tag, alarms).
 async fn managed(
-    kinesis: &impl StreamPort,
+    kinesis: &impl StreamAdmin,
     cloudwatch: &impl AlarmPort,
     name: &str,
     shards: u32,
@@ -57,7 +58,7 @@ async fn managed(
 
 /// IncomingBytes `Sum`s over the last minute at `mib_per_sec` per period of `period` seconds,
 /// with the newest period at `spike` if given (what Kinesis would publish).
-async fn publish(cloudwatch: &impl MetricsPort, stream: &str, mib_per_sec: f64, spike: Option<f64>) {
+async fn publish(cloudwatch: &impl MetricPublisher, stream: &str, mib_per_sec: f64, spike: Option<f64>) {
     let now = planner::align_down(Utc::now(), 10);
     let points: Vec<MetricPoint> = (0..6)
         .map(|i| MetricPoint {
@@ -74,7 +75,7 @@ async fn publish(cloudwatch: &impl MetricsPort, stream: &str, mib_per_sec: f64, 
 
 /// One sweep of the streams named `prefix…`.
 async fn run_sweep(
-    kinesis: &(impl StreamPort + Sync),
+    kinesis: &(impl StreamAdmin + Sync),
     cloudwatch: &(impl MetricsPort + AlarmPort + Sync),
     prefix: &str,
 ) -> SweepReport {
@@ -140,11 +141,11 @@ async fn the_sweep_merges_only_streams_cold_at_every_datapoint_with_full_history
     assert_eq!(report.metrics_calls, 1, "five streams, one GetMetricData call");
 
     let cold = settle(&kinesis, &name("cold")).await;
-    assert_eq!(cold.tiling().map(|t| t.len()), Some(2));
+    assert_eq!(cold.tiling().len(), 2);
     let alarms =
         cloudwatch.describe_alarms(&format!("kinesis-autoscaler-{}-", name("cold"))).await.expect("alarms");
     let want = alarm_specs(&name("cold"), 2, &short_window(1), &[TOPIC.to_owned()]);
     let bytes = alarms.iter().find(|a| a.name == want[0].name).expect("re-armed alarm");
     assert_eq!(bytes.threshold, Some(want[0].threshold), "alarms re-armed for 2 shards");
-    assert_eq!(settle(&kinesis, &name("theirs")).await.tiling().map(|t| t.len()), Some(2));
+    assert_eq!(settle(&kinesis, &name("theirs")).await.tiling().len(), 2);
 }

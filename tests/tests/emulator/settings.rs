@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use emulator_tests::{emulator_clients, unique_name};
-use reconciler::StreamPort;
+use reconciler::{Resharder, StreamAdmin, StreamReader};
 
 use crate::settle;
 

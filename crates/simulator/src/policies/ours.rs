@@ -1,18 +1,17 @@
-//! This project's policy, decided by the `planner` crate exactly as the Lambdas decide.
+//! This project's policy, decided and carried out by the `planner` functions the Lambdas call.
 //!
-//! What is mirrored from `crates/reconciler`, step by step:
+//! Every rule is the planner's; this module only plays the Lambdas' plumbing in simulated time:
 //! * alarms: `planner::alarm_specs` for the live count (bytes, records, throttling), written at
-//!   the start and re-armed after every scale-up (thresholds for the new count, state `OK`);
+//!   the start and re-armed after every reshard (reset to `OK` after a scale-up only, as
+//!   `reconciler::rearm` is told to);
 //! * a notification: `planner::admit` (stale / cooldown / act; a cooldown sets the alarm back to
-//!   `OK`), then the load as `scale_up::decide` builds it: `estimate_rate` over the last
-//!   `max(period × (evaluation periods + 3), 300 s)` of published 1-minute datapoints raised to
-//!   the alarm's quoted datapoints (capacity alarms only), `throttled` for the throttling alarm,
-//!   no hot shards (the alarms are stream-level); `plan_scale_up`; the scaling recorded on the
-//!   stream before acting (`ScalingState::record`);
-//! * execution as `execute_scale_up` / `execute_scale_down`: wait for `ACTIVE`, ask `next_split`
-//!   (or `next_merge`) against the live tiling, no step with less than the step budget left;
-//! * every 36 h the sweep's `decide`: 24 h of 5-minute datapoints, `young_shards` from the shards
-//!   whose parent is still listed, `plan_scale_down`.
+//!   `OK`), the load from `Window::for_scale_up` and `LoadSnapshot::for_alarm` (stream-level
+//!   alarms, so no per-shard numbers and no hot shard), `plan_scale_up`, the scaling recorded with
+//!   `ScalingState::record` before acting;
+//! * execution: `planner::Execution` asked for the next step against the live tiling once the
+//!   stream is `ACTIVE`, no step with less than the step budget left;
+//! * every 36 h the sweep's decision: `Window::ending_at`, `young_shards` from the shards whose
+//!   parent is still listed, `plan_scale_down`.
 //!
 //! One simplification: invocations for one stream run one after another (a concurrent real
 //! invocation would wait for `ACTIVE` and then plan from the same state).
@@ -20,10 +19,9 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use planner::{
-    Admission, AlarmEvidence, AlarmKind, HashKey, LoadSeries, LoadSnapshot, Metric, PlannedMerge, Policy,
-    ScaleDownAction, ScaleDownInput, ScaleDownPlan, ScaleUpAction, ScaleUpInput, ScaleUpPlan, ScalingState,
-    Window, admit, alarm_specs, estimate_rate, next_merge, next_split, plan_scale_down, plan_scale_up,
-    young_shards,
+    Admission, AlarmEvidence, AlarmKind, Execution, LoadSeries, LoadSnapshot, Metric, NextStep, Policy,
+    ScaleDownAction, ScaleDownInput, ScaleUpAction, ScaleUpInput, ScalingState, Step, Window, admit,
+    alarm_specs, plan_scale_down, plan_scale_up, young_shards,
 };
 
 use super::{Controller, Env, evaluate_alarms};
@@ -45,10 +43,13 @@ pub fn policy() -> Policy {
     Policy { min_shards: MIN_SHARDS, max_shards: MAX_SHARDS, ..Policy::default() }
 }
 
+/// A plan being carried out by one (simulated) invocation.
 #[derive(Debug)]
-enum Run {
-    Up { plan: ScaleUpPlan, boundaries: Vec<HashKey>, deadline: i64 },
-    Down { plan: ScaleDownPlan, remaining: Vec<PlannedMerge>, deadline: i64 },
+struct Run {
+    execution: Execution,
+    deadline: i64,
+    /// A scale-up re-arms its alarms back to `OK`; a scale-down leaves their state.
+    up: bool,
 }
 
 #[derive(Debug)]
@@ -60,13 +61,6 @@ pub struct Ours {
     state: ScalingState,
     run: Option<Run>,
     next_sweep: i64,
-}
-
-enum Next {
-    Split(planner::ShardId, HashKey),
-    Merge(planner::ShardId, planner::ShardId),
-    Update(u32),
-    Done,
 }
 
 impl Ours {
@@ -87,11 +81,7 @@ impl Ours {
     /// `scale_up::decide` from the gate on.
     fn handle(&mut self, n: Notification, now: i64, env: &mut Env<'_>) {
         let metric = self.metrics_of[n.alarm];
-        let kind = match metric {
-            Metric::WriteProvisionedThroughputExceeded => AlarmKind::Throttle,
-            _ => AlarmKind::Capacity,
-        };
-        match admit(at(n.changed_at), kind, &self.state, &self.policy, at(now)) {
+        match admit(at(n.changed_at), AlarmKind::of(metric), &self.state, &self.policy, at(now)) {
             Admission::Act => {}
             Admission::Stale { .. } => return,
             Admission::Cooldown { .. } => {
@@ -100,20 +90,16 @@ impl Ours {
             }
         }
         let tiling = env.kinesis.tiling().clone();
-        let period = self.policy.scale_up.period_secs;
-        let window = i64::from(period * (self.policy.scale_up.evaluation_periods + 3)).max(300);
-        let recent = load_series(env.metrics, i64::from(period), now - window, now);
+        let window = Window::for_scale_up(at(now), &self.policy);
+        let recent =
+            load_series(env.metrics, i64::from(window.period_secs), secs(window.start), secs(window.end));
         let evidence = AlarmEvidence {
             metric,
-            period_secs: period,
+            period_secs: window.period_secs,
             datapoints: n.datapoints.clone(),
             threshold: Some(self.alarms[n.alarm].threshold),
         };
-        let load = LoadSnapshot {
-            stream: estimate_rate(&recent, Some(&evidence)),
-            throttled: kind == AlarmKind::Throttle,
-            ..LoadSnapshot::default()
-        };
+        let load = LoadSnapshot::for_alarm(&recent, &evidence, BTreeMap::new(), None);
         let plan = plan_scale_up(ScaleUpInput {
             tiling: &tiling,
             load: &load,
@@ -123,10 +109,7 @@ impl Ours {
         if plan.action == ScaleUpAction::None {
             return;
         }
-        let uniform = u32::from(matches!(plan.action, ScaleUpAction::UpdateShardCount { .. }));
-        self.state.record(at(now), uniform);
-        let boundaries = plan.boundaries();
-        self.run = Some(Run::Up { plan, boundaries, deadline: now + LAMBDA_DEADLINE_SECS });
+        self.start(Execution::of_scale_up(&plan), true, now);
     }
 
     /// `scale_down::decide` for this one stream.
@@ -149,53 +132,25 @@ impl Ours {
             created_at: at(-30 * 24 * 3600),
             update_calls_last_24h: self.state.update_calls_last_24h(at(now)),
         });
-        let remaining = match &plan.action {
-            ScaleDownAction::None => return,
-            ScaleDownAction::Merge { merges } => merges.clone(),
-            ScaleDownAction::UpdateShardCount { .. } => Vec::new(),
-        };
-        let uniform = u32::from(matches!(plan.action, ScaleDownAction::UpdateShardCount { .. }));
-        self.state.record(at(now), uniform);
-        self.run = Some(Run::Down { plan, remaining, deadline: now + LAMBDA_DEADLINE_SECS });
+        if plan.action == ScaleDownAction::None {
+            return;
+        }
+        self.start(Execution::of_scale_down(&plan), false, now);
     }
 
-    /// One executor step: `Done` when the plan is carried out, stale, or out of time.
-    fn next(run: &mut Run, env: &Env<'_>, now: i64) -> Next {
-        let live = env.kinesis.tiling();
-        let (next, deadline) = match run {
-            Run::Up { plan, boundaries, deadline } => {
-                let next = match &plan.action {
-                    ScaleUpAction::None => Next::Done,
-                    ScaleUpAction::Split { .. } => {
-                        next_split(live, boundaries).map_or(Next::Done, |(s, at)| Next::Split(s, at))
-                    }
-                    ScaleUpAction::UpdateShardCount { target } if live.len() >= *target => Next::Done,
-                    ScaleUpAction::UpdateShardCount { .. } if live.len() != plan.open_shards => Next::Done,
-                    ScaleUpAction::UpdateShardCount { target } => Next::Update(*target),
-                };
-                (next, *deadline)
-            }
-            Run::Down { plan, remaining, deadline } => {
-                let next = match &plan.action {
-                    ScaleDownAction::None => Next::Done,
-                    ScaleDownAction::Merge { .. } => match next_merge(live, remaining) {
-                        Some(m) => {
-                            let (low, high) = (m.low.clone(), m.high.clone());
-                            let i =
-                                remaining.iter().position(|r| r.low == low && r.high == high).expect("found");
-                            remaining.drain(..=i);
-                            Next::Merge(low, high)
-                        }
-                        None => Next::Done,
-                    },
-                    ScaleDownAction::UpdateShardCount { target } if live.len() <= *target => Next::Done,
-                    ScaleDownAction::UpdateShardCount { .. } if live.len() != plan.open_shards => Next::Done,
-                    ScaleDownAction::UpdateShardCount { target } => Next::Update(*target),
-                };
-                (next, *deadline)
-            }
-        };
-        if !matches!(next, Next::Done) && now + STEP_BUDGET_SECS > deadline { Next::Done } else { next }
+    /// Records the scaling on the stream before the first step, as both Lambdas do.
+    fn start(&mut self, execution: Execution, up: bool, now: i64) {
+        self.state.record(at(now), execution.update_shard_count_calls());
+        self.run = Some(Run { execution, deadline: now + LAMBDA_DEADLINE_SECS, up });
+    }
+
+    /// The executor's next step, as `reconciler::execute` takes it: `None` when the plan is
+    /// carried out, stale, or out of time.
+    fn next(run: &mut Run, env: &Env<'_>, now: i64) -> Option<Step> {
+        match run.execution.next(env.kinesis.tiling()) {
+            NextStep::Step(step) if now + STEP_BUDGET_SECS <= run.deadline => Some(step),
+            NextStep::Step(_) | NextStep::Done | NextStep::Stale(_) => None,
+        }
     }
 
     /// Re-arms the alarms for the live count; after a scale-up every alarm goes back to `OK`.
@@ -222,11 +177,11 @@ impl Controller for Ours {
                 return Ok(());
             }
             match Ours::next(run, env, now) {
-                Next::Split(shard, key) => drop(env.kinesis.split(now, &shard, key)?),
-                Next::Merge(low, high) => drop(env.kinesis.merge(now, &low, &high)?),
-                Next::Update(target) => drop(env.kinesis.update_shard_count(now, target)?),
-                Next::Done => {
-                    let up = matches!(run, Run::Up { .. });
+                Some(Step::Split { shard, at }) => drop(env.kinesis.split(now, &shard, at)?),
+                Some(Step::Merge { low, high }) => drop(env.kinesis.merge(now, &low, &high)?),
+                Some(Step::UpdateShardCount { target }) => drop(env.kinesis.update_shard_count(now, target)?),
+                None => {
+                    let up = run.up;
                     self.run = None;
                     self.rearm(env.kinesis.open(), up, now);
                 }

@@ -12,11 +12,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use planner::{
-    ALARM_NAME_PREFIX, Change, Observed, ObservedAlarm, ObservedStream, POLICY_TAG, StreamPlan, SyncPlan,
-    decode_policy,
+    ALARM_NAME_PREFIX, AlarmDefinition, Change, Observed, ObservedAlarm, ObservedStream, POLICY_TAG,
+    StreamPlan, SyncPlan, decode_policy,
 };
 
-use crate::ports::{AlarmPort, AlarmSummary, ErrorKind, PortError, StreamPort, StreamSnapshot};
+use crate::ports::{
+    ActiveStream, AlarmPort, AlarmSummary, ErrorKind, PortError, StreamAdmin, StreamReader, StreamSnapshot,
+};
 use crate::{Backoff, Jitter, ReconcileError, converge_shard_level, retry, wait_for_active};
 
 /// What an apply is doing, for progress output.
@@ -50,37 +52,32 @@ impl Default for ApplySettings {
     }
 }
 
-/// The alarm as the planner compares it: the same keys as [`planner::AlarmSpec::fields`].
+/// The alarm as the planner compares it with what it wants.
 pub fn observed_alarm(a: &AlarmSummary) -> ObservedAlarm {
-    let mut fields = BTreeMap::new();
-    let mut put = |k: &'static str, v: Option<String>| {
-        if let Some(v) = v {
-            fields.insert(k, v);
-        }
-    };
-    put("namespace", a.namespace.clone());
-    put("metric", a.metric.clone());
-    put("statistic", a.statistic.clone());
-    put("period", a.period_secs.map(|v| v.to_string()));
-    put("evaluationPeriods", a.evaluation_periods.map(|v| v.to_string()));
-    put("datapointsToAlarm", a.datapoints_to_alarm.map(|v| v.to_string()));
-    put("threshold", a.threshold.map(|v| v.to_string()));
-    put("comparison", a.comparison.clone());
-    put("treatMissingData", a.treat_missing_data.clone());
-    put("actions", Some(a.alarm_actions.join(",")));
-    put("description", a.description.clone());
     ObservedAlarm {
         name: a.name.clone(),
         stream: a.stream().map(str::to_owned),
         per_shard: a.dimensions.iter().any(|d| d.name == "ShardId"),
-        fields,
+        definition: AlarmDefinition {
+            namespace: a.namespace.clone(),
+            metric: a.metric.clone(),
+            statistic: a.statistic.clone(),
+            period_secs: a.period_secs,
+            evaluation_periods: a.evaluation_periods,
+            datapoints_to_alarm: a.datapoints_to_alarm,
+            threshold: a.threshold,
+            comparison: a.comparison.clone(),
+            treat_missing_data: a.treat_missing_data.clone(),
+            actions: a.alarm_actions.clone(),
+            description: a.description.clone(),
+        },
     }
 }
 
 fn observed_stream(s: &StreamSnapshot) -> ObservedStream {
     ObservedStream {
         name: s.name.clone(),
-        status: s.status.as_str().to_owned(),
+        status: s.status,
         open_shards: s.tiling().map(|t| t.len()),
         retention_hours: s.retention_hours,
         tags: s.tags.clone(),
@@ -105,7 +102,7 @@ pub async fn observe<S, A>(
     jitter: &mut impl Jitter,
 ) -> Result<Observed, PortError>
 where
-    S: StreamPort + Sync,
+    S: StreamReader + Sync,
     A: AlarmPort + Sync,
 {
     let summaries = retry(backoff, jitter, || alarms.describe_alarms(ALARM_NAME_PREFIX)).await?;
@@ -151,7 +148,7 @@ pub async fn apply<S, A>(
     mut progress: impl FnMut(ApplyEvent<'_>),
 ) -> Result<(), ReconcileError>
 where
-    S: StreamPort + Sync,
+    S: StreamAdmin + Sync,
     A: AlarmPort + Sync,
 {
     for stream_plan in &plan.streams {
@@ -180,7 +177,7 @@ async fn apply_stream<S, A>(
     progress: &mut impl FnMut(ApplyEvent<'_>),
 ) -> Result<(), ReconcileError>
 where
-    S: StreamPort + Sync,
+    S: StreamAdmin + Sync,
     A: AlarmPort + Sync,
 {
     let name = plan.name.as_str();
@@ -246,7 +243,7 @@ where
 
 /// Tag changes go out together, before the first alarm: the policy tag the Lambdas read is in
 /// place by the time an alarm can fire for the stream.
-async fn flush_tags<S: StreamPort + Sync>(
+async fn flush_tags<S: StreamAdmin + Sync>(
     streams: &S,
     name: &str,
     set: &mut BTreeMap<String, String>,
@@ -265,12 +262,12 @@ async fn flush_tags<S: StreamPort + Sync>(
     Ok(())
 }
 
-async fn settle<S: StreamPort + Sync>(
+async fn settle<S: StreamReader + Sync>(
     streams: &S,
     name: &str,
     settings: &ApplySettings,
     progress: &mut impl FnMut(ApplyEvent<'_>),
-) -> Result<StreamSnapshot, ReconcileError> {
+) -> Result<ActiveStream, ReconcileError> {
     wait_for_active(streams, name, settings.wait_timeout, settings.poll, |snap, elapsed| {
         progress(ApplyEvent::Waiting { stream: name, status: snap.status.as_str(), elapsed })
     })
@@ -283,8 +280,8 @@ mod tests {
     use planner::{Policy, alarm_specs};
 
     use super::*;
-    use crate::SeededJitter;
     use crate::memory::{InMemoryCloudWatch, InMemoryStreams};
+    use crate::{Resharder, SeededJitter};
 
     /// Which streams' alarms `observe` reports, with `managed` tagged as the tool's, `unmanaged`
     /// not, and each of `alarmed` given the tool's alarms.
