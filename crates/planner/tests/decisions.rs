@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
+use expect_test::{Expect, expect};
 use planner::*;
 
 const MIB: f64 = 1_048_576.0;
@@ -35,6 +36,12 @@ fn split_shards(plan: &ScaleUpPlan) -> Vec<(String, usize)> {
         }
         other => panic!("expected splits, got {other:?}"),
     }
+}
+
+/// Pins a plan's reasons, one per line as `streams plan` prints them, with a snapshot
+/// (`UPDATE_EXPECT=1` rewrites it; review the diff).
+fn check_reasons(reasons: &[String], expected: Expect) {
+    expected.assert_eq(&reasons.iter().map(|reason| format!("{reason}\n")).collect::<String>());
 }
 
 // ---- hash keys and tilings ----
@@ -192,10 +199,22 @@ fn scale_up_stops_at_max_shards_and_says_so() {
     let policy = Policy { max_shards: 3, ..Policy::default() };
     let plan = scale_up(&even(2), LoadSnapshot { stream: bytes(5.0), ..Default::default() }, &policy);
     assert_eq!(plan.target_shards, 3);
-    assert!(plan.reasons.iter().any(|r| r.contains("capped at maxShards (3)")), "{:?}", plan.reasons);
+    check_reasons(
+        &plan.reasons,
+        expect![[r#"
+        load 5242880 B/s, 0 records/s is 250% of 2 shard(s); 9 shard(s) carry it at 60%
+        capped at maxShards (3)
+    "#]],
+    );
     let at_max = scale_up(&even(3), LoadSnapshot { stream: bytes(5.0), ..Default::default() }, &policy);
     assert_eq!(at_max.action, ScaleUpAction::None);
-    assert!(at_max.reasons.iter().any(|r| r.contains("already at maxShards")));
+    check_reasons(
+        &at_max.reasons,
+        expect![[r#"
+        load 5242880 B/s, 0 records/s is 167% of 3 shard(s); 9 shard(s) carry it at 60%
+        already at maxShards (3): nothing to split
+    "#]],
+    );
 }
 
 #[test]
@@ -214,7 +233,13 @@ fn throttling_with_stream_level_numbers_only_splits_the_widest_shard_not_the_who
     let plan = scale_up(&even(7), load, &Policy::default());
     assert_eq!(split_shards(&plan), [("shardId-000000000000".into(), 1)]);
     assert_eq!(plan.target_shards, 8);
-    assert!(plan.reasons.iter().any(|r| r.starts_with("throttled floor applied")), "{:?}", plan.reasons);
+    check_reasons(
+        &plan.reasons,
+        expect![[r#"
+        load 4194304 B/s, 0 records/s is 57% of 7 shard(s); 7 shard(s) carry it at 60%
+        throttled floor applied: writes are rejected, so shard(s) shardId-000000000000 (no shard known hot: the widest, which uniform keys fill first) carry at least their capacity
+    "#]],
+    );
 }
 
 /// A 30 % target: a shard at its capacity needs 4 children, one at the 80 % threshold only 3.
@@ -233,12 +258,12 @@ fn a_throttled_hot_shard_on_an_over_provisioned_stream_gets_the_floor_not_the_st
     let plan = scale_up(&even(20), load, &low_target());
     assert_eq!(split_shards(&plan), [("shardId-000000000003".into(), 3)]);
     assert_eq!(plan.target_shards, 23);
-    assert!(
-        plan.reasons
-            .iter()
-            .any(|r| r.starts_with("throttled floor applied") && r.contains("shardId-000000000003")),
-        "{:?}",
-        plan.reasons
+    check_reasons(
+        &plan.reasons,
+        expect![[r#"
+        load 2097152 B/s, 0 records/s is 10% of 20 shard(s); 7 shard(s) carry it at 30%
+        throttled floor applied: writes are rejected, so shard(s) shardId-000000000003 (named by shard-level alarms) carry at least their capacity
+    "#]],
     );
 }
 
@@ -431,10 +456,12 @@ fn one_datapoint_over_the_threshold_keeps_the_stream_as_it_is() {
     down.series = day(bytes(0.4), |i, r| Some(if i == 150 { bytes(2.1) } else { r }));
     let plan = down.plan();
     assert_eq!(plan.action, ScaleDownAction::None);
-    assert!(
-        plan.reasons.iter().any(|r| r.contains("not under the 50% scale-down threshold")),
-        "{:?}",
-        plan.reasons
+    check_reasons(
+        &plan.reasons,
+        expect![[r#"
+        orders: peak 52.5% of 4 shard(s) at 2027-01-14 19:30:00Z over 288 datapoint(s) of 288 (missing ones count as zero)
+        not scaling down: a datapoint at 2027-01-14 19:30:00Z is at 52.5%, not under the 50% scale-down threshold
+    "#]],
     );
 }
 
@@ -469,7 +496,13 @@ fn a_stream_scaled_within_its_cooldown_is_left_alone() {
     down.last_scaled_at = Some(now() - Duration::seconds(60));
     let plan = down.plan();
     assert_eq!(plan.action, ScaleDownAction::None);
-    assert!(plan.reasons.iter().any(|r| r.contains("cooldown")));
+    check_reasons(
+        &plan.reasons,
+        expect![[r#"
+        orders: peak 2.5% of 4 shard(s) at 2027-01-14 08:00:00Z over 288 datapoint(s) of 288 (missing ones count as zero)
+        not scaling down: scaled at 2027-01-15 07:59:00Z, still within the 300s cooldown
+    "#]],
+    );
 }
 
 #[test]
@@ -483,7 +516,14 @@ fn a_stream_younger_than_the_window_is_left_alone() {
 fn two_shards_at_49_percent_are_not_merged_into_one_at_98() {
     let plan = Down::new(even(2), 0.98).plan();
     assert_eq!(plan.action, ScaleDownAction::None);
-    assert!(plan.reasons.iter().any(|r| r.contains("would peak at 98.0%")), "{:?}", plan.reasons);
+    check_reasons(
+        &plan.reasons,
+        expect![[r#"
+        orders: peak 49.0% of 2 shard(s) at 2027-01-14 08:00:00Z over 288 datapoint(s) of 288 (missing ones count as zero)
+        shardId-000000000000 + shardId-000000000001 would peak at 98.0%, over the 60% target
+        no adjacent pair can merge without going over the scale-up target
+    "#]],
+    );
 }
 
 #[test]

@@ -3,10 +3,14 @@
 //!
 //! Each `tests/fixtures/alarms/<case>.json` holds an SNS `Message` string (AWS-shaped, emulator-
 //! shaped, or broken) and `<case>.expected` the dump of its parse, or `error: …` with the whole
-//! cause chain. Run with `BLESS=1` to rewrite the `.expected` files, then review the diff.
+//! cause chain. The `.expected` files are `expect_file!` snapshots: run with `UPDATE_EXPECT=1` to
+//! rewrite them, then review the diff.
 
 use std::fmt::Write as _;
+use std::panic;
 use std::path::{Path, PathBuf};
+
+use expect_test::expect_file;
 
 use reconciler::Dimension;
 use reconciler::alarm_message::AlarmMessage;
@@ -83,23 +87,16 @@ fn dump(message: &str) -> String {
     out
 }
 
-/// Compares the dump of `input` with `expected`'s contents, or rewrites it under `BLESS=1`.
-/// Returns a description of the mismatch, if any.
+/// Compares the dump of `input` with the snapshot `expected` (`expect_file!` prints the diff, and
+/// under `UPDATE_EXPECT=1` rewrites it instead). Returns a description of the mismatch, if any, so
+/// one run lists every failing fixture.
 fn check(input: &Path, expected: &Path) -> Option<String> {
     let message = std::fs::read_to_string(input).expect("fixture is readable");
     let actual = dump(&message);
-    if std::env::var_os("BLESS").is_some() {
-        std::fs::write(expected, &actual).expect("expected file is writable");
-        return None;
-    }
-    match std::fs::read_to_string(expected) {
-        Err(err) => Some(format!("{}: no expected output ({err}); run with BLESS=1", expected.display())),
-        Ok(wanted) if wanted == actual => None,
-        Ok(wanted) => Some(format!(
-            "{}:\n--- expected\n{wanted}--- actual\n{actual}",
-            input.file_name().unwrap().to_string_lossy()
-        )),
-    }
+    panic::catch_unwind(|| expect_file![expected].assert_eq(&actual)).err().map(|_| {
+        let name = |path: &Path| path.file_name().unwrap().to_string_lossy().into_owned();
+        format!("{}: the dump differs from {}", name(input), name(expected))
+    })
 }
 
 #[test]

@@ -3,8 +3,9 @@
 //! The binary is only a shell: it parses the command line, hands over to one module per
 //! subcommand, and turns the outcome into an exit code. The conventions every subcommand keeps
 //! live here, once: `--output text|json`, failures as one `error: ...` line on stderr, exit codes
-//! 0 (success) / 1 (problems found or the command failed) / 2 (bad usage, from clap), and a closed
-//! stdout (`streams validate | head`) ending the program quietly with 0.
+//! 0 (success) / 1 (problems found, the command failed, or bad usage) / 2 (only `plan` and `diff`:
+//! changes pending), and a closed stdout (`streams validate | head`) ending the program quietly
+//! with 0.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -20,13 +21,13 @@ mod validate;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  the file has problems, or the command failed
-  2  invalid command line (plan and diff: changes pending)";
+  1  the file has problems, the command failed, or the command line is invalid
+  2  plan and diff only: changes pending";
 
 const PLAN_EXIT_CODES: &str = "\
 Exit codes (as Terraform's plan -detailed-exitcode):
   0  AWS matches the file: nothing to change
-  1  error (invalid file, AWS error); nothing was changed
+  1  error (invalid command line or file, AWS error); nothing was changed
   2  changes pending";
 
 /// Keep Kinesis streams and their autoscaling alarms in sync with streams.yaml.
@@ -104,7 +105,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage(&error),
+    };
     let result = match &cli.command {
         Command::Validate(args) => {
             validate::run(args, cli.output, &mut io::stdout().lock(), &mut io::stderr().lock())
@@ -126,6 +130,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints clap's message and exits 0 for `--help` and `--version`, 1 for a usage error. Clap's own
+/// `exit` would use 2, which `plan` and `diff` reserve for "changes pending": a CI job with a
+/// mistyped flag must fail, not report pending changes (Terraform exits 1 too).
+fn usage(error: &clap::Error) -> ExitCode {
+    // Nothing more can be done if the stream is closed (`streams --help | head`).
+    let _ = error.print();
+    if error.use_stderr() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
 /// The reader of our output went away (`| head`): not a failure of ours.

@@ -113,11 +113,36 @@ fn a_missing_file_is_one_error_line_and_exit_1() {
     }
 }
 
+/// Exit code 2 means "changes pending" from `plan` and `diff`, so a mistyped command line must not
+/// exit 2: CI would read a typo as pending changes. Usage errors exit 1, as in Terraform.
 #[test]
-fn bad_usage_exits_2() {
-    let output = streams(&["validate", "--output", "yaml"]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(text(&output.stderr).contains("possible values: text, json"));
+fn a_usage_error_exits_1_never_2_which_means_changes_pending() {
+    for (args, says) in [
+        (&["plan", "--no-such-flag"][..], "error: unexpected argument '--no-such-flag' found"),
+        (&["diff", "--no-such-flag"], "error: unexpected argument '--no-such-flag' found"),
+        (&["validate", "--output", "yaml"], "possible values: text, json"),
+        (&["plan", "--output"], "error: a value is required for '--output <OUTPUT>'"),
+        (&["no-such-command"], "error: unrecognized subcommand 'no-such-command'"),
+        (&[], "Usage: streams"),
+    ] {
+        let output = streams(args);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "streams {args:?}: {stderr}");
+        assert_eq!(text(&output.stdout), "", "streams {args:?}");
+        assert!(stderr.contains(says), "streams {args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn help_and_version_exit_0_on_stdout() {
+    for args in [&["--help"][..], &["plan", "--help"], &["help", "plan"], &["--version"]] {
+        let output = streams(args);
+        assert_eq!(output.status.code(), Some(0), "streams {args:?}");
+        assert!(!output.stdout.is_empty(), "streams {args:?}");
+        assert_eq!(text(&output.stderr), "", "streams {args:?}");
+    }
+    let version = streams(&["--version"]);
+    assert_eq!(text(&version.stdout), concat!("streams ", env!("CARGO_PKG_VERSION"), "\n"));
 }
 
 #[test]
@@ -127,6 +152,7 @@ fn help_explains_the_subcommands_and_exit_codes() {
     assert!(top.contains("validate  Check streams.yaml"), "{top}");
     assert!(top.contains("--output <OUTPUT>"), "{top}");
     assert!(top.contains("1  the file has problems"), "{top}");
+    assert!(top.contains("2  plan and diff only: changes pending"), "{top}");
     let validate = streams(&["validate", "--help"]);
     let validate = text(&validate.stdout);
     assert!(validate.contains("[default: streams.yaml]"), "{validate}");

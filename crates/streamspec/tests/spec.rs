@@ -2,14 +2,16 @@
 //!
 //! `config/invalid/<case>.yaml` holds one rejection rule each; `<case>.expected` holds the exact
 //! diagnostics, one per line, with the file named `<case>.yaml`. Every file in `config/valid/`,
-//! and the documented `streams.yaml` at the repository root, must parse. To regenerate the
-//! expectations after an intended change of wording, run with `STREAMSPEC_BLESS=1` and review the
-//! diff.
+//! and the documented `streams.yaml` at the repository root, must parse. The `.expected` files are
+//! `expect_file!` snapshots: after an intended change of wording, run with `UPDATE_EXPECT=1` and
+//! review the diff.
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::panic;
 use std::path::{Path, PathBuf};
 
+use expect_test::expect_file;
 use planner::Ratio;
 use streamspec::{Config, Location, StreamSpec};
 
@@ -31,8 +33,9 @@ fn file_name(path: &Path) -> String {
     path.file_name().expect("a file").to_string_lossy().into_owned()
 }
 
-/// Validates `input` and compares its diagnostics with the lines of `expected` (no file: valid).
-/// Returns the mismatch as text, so one run can list every failing case.
+/// Validates `input` and compares its diagnostics with the snapshot `expected` (no file: valid).
+/// Returns the mismatch as text, so one run can list every failing case; `expect_file!` prints the
+/// diff, and under `UPDATE_EXPECT=1` rewrites the snapshot instead.
 fn check(input: &Path, expected: Option<&Path>) -> Result<(), String> {
     let name = file_name(input);
     let text = fs::read_to_string(input).map_err(|e| format!("{name}: {e}"))?;
@@ -40,23 +43,12 @@ fn check(input: &Path, expected: Option<&Path>) -> Result<(), String> {
         Ok(_) => String::new(),
         Err(diagnostics) => format!("{diagnostics}\n"),
     };
-    let Some(expected) = expected else {
-        return if actual.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("{name} should be valid, but:\n{actual}"))
-        };
-    };
-    if std::env::var_os("STREAMSPEC_BLESS").is_some() {
-        fs::write(expected, &actual).map_err(|e| format!("{}: {e}", expected.display()))?;
-    }
-    let wanted = fs::read_to_string(expected).map_err(|e| format!("{}: {e}", expected.display()))?;
-    if actual.is_empty() {
-        Err(format!("{name} should be invalid, but it parsed"))
-    } else if actual != wanted {
-        Err(format!("{name}:\n--- expected\n{wanted}--- actual\n{actual}"))
-    } else {
-        Ok(())
+    match expected {
+        None if actual.is_empty() => Ok(()),
+        None => Err(format!("{name} should be valid, but:\n{actual}")),
+        Some(_) if actual.is_empty() => Err(format!("{name} should be invalid, but it parsed")),
+        Some(expected) => panic::catch_unwind(|| expect_file![expected].assert_eq(&actual))
+            .map_err(|_| format!("{name}: the diagnostics differ from {}", file_name(expected))),
     }
 }
 

@@ -585,22 +585,23 @@ fn invalid_files_fail_validate_and_plan_with_their_diagnostics_and_no_aws_call()
 }
 
 #[tokio::test]
-async fn exit_codes_tell_valid_from_invalid_from_misuse_and_pending_changes() {
+async fn exit_codes_tell_success_from_failure_or_misuse_from_pending_changes() {
     let clients = emulator_clients().await;
     let cli = Cli::new();
     let s = unique_name("cli-exit");
     cli.write_config(&[format!("{{name: {s}, desiredShards: 1}}")]);
     let valid = config_dir().join("valid/minimal.yaml").display().to_string();
     let invalid = config_dir().join("invalid/tags.yaml").display().to_string();
-    // Plan exiting 0 (in sync) and apply exiting 0 are pinned by the tests above.
+    // Plan exiting 0 (in sync) and apply exiting 0 are pinned by the tests above. A usage error
+    // exits 1, never 2, which plan and diff reserve for pending changes.
     let cases: &[(&[&str], i32)] = &[
         (&["validate", &valid], 0),
         (&["validate", &invalid], 1),
         (&["validate", "no-such-file.yaml"], 1),
-        (&["validate", "--no-such-flag"], 2),
-        (&["no-such-command"], 2),
-        (&["plan", "--no-such-flag"], 2),
-        (&["apply", "--output", "yaml"], 2),
+        (&["validate", "--no-such-flag"], 1),
+        (&["no-such-command"], 1),
+        (&["plan", "--no-such-flag"], 1),
+        (&["apply", "--output", "yaml"], 1),
         (&["plan"], 2),
         (&["diff"], 2),
         (&["plan", &invalid], 1),
