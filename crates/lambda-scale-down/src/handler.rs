@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use aws_adapters::{AwsClients, CloudWatch, KinesisStreams};
 use chrono::Utc;
-use lambda_runtime::{Diagnostic, LambdaEvent};
-use reconciler::SeededJitter;
-use reconciler::emf::document;
+use lambda_runtime::LambdaEvent;
+use lambda_shell::emf::document;
+use lambda_shell::{Function, InvocationError};
 use reconciler::scale_down::{Review, ReviewOutcome, SweepContext, SweepReport, SweepSettings, sweep};
+use reconciler::{ReconcileError, SeededJitter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -52,15 +53,6 @@ impl Start {
     }
 }
 
-#[derive(Debug)]
-pub(crate) struct InvocationError(String);
-
-impl From<InvocationError> for Diagnostic {
-    fn from(e: InvocationError) -> Diagnostic {
-        Diagnostic { error_type: "ScaleDownFailed".into(), error_message: e.0 }
-    }
-}
-
 impl Handler {
     pub(crate) fn from_env(clients: AwsClients) -> Result<Self, String> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -85,12 +77,9 @@ impl Handler {
 
     pub(crate) async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, InvocationError> {
         let start = Start::from_event(&event.payload);
-        let now_ms = Utc::now().timestamp_millis().max(0) as u64;
-        let left = Duration::from_millis(event.context.deadline.saturating_sub(now_ms))
-            .saturating_sub(DEADLINE_MARGIN);
         let cx = SweepContext {
             now: Utc::now(),
-            deadline: tokio::time::Instant::now() + left,
+            deadline: lambda_shell::deadline(&event.context, DEADLINE_MARGIN),
             after: start.after.clone(),
         };
         let calls_before = self.clients.requests_sent();
@@ -98,7 +87,7 @@ impl Handler {
         let report =
             sweep(&self.kinesis, &self.cloudwatch, &cx, &self.settings, &mut SeededJitter::from_entropy())
                 .await
-                .map_err(|e| InvocationError(e.to_string()))?;
+                .map_err(|e| InvocationError::new(Function::ScaleDown, [&e]))?;
         for review in &report.reviews {
             println!("{}", review_line(review, self.settings.dry_run));
         }
@@ -138,7 +127,10 @@ impl Handler {
         };
         let next = Start { after: Some(cursor.clone()), depth: start.depth + 1 };
         let message = serde_json::to_string(&next).expect("a Start serialises");
-        self.clients.publish(topic, &message).await.map_err(|e| InvocationError(e.to_string()))?;
+        self.clients
+            .publish(topic, &message)
+            .await
+            .map_err(|e| InvocationError::new(Function::ScaleDown, [&ReconcileError::from(e)]))?;
         tracing::info!(after = cursor, depth = next.depth, "handed the rest of the sweep on");
         Ok(true)
     }

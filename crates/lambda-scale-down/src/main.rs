@@ -18,7 +18,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    reconciler::emf::init_json_logs();
+    lambda_shell::logs::init();
     let config = aws_adapters::load_config(None, None, None).await;
     let clients = aws_adapters::AwsClients::new(&config);
     clients.warm_up().await;

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant as StdInstant};
 use aws_adapters::{AwsClients, CloudWatch, KinesisStreams};
 use aws_lambda_events::sns::SnsEvent;
 use chrono::Utc;
-use lambda_runtime::{Diagnostic, LambdaEvent};
+use lambda_runtime::LambdaEvent;
+use lambda_shell::{Function, InvocationError};
 use reconciler::alarm::AlarmMessage;
 use reconciler::scale_up::{self, Context, Decision};
-use reconciler::{ExecuteSettings, ReconcileError, SeededJitter};
+use reconciler::{ExecuteSettings, SeededJitter};
 use serde::Serialize;
 
 use crate::emf;
@@ -39,20 +40,6 @@ pub(crate) struct Summary {
     held: usize,
     unchanged: usize,
     ignored: usize,
-}
-
-/// A failed invocation, labelled for Lambda as retryable or not (the one error policy's answer).
-#[derive(Debug)]
-pub(crate) struct InvocationError {
-    retryable: bool,
-    message: String,
-}
-
-impl From<InvocationError> for Diagnostic {
-    fn from(e: InvocationError) -> Diagnostic {
-        let kind = if e.retryable { "ScaleUpRetryable" } else { "ScaleUpFailed" };
-        Diagnostic { error_type: kind.into(), error_message: e.message }
-    }
 }
 
 impl Handler {
@@ -89,7 +76,7 @@ impl Handler {
                 region: self.region.clone(),
                 stream_prefix: self.stream_prefix.clone(),
                 now: Utc::now(),
-                deadline: deadline(context.deadline),
+                deadline: lambda_shell::deadline(&context, DEADLINE_MARGIN),
             };
             let calls_before = self.clients.requests_sent();
             let result =
@@ -110,9 +97,7 @@ impl Handler {
         if failures.is_empty() {
             return Ok(summary);
         }
-        let retryable = failures.iter().all(ReconcileError::is_retryable);
-        let message = failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-        Err(InvocationError { retryable, message })
+        Err(InvocationError::new(Function::ScaleUp, &failures))
     }
 }
 
@@ -123,11 +108,4 @@ fn count(summary: &mut Summary, decision: &Decision) {
         Decision::NoChange { .. } => summary.unchanged += 1,
         Decision::Ignored { .. } => summary.ignored += 1,
     }
-}
-
-/// The Lambda deadline (epoch milliseconds) as a monotonic instant, minus the margin.
-fn deadline(deadline_ms: u64) -> tokio::time::Instant {
-    let now_ms = Utc::now().timestamp_millis().max(0) as u64;
-    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(DEADLINE_MARGIN);
-    tokio::time::Instant::now() + left
 }

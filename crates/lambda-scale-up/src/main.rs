@@ -13,7 +13,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    reconciler::emf::init_json_logs();
+    lambda_shell::logs::init();
     // The standard chain: the function's role credentials, AWS_REGION, AWS_ENDPOINT_URL if set.
     let config = aws_adapters::load_config(None, None, None).await;
     let region = config.region().map(ToString::to_string).ok_or("AWS_REGION is not set")?;

@@ -7,7 +7,6 @@
 
 pub mod alarm;
 mod backoff;
-pub mod emf;
 mod error;
 mod execute;
 pub mod memory;
