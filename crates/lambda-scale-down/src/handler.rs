@@ -2,7 +2,8 @@
 //! line, and a continuation if the deadline stopped it.
 //!
 //! The event is the schedule's (start from the first stream), a continuation delivered by SNS
-//! (`Records[].Sns.Message` = `{"after": ..., "depth": ...}`), or the same object invoked directly.
+//! (`Records[].Sns.Message` = `{"after": ..., "depth": ...}`), or the same object invoked directly:
+//! see [`Event`].
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use lambda_shell::emf::document;
 use lambda_shell::{Function, InvocationError};
 use reconciler::scale_down::{Review, ReviewOutcome, SweepContext, SweepReport, SweepSettings, sweep};
 use reconciler::{ReconcileError, SeededJitter};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -28,8 +30,40 @@ pub(crate) struct Handler {
     max_continuations: u32,
 }
 
+/// Any event this function receives, told apart by shape.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Event {
+    /// A continuation delivered by the SNS topic: the message is a [`Start`] as JSON text.
+    Sns(SnsEvent),
+    /// A continuation invoked directly (`{"after": ..., "depth": ...}`, nothing else).
+    Direct(Start),
+    /// Anything else, such as the EventBridge schedule's `Scheduled Event`: start over.
+    Other(IgnoredAny),
+}
+
+/// The part of an SNS event this function reads.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct SnsEvent {
+    records: Vec<SnsRecord>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SnsRecord {
+    sns: SnsMessage,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SnsMessage {
+    message: String,
+}
+
 /// Where a sweep starts: after `after` (none: the first stream), `depth` hand-ons deep.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Start {
     #[serde(default)]
     pub(crate) after: Option<String>,
@@ -37,19 +71,20 @@ pub(crate) struct Start {
     pub(crate) depth: u32,
 }
 
-impl Start {
-    /// Reads the start from any event this function receives; anything unrecognised (the
-    /// schedule's event) starts a fresh sweep.
-    pub(crate) fn from_event(event: &Value) -> Start {
-        let message = event["Records"][0]["Sns"]["Message"].as_str();
-        let parsed = match message {
-            Some(text) => serde_json::from_str::<Start>(text).ok(),
-            None if event.get("after").is_some() || event.get("depth").is_some() => {
-                serde_json::from_value::<Start>(event.clone()).ok()
-            }
-            None => None,
-        };
-        parsed.unwrap_or_default()
+impl From<Event> for Start {
+    /// The start an event asks for; anything unrecognised (the schedule's event, an SNS message
+    /// that is not a continuation) starts a fresh sweep rather than failing: the sweep is
+    /// level-triggered, so starting over is always safe.
+    fn from(event: Event) -> Start {
+        match event {
+            Event::Sns(sns) => sns
+                .records
+                .first()
+                .and_then(|record| serde_json::from_str(&record.sns.message).ok())
+                .unwrap_or_default(),
+            Event::Direct(start) => start,
+            Event::Other(_) => Start::default(),
+        }
     }
 }
 
@@ -75,8 +110,8 @@ impl Handler {
         })
     }
 
-    pub(crate) async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, InvocationError> {
-        let start = Start::from_event(&event.payload);
+    pub(crate) async fn handle(&self, event: LambdaEvent<Event>) -> Result<Value, InvocationError> {
+        let start = Start::from(event.payload);
         let cx = SweepContext {
             now: Utc::now(),
             deadline: lambda_shell::deadline(&event.context, DEADLINE_MARGIN),
@@ -189,6 +224,12 @@ fn summary(report: &SweepReport, start: &Start, continued: bool, aws_calls: u64,
 mod tests {
     use super::*;
 
+    impl Start {
+        fn from_event(event: &Value) -> Start {
+            Start::from(Event::deserialize(event).expect("every JSON value is some event"))
+        }
+    }
+
     #[test]
     fn a_scheduled_event_starts_a_fresh_sweep() {
         let schedule = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
@@ -207,5 +248,19 @@ mod tests {
     fn a_garbled_continuation_starts_over_rather_than_failing() {
         let sns = json!({"Records": [{"Sns": {"Message": "not json"}}]});
         assert_eq!(Start::from_event(&sns), Start::default());
+    }
+
+    #[test]
+    fn an_sns_message_that_is_json_but_not_a_continuation_starts_over() {
+        let sns = json!({"Records": [{"Sns": {"Message": "{\"AlarmName\":\"x\",\"depth\":2}"}}]});
+        assert_eq!(Start::from_event(&sns), Start::default());
+        let empty = json!({"Records": []});
+        assert_eq!(Start::from_event(&empty), Start::default());
+    }
+
+    #[test]
+    fn a_direct_object_with_other_keys_is_not_a_continuation() {
+        let stray = json!({"after": "orders", "detail-type": "Scheduled Event"});
+        assert_eq!(Start::from_event(&stray), Start::default());
     }
 }

@@ -23,5 +23,5 @@ async fn main() -> Result<(), Error> {
     let clients = aws_adapters::AwsClients::new(&config);
     clients.warm_up().await;
     let handler = handler::Handler::from_env(clients)?;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| handler.handle(event))).await
+    lambda_runtime::run(service_fn(|event: LambdaEvent<handler::Event>| handler.handle(event))).await
 }
