@@ -13,7 +13,7 @@ use lambda_runtime::LambdaEvent;
 use lambda_shell::emf::document;
 use lambda_shell::{Function, InvocationError};
 use reconciler::scale_down::{Review, ReviewOutcome, SweepContext, SweepReport, SweepSettings, sweep};
-use reconciler::{ReconcileError, SeededJitter};
+use reconciler::{ContinuationPort, ReconcileError, SeededJitter};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -163,6 +163,7 @@ impl Handler {
         let next = Start { after: Some(cursor.clone()), depth: start.depth + 1 };
         let message = serde_json::to_string(&next).expect("a Start serialises");
         self.clients
+            .topics()
             .publish(topic, &message)
             .await
             .map_err(|e| InvocationError::new(Function::ScaleDown, [&ReconcileError::from(e)]))?;

@@ -31,3 +31,5 @@ pub use ports::{
 pub use shard_level::{ShardLevelChanges, converge_shard_level};
 pub use sync::{ApplyEvent, ApplySettings, apply, observe, observed_alarm};
 pub use wait::wait_for_active;
+
+pub use ports::ContinuationPort;
