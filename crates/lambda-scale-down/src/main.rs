@@ -22,6 +22,12 @@ async fn main() -> Result<(), Error> {
     let config = aws_adapters::load_config(None, None, None).await;
     let clients = aws_adapters::AwsClients::new(&config);
     clients.warm_up().await;
-    let handler = handler::Handler::from_env(clients)?;
+    let config = handler::Config::from_env()?;
+    let calls = lambda_shell::AwsCalls::new({
+        let clients = clients.clone();
+        move || clients.requests_sent()
+    });
+    let handler =
+        handler::Handler::new(clients.streams(), clients.cloudwatch(), clients.topics(), calls, config);
     lambda_runtime::run(service_fn(|event: LambdaEvent<handler::Event>| handler.handle(event))).await
 }
