@@ -20,7 +20,11 @@ async fn main() -> Result<(), Error> {
     let clients = aws_adapters::AwsClients::new(&config);
     clients.warm_up().await;
     let prefix = std::env::var("STREAM_NAME_PREFIX").unwrap_or_default();
-    let handler = handler::Handler::new(clients, region, prefix);
+    let calls = lambda_shell::AwsCalls::new({
+        let clients = clients.clone();
+        move || clients.requests_sent()
+    });
+    let handler = handler::Handler::new(clients.streams(), clients.cloudwatch(), calls, region, prefix);
     lambda_runtime::run(service_fn(|event: LambdaEvent<aws_lambda_events::sns::SnsEvent>| {
         handler.handle(event)
     }))
