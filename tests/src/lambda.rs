@@ -121,6 +121,9 @@ impl LocalLambda {
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "local/[$LATEST]0")
+            // What Lambda sets for a function whose log format is JSON, as the stack deploys them:
+            // the functions' tracing events are then JSON lines, which the tests read.
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -14,14 +14,15 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
 use aws_sdk_kinesis::config::Credentials;
 
-use crate::{CloudWatch, KinesisStreams};
+use crate::{CloudWatch, KinesisStreams, SnsTopics};
 
 /// The SDK clients the tool uses, sharing one configuration. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AwsClients {
     pub kinesis: aws_sdk_kinesis::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
-    /// Used by the tests and the demo to wire alarm topics to subscribers.
+    /// The scale-down continuation ([`AwsClients::topics`]); the tests and the demo also wire
+    /// alarm topics to subscribers with it.
     pub sns: aws_sdk_sns::Client,
     requests: CallCounter,
 }
@@ -44,18 +45,6 @@ impl AwsClients {
     /// costs in AWS calls (read before and after it).
     pub fn requests_sent(&self) -> u64 {
         self.requests.0.load(Ordering::Relaxed)
-    }
-
-    /// Publishes `message` to the SNS topic `topic` (the scale-down Lambda's continuation).
-    pub async fn publish(&self, topic: &str, message: &str) -> Result<(), reconciler::PortError> {
-        self.sns
-            .publish()
-            .topic_arn(topic)
-            .message(message)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| crate::errors::port_error("Publish", None, e))
     }
 
     /// Opens the TLS connections to Kinesis and CloudWatch now, at Lambda init, so the first alarm
@@ -83,6 +72,11 @@ impl AwsClients {
     /// The [`reconciler::MetricsPort`] and [`reconciler::AlarmPort`] over these clients.
     pub fn cloudwatch(&self) -> CloudWatch {
         CloudWatch::new(self.cloudwatch.clone())
+    }
+
+    /// The [`reconciler::ContinuationPort`] over these clients (the scale-down continuation).
+    pub fn topics(&self) -> SnsTopics {
+        SnsTopics::new(self.sns.clone())
     }
 }
 

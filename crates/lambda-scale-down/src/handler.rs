@@ -2,33 +2,87 @@
 //! line, and a continuation if the deadline stopped it.
 //!
 //! The event is the schedule's (start from the first stream), a continuation delivered by SNS
-//! (`Records[].Sns.Message` = `{"after": ..., "depth": ...}`), or the same object invoked directly.
+//! (`Records[].Sns.Message` = `{"after": ..., "depth": ...}`), or the same object invoked directly:
+//! see [`Event`].
+//!
+//! [`Handler`] is generic over its ports, so the continuation rules (hand on only when the
+//! deadline stopped the sweep, never without progress, never past `MAX_CONTINUATIONS`, never
+//! without a topic) are tested here against Kinesis, CloudWatch and SNS in memory; `main` builds
+//! it over the AWS SDK. [`Handler::handle`] is the thin Lambda-facing shell, [`Handler::run`] the
+//! rest, with the deadline as a plain instant.
 
 use std::time::Duration;
 
-use aws_adapters::{AwsClients, CloudWatch, KinesisStreams};
-use chrono::Utc;
-use lambda_runtime::{Diagnostic, LambdaEvent};
-use reconciler::SeededJitter;
-use reconciler::emf::document;
+use chrono::{DateTime, Utc};
+use lambda_runtime::LambdaEvent;
+use lambda_shell::emf::document;
+use lambda_shell::{AwsCalls, Function, InvocationError};
 use reconciler::scale_down::{Review, ReviewOutcome, SweepContext, SweepReport, SweepSettings, sweep};
+use reconciler::{AlarmPort, ContinuationPort, MetricsPort, ReconcileError, Resharder, SeededJitter};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tokio::time::Instant;
 
 /// Stop starting work this long before the Lambda deadline: time to report and hand on.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(15);
 
-pub(crate) struct Handler {
-    clients: AwsClients,
-    kinesis: KinesisStreams,
-    cloudwatch: CloudWatch,
-    settings: SweepSettings,
-    continuation_topic: Option<String>,
-    max_continuations: u32,
+/// The function over its ports: Kinesis `K`, CloudWatch `C`, the continuation topic `P`.
+pub(crate) struct Handler<K, C, P> {
+    kinesis: K,
+    cloudwatch: C,
+    topics: P,
+    /// AWS requests sent so far, for the summary's `AwsCalls`.
+    calls: AwsCalls,
+    config: Config,
+    /// Wall-clock time (`Utc::now`; fixed in tests).
+    clock: fn() -> DateTime<Utc>,
+}
+
+/// The function's configuration, from its environment (see `main.rs`).
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) settings: SweepSettings,
+    /// `CONTINUATION_TOPIC_ARN`: where to hand on; none: a stopped sweep waits for the schedule.
+    pub(crate) continuation_topic: Option<String>,
+    /// `MAX_CONTINUATIONS`: how deep a chain of hand-ons may go.
+    pub(crate) max_continuations: u32,
+}
+
+/// Any event this function receives, told apart by shape.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Event {
+    /// A continuation delivered by the SNS topic: the message is a [`Start`] as JSON text.
+    Sns(SnsEvent),
+    /// A continuation invoked directly (`{"after": ..., "depth": ...}`, nothing else).
+    Direct(Start),
+    /// Anything else, such as the EventBridge schedule's `Scheduled Event`: start over.
+    Other(IgnoredAny),
+}
+
+/// The part of an SNS event this function reads.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct SnsEvent {
+    records: Vec<SnsRecord>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SnsRecord {
+    sns: SnsMessage,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SnsMessage {
+    message: String,
 }
 
 /// Where a sweep starts: after `after` (none: the first stream), `depth` hand-ons deep.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Start {
     #[serde(default)]
     pub(crate) after: Option<String>,
@@ -36,43 +90,32 @@ pub(crate) struct Start {
     pub(crate) depth: u32,
 }
 
-impl Start {
-    /// Reads the start from any event this function receives; anything unrecognised (the
-    /// schedule's event) starts a fresh sweep.
-    pub(crate) fn from_event(event: &Value) -> Start {
-        let message = event["Records"][0]["Sns"]["Message"].as_str();
-        let parsed = match message {
-            Some(text) => serde_json::from_str::<Start>(text).ok(),
-            None if event.get("after").is_some() || event.get("depth").is_some() => {
-                serde_json::from_value::<Start>(event.clone()).ok()
-            }
-            None => None,
-        };
-        parsed.unwrap_or_default()
+impl From<Event> for Start {
+    /// The start an event asks for; anything unrecognised (the schedule's event, an SNS message
+    /// that is not a continuation) starts a fresh sweep rather than failing: the sweep is
+    /// level-triggered, so starting over is always safe.
+    fn from(event: Event) -> Start {
+        match event {
+            Event::Sns(sns) => sns
+                .records
+                .first()
+                .and_then(|record| serde_json::from_str(&record.sns.message).ok())
+                .unwrap_or_default(),
+            Event::Direct(start) => start,
+            Event::Other(_) => Start::default(),
+        }
     }
 }
 
-#[derive(Debug)]
-pub(crate) struct InvocationError(String);
-
-impl From<InvocationError> for Diagnostic {
-    fn from(e: InvocationError) -> Diagnostic {
-        Diagnostic { error_type: "ScaleDownFailed".into(), error_message: e.0 }
-    }
-}
-
-impl Handler {
-    pub(crate) fn from_env(clients: AwsClients) -> Result<Self, String> {
+impl Config {
+    pub(crate) fn from_env() -> Result<Self, String> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let dry_run = env("DRY_RUN").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
         let max_continuations = match env("MAX_CONTINUATIONS") {
             Some(v) => v.parse().map_err(|_| format!("MAX_CONTINUATIONS={v:?} is not a whole number"))?,
             None => 20,
         };
-        Ok(Handler {
-            kinesis: clients.streams(),
-            cloudwatch: clients.cloudwatch(),
-            clients,
+        Ok(Config {
             settings: SweepSettings {
                 dry_run,
                 stream_prefix: env("STREAM_NAME_PREFIX").unwrap_or_default(),
@@ -82,34 +125,41 @@ impl Handler {
             max_continuations,
         })
     }
+}
 
-    pub(crate) async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, InvocationError> {
-        let start = Start::from_event(&event.payload);
-        let now_ms = Utc::now().timestamp_millis().max(0) as u64;
-        let left = Duration::from_millis(event.context.deadline.saturating_sub(now_ms))
-            .saturating_sub(DEADLINE_MARGIN);
-        let cx = SweepContext {
-            now: Utc::now(),
-            deadline: tokio::time::Instant::now() + left,
-            after: start.after.clone(),
-        };
-        let calls_before = self.clients.requests_sent();
+impl<K, C, P> Handler<K, C, P>
+where
+    K: Resharder + Sync,
+    C: MetricsPort + AlarmPort + Sync,
+    P: ContinuationPort + Sync,
+{
+    pub(crate) fn new(kinesis: K, cloudwatch: C, topics: P, calls: AwsCalls, config: Config) -> Self {
+        Handler { kinesis, cloudwatch, topics, calls, config, clock: Utc::now }
+    }
+
+    /// One invocation as Lambda delivers it: the start from its event, the deadline from its
+    /// context.
+    pub(crate) async fn handle(&self, event: LambdaEvent<Event>) -> Result<Value, InvocationError> {
+        let deadline = lambda_shell::deadline(&event.context, DEADLINE_MARGIN);
+        self.run(Start::from(event.payload), deadline).await
+    }
+
+    /// One sweep from `start` that starts no work after `deadline`: its decision lines, the
+    /// continuation if the deadline stopped it, and the summary (printed and returned).
+    pub(crate) async fn run(&self, start: Start, deadline: Instant) -> Result<Value, InvocationError> {
+        let cx = SweepContext { now: (self.clock)(), deadline, after: start.after.clone() };
+        let settings = &self.config.settings;
+        let calls_before = self.calls.sent();
         let started = std::time::Instant::now();
-        let report =
-            sweep(&self.kinesis, &self.cloudwatch, &cx, &self.settings, &mut SeededJitter::from_entropy())
-                .await
-                .map_err(|e| InvocationError(e.to_string()))?;
+        let report = sweep(&self.kinesis, &self.cloudwatch, &cx, settings, &mut SeededJitter::from_entropy())
+            .await
+            .map_err(|e| InvocationError::new(Function::ScaleDown, [&e]))?;
         for review in &report.reviews {
-            println!("{}", review_line(review, self.settings.dry_run));
+            println!("{}", review_line(review, settings.dry_run));
         }
         let continued = self.continue_after(&start, &report).await?;
-        let summary = summary(
-            &report,
-            &start,
-            continued,
-            self.clients.requests_sent() - calls_before,
-            started.elapsed(),
-        );
+        let aws_calls = self.calls.sent() - calls_before;
+        let summary = summary(&report, &start, continued, aws_calls, started.elapsed());
         println!("{summary}");
         Ok(summary)
     }
@@ -124,7 +174,7 @@ impl Handler {
             );
             return Ok(false);
         }
-        if start.depth >= self.max_continuations {
+        if start.depth >= self.config.max_continuations {
             tracing::error!(
                 after = cursor,
                 depth = start.depth,
@@ -132,13 +182,16 @@ impl Handler {
             );
             return Ok(false);
         }
-        let Some(topic) = &self.continuation_topic else {
+        let Some(topic) = &self.config.continuation_topic else {
             tracing::error!(after = cursor, "streams left unreviewed: set CONTINUATION_TOPIC_ARN to hand on");
             return Ok(false);
         };
         let next = Start { after: Some(cursor.clone()), depth: start.depth + 1 };
         let message = serde_json::to_string(&next).expect("a Start serialises");
-        self.clients.publish(topic, &message).await.map_err(|e| InvocationError(e.to_string()))?;
+        self.topics
+            .publish(topic, &message)
+            .await
+            .map_err(|e| InvocationError::new(Function::ScaleDown, [&ReconcileError::from(e)]))?;
         tracing::info!(after = cursor, depth = next.depth, "handed the rest of the sweep on");
         Ok(true)
     }
@@ -195,7 +248,115 @@ fn summary(report: &SweepReport, start: &Start, continued: bool, aws_calls: u64,
 
 #[cfg(test)]
 mod tests {
+    use planner::{POLICY_TAG, Policy, encode_policy};
+    use reconciler::StreamAdmin;
+    use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams, InMemoryTopics};
+
     use super::*;
+
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:kinesis-autoscaler-continuation";
+    /// Every stream read takes this long, so a deadline stops the sweep at a known stream.
+    const READ: Duration = Duration::from_secs(10);
+
+    type MemoryHandler = Handler<InMemoryStreams, InMemoryCloudWatch, InMemoryTopics>;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    /// The function over five managed one-shard streams `s0`..`s4` in memory, handing on to
+    /// `topic`.
+    async fn handler(topic: Option<&str>) -> MemoryHandler {
+        let kinesis = InMemoryStreams::new().with_latency(READ);
+        let policy = [(POLICY_TAG.to_owned(), encode_policy(&Policy::default()))].into();
+        for i in 0..5 {
+            let name = format!("s{i}");
+            kinesis.create_stream(&name, 1).await.unwrap();
+            kinesis.add_tags(&name, &policy).await.unwrap();
+        }
+        let config = Config {
+            settings: SweepSettings::default(),
+            continuation_topic: topic.map(str::to_owned),
+            max_continuations: 20,
+        };
+        let mut handler = Handler::new(
+            kinesis,
+            InMemoryCloudWatch::new(),
+            InMemoryTopics::new(),
+            AwsCalls::uncounted(),
+            config,
+        );
+        handler.clock = now;
+        handler
+    }
+
+    /// A deadline that stops the sweep after three streams: each read takes 10 s and none starts
+    /// within the 30 s review reserve, so `s0`, `s1`, `s2` are read (at 0, 10 and 20 s).
+    fn after_three_reads() -> Instant {
+        Instant::now() + READ * 5
+    }
+
+    fn published(handler: &MemoryHandler) -> Vec<(String, Value)> {
+        let parse = |m: &str| serde_json::from_str(m).expect("a continuation is JSON");
+        handler.topics.published().iter().map(|(topic, m)| (topic.clone(), parse(m))).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sweep_stopped_by_the_deadline_hands_on_after_its_last_stream_one_level_deeper() {
+        let handler = handler(Some(TOPIC)).await;
+        let summary = handler.run(Start { after: None, depth: 2 }, after_three_reads()).await.unwrap();
+        assert_eq!(published(&handler), [(TOPIC.to_owned(), json!({"after": "s2", "depth": 3}))]);
+        assert_eq!((summary["cursor"].clone(), summary["continued"].clone()), (json!("s2"), json!(true)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sweep_that_made_no_progress_does_not_hand_on() {
+        let handler = handler(Some(TOPIC)).await;
+        let start = Start { after: Some("s2".into()), depth: 1 };
+        let summary = handler.run(start, Instant::now()).await.unwrap();
+        assert_eq!(summary["cursor"], "s2", "stopped before reading anything");
+        assert_eq!(summary["StreamsExamined"], 0);
+        assert!(published(&handler).is_empty(), "handing on would loop without end");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_chain_at_max_continuations_does_not_hand_on() {
+        let handler = handler(Some(TOPIC)).await;
+        let summary = handler.run(Start { after: None, depth: 20 }, after_three_reads()).await.unwrap();
+        assert_eq!(summary["cursor"], "s2");
+        assert!(published(&handler).is_empty(), "the next schedule starts over instead");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_continuation_topic_nothing_is_handed_on() {
+        let handler = handler(None).await;
+        let summary = handler.run(Start::default(), after_three_reads()).await.unwrap();
+        assert_eq!((summary["cursor"].clone(), summary["continued"].clone()), (json!("s2"), json!(false)));
+        assert!(published(&handler).is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_completed_sweep_hands_nothing_on() {
+        let handler = handler(Some(TOPIC)).await;
+        let summary = handler.run(Start::default(), Instant::now() + READ * 100).await.unwrap();
+        assert_eq!(summary["StreamsExamined"], 5);
+        assert_eq!(summary["cursor"], Value::Null);
+        assert!(published(&handler).is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_hand_on_fails_the_invocation_as_retryable() {
+        let handler = handler(Some(TOPIC)).await;
+        handler.topics.fail_next(reconciler::ErrorKind::Throttled);
+        let error = handler.run(Start::default(), after_three_reads()).await.unwrap_err();
+        assert_eq!(error.error_type(), "ScaleDownRetryable");
+    }
+
+    impl Start {
+        fn from_event(event: &Value) -> Start {
+            Start::from(Event::deserialize(event).expect("every JSON value is some event"))
+        }
+    }
 
     #[test]
     fn a_scheduled_event_starts_a_fresh_sweep() {
@@ -215,5 +376,19 @@ mod tests {
     fn a_garbled_continuation_starts_over_rather_than_failing() {
         let sns = json!({"Records": [{"Sns": {"Message": "not json"}}]});
         assert_eq!(Start::from_event(&sns), Start::default());
+    }
+
+    #[test]
+    fn an_sns_message_that_is_json_but_not_a_continuation_starts_over() {
+        let sns = json!({"Records": [{"Sns": {"Message": "{\"AlarmName\":\"x\",\"depth\":2}"}}]});
+        assert_eq!(Start::from_event(&sns), Start::default());
+        let empty = json!({"Records": []});
+        assert_eq!(Start::from_event(&empty), Start::default());
+    }
+
+    #[test]
+    fn a_direct_object_with_other_keys_is_not_a_continuation() {
+        let stray = json!({"after": "orders", "detail-type": "Scheduled Event"});
+        assert_eq!(Start::from_event(&stray), Start::default());
     }
 }

@@ -18,10 +18,16 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    reconciler::emf::init_json_logs();
+    lambda_shell::logs::init();
     let config = aws_adapters::load_config(None, None, None).await;
     let clients = aws_adapters::AwsClients::new(&config);
     clients.warm_up().await;
-    let handler = handler::Handler::from_env(clients)?;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| handler.handle(event))).await
+    let config = handler::Config::from_env()?;
+    let calls = lambda_shell::AwsCalls::new({
+        let clients = clients.clone();
+        move || clients.requests_sent()
+    });
+    let handler =
+        handler::Handler::new(clients.streams(), clients.cloudwatch(), clients.topics(), calls, config);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<handler::Event>| handler.handle(event))).await
 }

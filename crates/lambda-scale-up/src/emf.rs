@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use reconciler::emf::document;
+use lambda_shell::emf::document;
 use reconciler::scale_up::{Decision, Record};
 use serde_json::Value;
 
@@ -54,7 +54,7 @@ mod tests {
             elapsed_ms: 3,
         };
         let line = line(&record, 2, Duration::from_millis(3), 1_800_000_000_000);
-        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], reconciler::emf::NAMESPACE);
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], lambda_shell::emf::NAMESPACE);
         assert_eq!(line["Outcome"], "ignored");
         assert_eq!(line["ScalingActions"], 0);
         assert_eq!(line["AwsCalls"], 2);

@@ -13,14 +13,18 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    reconciler::emf::init_json_logs();
+    lambda_shell::logs::init();
     // The standard chain: the function's role credentials, AWS_REGION, AWS_ENDPOINT_URL if set.
     let config = aws_adapters::load_config(None, None, None).await;
     let region = config.region().map(ToString::to_string).ok_or("AWS_REGION is not set")?;
     let clients = aws_adapters::AwsClients::new(&config);
     clients.warm_up().await;
     let prefix = std::env::var("STREAM_NAME_PREFIX").unwrap_or_default();
-    let handler = handler::Handler::new(clients, region, prefix);
+    let calls = lambda_shell::AwsCalls::new({
+        let clients = clients.clone();
+        move || clients.requests_sent()
+    });
+    let handler = handler::Handler::new(clients.streams(), clients.cloudwatch(), calls, region, prefix);
     lambda_runtime::run(service_fn(|event: LambdaEvent<aws_lambda_events::sns::SnsEvent>| {
         handler.handle(event)
     }))

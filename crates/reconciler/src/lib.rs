@@ -10,7 +10,6 @@
 pub mod alarm_message;
 mod backoff;
 mod config_apply;
-pub mod emf;
 mod error;
 mod error_policy;
 mod execute;
@@ -31,9 +30,9 @@ pub use error_policy::{Retry, classify};
 pub use execute::{ExecuteSettings, Outcome, execute};
 pub use observe::{load_queries, load_series, peak_rate, shard_load_series};
 pub use ports::{
-    ActiveStream, AlarmPort, AlarmState, AlarmSummary, Dimension, ErrorKind, MetricPoint, MetricPublisher,
-    MetricQuery, MetricSeries, MetricsPort, PortError, Resharder, Statistic, StreamAdmin, StreamReader,
-    StreamSnapshot, StreamStatus, Unit,
+    ActiveStream, AlarmPort, AlarmState, AlarmSummary, ContinuationPort, Dimension, ErrorKind, MetricPoint,
+    MetricPublisher, MetricQuery, MetricSeries, MetricsPort, PortError, Resharder, Statistic, StreamAdmin,
+    StreamReader, StreamSnapshot, StreamStatus, Unit,
 };
 pub use rearm::{Reset, rearm, set_ok};
 pub use shard_level::{ShardLevelChanges, converge_shard_level};

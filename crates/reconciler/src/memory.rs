@@ -457,3 +457,42 @@ impl AlarmPort for InMemoryCloudWatch {
         }
     }
 }
+
+/// Message topics in memory: what was published where, in order; fails on request.
+#[derive(Debug, Default)]
+pub struct InMemoryTopics {
+    state: Mutex<TopicsState>,
+}
+
+#[derive(Debug, Default)]
+struct TopicsState {
+    published: Vec<(String, String)>,
+    faults: VecDeque<ErrorKind>,
+}
+
+impl InMemoryTopics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next publish fails with `kind`. Faults queue in order.
+    pub fn fail_next(&self, kind: ErrorKind) {
+        self.state.lock().expect("not poisoned").faults.push_back(kind);
+    }
+
+    /// Every message published so far, as `(topic, message)`, oldest first.
+    pub fn published(&self) -> Vec<(String, String)> {
+        self.state.lock().expect("not poisoned").published.clone()
+    }
+}
+
+impl crate::ContinuationPort for InMemoryTopics {
+    async fn publish(&self, topic: &str, message: &str) -> Result<(), PortError> {
+        let mut state = self.state.lock().expect("not poisoned");
+        if let Some(kind) = state.faults.pop_front() {
+            return Err(PortError::new("Publish", kind, "injected fault"));
+        }
+        state.published.push((topic.to_owned(), message.to_owned()));
+        Ok(())
+    }
+}

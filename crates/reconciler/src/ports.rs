@@ -450,6 +450,13 @@ impl fmt::Display for PortError {
 
 impl StdError for PortError {}
 
+/// Publishing to a message topic: how the scale-down sweep hands the rest of its work to the next
+/// invocation when the deadline stops it (SNS in AWS, a list in memory).
+pub trait ContinuationPort {
+    /// Publishes `message` to the topic `topic` (an ARN in AWS).
+    fn publish(&self, topic: &str, message: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,19 +6,6 @@
 
 use serde_json::{Map, Value, json};
 
-/// Sends `tracing` events to stdout as JSON lines, beside the EMF documents, at the level
-/// `RUST_LOG` asks for (default `info`). For the Lambda binaries, once at start-up.
-pub fn init_json_logs() {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_current_span(false)
-        .with_target(false)
-        .init();
-}
-
 /// The CloudWatch namespace of the scaler's own metrics.
 pub const NAMESPACE: &str = "KinesisAutoscaler";
 
