@@ -13,7 +13,7 @@ use aws_sdk_cloudwatch::types::{
     MetricDataQuery, MetricDatum, MetricStat, ScanBy, StandardUnit, StateValue, Statistic as SdkStatistic,
 };
 use chrono::{DateTime, Utc};
-use planner::AlarmSpec;
+use planner::{AlarmDefinition, AlarmSpec};
 use reconciler::{
     AlarmPort, AlarmState, AlarmSummary, Dimension, ErrorKind, MetricPoint, MetricPublisher, MetricQuery,
     MetricSeries, MetricsPort, PortError, Unit,
@@ -109,22 +109,24 @@ fn alarm_state(value: &StateValue) -> Option<AlarmState> {
 fn summary(alarm: &MetricAlarm) -> AlarmSummary {
     AlarmSummary {
         name: alarm.alarm_name().unwrap_or_default().to_owned(),
-        description: alarm.alarm_description().map(str::to_owned),
-        namespace: alarm.namespace().map(str::to_owned),
-        metric: alarm.metric_name().map(str::to_owned),
         dimensions: alarm
             .dimensions()
             .iter()
             .map(|d| Dimension::new(d.name().unwrap_or_default(), d.value().unwrap_or_default()))
             .collect(),
-        statistic: alarm.statistic().map(|s| s.as_str().to_owned()),
-        period_secs: alarm.period().map(from_i32),
-        evaluation_periods: alarm.evaluation_periods().map(from_i32),
-        datapoints_to_alarm: alarm.datapoints_to_alarm().map(from_i32),
-        threshold: alarm.threshold(),
-        comparison: alarm.comparison_operator().map(|c| c.as_str().to_owned()),
-        treat_missing_data: alarm.treat_missing_data().map(str::to_owned),
-        alarm_actions: alarm.alarm_actions().to_vec(),
+        definition: AlarmDefinition {
+            namespace: alarm.namespace().map(str::to_owned),
+            metric: alarm.metric_name().map(str::to_owned),
+            statistic: alarm.statistic().map(|s| s.as_str().to_owned()),
+            period_secs: alarm.period().map(from_i32),
+            evaluation_periods: alarm.evaluation_periods().map(from_i32),
+            datapoints_to_alarm: alarm.datapoints_to_alarm().map(from_i32),
+            threshold: alarm.threshold(),
+            comparison: alarm.comparison_operator().map(|c| c.as_str().to_owned()),
+            treat_missing_data: alarm.treat_missing_data().map(str::to_owned),
+            actions: alarm.alarm_actions().to_vec(),
+            description: alarm.alarm_description().map(str::to_owned),
+        },
         state: alarm.state_value().and_then(alarm_state),
     }
 }

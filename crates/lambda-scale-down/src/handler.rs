@@ -198,15 +198,10 @@ where
 }
 
 fn review_line(review: &Review, dry_run: bool) -> Value {
-    let outcome = match &review.outcome {
-        ReviewOutcome::Scaled { .. } => "merged",
-        ReviewOutcome::Unchanged => "unchanged",
-        ReviewOutcome::WouldScale { .. } => "would_merge",
-        ReviewOutcome::Skipped { .. } => "skipped",
-        ReviewOutcome::Failed { .. } => "failed",
-    };
     let actions = if matches!(review.outcome, ReviewOutcome::Scaled { .. }) { 1.0 } else { 0.0 };
     let mut fields = serde_json::to_value(review).unwrap_or_default();
+    // One name per outcome: the metric's dimension is the record's own `outcome` field.
+    let outcome = fields["outcome"].as_str().unwrap_or("unknown").to_owned();
     if let Value::Object(map) = &mut fields {
         map.insert("level".into(), "INFO".into());
         map.insert("message".into(), "decision".into());
@@ -214,7 +209,7 @@ fn review_line(review: &Review, dry_run: bool) -> Value {
     }
     document(
         Utc::now().timestamp_millis(),
-        &[("Stream", &review.stream), ("Direction", "down"), ("Outcome", outcome)],
+        &[("Stream", &review.stream), ("Direction", "down"), ("Outcome", &outcome)],
         &[("ScalingActions", actions, "Count")],
         fields,
     )
@@ -390,5 +385,21 @@ mod tests {
     fn a_direct_object_with_other_keys_is_not_a_continuation() {
         let stray = json!({"after": "orders", "detail-type": "Scheduled Event"});
         assert_eq!(Start::from_event(&stray), Start::default());
+    }
+
+    #[test]
+    fn a_decision_line_names_its_outcome_once_for_the_log_and_the_metric() {
+        let review = Review {
+            stream: "orders".into(),
+            open_shards: 4,
+            min_shards: 1,
+            max_shards: 8,
+            utilisation: None,
+            plan: None,
+            outcome: ReviewOutcome::Scaled { to: 2, steps: vec![], complete: true },
+        };
+        let line = review_line(&review, false);
+        assert_eq!((line["outcome"].as_str(), line["Outcome"].as_str()), (Some("scaled"), Some("scaled")));
+        assert_eq!(line["ScalingActions"], 1);
     }
 }

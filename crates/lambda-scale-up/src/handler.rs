@@ -22,7 +22,7 @@ use reconciler::{AlarmPort, ExecuteSettings, MetricsPort, Resharder, SeededJitte
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::emf;
+use crate::decision;
 
 /// Stop starting work this long before the Lambda deadline: time to re-arm and report.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
@@ -118,7 +118,7 @@ where
             match result {
                 Ok(record) => {
                     count(&mut summary, &record.decision);
-                    emf::decision(&record, aws_calls, started.elapsed());
+                    decision::print(&record, aws_calls, started.elapsed());
                 }
                 Err(error) => {
                     tracing::error!(alarm = %message.name, aws_calls, "scale-up failed: {error}");

@@ -6,7 +6,7 @@
 //! in `reconciler`. `STREAM_NAME_PREFIX` (default: none) limits it to the streams whose names
 //! start with it, the same scope as the deployment's IAM policy (`infra/`).
 
-mod emf;
+mod decision;
 mod handler;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};

@@ -6,48 +6,48 @@
 //! and printed by `streams plan` exactly as the Lambdas will make it. The executors in `reconciler`
 //! carry out the plans this crate returns and make no choices of their own.
 
-mod alarms;
+mod alarm_specs;
 mod capacity;
+mod config_plan;
 mod error;
 mod hashkey;
 mod load;
-mod merge;
 mod policy;
+mod scale_down;
+mod scale_up;
 mod shards;
-mod split;
 mod status;
 mod step;
 mod sweep;
-mod sync;
 mod tags;
 mod trigger;
 
-pub use alarms::{
+pub use alarm_specs::{
     ALARM_NAME_PREFIX, AlarmSpec, Comparison, KINESIS_NAMESPACE, Metric, SHARD_METRICS, ShardAlarmChanges,
     alarm_name, alarm_specs, shard_alarm_changes, shard_alarm_name, shard_alarm_prefix, shard_alarm_specs,
 };
 pub use capacity::{Rate, Ratio, SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
+pub use config_plan::{
+    AlarmDefinition, Change, DEFAULT_RETENTION_HOURS, DesiredStream, FieldChange, Observed, ObservedAlarm,
+    ObservedStream, ObservedSummary, StreamPlan, SyncInput, SyncPlan, UnlistedStream, plan_sync,
+};
 pub use error::PlannerError;
 pub use hashkey::{HashKey, HashRange};
 pub use load::{
     AlarmEvidence, LoadSeries, LoadSnapshot, LoadSource, ShardLoad, Window, align_down, estimate_rate,
 };
-pub use merge::{
+pub use policy::{MAX_SHARDS_PER_STREAM, Policy, ScaleDown, ScaleUp};
+pub use scale_down::{
     PlannedMerge, ScaleDownAction, ScaleDownInput, ScaleDownPlan, plan_scale_down, young_shards,
 };
-pub use policy::{MAX_SHARDS_PER_STREAM, Policy, ScaleDown, ScaleUp};
-pub use shards::{Shard, ShardId, Tiling};
-pub use split::{
+pub use scale_up::{
     EVEN_TOLERANCE, PlannedSplit, SKEW_TOLERANCE, ScaleUpAction, ScaleUpInput, ScaleUpPlan,
     UPDATE_SHARD_COUNT_CALLS_PER_DAY, plan_scale_up,
 };
+pub use shards::{Shard, ShardId, Tiling};
 pub use status::StreamStatus;
 pub use step::{Execution, NextStep, Step};
 pub use sweep::{MAX_DATAPOINTS_PER_CALL, MAX_QUERIES_PER_CALL, Utilisation, streams_per_metrics_call};
-pub use sync::{
-    AlarmDefinition, Change, DEFAULT_RETENTION_HOURS, DesiredStream, FieldChange, Observed, ObservedAlarm,
-    ObservedStream, ObservedSummary, StreamPlan, SyncInput, SyncPlan, UnlistedStream, plan_sync,
-};
 pub use tags::{
     DELETION_PROTECTION_TAG, POLICY_TAG, STATE_TAG_PREFIX, TAG_PREFIX, decode_policy, encode_policy,
     is_valid_tag_text, managed_tags,

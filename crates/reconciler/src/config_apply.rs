@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use planner::{
-    ALARM_NAME_PREFIX, AlarmDefinition, Change, Observed, ObservedAlarm, ObservedStream, POLICY_TAG,
-    StreamPlan, SyncPlan, decode_policy,
+    ALARM_NAME_PREFIX, Change, Observed, ObservedAlarm, ObservedStream, POLICY_TAG, StreamPlan, SyncPlan,
+    decode_policy,
 };
 
 use crate::ports::{
@@ -58,19 +58,7 @@ pub fn observed_alarm(a: &AlarmSummary) -> ObservedAlarm {
         name: a.name.clone(),
         stream: a.stream().map(str::to_owned),
         per_shard: a.dimensions.iter().any(|d| d.name == "ShardId"),
-        definition: AlarmDefinition {
-            namespace: a.namespace.clone(),
-            metric: a.metric.clone(),
-            statistic: a.statistic.clone(),
-            period_secs: a.period_secs,
-            evaluation_periods: a.evaluation_periods,
-            datapoints_to_alarm: a.datapoints_to_alarm,
-            threshold: a.threshold,
-            comparison: a.comparison.clone(),
-            treat_missing_data: a.treat_missing_data.clone(),
-            actions: a.alarm_actions.clone(),
-            description: a.description.clone(),
-        },
+        definition: a.definition.clone(),
     }
 }
 

@@ -421,18 +421,8 @@ impl AlarmPort for InMemoryCloudWatch {
             .filter(|(name, _)| name.starts_with(prefix))
             .map(|(_, (spec, alarm_state))| AlarmSummary {
                 name: spec.name.clone(),
-                description: Some(spec.description.clone()),
-                namespace: Some(AlarmSpec::NAMESPACE.to_owned()),
-                metric: Some(spec.metric.as_str().to_owned()),
                 dimensions: Dimension::of_alarm(spec),
-                statistic: Some(AlarmSpec::STATISTIC.to_owned()),
-                period_secs: Some(spec.period_secs),
-                evaluation_periods: Some(spec.evaluation_periods),
-                datapoints_to_alarm: Some(spec.datapoints_to_alarm),
-                threshold: Some(spec.threshold),
-                comparison: Some(spec.comparison.as_str().to_owned()),
-                treat_missing_data: Some(AlarmSpec::TREAT_MISSING_DATA.to_owned()),
-                alarm_actions: spec.alarm_actions.clone(),
+                definition: spec.definition(),
                 state: Some(*alarm_state),
             })
             .collect())

@@ -15,7 +15,7 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 pub use planner::StreamStatus;
-use planner::{AlarmSpec, HashKey, Metric, ShardId, Tiling};
+use planner::{AlarmDefinition, AlarmSpec, HashKey, Metric, ShardId, Tiling};
 
 /// Everything the planner and the sync logic need to know about one stream, read at one moment.
 #[derive(Debug, Clone, PartialEq)]
@@ -291,23 +291,14 @@ impl fmt::Display for AlarmState {
     }
 }
 
-/// What `DescribeAlarms` says about one metric alarm: enough to compare against an
-/// [`AlarmSpec`] for drift and to see whether it is currently firing.
+/// What `DescribeAlarms` says about one metric alarm: its definition, in the planner's terms so
+/// it compares against an [`AlarmSpec`] for drift, whose metric it watches, and whether it is
+/// currently firing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlarmSummary {
     pub name: String,
-    pub description: Option<String>,
-    pub namespace: Option<String>,
-    pub metric: Option<String>,
     pub dimensions: Vec<Dimension>,
-    pub statistic: Option<String>,
-    pub period_secs: Option<u32>,
-    pub evaluation_periods: Option<u32>,
-    pub datapoints_to_alarm: Option<u32>,
-    pub threshold: Option<f64>,
-    pub comparison: Option<String>,
-    pub treat_missing_data: Option<String>,
-    pub alarm_actions: Vec<String>,
+    pub definition: AlarmDefinition,
     pub state: Option<AlarmState>,
 }
 
@@ -500,18 +491,8 @@ mod tests {
     fn alarm_summary_finds_its_stream_dimension() {
         let summary = AlarmSummary {
             name: "a".into(),
-            description: None,
-            namespace: None,
-            metric: None,
             dimensions: vec![Dimension::new("Other", "x"), Dimension::stream("orders")],
-            statistic: None,
-            period_secs: None,
-            evaluation_periods: None,
-            datapoints_to_alarm: None,
-            threshold: None,
-            comparison: None,
-            treat_missing_data: None,
-            alarm_actions: vec![],
+            definition: AlarmDefinition::default(),
             state: None,
         };
         assert_eq!(summary.stream(), Some("orders"));

@@ -42,7 +42,8 @@ where
     let prefix = format!("{ALARM_NAME_PREFIX}{name}-");
     let existing = retry(backoff, jitter, || cloudwatch.describe_alarms(&prefix)).await?;
     // The prefix of `orders` also covers `orders-eu`'s alarms: the dimension says whose they are.
-    let Some(actions) = existing.iter().find(|a| a.stream() == Some(name)).map(|a| a.alarm_actions.clone())
+    let Some(actions) =
+        existing.iter().find(|a| a.stream() == Some(name)).map(|a| a.definition.actions.clone())
     else {
         return Ok(false);
     };

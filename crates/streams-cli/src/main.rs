@@ -13,9 +13,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod aws;
+mod plan_apply;
 mod render;
 mod status;
-mod sync;
 mod validate;
 
 const EXIT_CODES: &str = "\
@@ -77,11 +77,11 @@ enum Command {
     /// is shown as observed: it belongs to the autoscaler and is only changed when it lies outside
     /// [minShards, maxShards]. With --out, the plan is saved for `streams apply PLANFILE`.
     #[command(after_help = PLAN_EXIT_CODES)]
-    Plan(sync::PlanArgs),
+    Plan(plan_apply::PlanArgs),
 
     /// Like plan, but lists only the streams with changes (kubectl diff).
     #[command(after_help = PLAN_EXIT_CODES)]
-    Diff(sync::PlanArgs),
+    Diff(plan_apply::PlanArgs),
 
     /// Make AWS match the file (or apply a plan saved with `plan --out`).
     ///
@@ -92,7 +92,7 @@ enum Command {
     /// only if their deletion protection is off. A saved plan is refused if the live state changed
     /// since it was made.
     #[command(after_help = EXIT_CODES)]
-    Apply(sync::ApplyArgs),
+    Apply(plan_apply::ApplyArgs),
 
     /// Show every managed stream's shards, 24 h peak and p95 utilisation, and what the next
     /// scale-down cycle would do; changes nothing.
@@ -113,9 +113,9 @@ fn main() -> ExitCode {
         Command::Validate(args) => {
             validate::run(args, cli.output, &mut io::stdout().lock(), &mut io::stderr().lock())
         }
-        Command::Plan(args) => sync::plan(args, false, &cli.aws, cli.output),
-        Command::Diff(args) => sync::plan(args, true, &cli.aws, cli.output),
-        Command::Apply(args) => sync::apply_command(args, &cli.aws, cli.output),
+        Command::Plan(args) => plan_apply::plan(args, false, &cli.aws, cli.output),
+        Command::Diff(args) => plan_apply::plan(args, true, &cli.aws, cli.output),
+        Command::Apply(args) => plan_apply::apply_command(args, &cli.aws, cli.output),
         Command::Status => status::run(&cli.aws, cli.output),
     };
     match result {

@@ -12,9 +12,9 @@
 mod error;
 mod layer;
 mod load;
-mod merge;
 mod model;
 mod reader;
+mod resolve;
 mod validate;
 
 use std::path::Path;

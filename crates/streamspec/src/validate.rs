@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use saphyr::{MarkedYaml, YamlData};
 
 use crate::layer::{Field, Layer, Owner, SETTINGS, shard_count};
-use crate::merge::Effective;
 use crate::reader::{Reporter, as_str, at, describe};
+use crate::resolve::Effective;
 use crate::{Config, Location, StreamName, StreamSpec};
 
 const TOP_LEVEL: &[&str] = &["version", "alarmTopicArn", "defaults", "streams"];

@@ -417,10 +417,10 @@ impl Demo {
                 .find(|a| a.name == spec.name)
                 .with_context(|| format!("no alarm {}", spec.name))?;
             ensure!(
-                alarm.threshold == Some(spec.threshold),
+                alarm.definition.threshold == Some(spec.threshold),
                 "{} threshold {:?}, want {} for {shards} shards",
                 spec.name,
-                alarm.threshold,
+                alarm.definition.threshold,
                 spec.threshold
             );
             let state = alarm.state.context("an alarm with no state")?;
@@ -486,15 +486,15 @@ fn print_indented(text: &str) {
 
 /// `IncomingBytes >= 24.0 MiB per 10 s`.
 fn threshold(alarm: &AlarmSummary) -> String {
-    let value = alarm.threshold.unwrap_or(f64::NAN);
-    let value = match alarm.metric.as_deref().and_then(Metric::parse) {
+    let value = alarm.definition.threshold.unwrap_or(f64::NAN);
+    let value = match alarm.definition.metric.as_deref().and_then(Metric::parse) {
         Some(Metric::IncomingBytes) => format!("{:.1} MiB", value / MIB),
         _ => format!("{value}"),
     };
-    let op = if alarm.comparison.as_deref() == Some("GreaterThanThreshold") { ">" } else { ">=" };
+    let op = if alarm.definition.comparison.as_deref() == Some("GreaterThanThreshold") { ">" } else { ">=" };
     format!(
         "{} {op} {value} per {} s",
-        alarm.metric.as_deref().unwrap_or("?"),
-        alarm.period_secs.unwrap_or(0)
+        alarm.definition.metric.as_deref().unwrap_or("?"),
+        alarm.definition.period_secs.unwrap_or(0)
     )
 }

@@ -87,12 +87,12 @@ async fn assert_alarms(cloudwatch: &impl AlarmPort, stream: &str, percent: f64, 
     ]);
     let alarms = alarms_of(cloudwatch, stream).await;
     let thresholds: BTreeMap<String, f64> =
-        alarms.iter().map(|(name, a)| (name.clone(), a.threshold.unwrap_or(f64::NAN))).collect();
+        alarms.iter().map(|(name, a)| (name.clone(), a.definition.threshold.unwrap_or(f64::NAN))).collect();
     assert_eq!(thresholds, expected, "alarm thresholds of {stream} for {shards} shard(s) at {percent}%");
     for alarm in alarms.values() {
-        assert_eq!(alarm.alarm_actions, vec![TOPIC.to_owned()], "{}", alarm.name);
+        assert_eq!(alarm.definition.actions, vec![TOPIC.to_owned()], "{}", alarm.name);
         assert_eq!(alarm.stream(), Some(stream), "{}", alarm.name);
-        assert_eq!(alarm.period_secs, Some(60), "{}", alarm.name);
+        assert_eq!(alarm.definition.period_secs, Some(60), "{}", alarm.name);
     }
 }
 

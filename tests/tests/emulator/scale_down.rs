@@ -146,6 +146,6 @@ async fn the_sweep_merges_only_streams_cold_at_every_datapoint_with_full_history
         cloudwatch.describe_alarms(&format!("kinesis-autoscaler-{}-", name("cold"))).await.expect("alarms");
     let want = alarm_specs(&name("cold"), 2, &short_window(1), &[TOPIC.to_owned()]);
     let bytes = alarms.iter().find(|a| a.name == want[0].name).expect("re-armed alarm");
-    assert_eq!(bytes.threshold, Some(want[0].threshold), "alarms re-armed for 2 shards");
+    assert_eq!(bytes.definition.threshold, Some(want[0].threshold), "alarms re-armed for 2 shards");
     assert_eq!(settle(&kinesis, &name("theirs")).await.tiling().len(), 2);
 }

@@ -69,7 +69,11 @@ async fn alarms_of(cloudwatch: &impl AlarmPort, stream: &str) -> BTreeMap<String
     alarms
         .into_iter()
         .map(|a| {
-            let key = (a.threshold.unwrap_or(f64::NAN), a.period_secs.unwrap_or(0), a.alarm_actions.clone());
+            let key = (
+                a.definition.threshold.unwrap_or(f64::NAN),
+                a.definition.period_secs.unwrap_or(0),
+                a.definition.actions.clone(),
+            );
             (a.name, key)
         })
         .collect()

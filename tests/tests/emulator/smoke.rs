@@ -153,18 +153,18 @@ async fn alarms_round_trip(cloudwatch: &(impl AlarmPort + Sync), stream: &str) {
         specs.iter().map(|s| &s.name).collect::<Vec<_>>()
     );
     for (alarm, spec) in alarms.iter().zip(&specs) {
-        assert_eq!(alarm.threshold, Some(spec.threshold), "{}", spec.name);
-        assert_eq!(alarm.period_secs, Some(spec.period_secs));
-        assert_eq!(alarm.evaluation_periods, Some(spec.evaluation_periods));
-        assert_eq!(alarm.datapoints_to_alarm, Some(spec.datapoints_to_alarm));
-        assert_eq!(alarm.alarm_actions, vec![topic.clone()]);
-        assert_eq!(alarm.namespace.as_deref(), Some(KINESIS_NAMESPACE));
-        assert_eq!(alarm.metric.as_deref(), Some(spec.metric.as_str()));
-        assert_eq!(alarm.statistic.as_deref(), Some("Sum"));
-        assert_eq!(alarm.comparison.as_deref(), Some(spec.comparison.as_str()));
-        assert_eq!(alarm.treat_missing_data.as_deref(), Some("notBreaching"));
+        assert_eq!(alarm.definition.threshold, Some(spec.threshold), "{}", spec.name);
+        assert_eq!(alarm.definition.period_secs, Some(spec.period_secs));
+        assert_eq!(alarm.definition.evaluation_periods, Some(spec.evaluation_periods));
+        assert_eq!(alarm.definition.datapoints_to_alarm, Some(spec.datapoints_to_alarm));
+        assert_eq!(alarm.definition.actions, vec![topic.clone()]);
+        assert_eq!(alarm.definition.namespace.as_deref(), Some(KINESIS_NAMESPACE));
+        assert_eq!(alarm.definition.metric.as_deref(), Some(spec.metric.as_str()));
+        assert_eq!(alarm.definition.statistic.as_deref(), Some("Sum"));
+        assert_eq!(alarm.definition.comparison.as_deref(), Some(spec.comparison.as_str()));
+        assert_eq!(alarm.definition.treat_missing_data.as_deref(), Some("notBreaching"));
         assert_eq!(alarm.stream(), Some(stream));
-        assert_eq!(alarm.description.as_deref(), Some(spec.description.as_str()));
+        assert_eq!(alarm.definition.description.as_deref(), Some(spec.description.as_str()));
     }
 
     let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();

@@ -19,7 +19,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::load::shard_share;
-use crate::split::{EVEN_TOLERANCE, UPDATE_SHARD_COUNT_CALLS_PER_DAY};
+use crate::scale_up::{EVEN_TOLERANCE, UPDATE_SHARD_COUNT_CALLS_PER_DAY};
 use crate::{HashRange, LoadSeries, Policy, ShardId, Tiling, Window};
 
 /// A time as reasons print it: to the second, UTC.

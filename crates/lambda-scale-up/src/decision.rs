@@ -9,7 +9,7 @@ use lambda_shell::emf::document;
 use reconciler::scale_up::{Decision, Record};
 use serde_json::Value;
 
-pub(crate) fn decision(record: &Record, aws_calls: u64, elapsed: Duration) {
+pub(crate) fn print(record: &Record, aws_calls: u64, elapsed: Duration) {
     println!("{}", line(record, aws_calls, elapsed, Utc::now().timestamp_millis()));
 }
 
