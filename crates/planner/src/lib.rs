@@ -16,8 +16,8 @@ mod policy;
 mod scale_down;
 mod scale_up;
 mod shards;
-mod status;
 mod step;
+mod stream_status;
 mod sweep;
 mod tags;
 mod trigger;
@@ -45,8 +45,8 @@ pub use scale_up::{
     UPDATE_SHARD_COUNT_CALLS_PER_DAY, plan_scale_up,
 };
 pub use shards::{Shard, ShardId, Tiling};
-pub use status::StreamStatus;
 pub use step::{Execution, NextStep, Step};
+pub use stream_status::StreamStatus;
 pub use sweep::{MAX_DATAPOINTS_PER_CALL, MAX_QUERIES_PER_CALL, Utilisation, streams_per_metrics_call};
 pub use tags::{
     DELETION_PROTECTION_TAG, POLICY_TAG, STATE_TAG_PREFIX, TAG_PREFIX, decode_policy, encode_policy,

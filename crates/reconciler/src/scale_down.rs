@@ -308,11 +308,33 @@ async fn review_page<K, C>(
     }
     let seeds: Vec<u64> = decided.iter().map(|_| (jitter.fraction(0) * u64::MAX as f64) as u64).collect();
     let reviews: Vec<Review> = stream::iter(decided.into_iter().zip(seeds))
-        .map(|((candidate, review), seed)| act(kinesis, cloudwatch, candidate, review, cx, settings, seed))
+        .map(|(decided, seed)| act(kinesis, cloudwatch, decided, cx, settings, seed))
         .buffer_unordered(settings.concurrency.max(1))
         .collect()
         .await;
     report.reviews.extend(reviews);
+}
+
+/// A candidate with its plan, ready to act on.
+struct Decided {
+    candidate: Candidate,
+    plan: ScaleDownPlan,
+    utilisation: Utilisation,
+}
+
+impl Decided {
+    fn review(self, outcome: ReviewOutcome) -> Review {
+        let Decided { candidate: c, plan, utilisation } = self;
+        Review {
+            stream: c.stream.name.clone(),
+            open_shards: c.stream.tiling().len(),
+            min_shards: c.policy.min_shards,
+            max_shards: c.policy.max_shards,
+            utilisation: Some(utilisation),
+            plan: Some(plan),
+            outcome,
+        }
+    }
 }
 
 fn decide(
@@ -321,7 +343,7 @@ fn decide(
     shard_load: &BTreeMap<ShardId, LoadSeries>,
     window: &Window,
     now: DateTime<Utc>,
-) -> (Candidate, Review) {
+) -> Decided {
     let tiling = c.stream.tiling();
     let young = young_shards(&c.stream.with_listed_parent, c.state.last_scaled_at, window.start);
     let plan = plan_scale_down(ScaleDownInput {
@@ -336,24 +358,15 @@ fn decide(
         created_at: c.stream.created,
         update_calls_last_24h: c.state.update_calls_last_24h(now),
     });
-    let review = Review {
-        stream: c.stream.name.clone(),
-        open_shards: tiling.len(),
-        min_shards: c.policy.min_shards,
-        max_shards: c.policy.max_shards,
-        utilisation: Some(Utilisation::of(load, window, tiling.len())),
-        outcome: ReviewOutcome::Unchanged,
-        plan: Some(plan),
-    };
-    (c, review)
+    let utilisation = Utilisation::of(load, window, tiling.len());
+    Decided { candidate: c, plan, utilisation }
 }
 
 /// Carries out one stream's plan: record the scaling on the stream, merge, re-arm its alarms.
 async fn act<K, C>(
     kinesis: &K,
     cloudwatch: &C,
-    mut c: Candidate,
-    mut review: Review,
+    mut decided: Decided,
     cx: &SweepContext,
     settings: &SweepSettings,
     seed: u64,
@@ -362,19 +375,19 @@ where
     K: Resharder + Sync,
     C: MetricsPort + AlarmPort + Sync,
 {
-    let plan = review.plan.as_ref().expect("decided reviews carry their plan");
-    if plan.action == ScaleDownAction::None {
-        return review;
+    if decided.plan.action == ScaleDownAction::None {
+        return decided.review(ReviewOutcome::Unchanged);
     }
     if settings.dry_run {
-        review.outcome = ReviewOutcome::WouldScale { to: plan.target_shards };
-        return review;
+        let to = decided.plan.target_shards;
+        return decided.review(ReviewOutcome::WouldScale { to });
     }
     let mut jitter = SeededJitter::new(seed);
+    let c = &mut decided.candidate;
     let name = c.stream.name.clone();
     let backoff = &settings.execute.backoff;
     let result = async {
-        let execution = Execution::of_scale_down(plan);
+        let execution = Execution::of_scale_down(&decided.plan);
         c.state.record(cx.now, execution.update_shard_count_calls());
         let tags = c.state.to_tags();
         retry(backoff, &mut jitter, || kinesis.add_tags(&name, &tags)).await?;
@@ -388,6 +401,5 @@ where
         })
     }
     .await;
-    review.outcome = result.unwrap_or_else(|e| ReviewOutcome::Failed { error: e.to_string() });
-    review
+    decided.review(result.unwrap_or_else(|e| ReviewOutcome::Failed { error: e.to_string() }))
 }

@@ -5,7 +5,7 @@
 //! second: either splits (one at a time, each of the hottest shard at its midpoint) or
 //! doubling `UpdateShardCount`s (the last one straight to the need), whichever is quicker.
 
-use crate::model::{METRIC_DELAY_SECS, NOTIFY_LATENCY_SECS, RESHARD_SECS, update_shard_count_secs};
+use crate::assumptions::{METRIC_DELAY_SECS, NOTIFY_LATENCY_SECS, RESHARD_SECS, update_shard_count_secs};
 use crate::policies::ours::policy;
 use crate::policies::static_peak::even_shards_needed;
 use crate::trace::Trace;

@@ -8,7 +8,7 @@
 
 use planner::{AlarmSpec, Comparison, Metric, SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
 
-use crate::model::METRIC_DELAY_SECS;
+use crate::assumptions::METRIC_DELAY_SECS;
 
 /// One minute's sums.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

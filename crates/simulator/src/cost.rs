@@ -1,7 +1,7 @@
 //! The bill: provisioned shard-hours plus PUT payload units, or on-demand stream-hours plus data
-//! written. Prices and rounding rules are in [`crate::model`].
+//! written. Prices and rounding rules are in [`crate::assumptions`].
 
-use crate::model::{
+use crate::assumptions::{
     GB, ON_DEMAND_RECORD_ROUNDING_BYTES, PRICE_ON_DEMAND_PER_GB, PRICE_ON_DEMAND_STREAM_HOUR,
     PRICE_PUT_UNITS_PER_MILLION, PRICE_SHARD_HOUR, PUT_PAYLOAD_UNIT_BYTES,
 };

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use planner::{HashKey, ShardId, Tiling, UPDATE_SHARD_COUNT_CALLS_PER_DAY};
 
 use crate::SimError;
-use crate::model::{RESHARD_SECS, RETENTION_SECS, update_shard_count_secs};
+use crate::assumptions::{RESHARD_SECS, RETENTION_SECS, update_shard_count_secs};
 
 /// Reshard calls made, and calls Kinesis refused.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -22,7 +22,7 @@
 //! * **Closed shards** stay listed for the 24 h retention period: not billed, but counted by
 //!   `ListShards` (the report's *peak listed*), and they make their children "young" for the
 //!   scale-down rule.
-//! * **Cost** (`cost`, `model`): us-east-1 prices from the Kinesis Data Streams pricing page as of
+//! * **Cost** (`cost`, `assumptions`): us-east-1 prices from the Kinesis Data Streams pricing page as of
 //!   2026-11-23, as given in the issue (not re-read from the page: no network here).
 //! * **Time**: one-second steps for traffic and throttling, for every trace (a week is 604,800
 //!   steps); policies act on minute or five-minute datapoints as their real counterparts do.
@@ -31,11 +31,11 @@
 //! policy has its invariants enforced (valid tiling after every reshard, shard count within
 //! `[min, max]`, no call Kinesis would refuse); a violation stops the run with an error.
 
+pub mod assumptions;
 pub mod bound;
 pub mod cloudwatch;
 pub mod cost;
 pub mod kinesis;
-pub mod model;
 pub mod plot;
 pub mod policies;
 pub mod report;

@@ -10,10 +10,10 @@
 //! pollers act on minute (or five-minute) sums, as CloudWatch gives them.
 
 use crate::SimError;
+use crate::assumptions::{HISTORY_MINUTES, MAX_SHARDS, MIN_SHARDS};
 use crate::cloudwatch::{Metrics, Point};
 use crate::cost;
 use crate::kinesis::{Kinesis, OpCounts, accepted_units};
-use crate::model::{HISTORY_MINUTES, MAX_SHARDS, MIN_SHARDS};
 use crate::policies::{Billing, Env, PolicyKind};
 use crate::trace::Trace;
 

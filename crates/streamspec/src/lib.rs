@@ -11,11 +11,11 @@
 
 mod error;
 mod layer;
-mod load;
 mod model;
 mod reader;
 mod resolve;
 mod validate;
+mod yaml_tree;
 
 use std::path::Path;
 
@@ -26,7 +26,7 @@ pub use model::{Config, Location, StreamName, StreamSpec};
 /// Parses and validates `text`; `file_name` only labels the diagnostics.
 pub fn parse(file_name: &str, text: &str) -> Result<Config, Diagnostics> {
     let mut report = reader::Reporter::new(file_name);
-    let config = load::document(text, &mut report).and_then(|root| validate::config(&root, &mut report));
+    let config = yaml_tree::document(text, &mut report).and_then(|root| validate::config(&root, &mut report));
     match config {
         Some(config) if report.is_clean() => Ok(config),
         _ => Err(Diagnostics::new(report.into_diagnostics())),

@@ -10,8 +10,8 @@ use planner::{Policy, alarm_specs};
 
 use super::{Controller, Env, evaluate_alarms, widest};
 use crate::SimError;
+use crate::assumptions::SCALE_DOWN_EVERY_SECS;
 use crate::cloudwatch::{Alarm, Notification};
-use crate::model::SCALE_DOWN_EVERY_SECS;
 use crate::policies::ours::{load_series, policy};
 
 pub const PARAMETERS: &str = "capacity alarms at 80 % (60 s, 1 period); one SplitShard of the widest \

@@ -7,8 +7,8 @@
 
 use super::{Controller, Env, evaluation};
 use crate::SimError;
+use crate::assumptions::{MAX_SHARDS, MIN_SHARDS, NOTIFY_LATENCY_SECS};
 use crate::cloudwatch::{Alarm, Cmp, State, Watch};
-use crate::model::{MAX_SHARDS, MIN_SHARDS, NOTIFY_LATENCY_SECS};
 
 pub const PARAMETERS: &str = "usage (max of bytes, records) > 75 % for 5 of 5 five-minute periods: \
 UpdateShardCount ×2; < 25 % for 57 of 60: ×½";

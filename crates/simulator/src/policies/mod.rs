@@ -146,7 +146,7 @@ pub(crate) fn evaluate_alarms(
     }
     for (i, alarm) in alarms.iter_mut().enumerate() {
         if let Some(datapoints) = alarm.evaluate(now, metrics) {
-            let deliver_at = now + crate::model::NOTIFY_LATENCY_SECS;
+            let deliver_at = now + crate::assumptions::NOTIFY_LATENCY_SECS;
             queue.push_back(crate::cloudwatch::Notification {
                 alarm: i,
                 changed_at: now,

@@ -6,8 +6,8 @@
 
 use super::{Controller, Env};
 use crate::SimError;
+use crate::assumptions::{ON_DEMAND_ADAPT_SECS, ON_DEMAND_MIN_UNITS};
 use crate::kinesis::even_tiling;
-use crate::model::{ON_DEMAND_ADAPT_SECS, ON_DEMAND_MIN_UNITS};
 use crate::trace::Trace;
 
 pub const PARAMETERS: &str = "capacity = max(4 MiB/s, 2 × peak demand seen up to 15 min ago, over \

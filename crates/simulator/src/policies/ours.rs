@@ -26,10 +26,10 @@ use planner::{
 
 use super::{Controller, Env, evaluate_alarms};
 use crate::SimError;
-use crate::cloudwatch::{Alarm, Metrics, Notification};
-use crate::model::{
+use crate::assumptions::{
     LAMBDA_DEADLINE_SECS, MAX_SHARDS, MIN_SHARDS, SCALE_DOWN_EVERY_SECS, STEP_BUDGET_SECS, at, secs,
 };
+use crate::cloudwatch::{Alarm, Metrics, Notification};
 
 pub const PARAMETERS: &str = "planner::Policy::default() (scale up at 80 % to a 60 % target, 60 s period, \
 1 evaluation period, 5 min cooldown, throttling alarm bypasses it; scale down every 36 h when every \

@@ -13,7 +13,7 @@
 
 use super::{Controller, Env, widest};
 use crate::SimError;
-use crate::model::MAX_SHARDS;
+use crate::assumptions::MAX_SHARDS;
 
 pub const PARAMETERS: &str = "poll every 45 s over 60 min of 1-minute PUT-bytes sums; +20 % when \
 ≥ 10 minutes > 80 %; −1 shard when ≥ 60 minutes < 20 %, 120 min cool-off (README example)";
