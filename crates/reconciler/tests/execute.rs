@@ -7,7 +7,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use planner::*;
 use reconciler::memory::InMemoryStreams;
-use reconciler::{ErrorKind, ExecuteSettings, Resharder, SeededJitter, StreamReader, execute};
+use reconciler::{
+    ErrorKind, ExecuteSettings, Outcome, ReconcileError, Resharder, SeededJitter, StreamReader, execute,
+};
 use tokio::time::Instant;
 
 const MIB: f64 = 1_048_576.0;
@@ -22,6 +24,16 @@ fn settings() -> ExecuteSettings {
 
 fn far() -> Instant {
     Instant::now() + Duration::from_secs(3600)
+}
+
+/// Executes on stream `orders` with a fresh seeded jitter.
+async fn run(
+    kinesis: &InMemoryStreams,
+    execution: Execution,
+    settings: &ExecuteSettings,
+    deadline: Instant,
+) -> Result<Outcome, ReconcileError> {
+    execute(kinesis, "orders", execution, settings, &mut SeededJitter::new(1), deadline).await
 }
 
 async fn tiling(kinesis: &InMemoryStreams, stream: &str) -> Tiling {
@@ -48,16 +60,7 @@ async fn hot_shard_plan(kinesis: &InMemoryStreams) -> ScaleUpPlan {
 async fn a_split_plan_runs_until_every_boundary_exists() {
     let kinesis = InMemoryStreams::new().with_stream("orders", 3, t0());
     let plan = hot_shard_plan(&kinesis).await;
-    let outcome = execute(
-        &kinesis,
-        "orders",
-        Execution::of_scale_up(&plan),
-        &settings(),
-        &mut SeededJitter::new(1),
-        far(),
-    )
-    .await
-    .unwrap();
+    let outcome = run(&kinesis, Execution::of_scale_up(&plan), &settings(), far()).await.unwrap();
     assert!(outcome.complete);
     assert_eq!(outcome.steps.len(), 3);
     assert_eq!(tiling(&kinesis, "orders").await.len(), 6);
@@ -70,16 +73,7 @@ async fn a_run_cut_short_is_finished_by_the_next_run_without_repeating_a_split()
     let settings = ExecuteSettings { step_budget: Duration::from_secs(60), ..settings() };
     // The first run has time for nothing: the deadline is inside the step budget.
     let short = Instant::now() + Duration::from_secs(30);
-    let cut = execute(
-        &kinesis,
-        "orders",
-        Execution::of_scale_up(&plan),
-        &settings,
-        &mut SeededJitter::new(1),
-        short,
-    )
-    .await
-    .unwrap();
+    let cut = run(&kinesis, Execution::of_scale_up(&plan), &settings, short).await.unwrap();
     assert!(!cut.complete && cut.steps.is_empty(), "{cut:?}");
     assert!(cut.why_incomplete.unwrap().starts_with("deadline"));
     // One split happens behind our back (a previous run that crashed after its first call).
@@ -88,16 +82,7 @@ async fn a_run_cut_short_is_finished_by_the_next_run_without_repeating_a_split()
         panic!("the plan splits")
     };
     kinesis.split_shard("orders", &shard, at).await.unwrap();
-    let rest = execute(
-        &kinesis,
-        "orders",
-        Execution::of_scale_up(&plan),
-        &settings,
-        &mut SeededJitter::new(1),
-        far(),
-    )
-    .await
-    .unwrap();
+    let rest = run(&kinesis, Execution::of_scale_up(&plan), &settings, far()).await.unwrap();
     assert!(rest.complete);
     assert_eq!(rest.steps.len(), 2, "only the two missing boundaries are split");
     assert_eq!(kinesis.calls().iter().filter(|c| c.starts_with("SplitShard")).count(), 3);
@@ -124,16 +109,7 @@ async fn a_throttled_split_is_retried() {
     let plan = hot_shard_plan(&kinesis).await;
     kinesis.fail_next("SplitShard", ErrorKind::Throttled);
     kinesis.fail_next("SplitShard", ErrorKind::LimitExceeded);
-    let outcome = execute(
-        &kinesis,
-        "orders",
-        Execution::of_scale_up(&plan),
-        &settings(),
-        &mut SeededJitter::new(1),
-        far(),
-    )
-    .await
-    .unwrap();
+    let outcome = run(&kinesis, Execution::of_scale_up(&plan), &settings(), far()).await.unwrap();
     assert!(outcome.complete);
     assert_eq!(outcome.steps.len(), 3);
 }
@@ -144,16 +120,7 @@ async fn a_split_refused_twice_is_reported_not_looped() {
     let plan = hot_shard_plan(&kinesis).await;
     kinesis.fail_next("SplitShard", ErrorKind::InvalidArgument);
     kinesis.fail_next("SplitShard", ErrorKind::InvalidArgument);
-    let err = execute(
-        &kinesis,
-        "orders",
-        Execution::of_scale_up(&plan),
-        &settings(),
-        &mut SeededJitter::new(1),
-        far(),
-    )
-    .await
-    .unwrap_err();
+    let err = run(&kinesis, Execution::of_scale_up(&plan), &settings(), far()).await.unwrap_err();
     assert!(err.to_string().contains("SplitShard"), "{err}");
     assert!(kinesis.calls().is_empty());
 }
@@ -216,16 +183,7 @@ async fn cold_pairs_are_merged_one_at_a_time() {
     let kinesis = InMemoryStreams::new().with_stream("orders", 3, t0());
     let now = t0() + chrono::Duration::days(3);
     let plan = scale_down_plan(&kinesis, now).await;
-    let outcome = execute(
-        &kinesis,
-        "orders",
-        Execution::of_scale_down(&plan),
-        &settings(),
-        &mut SeededJitter::new(1),
-        far(),
-    )
-    .await
-    .unwrap();
+    let outcome = run(&kinesis, Execution::of_scale_down(&plan), &settings(), far()).await.unwrap();
     assert!(outcome.complete);
     assert_eq!(outcome.steps.len(), 1, "{:?}", plan.reasons);
     assert_eq!(tiling(&kinesis, "orders").await.len(), 2);
@@ -239,16 +197,7 @@ async fn a_uniform_halving_planned_before_a_scale_up_is_not_made() {
     assert_eq!(plan.action, ScaleDownAction::UpdateShardCount { target: 2 });
     // The scale-up Lambda doubles the stream between the metrics read and the merge.
     kinesis.update_shard_count("orders", 8).await.unwrap();
-    let outcome = execute(
-        &kinesis,
-        "orders",
-        Execution::of_scale_down(&plan),
-        &settings(),
-        &mut SeededJitter::new(1),
-        far(),
-    )
-    .await
-    .unwrap();
+    let outcome = run(&kinesis, Execution::of_scale_down(&plan), &settings(), far()).await.unwrap();
     assert!(!outcome.complete && outcome.steps.is_empty());
     assert!(outcome.why_incomplete.unwrap().contains("stale"));
     assert_eq!(tiling(&kinesis, "orders").await.len(), 8);
