@@ -294,6 +294,19 @@ impl Resharder for KinesisStreams {
         }
         Ok(())
     }
+
+    async fn remove_tags(&self, stream: &str, keys: &[String]) -> Result<(), PortError> {
+        for chunk in keys.chunks(TAGS_PER_CALL) {
+            self.client
+                .remove_tags_from_stream()
+                .stream_name(stream)
+                .set_tag_keys(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| port_error("RemoveTagsFromStream", Some(stream), e))?;
+        }
+        Ok(())
+    }
 }
 
 impl StreamAdmin for KinesisStreams {
@@ -361,19 +374,6 @@ impl StreamAdmin for KinesisStreams {
                 .map(|_| ())
                 .map_err(|e| port_error("DecreaseStreamRetentionPeriod", Some(stream), e))
         }
-    }
-
-    async fn remove_tags(&self, stream: &str, keys: &[String]) -> Result<(), PortError> {
-        for chunk in keys.chunks(TAGS_PER_CALL) {
-            self.client
-                .remove_tags_from_stream()
-                .stream_name(stream)
-                .set_tag_keys(Some(chunk.to_vec()))
-                .send()
-                .await
-                .map_err(|e| port_error("RemoveTagsFromStream", Some(stream), e))?;
-        }
-        Ok(())
     }
 }
 

@@ -45,11 +45,13 @@ pub use scale_up::{
     UPDATE_SHARD_COUNT_CALLS_PER_DAY, plan_scale_up,
 };
 pub use shards::{Shard, ShardId, Tiling};
-pub use step::{Execution, NextStep, Step};
+pub use step::{Demand, Execution, NextStep, PlannedCut, Step};
 pub use stream_status::StreamStatus;
 pub use sweep::{MAX_DATAPOINTS_PER_CALL, MAX_QUERIES_PER_CALL, Utilisation, streams_per_metrics_call};
 pub use tags::{
     DELETION_PROTECTION_TAG, POLICY_TAG, STATE_TAG_PREFIX, TAG_PREFIX, decode_policy, encode_policy,
     is_valid_tag_text, managed_tags,
 };
-pub use trigger::{Admission, AlarmKind, LAST_SCALED_TAG, ScalingState, UPDATE_CALLS_TAG, admit};
+pub use trigger::{
+    Admission, AlarmKind, LAST_SCALED_TAG, ScalingState, UPDATE_CALL_TAG_PREFIX, UPDATE_CALLS_TAG, admit,
+};

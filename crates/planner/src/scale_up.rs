@@ -18,7 +18,7 @@
 
 use serde::Serialize;
 
-use crate::{HashKey, HashRange, LoadSnapshot, Policy, ShardId, Tiling};
+use crate::{HashKey, HashRange, LoadSnapshot, Policy, Rate, ShardId, Tiling};
 
 /// UpdateShardCount may be called this many times per stream in a rolling 24 h (Kinesis quota).
 pub const UPDATE_SHARD_COUNT_CALLS_PER_DAY: u32 = 10;
@@ -43,6 +43,9 @@ pub struct ScaleUpInput<'a> {
 /// A complete, explained scale-up decision.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScaleUpPlan {
+    /// The stream's demand the plan carries: what an execution re-plans for if the live tiling
+    /// diverges from this plan (see [`Execution`](crate::Execution)).
+    pub demand: Rate,
     pub open_shards: u32,
     /// Shards needed to carry the load at the target utilisation, before the `maxShards` cap.
     pub needed_shards: u32,
@@ -107,6 +110,7 @@ pub fn plan_scale_up(input: ScaleUpInput<'_>) -> ScaleUpPlan {
         ));
     }
     let plan = |target_shards, action, reasons| ScaleUpPlan {
+        demand: load.stream,
         open_shards: open,
         needed_shards: needed,
         target_shards,

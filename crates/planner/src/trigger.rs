@@ -1,11 +1,12 @@
 //! Whether an alarm may act now: staleness, cooldown and the scaler's state tags.
 //!
 //! SNS delivers at least once, and the bytes and records alarms often fire together, so every
-//! trigger passes this gate. The stream itself carries the scaler's state in two tags (epoch
-//! seconds, since Kinesis tag values allow no `:`): when it last scaled, and the `UpdateShardCount`
-//! calls of the last 24 h (Kinesis allows 10 per rolling day). An alarm whose state changed before
-//! the last scaling is stale: that scaling already answered it, and the re-armed alarm will fire
-//! afresh if the stream is still hot.
+//! trigger passes this gate. The stream itself carries the scaler's state in tags (epoch seconds,
+//! since Kinesis tag values allow no `:`): when it last scaled, and each `UpdateShardCount` call of
+//! the last 24 h (Kinesis allows 10 per rolling day) under a key of its own, so two actors recording
+//! calls at once add keys rather than overwrite each other's list. An alarm whose state changed
+//! before the last scaling is stale: that scaling already answered it, and the re-armed alarm will
+//! fire afresh if the stream is still hot.
 
 use std::collections::BTreeMap;
 
@@ -17,8 +18,14 @@ use crate::{Metric, Policy};
 
 /// Epoch seconds of the last scaling action on the stream.
 pub const LAST_SCALED_TAG: &str = "kinesis-autoscaler/state-last-scaled";
-/// Space-separated epoch seconds of `UpdateShardCount` calls in the last 24 h.
+/// Space-separated epoch seconds of `UpdateShardCount` calls in the last 24 h, as versions before
+/// [`UPDATE_CALL_TAG_PREFIX`] wrote them: still read, no longer written.
 pub const UPDATE_CALLS_TAG: &str = "kinesis-autoscaler/state-update-calls";
+/// One `UpdateShardCount` call: this prefix, its epoch second and the recording actor's nonce as
+/// the key, the epoch second as the value. A key per call makes the record lossless under
+/// concurrency (`AddTagsToStream` merges keys), and the nonce lets an actor whose call Kinesis
+/// refused take back its own record and no one else's.
+pub const UPDATE_CALL_TAG_PREFIX: &str = "kinesis-autoscaler/state-update-call-";
 
 const _: () = assert!(LAST_SCALED_TAG.len() > STATE_TAG_PREFIX.len());
 
@@ -36,21 +43,16 @@ impl ScalingState {
         let time = |s: &str| s.parse::<i64>().ok().and_then(|secs| DateTime::from_timestamp(secs, 0));
         ScalingState {
             last_scaled_at: tags.get(LAST_SCALED_TAG).and_then(|v| time(v)),
-            update_calls: tags
-                .get(UPDATE_CALLS_TAG)
-                .map_or_else(Vec::new, |v| v.split_whitespace().filter_map(time).collect()),
+            update_calls: update_call_times(tags),
         }
     }
 
-    /// The tags that record this state.
+    /// The tag that records the last scaling (the `UpdateShardCount` calls have their own; see
+    /// [`ScalingState::record_update_call`]).
     pub fn to_tags(&self) -> BTreeMap<String, String> {
         let mut tags = BTreeMap::new();
         if let Some(t) = self.last_scaled_at {
             tags.insert(LAST_SCALED_TAG.to_owned(), t.timestamp().to_string());
-        }
-        if !self.update_calls.is_empty() {
-            let calls: Vec<String> = self.update_calls.iter().map(|t| t.timestamp().to_string()).collect();
-            tags.insert(UPDATE_CALLS_TAG.to_owned(), calls.join(" "));
         }
         tags
     }
@@ -60,16 +62,57 @@ impl ScalingState {
         self.update_calls.iter().filter(|t| **t > now - Duration::hours(24)).count() as u32
     }
 
-    /// Records a scaling action at `now` (with `update_calls` uniform calls), forgetting calls
-    /// older than a day so the tag stays short. The one rule for both directions: the tags keep
-    /// whole seconds, so the time is rounded *up*; an alarm that changed state earlier in this same
+    /// Records a scaling action at `now`. The one rule for both directions: the tags keep whole
+    /// seconds, so the time is rounded *up*; an alarm that changed state earlier in this same
     /// second (a duplicate delivery, the twin alarm) must read as stale, not as fresh.
-    pub fn record(&mut self, now: DateTime<Utc>, update_calls: u32) {
-        let now = whole_second_at_or_after(now);
-        self.last_scaled_at = Some(now);
-        self.update_calls.retain(|t| *t > now - Duration::hours(24));
-        self.update_calls.extend(std::iter::repeat_n(now, update_calls as usize));
+    /// Returns the time recorded.
+    pub fn record(&mut self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let at = whole_second_at_or_after(now);
+        self.last_scaled_at = Some(at);
+        at
     }
+
+    /// Records an `UpdateShardCount` call about to be made at `now` by the actor `nonce` names,
+    /// forgetting calls older than a day, and returns the tag to add for it. Written right before
+    /// each call, so no actor's call is lost to another's write.
+    pub fn record_update_call(&mut self, now: DateTime<Utc>, nonce: u64) -> BTreeMap<String, String> {
+        let now = whole_second_at_or_after(now);
+        self.update_calls.retain(|t| *t > now - Duration::hours(24));
+        self.update_calls.push(now);
+        let secs = now.timestamp().to_string();
+        BTreeMap::from([(format!("{UPDATE_CALL_TAG_PREFIX}{secs}-{nonce:016x}"), secs)])
+    }
+
+    /// The keys among `tags` that record nothing of the rolling day before `now`: per-call tags of
+    /// older calls, and the old list tag once all of it has aged out. Removing them keeps a stream
+    /// well under Kinesis's 50 tags.
+    pub fn expired_tags(tags: &BTreeMap<String, String>, now: DateTime<Utc>) -> Vec<String> {
+        let fresh = |t: &DateTime<Utc>| *t > now - Duration::hours(24);
+        tags.iter()
+            .filter(|(key, value)| match key.strip_prefix(UPDATE_CALL_TAG_PREFIX) {
+                Some(_) => epoch(value).is_none_or(|t| !fresh(&t)),
+                None => {
+                    key.as_str() == UPDATE_CALLS_TAG
+                        && !value.split_whitespace().filter_map(epoch).any(|t| fresh(&t))
+                }
+            })
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+}
+
+fn epoch(text: &str) -> Option<DateTime<Utc>> {
+    text.parse::<i64>().ok().and_then(|secs| DateTime::from_timestamp(secs, 0))
+}
+
+/// Every recorded `UpdateShardCount` call: the old list tag's and one per per-call tag.
+fn update_call_times(tags: &BTreeMap<String, String>) -> Vec<DateTime<Utc>> {
+    let listed = tags.get(UPDATE_CALLS_TAG).into_iter().flat_map(|v| v.split_whitespace()).filter_map(epoch);
+    let own =
+        tags.iter().filter(|(k, _)| k.starts_with(UPDATE_CALL_TAG_PREFIX)).filter_map(|(_, v)| epoch(v));
+    let mut calls: Vec<DateTime<Utc>> = listed.chain(own).collect();
+    calls.sort();
+    calls
 }
 
 /// `t` rounded up to a whole second (what the scaling-state tags can hold).
@@ -139,7 +182,7 @@ mod tests {
         let at = |ms: i64| DateTime::from_timestamp_millis(1_800_000_000_000 + ms).unwrap();
         for (t, expected) in [(0, 0), (1, 1_000), (999, 1_000)] {
             let mut state = ScalingState::default();
-            state.record(at(t), 0);
+            state.record(at(t));
             assert_eq!(state.last_scaled_at, Some(at(expected)));
         }
     }

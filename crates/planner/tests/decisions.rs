@@ -350,18 +350,21 @@ fn replaying_a_split_plan_after_it_ran_adds_nothing() {
     let mut n = 100;
     // Run the first step only (a crash halfway), then resume from the live state with a fresh
     // execution of the same plan, as the next invocation would.
-    let NextStep::Step(Step::Split { shard, at }) = Execution::of_scale_up(&plan).next(&live) else {
+    let NextStep::Step(Step::Split { shard, at }) =
+        Execution::of_scale_up(&plan, &Policy::default()).next(&live, &ScalingState::default(), now())
+    else {
         panic!()
     };
     live = live.split(&shard, at, [id(n), id(n + 1)]).unwrap();
-    let mut resumed = Execution::of_scale_up(&plan);
-    while let NextStep::Step(Step::Split { shard, at }) = resumed.next(&live) {
+    let mut resumed = Execution::of_scale_up(&plan, &Policy::default());
+    while let NextStep::Step(Step::Split { shard, at }) = resumed.next(&live, &ScalingState::default(), now())
+    {
         n += 2;
         live = live.split(&shard, at, [id(n), id(n + 1)]).unwrap();
     }
     assert_eq!(live.len(), plan.target_shards);
     assert_eq!(
-        Execution::of_scale_up(&plan).next(&live),
+        Execution::of_scale_up(&plan, &Policy::default()).next(&live, &ScalingState::default(), now()),
         NextStep::Done,
         "a duplicate delivery finds nothing left to do"
     );
@@ -567,7 +570,10 @@ fn a_stale_merge_is_skipped_not_forced() {
     let ScaleDownAction::Merge { merges } = &plan.action else { panic!("{plan:?}") };
     assert_eq!(merges.len(), 1);
     // A concurrent reshard replaced every shard before we ran: nothing planned is still open.
-    assert_eq!(Execution::of_scale_down(&plan).next(&even(1)), NextStep::Done);
+    assert_eq!(
+        Execution::of_scale_down(&plan, now()).next(&even(1), &ScalingState::default(), now()),
+        NextStep::Done
+    );
 }
 
 // ---- alarms ----
@@ -636,16 +642,31 @@ fn a_fresh_alarm_within_the_cooldown_waits_unless_it_is_throttling() {
 
 #[test]
 fn scaling_state_round_trips_through_tags_and_forgets_calls_older_than_a_day() {
+    let mut tags = BTreeMap::new();
     let mut state = ScalingState::default();
-    state.record(at(0), 1);
-    state.record(at(3600), 2);
-    let tags = state.to_tags();
-    assert!(tags.values().all(|v| is_valid_tag_text(v)), "{tags:?}");
+    state.record(at(3600));
+    tags.extend(state.to_tags());
+    tags.extend(state.record_update_call(at(0), 1));
+    tags.extend(state.record_update_call(at(3000), 1));
+    assert!(tags.iter().all(|(k, v)| is_valid_tag_text(k) && is_valid_tag_text(v)), "{tags:?}");
     assert_eq!(ScalingState::from_tags(&tags), state);
-    assert_eq!(state.update_calls_last_24h(at(3601)), 3);
-    state.record(at(88_000), 0);
+    assert_eq!(state.update_calls_last_24h(at(3601)), 2);
+    tags.extend(state.record_update_call(at(88_000), 1));
     assert_eq!(state.update_calls_last_24h(at(88_000)), 2, "the call at 0 is older than a day");
-    assert_eq!(state.update_calls.len(), 2);
+    let expired = format!("{UPDATE_CALL_TAG_PREFIX}{}-{:016x}", at(0).timestamp(), 1);
+    assert_eq!(ScalingState::expired_tags(&tags, at(88_000)), [expired]);
+}
+
+#[test]
+fn update_calls_recorded_by_two_actors_at_once_are_both_counted() {
+    // Both read the same tags, then each records its own call in the same second: AddTagsToStream
+    // merges the keys.
+    let read = BTreeMap::from([(UPDATE_CALLS_TAG.to_owned(), at(100).timestamp().to_string())]);
+    let (mut a, mut b) = (ScalingState::from_tags(&read), ScalingState::from_tags(&read));
+    let mut written = read.clone();
+    written.extend(a.record_update_call(at(200), 0xa));
+    written.extend(b.record_update_call(at(200), 0xb));
+    assert_eq!(ScalingState::from_tags(&written).update_calls_last_24h(at(300)), 3);
 }
 
 #[test]

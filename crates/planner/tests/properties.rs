@@ -9,12 +9,17 @@ use chrono::{DateTime, Duration, Utc};
 use planner::*;
 use proptest::prelude::*;
 
+/// A fixed wall-clock time for executions (the properties do not depend on it).
+fn at0() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).expect("in range")
+}
+
 fn policy(min: u32, max: u32) -> Policy {
     Policy { min_shards: min, max_shards: max, ..Policy::default() }
 }
 
 /// Executes a scale-up plan step by step through `Execution::next`, checking each step.
-fn execute_up(tiling: &Tiling, plan: &ScaleUpPlan, next_id: &mut u64) -> Tiling {
+fn execute_up(tiling: &Tiling, plan: &ScaleUpPlan, policy: &Policy, next_id: &mut u64) -> Tiling {
     let mut live = tiling.clone();
     match &plan.action {
         ScaleUpAction::None => {}
@@ -24,14 +29,16 @@ fn execute_up(tiling: &Tiling, plan: &ScaleUpPlan, next_id: &mut u64) -> Tiling 
         }
         ScaleUpAction::Split { splits } => {
             let boundaries = plan.boundaries();
-            let mut execution = Execution::of_scale_up(plan);
+            let mut execution = Execution::of_scale_up(plan, policy);
             for s in splits {
                 for cut in &s.cuts {
                     assert!(s.range.can_split_at(*cut), "cut {cut} strictly inside {}", s.range);
                 }
             }
             let mut steps = 0;
-            while let NextStep::Step(planner::Step::Split { shard, at }) = execution.next(&live) {
+            while let NextStep::Step(planner::Step::Split { shard, at }) =
+                execution.next(&live, &ScalingState::default(), at0())
+            {
                 let parent = live.get(&shard).expect("the step names an open shard").range;
                 assert!(parent.can_split_at(at), "split key strictly inside the live shard");
                 live = live.split(&shard, at, [fresh(next_id), fresh(next_id)]).expect("valid split");
@@ -53,8 +60,10 @@ fn execute_down(tiling: &Tiling, plan: &ScaleDownPlan, next_id: &mut u64) -> Til
             live = uniform(*target, next_id);
         }
         ScaleDownAction::Merge { .. } => {
-            let mut execution = Execution::of_scale_down(plan);
-            while let NextStep::Step(planner::Step::Merge { low, high }) = execution.next(&live) {
+            let mut execution = Execution::of_scale_down(plan, at0());
+            while let NextStep::Step(planner::Step::Merge { low, high }) =
+                execution.next(&live, &ScalingState::default(), at0())
+            {
                 let (l, h) = (live.get(&low).unwrap(), live.get(&high).unwrap());
                 assert!(l.range.is_followed_by(&h.range), "merges pair only adjacent shards");
                 live = live.merge(&low, &high, fresh(next_id)).expect("valid merge");
@@ -131,7 +140,7 @@ proptest! {
                     let plan = plan_scale_up(ScaleUpInput {
                         tiling: &live, load: &load, policy: &policy, update_calls_last_24h: 0,
                     });
-                    let after = execute_up(&live, &plan, &mut next_id);
+                    let after = execute_up(&live, &plan, &policy, &mut next_id);
                     prop_assert!(after.len() >= before, "scale-up never removes shards");
                     after
                 }

@@ -215,6 +215,10 @@ impl<T: Resharder + Sync> Resharder for Counted<T> {
     async fn add_tags(&self, stream: &str, tags: &BTreeMap<String, String>) -> Result<(), PortError> {
         self.note("AddTagsToStream", self.inner.add_tags(stream, tags)).await
     }
+
+    async fn remove_tags(&self, stream: &str, keys: &[String]) -> Result<(), PortError> {
+        self.note("RemoveTagsFromStream", self.inner.remove_tags(stream, keys)).await
+    }
 }
 
 impl<T: MetricsPort + Sync> MetricsPort for Counted<T> {

@@ -7,16 +7,21 @@
 //! (its shard was closed under us) is re-read once and re-derived; the same refusal twice is an
 //! error.
 //!
+//! Every step reads the scaler's state tags with the shards, so the planner's step function sees
+//! another actor's scaling and quota use, and each `UpdateShardCount` is recorded on the stream
+//! under a tag of its own right before the call (expired records are removed at the same time):
+//! concurrent actors add records, they never overwrite each other's.
+//!
 //! Time is bounded: no step starts unless `step_budget` remains before the deadline, so a Lambda
 //! stops cleanly and the next trigger picks up the rest.
 
 use std::time::Duration;
 
-use planner::{Execution, NextStep, Step};
+use planner::{Execution, NextStep, ScalingState, Step};
 use tokio::time::Instant;
 
 use crate::ports::{ActiveStream, ErrorKind, PortError, Resharder};
-use crate::{Backoff, Jitter, ReconcileError, retry, wait_for_active};
+use crate::{Backoff, Clock, Jitter, ReconcileError, Retry, classify, retry, wait_for_active};
 
 /// How the executor paces itself. The defaults suit a Lambda with a 15-minute limit on real AWS,
 /// where a split or merge takes seconds to tens of seconds to settle.
@@ -30,6 +35,8 @@ pub struct ExecuteSettings {
     pub wait_timeout: Duration,
     /// No step starts unless this much time remains before the deadline: one call plus its wait.
     pub step_budget: Duration,
+    /// Wall-clock time for each step's quota and staleness checks.
+    pub clock: Clock,
 }
 
 impl Default for ExecuteSettings {
@@ -39,6 +46,7 @@ impl Default for ExecuteSettings {
             poll: Duration::from_secs(1),
             wait_timeout: Duration::from_secs(300),
             step_budget: Duration::from_secs(45),
+            clock: Clock::System,
         }
     }
 }
@@ -66,6 +74,8 @@ pub async fn execute<P: Resharder + Sync>(
 ) -> Result<Outcome, ReconcileError> {
     let mut steps = Vec::new();
     let mut refused: Option<Step> = None;
+    // Failed attempts in a row: a retry re-derives its step from a fresh read, never re-sends it.
+    let mut failures = 0u32;
     loop {
         let wait = settings.wait_timeout.min(deadline.saturating_duration_since(Instant::now()));
         let last = wait_for_active(port, stream, wait, settings.poll, |_, _| {}).await?;
@@ -75,7 +85,9 @@ pub async fn execute<P: Resharder + Sync>(
             why_incomplete: Some(why),
             last: last.clone(),
         };
-        let step = match execution.next(last.tiling()) {
+        let now = settings.clock.now();
+        let state = ScalingState::from_tags(&last.tags);
+        let step = match execution.next(last.tiling(), &state, now) {
             NextStep::Done => return Ok(Outcome { steps, complete: true, why_incomplete: None, last }),
             NextStep::Stale(why) => return Ok(incomplete(format!("plan is stale: {why}"), steps)),
             NextStep::Step(step) => step,
@@ -86,18 +98,92 @@ pub async fn execute<P: Resharder + Sync>(
                 steps,
             ));
         }
-        match retry(&settings.backoff, jitter, || call(port, stream, &step)).await {
+        let record = match step {
+            Step::UpdateShardCount { .. } => {
+                Some(record_update_call(port, &last, state, now, &settings.backoff, jitter).await?)
+            }
+            _ => None,
+        };
+        let result = call(port, stream, &step).await;
+        if let (Some(key), Err(err)) = (&record, &result) {
+            take_back(port, stream, key, err, &settings.backoff, jitter).await;
+        }
+        match result {
             Ok(()) => {
                 tracing::info!(stream, %step, "reshard step done");
                 steps.push(step);
-                refused = None;
+                (refused, failures) = (None, 0);
+            }
+            // Another actor's reshard in flight, a throttle, a blip: wait, then re-read and re-derive
+            // (the stream the step was derived from may be gone: an `UpdateShardCount` to 5 planned
+            // on 3 shards must not be re-sent once someone has made it 6).
+            Err(mut err) if err.is_retryable() && failures + 1 < settings.backoff.max_attempts => {
+                let delay = match classify(&err) {
+                    Retry::After(backoff) => backoff.delay(failures, jitter),
+                    Retry::Never => settings.backoff.delay(failures, jitter),
+                };
+                failures += 1;
+                err.attempts = failures;
+                tracing::warn!(stream, %step, delay_ms = delay.as_millis() as u64, "re-deriving after: {err}");
+                tokio::time::sleep_until((Instant::now() + delay).min(deadline)).await;
             }
             // The shard changed under us (closed by another actor): re-read and re-derive once.
             Err(err) if err.kind == ErrorKind::InvalidArgument && refused.as_ref() != Some(&step) => {
                 tracing::warn!(stream, %step, "step refused, re-reading the stream: {}", err.message);
                 refused = Some(step);
             }
-            Err(err) => return Err(err.into()),
+            Err(mut err) => {
+                err.attempts = failures + 1;
+                return Err(err.into());
+            }
+        }
+    }
+}
+
+/// Records an `UpdateShardCount` about to be made under its own tag (returned), and removes the
+/// records that have aged out of the rolling day, so the stream stays well under Kinesis's 50 tags.
+async fn record_update_call<P: Resharder + Sync>(
+    port: &P,
+    stream: &ActiveStream,
+    mut state: ScalingState,
+    now: chrono::DateTime<chrono::Utc>,
+    backoff: &Backoff,
+    jitter: &mut impl Jitter,
+) -> Result<String, PortError> {
+    let name = stream.name.as_str();
+    let nonce = (jitter.fraction(0) * u64::MAX as f64) as u64;
+    let tag = state.record_update_call(now, nonce);
+    retry(backoff, jitter, || port.add_tags(name, &tag)).await?;
+    let expired = ScalingState::expired_tags(&stream.tags, now);
+    if !expired.is_empty() {
+        retry(backoff, jitter, || port.remove_tags(name, &expired)).await?;
+    }
+    Ok(tag.into_keys().next().unwrap_or_default())
+}
+
+/// Takes back the record of an `UpdateShardCount` that Kinesis refused before doing anything (a
+/// reshard in flight, a throttle, a quota, an invalid count), so a refused call spends no quota.
+/// After a timeout or a 5xx the call may have happened: the record stays (counting one too many
+/// is safe; one too few is not). Best effort: a failure here only over-counts.
+async fn take_back<P: Resharder + Sync>(
+    port: &P,
+    stream: &str,
+    key: &str,
+    err: &PortError,
+    backoff: &Backoff,
+    jitter: &mut impl Jitter,
+) {
+    let refused = matches!(
+        err.kind,
+        ErrorKind::ResourceInUse
+            | ErrorKind::Throttled
+            | ErrorKind::LimitExceeded
+            | ErrorKind::InvalidArgument
+    );
+    if refused {
+        let keys = [key.to_owned()];
+        if let Err(e) = retry(backoff, jitter, || port.remove_tags(stream, &keys)).await {
+            tracing::warn!(stream, "a refused UpdateShardCount stays recorded: {e}");
         }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod alarm_message;
 mod backoff;
+mod clock;
 mod config_apply;
 mod error;
 mod error_policy;
@@ -24,6 +25,7 @@ mod shard_level;
 mod wait;
 
 pub use backoff::{Backoff, Jitter, SeededJitter, retry};
+pub use clock::Clock;
 pub use config_apply::{ApplyEvent, ApplySettings, apply, observe, observed_alarm};
 pub use error::ReconcileError;
 pub use error_policy::{Retry, classify};

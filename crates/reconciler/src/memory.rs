@@ -24,6 +24,12 @@ pub struct InMemoryStreams {
     state: Mutex<State>,
     /// How long each read takes, in `tokio::time` (paused in tests, so it costs nothing real).
     latency: std::time::Duration,
+    /// How long a reshard leaves the stream `UPDATING`; a reshard meanwhile is refused with
+    /// `ResourceInUse`, as Kinesis refuses it.
+    reshard_time: std::time::Duration,
+    /// Each call waits a seeded random time below this first, so concurrent handlers interleave
+    /// differently for each seed and the same for the same seed.
+    jitter: std::time::Duration,
 }
 
 #[derive(Debug, Default)]
@@ -33,6 +39,8 @@ struct State {
     faults: VecDeque<(&'static str, ErrorKind)>,
     /// Every mutating call that succeeded, as `"SplitShard orders shardId-…"`, in order.
     calls: Vec<String>,
+    /// xorshift64 state for `jitter`.
+    rng: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -45,6 +53,14 @@ struct Stream {
     tags: BTreeMap<String, String>,
     created: DateTime<Utc>,
     shard_level_metrics: BTreeSet<String>,
+    /// `UPDATING` until then (a reshard in flight).
+    updating_until: Option<tokio::time::Instant>,
+}
+
+impl Stream {
+    fn is_updating(&self) -> bool {
+        self.updating_until.is_some_and(|until| tokio::time::Instant::now() < until)
+    }
 }
 
 impl State {
@@ -70,6 +86,7 @@ impl State {
             tags: BTreeMap::new(),
             created,
             shard_level_metrics: BTreeSet::new(),
+            updating_until: None,
         };
         self.streams.insert(name.to_owned(), stream);
     }
@@ -119,10 +136,61 @@ impl InMemoryStreams {
         self
     }
 
+    /// Reshards leave the stream `UPDATING` for `time` (in `tokio` time).
+    pub fn with_reshard_time(mut self, time: std::time::Duration) -> Self {
+        self.reshard_time = time;
+        self
+    }
+
+    /// Every call first waits a random time below `max`, drawn from `seed`.
+    pub fn with_jitter(mut self, max: std::time::Duration, seed: u64) -> Self {
+        self.jitter = max;
+        self.state.get_mut().expect("not poisoned").rng = seed.max(1);
+        self
+    }
+
     async fn read_delay(&self) {
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }
+        self.jitter_delay().await;
+    }
+
+    async fn jitter_delay(&self) {
+        if self.jitter.is_zero() {
+            return;
+        }
+        let draw = {
+            let mut state = self.state.lock().expect("not poisoned");
+            let mut x = state.rng.max(1);
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            state.rng = x;
+            x
+        };
+        let nanos = u64::try_from(self.jitter.as_nanos()).unwrap_or(u64::MAX).max(1);
+        tokio::time::sleep(std::time::Duration::from_nanos(draw % nanos)).await;
+    }
+
+    /// A reshard of `name`: refused while one is in flight, else `f`, then `UPDATING` for a while.
+    fn reshard(
+        &self,
+        call: &'static str,
+        stream: &str,
+        detail: String,
+        f: impl FnOnce(&mut State, &str) -> Result<(), PortError>,
+    ) -> Result<(), PortError> {
+        let reshard_time = self.reshard_time;
+        self.mutate(call, stream, detail, |state, name| {
+            if state.stream(call, name)?.is_updating() {
+                let message = "stream is UPDATING: one reshard at a time";
+                return Err(PortError::new(call, ErrorKind::ResourceInUse, message).with_stream(name));
+            }
+            f(state, name)?;
+            state.stream(call, name)?.updating_until = Some(tokio::time::Instant::now() + reshard_time);
+            Ok(())
+        })
     }
 
     /// The successful mutating calls so far, oldest first.
@@ -163,7 +231,7 @@ impl StreamReader for InMemoryStreams {
         Ok(StreamSnapshot {
             name: stream.to_owned(),
             arn: format!("arn:aws:kinesis:us-east-1:000000000000:stream/{stream}"),
-            status: StreamStatus::Active,
+            status: if s.is_updating() { StreamStatus::Updating } else { StreamStatus::Active },
             open: Some(s.tiling.clone()),
             closed: s.closed.clone(),
             with_listed_parent: s
@@ -195,7 +263,8 @@ impl StreamReader for InMemoryStreams {
 
 impl Resharder for InMemoryStreams {
     async fn split_shard(&self, stream: &str, shard: &ShardId, at: HashKey) -> Result<(), PortError> {
-        self.mutate("SplitShard", stream, format!("{shard} {at}"), |state, name| {
+        self.jitter_delay().await;
+        self.reshard("SplitShard", stream, format!("{shard} {at}"), |state, name| {
             let ids = [state.fresh_id(), state.fresh_id()];
             let s = state.stream("SplitShard", name)?;
             s.tiling = s
@@ -209,7 +278,8 @@ impl Resharder for InMemoryStreams {
     }
 
     async fn merge_shards(&self, stream: &str, shard: &ShardId, adjacent: &ShardId) -> Result<(), PortError> {
-        self.mutate("MergeShards", stream, format!("{shard} {adjacent}"), |state, name| {
+        self.jitter_delay().await;
+        self.reshard("MergeShards", stream, format!("{shard} {adjacent}"), |state, name| {
             let id = state.fresh_id();
             let s = state.stream("MergeShards", name)?;
             s.tiling = s.tiling.merge(shard, adjacent, id).ok_or_else(|| {
@@ -221,7 +291,8 @@ impl Resharder for InMemoryStreams {
     }
 
     async fn update_shard_count(&self, stream: &str, target: u32) -> Result<(), PortError> {
-        self.mutate("UpdateShardCount", stream, target.to_string(), |state, name| {
+        self.jitter_delay().await;
+        self.reshard("UpdateShardCount", stream, target.to_string(), |state, name| {
             let open = state.stream("UpdateShardCount", name)?.tiling.len();
             if target > open * 2 || target * 2 < open {
                 return Err(invalid(
@@ -252,8 +323,19 @@ impl Resharder for InMemoryStreams {
     }
 
     async fn add_tags(&self, stream: &str, tags: &BTreeMap<String, String>) -> Result<(), PortError> {
+        self.jitter_delay().await;
         self.mutate("AddTagsToStream", stream, String::new(), |state, name| {
             state.stream("AddTagsToStream", name)?.tags.extend(tags.clone());
+            Ok(())
+        })
+    }
+
+    async fn remove_tags(&self, stream: &str, keys: &[String]) -> Result<(), PortError> {
+        self.mutate("RemoveTagsFromStream", stream, String::new(), |state, name| {
+            let s = state.stream("RemoveTagsFromStream", name)?;
+            keys.iter().for_each(|k| {
+                s.tags.remove(k);
+            });
             Ok(())
         })
     }
@@ -283,16 +365,6 @@ impl StreamAdmin for InMemoryStreams {
     async fn set_retention(&self, stream: &str, _from_hours: u32, to_hours: u32) -> Result<(), PortError> {
         self.mutate("SetRetention", stream, to_hours.to_string(), |state, name| {
             state.stream("SetRetention", name)?.retention_hours = to_hours;
-            Ok(())
-        })
-    }
-
-    async fn remove_tags(&self, stream: &str, keys: &[String]) -> Result<(), PortError> {
-        self.mutate("RemoveTagsFromStream", stream, String::new(), |state, name| {
-            let s = state.stream("RemoveTagsFromStream", name)?;
-            keys.iter().for_each(|k| {
-                s.tags.remove(k);
-            });
             Ok(())
         })
     }

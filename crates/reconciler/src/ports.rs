@@ -97,8 +97,8 @@ pub trait StreamReader {
 }
 
 /// Resharding a stream and recording it on the stream: the scaling Lambdas' role (`SplitShard`,
-/// `MergeShards`, `UpdateShardCount`, `AddTagsToStream`, `EnableEnhancedMonitoring` in
-/// `infra/template.yaml`). Each call is one control-plane action; none waits for the stream to
+/// `MergeShards`, `UpdateShardCount`, `AddTagsToStream` and `RemoveTagsFromStream` on the state
+/// tags, `EnableEnhancedMonitoring` in `infra/template.yaml`). Each call is one control-plane action; none waits for the stream to
 /// become `ACTIVE` again (see [`crate::wait_for_active`]).
 pub trait Resharder: StreamReader {
     /// Splits open shard `shard` so that the upper child starts at `at`.
@@ -133,10 +133,16 @@ pub trait Resharder: StreamReader {
         stream: &str,
         metrics: &[Metric],
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Removes tags by key (the Lambdas: their own expired state tags; the CLI: any it owns).
+    fn remove_tags(
+        &self,
+        stream: &str,
+        keys: &[String],
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// Administering streams: the `streams` CLI's role on top of resharding (`CreateStream`,
-/// `DeleteStream`, the retention calls, `RemoveTagsFromStream`).
+/// `DeleteStream`, the retention calls).
 pub trait StreamAdmin: Resharder {
     /// Creates a provisioned-mode stream with `shards` equal-width shards.
     fn create_stream(&self, stream: &str, shards: u32) -> impl Future<Output = Result<(), PortError>> + Send;
@@ -149,12 +155,6 @@ pub trait StreamAdmin: Resharder {
         stream: &str,
         from_hours: u32,
         to_hours: u32,
-    ) -> impl Future<Output = Result<(), PortError>> + Send;
-    /// Removes tags by key.
-    fn remove_tags(
-        &self,
-        stream: &str,
-        keys: &[String],
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 

@@ -387,9 +387,17 @@ where
     let name = c.stream.name.clone();
     let backoff = &settings.execute.backoff;
     let result = async {
-        let execution = Execution::of_scale_down(&decided.plan);
-        c.state.record(cx.now, execution.update_shard_count_calls());
-        let tags = c.state.to_tags();
+        // Decided from tags read minutes ago: if anyone has scaled since, this plan is stale, and
+        // writing the old state back would erase their record.
+        let fresh = retry(backoff, &mut jitter, || kinesis.describe(&name)).await?;
+        let mut state = ScalingState::from_tags(&fresh.tags);
+        if state.last_scaled_at != c.state.last_scaled_at {
+            let reason = "scaled by another actor since it was read; the next cycle decides again".to_owned();
+            return Ok(ReviewOutcome::Skipped { reason });
+        }
+        let recorded = state.record(settings.execute.clock.now());
+        let execution = Execution::of_scale_down(&decided.plan, recorded);
+        let tags = state.to_tags();
         retry(backoff, &mut jitter, || kinesis.add_tags(&name, &tags)).await?;
         let outcome = execute(kinesis, &name, execution, &settings.execute, &mut jitter, cx.deadline).await?;
         let to = outcome.last.tiling().len();

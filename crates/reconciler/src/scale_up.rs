@@ -149,9 +149,9 @@ where
         // OK by itself at the next evaluation.
         return Ok(Decision::NoChange { plan });
     }
-    let execution = Execution::of_scale_up(&plan);
+    let execution = Execution::of_scale_up(&plan, &policy);
     // Record before acting: the cooldown starts now, and a concurrent delivery sees it.
-    state.record(cx.now, execution.update_shard_count_calls());
+    state.record(cx.now);
     act(kinesis, cloudwatch, message, &active, &policy, plan, execution, &state, cx, settings, jitter).await
 }
 

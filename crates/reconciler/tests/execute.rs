@@ -60,7 +60,8 @@ async fn hot_shard_plan(kinesis: &InMemoryStreams) -> ScaleUpPlan {
 async fn a_split_plan_runs_until_every_boundary_exists() {
     let kinesis = InMemoryStreams::new().with_stream("orders", 3, t0());
     let plan = hot_shard_plan(&kinesis).await;
-    let outcome = run(&kinesis, Execution::of_scale_up(&plan), &settings(), far()).await.unwrap();
+    let outcome =
+        run(&kinesis, Execution::of_scale_up(&plan, &Policy::default()), &settings(), far()).await.unwrap();
     assert!(outcome.complete);
     assert_eq!(outcome.steps.len(), 3);
     assert_eq!(tiling(&kinesis, "orders").await.len(), 6);
@@ -73,16 +74,20 @@ async fn a_run_cut_short_is_finished_by_the_next_run_without_repeating_a_split()
     let settings = ExecuteSettings { step_budget: Duration::from_secs(60), ..settings() };
     // The first run has time for nothing: the deadline is inside the step budget.
     let short = Instant::now() + Duration::from_secs(30);
-    let cut = run(&kinesis, Execution::of_scale_up(&plan), &settings, short).await.unwrap();
+    let cut =
+        run(&kinesis, Execution::of_scale_up(&plan, &Policy::default()), &settings, short).await.unwrap();
     assert!(!cut.complete && cut.steps.is_empty(), "{cut:?}");
     assert!(cut.why_incomplete.unwrap().starts_with("deadline"));
     // One split happens behind our back (a previous run that crashed after its first call).
     let live = tiling(&kinesis, "orders").await;
-    let NextStep::Step(Step::Split { shard, at }) = Execution::of_scale_up(&plan).next(&live) else {
+    let NextStep::Step(Step::Split { shard, at }) =
+        Execution::of_scale_up(&plan, &Policy::default()).next(&live, &ScalingState::default(), t0())
+    else {
         panic!("the plan splits")
     };
     kinesis.split_shard("orders", &shard, at).await.unwrap();
-    let rest = run(&kinesis, Execution::of_scale_up(&plan), &settings, far()).await.unwrap();
+    let rest =
+        run(&kinesis, Execution::of_scale_up(&plan, &Policy::default()), &settings, far()).await.unwrap();
     assert!(rest.complete);
     assert_eq!(rest.steps.len(), 2, "only the two missing boundaries are split");
     assert_eq!(kinesis.calls().iter().filter(|c| c.starts_with("SplitShard")).count(), 3);
@@ -93,12 +98,26 @@ async fn a_duplicate_trigger_with_the_same_plan_changes_nothing() {
     let kinesis = InMemoryStreams::new().with_stream("orders", 3, t0());
     let plan = hot_shard_plan(&kinesis).await;
     let mut jitter = SeededJitter::new(1);
-    execute(&kinesis, "orders", Execution::of_scale_up(&plan), &settings(), &mut jitter, far())
-        .await
-        .unwrap();
-    let again = execute(&kinesis, "orders", Execution::of_scale_up(&plan), &settings(), &mut jitter, far())
-        .await
-        .unwrap();
+    execute(
+        &kinesis,
+        "orders",
+        Execution::of_scale_up(&plan, &Policy::default()),
+        &settings(),
+        &mut jitter,
+        far(),
+    )
+    .await
+    .unwrap();
+    let again = execute(
+        &kinesis,
+        "orders",
+        Execution::of_scale_up(&plan, &Policy::default()),
+        &settings(),
+        &mut jitter,
+        far(),
+    )
+    .await
+    .unwrap();
     assert!(again.complete && again.steps.is_empty());
     assert_eq!(kinesis.calls().len(), 3);
 }
@@ -109,7 +128,8 @@ async fn a_throttled_split_is_retried() {
     let plan = hot_shard_plan(&kinesis).await;
     kinesis.fail_next("SplitShard", ErrorKind::Throttled);
     kinesis.fail_next("SplitShard", ErrorKind::LimitExceeded);
-    let outcome = run(&kinesis, Execution::of_scale_up(&plan), &settings(), far()).await.unwrap();
+    let outcome =
+        run(&kinesis, Execution::of_scale_up(&plan, &Policy::default()), &settings(), far()).await.unwrap();
     assert!(outcome.complete);
     assert_eq!(outcome.steps.len(), 3);
 }
@@ -120,7 +140,9 @@ async fn a_split_refused_twice_is_reported_not_looped() {
     let plan = hot_shard_plan(&kinesis).await;
     kinesis.fail_next("SplitShard", ErrorKind::InvalidArgument);
     kinesis.fail_next("SplitShard", ErrorKind::InvalidArgument);
-    let err = run(&kinesis, Execution::of_scale_up(&plan), &settings(), far()).await.unwrap_err();
+    let err = run(&kinesis, Execution::of_scale_up(&plan, &Policy::default()), &settings(), far())
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("SplitShard"), "{err}");
     assert!(kinesis.calls().is_empty());
 }
@@ -140,13 +162,27 @@ async fn a_uniform_scale_up_is_one_update_shard_count_and_is_not_repeated() {
         update_calls_last_24h: 0,
     });
     let mut jitter = SeededJitter::new(1);
-    let first = execute(&kinesis, "orders", Execution::of_scale_up(&plan), &settings(), &mut jitter, far())
-        .await
-        .unwrap();
+    let first = execute(
+        &kinesis,
+        "orders",
+        Execution::of_scale_up(&plan, &Policy::default()),
+        &settings(),
+        &mut jitter,
+        far(),
+    )
+    .await
+    .unwrap();
     assert_eq!(first.steps, [Step::UpdateShardCount { target: 6 }]);
-    let again = execute(&kinesis, "orders", Execution::of_scale_up(&plan), &settings(), &mut jitter, far())
-        .await
-        .unwrap();
+    let again = execute(
+        &kinesis,
+        "orders",
+        Execution::of_scale_up(&plan, &Policy::default()),
+        &settings(),
+        &mut jitter,
+        far(),
+    )
+    .await
+    .unwrap();
     assert!(again.steps.is_empty() && again.complete);
 }
 
@@ -183,7 +219,7 @@ async fn cold_pairs_are_merged_one_at_a_time() {
     let kinesis = InMemoryStreams::new().with_stream("orders", 3, t0());
     let now = t0() + chrono::Duration::days(3);
     let plan = scale_down_plan(&kinesis, now).await;
-    let outcome = run(&kinesis, Execution::of_scale_down(&plan), &settings(), far()).await.unwrap();
+    let outcome = run(&kinesis, Execution::of_scale_down(&plan, now), &settings(), far()).await.unwrap();
     assert!(outcome.complete);
     assert_eq!(outcome.steps.len(), 1, "{:?}", plan.reasons);
     assert_eq!(tiling(&kinesis, "orders").await.len(), 2);
@@ -197,7 +233,7 @@ async fn a_uniform_halving_planned_before_a_scale_up_is_not_made() {
     assert_eq!(plan.action, ScaleDownAction::UpdateShardCount { target: 2 });
     // The scale-up Lambda doubles the stream between the metrics read and the merge.
     kinesis.update_shard_count("orders", 8).await.unwrap();
-    let outcome = run(&kinesis, Execution::of_scale_down(&plan), &settings(), far()).await.unwrap();
+    let outcome = run(&kinesis, Execution::of_scale_down(&plan, now), &settings(), far()).await.unwrap();
     assert!(!outcome.complete && outcome.steps.is_empty());
     assert!(outcome.why_incomplete.unwrap().contains("stale"));
     assert_eq!(tiling(&kinesis, "orders").await.len(), 8);

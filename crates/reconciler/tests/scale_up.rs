@@ -14,7 +14,7 @@ use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
 use reconciler::scale_up::{Decision, Invocation, handle};
 use reconciler::{
     AlarmPort, AlarmState, Dimension, ErrorKind, ExecuteSettings, MetricPoint, MetricPublisher, Resharder,
-    SeededJitter, StreamAdmin, StreamReader, Unit,
+    SeededJitter, StreamReader, Unit,
 };
 use tokio::time::Instant;
 

@@ -109,7 +109,8 @@ impl Ours {
         if plan.action == ScaleUpAction::None {
             return;
         }
-        self.start(Execution::of_scale_up(&plan), true, now);
+        self.state.record(at(now));
+        self.start(Execution::of_scale_up(&plan, &self.policy), true, now);
     }
 
     /// `scale_down::decide` for this one stream.
@@ -135,20 +136,25 @@ impl Ours {
         if plan.action == ScaleDownAction::None {
             return;
         }
-        self.start(Execution::of_scale_down(&plan), false, now);
+        let recorded = self.state.record(at(now));
+        self.start(Execution::of_scale_down(&plan, recorded), false, now);
     }
 
-    /// Records the scaling on the stream before the first step, as both Lambdas do.
+    /// The scaling is recorded on the stream before the first step, as both Lambdas do.
     fn start(&mut self, execution: Execution, up: bool, now: i64) {
-        self.state.record(at(now), execution.update_shard_count_calls());
         self.run = Some(Run { execution, deadline: now + LAMBDA_DEADLINE_SECS, up });
     }
 
-    /// The executor's next step, as `reconciler::execute` takes it: `None` when the plan is
-    /// carried out, stale, or out of time.
-    fn next(run: &mut Run, env: &Env<'_>, now: i64) -> Option<Step> {
-        match run.execution.next(env.kinesis.tiling()) {
-            NextStep::Step(step) if now + STEP_BUDGET_SECS <= run.deadline => Some(step),
+    /// The executor's next step, as `reconciler::execute` takes it (an `UpdateShardCount` recorded
+    /// right before it is made): `None` when the plan is carried out, stale, or out of time.
+    fn next(run: &mut Run, state: &mut ScalingState, env: &Env<'_>, now: i64) -> Option<Step> {
+        match run.execution.next(env.kinesis.tiling(), state, at(now)) {
+            NextStep::Step(step) if now + STEP_BUDGET_SECS <= run.deadline => {
+                if let Step::UpdateShardCount { .. } = step {
+                    state.record_update_call(at(now), 0);
+                }
+                Some(step)
+            }
             NextStep::Step(_) | NextStep::Done | NextStep::Stale(_) => None,
         }
     }
@@ -176,7 +182,7 @@ impl Controller for Ours {
             if !env.kinesis.is_active() {
                 return Ok(());
             }
-            match Ours::next(run, env, now) {
+            match Ours::next(run, &mut self.state, env, now) {
                 Some(Step::Split { shard, at }) => drop(env.kinesis.split(now, &shard, at)?),
                 Some(Step::Merge { low, high }) => drop(env.kinesis.merge(now, &low, &high)?),
                 Some(Step::UpdateShardCount { target }) => drop(env.kinesis.update_shard_count(now, target)?),
