@@ -641,17 +641,11 @@ fn scaling_state_round_trips_through_tags_and_forgets_calls_older_than_a_day() {
     state.record(at(3600), 2);
     let tags = state.to_tags();
     assert!(tags.values().all(|v| is_valid_tag_text(v)), "{tags:?}");
-    assert_eq!(ScalingState::from_tags(&tags), state);
+    assert_eq!(ScalingState::from_tags(&tags, at(3600)), Ok(state.clone()));
     assert_eq!(state.update_calls_last_24h(at(3601)), 3);
     state.record(at(88_000), 0);
     assert_eq!(state.update_calls_last_24h(at(88_000)), 2, "the call at 0 is older than a day");
     assert_eq!(state.update_calls.len(), 2);
-}
-
-#[test]
-fn garbled_state_tags_read_as_absent() {
-    let tags = [(LAST_SCALED_TAG.to_owned(), "yesterday".to_owned())].into();
-    assert_eq!(ScalingState::from_tags(&tags), ScalingState::default());
 }
 
 // ---- load estimate ----
