@@ -50,7 +50,7 @@ mod tests {
             trigger: "arn:…@2026-11-23T10:00:00.000Z".into(),
             stream: Some("orders".into()),
             metric: Some("IncomingBytes".into()),
-            decision: Decision::Ignored { reason: "state changed to OK, not ALARM".into() },
+            decision: Decision::Ignored { reason: "state changed to OK, not ALARM".into(), skip: None },
             elapsed_ms: 3,
         };
         let line = line(&record, 2, Duration::from_millis(3), 1_800_000_000_000);

@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::MAX_SHARDS_PER_STREAM;
+
 /// Write limit of one shard in bytes per second (1 MiB).
 pub const SHARD_BYTES_PER_SEC: f64 = 1_048_576.0;
 /// Write limit of one shard in records per second.
@@ -59,13 +61,27 @@ impl Rate {
         (self.bytes_per_sec / cap.bytes_per_sec).max(self.records_per_sec / cap.records_per_sec)
     }
 
-    /// The fewest shards that carry this rate at or below `target` utilisation (at least one).
+    /// The fewest shards that carry this rate at or below `target` utilisation: at least one, at
+    /// most [`MAX_SHARDS_PER_STREAM`] (no stream can have more, however huge the datapoint).
     pub fn shards_needed(&self, target: Ratio) -> u32 {
         let per_shard = Rate::capacity_of(1).scaled(target.get());
         let bytes = self.bytes_per_sec / per_shard.bytes_per_sec;
         let records = self.records_per_sec / per_shard.records_per_sec;
-        // Saturating float-to-int cast; shard counts far exceed any real need before u32::MAX.
-        (bytes.max(records).ceil() as u32).max(1)
+        count_up_to(bytes.max(records), MAX_SHARDS_PER_STREAM).max(1)
+    }
+}
+
+/// `x` rounded up to a whole count, at most `cap`. Says what `as u32` would do silently, and
+/// bounds it: a load divided by a tiny target is `inf` or astronomically large and counts as
+/// `cap`; `NaN` (no number at all) is no evidence of load and counts as zero.
+pub(crate) fn count_up_to(x: f64, cap: u32) -> u32 {
+    if x.is_nan() || x <= 0.0 {
+        0
+    } else if x >= f64::from(cap) {
+        cap
+    } else {
+        // 0 < x < cap <= u32::MAX, so the rounded value fits.
+        x.ceil() as u32
     }
 }
 

@@ -17,6 +17,8 @@ pub enum PlannerError {
     Gap { from: HashKey, to: HashKey },
     #[error("policy tag {value:?} is not valid: {reason}")]
     InvalidPolicyTag { value: String, reason: String },
+    #[error("state tag {key} = {value:?} is not valid: {reason}")]
+    InvalidStateTag { key: String, value: String, reason: String },
     #[error("open shards {first} and {second} overlap at hash keys {from}..={to}")]
     Overlap { first: ShardId, second: ShardId, from: HashKey, to: HashKey },
 }

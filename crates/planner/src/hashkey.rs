@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::PlannerError;
+use crate::{MAX_SHARDS_PER_STREAM, PlannerError};
 
 /// One point of the 128-bit key space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -111,8 +111,13 @@ impl HashRange {
 
     /// The keys that cut this range into `parts` children of equal width (the first children
     /// take one extra key each when the width does not divide evenly). Empty when `parts < 2` or
-    /// the range has fewer than `parts` keys.
+    /// the range has fewer than `parts` keys, and when `parts` exceeds [`MAX_SHARDS_PER_STREAM`]:
+    /// no stream holds that many shards, and a count computed from hostile input must not
+    /// allocate gigabytes of keys.
     pub fn equal_cuts(&self, parts: u32) -> Vec<HashKey> {
+        if parts > MAX_SHARDS_PER_STREAM {
+            return Vec::new();
+        }
         let parts = u128::from(parts);
         let last = self.last_offset();
         if parts < 2 || last < parts - 1 {

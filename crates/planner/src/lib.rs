@@ -36,7 +36,7 @@ pub use hashkey::{HashKey, HashRange};
 pub use load::{
     AlarmEvidence, LoadSeries, LoadSnapshot, LoadSource, ShardLoad, Window, align_down, estimate_rate,
 };
-pub use policy::{MAX_SHARDS_PER_STREAM, Policy, ScaleDown, ScaleUp};
+pub use policy::{MAX_SHARDS_PER_STREAM, Policy, ScaleDown, ScaleUp, bounds};
 pub use scale_down::{
     PlannedMerge, ScaleDownAction, ScaleDownInput, ScaleDownPlan, plan_scale_down, young_shards,
 };
@@ -53,5 +53,6 @@ pub use tags::{
     is_valid_tag_text, managed_tags,
 };
 pub use trigger::{
-    Admission, AlarmKind, LAST_SCALED_TAG, ScalingState, UPDATE_CALL_TAG_PREFIX, UPDATE_CALLS_TAG, admit,
+    Admission, AlarmKind, CLOCK_SKEW_ALLOWANCE, LAST_SCALED_TAG, ScalingState, UPDATE_CALL_TAG_PREFIX,
+    UPDATE_CALLS_TAG, admit,
 };

@@ -89,7 +89,8 @@ impl Window {
     /// The window ending at `now`, aligned down to whole periods so datapoints line up.
     pub fn ending_at(now: DateTime<Utc>, policy: &Policy) -> Window {
         let end = align_down(now, policy.scale_down.period_secs);
-        let start = end - Duration::seconds(i64::from(policy.scale_down.lookback_secs));
+        let lookback = Duration::seconds(i64::from(policy.scale_down.lookback_secs));
+        let start = end.checked_sub_signed(lookback).unwrap_or(DateTime::<Utc>::MIN_UTC);
         Window { start, end, period_secs: policy.scale_down.period_secs }
     }
 
@@ -102,8 +103,11 @@ impl Window {
         Window { start: now - Duration::seconds(lookback), end: now, period_secs: up.period_secs }
     }
 
+    /// The periods the window spans, saturating at `u32::MAX`: a count, never an allocation size
+    /// (a look-back is bounded by validation, but this must not trust that).
     pub fn expected_points(&self) -> u32 {
-        ((self.end - self.start).num_seconds() / i64::from(self.period_secs.max(1))) as u32
+        let points = (self.end - self.start).num_seconds() / i64::from(self.period_secs.max(1));
+        u32::try_from(points.max(0)).unwrap_or(u32::MAX)
     }
 
     pub(crate) fn restrict(&self, series: &LoadSeries) -> LoadSeries {

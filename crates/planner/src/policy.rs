@@ -7,6 +7,71 @@ use serde::Serialize;
 
 use crate::Ratio;
 
+pub mod bounds {
+    //! The bounds on every setting, in the policy's units: the one home of the rules that
+    //! `streams.yaml` reports with file positions and the policy-tag decoder enforces on tags
+    //! anyone with `AddTagsToStream` can write. Each is a limit of AWS (quoted) or of this tool's
+    //! design; a value outside them is a typo or an attack, never a configuration.
+
+    use super::MAX_SHARDS_PER_STREAM;
+
+    /// `minShards` may equal `maxShards` (a fixed-size stream) but not exceed it.
+    pub fn shards_ordered(min: u32, max: u32) -> bool {
+        min <= max
+    }
+
+    /// A shard count: at least one, at most the account quota.
+    pub fn is_shard_count(n: u32) -> bool {
+        (1..=MAX_SHARDS_PER_STREAM).contains(&n)
+    }
+
+    /// The periods CloudWatch alarms accept: 10, 30 or a multiple of 60 seconds, at most a day.
+    pub fn is_alarm_period(secs: u32) -> bool {
+        secs == 10 || secs == 30 || (secs > 0 && secs <= MAX_ALARM_SECS && secs.is_multiple_of(60))
+    }
+
+    /// Consecutive breaching periods before an alarm fires.
+    pub fn is_evaluation_periods(n: u32) -> bool {
+        (1..=100).contains(&n)
+    }
+
+    /// A CloudWatch alarm evaluates at most one day of periods.
+    pub const MAX_ALARM_SECS: u32 = 86_400;
+
+    /// Whether `periods` periods of `secs` fit the day an alarm can evaluate.
+    pub fn alarm_span_fits(periods: u32, secs: u32) -> bool {
+        u64::from(periods) * u64::from(secs) <= u64::from(MAX_ALARM_SECS)
+    }
+
+    /// Whole minutes from none to one day.
+    pub fn is_cooldown(secs: u32) -> bool {
+        secs <= 86_400 && secs.is_multiple_of(60)
+    }
+
+    /// Kinesis publishes stream-level metrics every minute; 5-minute multiples up to an hour keep
+    /// the look-back's datapoint count (look-back / period) within one query.
+    pub fn is_scale_down_period(secs: u32) -> bool {
+        secs == 60 || (secs > 0 && secs <= 3_600 && secs.is_multiple_of(300))
+    }
+
+    /// Whole hours from one to a week (168 h), which bounds the datapoints a sweep reads.
+    pub fn is_lookback(secs: u32) -> bool {
+        (3_600..=168 * 3_600).contains(&secs) && secs.is_multiple_of(3_600)
+    }
+
+    /// Shares compared in any one unit (ratios or percentages): scaling up must leave the load
+    /// below the alarm threshold.
+    pub fn target_below_threshold(target: f64, threshold: f64) -> bool {
+        target < threshold
+    }
+
+    /// Scaling down must stay below the scale-up target, or a merged stream could be split again
+    /// at once.
+    pub fn down_below_target(down: f64, target: f64) -> bool {
+        down < target
+    }
+}
+
 /// Kinesis's default per-account shard quota in most regions; a stream cannot exceed it without a
 /// quota increase, so configurations above it are rejected as likely typos.
 pub const MAX_SHARDS_PER_STREAM: u32 = 10_000;
@@ -59,6 +124,62 @@ pub struct ScaleDown {
     pub period_secs: u32,
     /// How far back the scale-down cycle looks, in seconds (24 h by default).
     pub lookback_secs: u32,
+}
+
+impl Policy {
+    /// The first rule of [`bounds`] this policy breaks, as a sentence naming the tag's field, or
+    /// `Ok`. `streams.yaml` reports the same rules with positions; this is for values that come
+    /// from anywhere else.
+    pub fn validate(&self) -> Result<(), String> {
+        use bounds::*;
+        let (up, down) = (&self.scale_up, &self.scale_down);
+        let field = |ok: bool, name: &str, value: u32, allowed: &str| {
+            if ok { Ok(()) } else { Err(format!("{name}={value} is not {allowed}")) }
+        };
+        let shards = format!("1 to {MAX_SHARDS_PER_STREAM} shards");
+        field(is_shard_count(self.min_shards), "min", self.min_shards, &shards)?;
+        field(is_shard_count(self.max_shards), "max", self.max_shards, &shards)?;
+        if !shards_ordered(self.min_shards, self.max_shards) {
+            return Err(format!("min={} is greater than max={}", self.min_shards, self.max_shards));
+        }
+        field(
+            is_alarm_period(up.period_secs),
+            "period",
+            up.period_secs,
+            "10, 30 or a multiple of 60 seconds",
+        )?;
+        field(
+            is_evaluation_periods(up.evaluation_periods),
+            "evals",
+            up.evaluation_periods,
+            "1 to 100 periods",
+        )?;
+        if !alarm_span_fits(up.evaluation_periods, up.period_secs) {
+            return Err(format!(
+                "evals={} times period={} is more than the one day an alarm evaluates",
+                up.evaluation_periods, up.period_secs
+            ));
+        }
+        field(is_cooldown(up.cooldown_secs), "cooldown", up.cooldown_secs, "whole minutes up to one day")?;
+        field(
+            is_scale_down_period(down.period_secs),
+            "downperiod",
+            down.period_secs,
+            "60 seconds or a multiple of 300 up to 3600",
+        )?;
+        field(is_lookback(down.lookback_secs), "lookback", down.lookback_secs, "whole hours from 1 to 168")?;
+        if !target_below_threshold(up.target.get(), up.threshold.get()) {
+            return Err(format!("target={} is not below up={}", up.target.percent(), up.threshold.percent()));
+        }
+        if !down_below_target(down.threshold.get(), up.target.get()) {
+            return Err(format!(
+                "down={} is not below target={}",
+                down.threshold.percent(),
+                up.target.percent()
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Policy {

@@ -18,6 +18,7 @@
 
 use serde::Serialize;
 
+use crate::capacity::count_up_to;
 use crate::{HashKey, HashRange, LoadSnapshot, Policy, Rate, ShardId, Tiling};
 
 /// UpdateShardCount may be called this many times per stream in a rolling 24 h (Kinesis quota).
@@ -161,10 +162,13 @@ fn split_candidates(input: ScaleUpInput<'_>, min_new: u32, reasons: &mut Vec<Str
             width(&b.shard).cmp(&width(&a.shard))
         })
     });
-    // Children each shard needs to bring every child under the target.
+    // Children each shard needs to bring every child under the target; never more than the
+    // budget allows, however hot the estimate (a huge datapoint or a tiny target). The total is
+    // summed in `u64`: thousands of shards each at the budget would overflow a `u32`.
+    let most = budget.saturating_add(1);
     let mut parts: Vec<u32> =
-        shards.iter().map(|s| ((s.utilisation / target).ceil() as u32).max(1)).collect();
-    let mut added: u32 = parts.iter().map(|p| p - 1).sum();
+        shards.iter().map(|s| count_up_to(s.utilisation / target, most).max(1)).collect();
+    let mut added: u64 = parts.iter().map(|p| u64::from(p - 1)).sum();
     // The stream may need more than the hot shards' estimates say (per-shard numbers lag): add one
     // child at a time, widest share first. Throttling always adds at least one shard, even where
     // the throttled floor does not (a 100 % target, or a floored shard too narrow to cut).
@@ -175,7 +179,7 @@ fn split_candidates(input: ScaleUpInput<'_>, min_new: u32, reasons: &mut Vec<Str
         );
         minimum = minimum.max(1);
     }
-    while added < minimum.min(budget) {
+    while added < u64::from(minimum.min(budget)) {
         let i = (0..shards.len())
             .max_by(|&a, &b| {
                 let share = |i: usize| {
@@ -188,10 +192,10 @@ fn split_candidates(input: ScaleUpInput<'_>, min_new: u32, reasons: &mut Vec<Str
         added += 1;
     }
     // Trim to the budget: the coolest shards give up their cuts first.
-    let mut over = added.saturating_sub(budget);
+    let mut over = added.saturating_sub(u64::from(budget));
     for p in parts.iter_mut().rev() {
-        let cut = over.min(*p - 1);
-        *p -= cut;
+        let cut = over.min(u64::from(*p - 1));
+        *p -= u32::try_from(cut).expect("at most *p - 1");
         over -= cut;
     }
     shards

@@ -32,18 +32,21 @@ pub struct Utilisation {
 
 impl Utilisation {
     /// Peak and 95th percentile of each dimension against `shards` shards, over every period of
-    /// the window; a missing datapoint counts as zero, as in the scale-down rule.
+    /// the window; a missing datapoint counts as zero, as in the scale-down rule. The zeros are
+    /// counted, not stored: the window's length must not decide how much memory this takes.
     pub fn of(series: &LoadSeries, window: &Window, shards: u32) -> Utilisation {
-        let expected = window.expected_points() as usize;
+        let expected = usize::try_from(window.expected_points()).unwrap_or(usize::MAX);
         let stats = |f: fn(&crate::Rate, u32) -> f64| {
             let mut values: Vec<f64> =
                 series.points.range(window.start..window.end).map(|(_, r)| f(r, shards)).collect();
-            values.resize(values.len().max(expected), 0.0);
             values.sort_by(f64::total_cmp);
-            let peak = values.last().copied().unwrap_or(0.0);
+            let zeros = expected.saturating_sub(values.len());
+            let ranked = Ranked { values: &values, zeros };
+            let total = values.len().saturating_add(zeros);
+            let peak = total.checked_sub(1).map_or(0.0, |last| ranked.nth(last));
             // Nearest-rank percentile.
-            let rank = ((values.len() as f64) * 0.95).ceil() as usize;
-            let p95 = values.get(rank.saturating_sub(1)).copied().unwrap_or(0.0);
+            let rank = ((total as f64) * 0.95).ceil() as usize;
+            let p95 = if total == 0 { 0.0 } else { ranked.nth(rank.saturating_sub(1)) };
             (peak, p95)
         };
         let (bytes_peak, bytes_p95) =
@@ -51,5 +54,25 @@ impl Utilisation {
         let (records_peak, records_p95) =
             stats(|r, n| r.records_per_sec / crate::Rate::capacity_of(n).records_per_sec);
         Utilisation { bytes_peak, bytes_p95, records_peak, records_p95 }
+    }
+}
+
+/// Sorted values with `zeros` more zeros merged in where they sort.
+struct Ranked<'a> {
+    values: &'a [f64],
+    zeros: usize,
+}
+
+impl Ranked<'_> {
+    /// The `k`-th smallest (from 0), in `f64::total_cmp` order.
+    fn nth(&self, k: usize) -> f64 {
+        let below = self.values.partition_point(|v| v.total_cmp(&0.0).is_lt());
+        if k < below {
+            self.values[k]
+        } else if k - below < self.zeros {
+            0.0
+        } else {
+            self.values.get(k - self.zeros).copied().unwrap_or(0.0)
+        }
     }
 }

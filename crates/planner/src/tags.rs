@@ -62,9 +62,10 @@ fn percent(r: Ratio) -> f64 {
     (r.percent() * 1e6).round() / 1e6
 }
 
-/// Parses what [`encode_policy`] wrote. Strict: every field must be present and valid, so a tag
-/// edited by hand into nonsense is reported rather than half-applied. The one exception is
-/// `shards=`, added later: tags written before it exist on live streams and mean `off`.
+/// Parses what [`encode_policy`] wrote. Strict: every field must be present and within the bounds
+/// `streams.yaml` enforces ([`Policy::validate`]), so a tag edited by hand or by anyone allowed
+/// `AddTagsToStream` is reported rather than half-applied. The one exception is `shards=`, added
+/// later: tags written before it exist on live streams and mean `off`.
 pub fn decode_policy(text: &str) -> Result<Policy, PlannerError> {
     let bad = |why: &str| PlannerError::InvalidPolicyTag { value: text.to_owned(), reason: why.to_owned() };
     let mut words = text.split_whitespace();
@@ -86,7 +87,7 @@ pub fn decode_policy(text: &str) -> Result<Policy, PlannerError> {
         "off" => Ok(false),
         _ => Err(bad(&format!("{k}= is neither on nor off"))),
     };
-    Ok(Policy {
+    let policy = Policy {
         min_shards: num("min")?,
         max_shards: num("max")?,
         scale_up: ScaleUp {
@@ -104,5 +105,7 @@ pub fn decode_policy(text: &str) -> Result<Policy, PlannerError> {
             lookback_secs: num("lookback")?,
         },
         shard_level_metrics: if fields.contains_key("shards") { flag("shards")? } else { false },
-    })
+    };
+    policy.validate().map_err(|why| bad(&why))?;
+    Ok(policy)
 }

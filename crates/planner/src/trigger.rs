@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::tags::STATE_TAG_PREFIX;
-use crate::{Metric, Policy};
+use crate::{Metric, PlannerError, Policy};
 
 /// Epoch seconds of the last scaling action on the stream.
 pub const LAST_SCALED_TAG: &str = "kinesis-autoscaler/state-last-scaled";
@@ -36,15 +36,53 @@ pub struct ScalingState {
     pub update_calls: Vec<DateTime<Utc>>,
 }
 
+/// How far in the future a state tag's time may lie: the clocks of the Lambdas and the CLI that
+/// write the tags may differ from the reader's by this much (and [`ScalingState::record`] rounds up
+/// to the next second). Beyond it the time is forged or corrupt: read as it stands, a
+/// `state-last-scaled` in the year 3000 would hold the stream in cooldown forever.
+pub const CLOCK_SKEW_ALLOWANCE: Duration = Duration::seconds(60);
+
 impl ScalingState {
-    /// Reads the state tags; a tag edited into garbage reads as absent (the worst outcome is one
-    /// scaling action that a cooldown would have delayed).
-    pub fn from_tags(tags: &BTreeMap<String, String>) -> ScalingState {
-        let time = |s: &str| s.parse::<i64>().ok().and_then(|secs| DateTime::from_timestamp(secs, 0));
-        ScalingState {
-            last_scaled_at: tags.get(LAST_SCALED_TAG).and_then(|v| time(v)),
-            update_calls: update_call_times(tags),
-        }
+    /// Reads the state tags as of `now`. A tag that is not epoch seconds, or names a time after
+    /// `now` plus [`CLOCK_SKEW_ALLOWANCE`], is an error: the callers skip the stream with one log
+    /// line until `streams apply` rewrites it, rather than guess (read as absent, a forged tag
+    /// would lift the cooldown; read as it stands, it would hold the stream forever).
+    pub fn from_tags(
+        tags: &BTreeMap<String, String>,
+        now: DateTime<Utc>,
+    ) -> Result<ScalingState, PlannerError> {
+        let latest = now.checked_add_signed(CLOCK_SKEW_ALLOWANCE).unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let time = |key: &str, value: &str, word: &str| {
+            let bad = |reason: &str| PlannerError::InvalidStateTag {
+                key: key.to_owned(),
+                value: value.to_owned(),
+                reason: reason.to_owned(),
+            };
+            let secs = word.parse::<i64>().map_err(|_| bad("it is not whole epoch seconds"))?;
+            let t =
+                DateTime::from_timestamp(secs, 0).ok_or_else(|| bad("it is out of the range of dates"))?;
+            if secs < 0 {
+                return Err(bad("it is before 1970"));
+            }
+            if t > latest {
+                return Err(bad(&format!("it is in the future (after {latest})")));
+            }
+            Ok(t)
+        };
+        let last_scaled_at = match tags.get(LAST_SCALED_TAG) {
+            Some(v) => Some(time(LAST_SCALED_TAG, v, v)?),
+            None => None,
+        };
+        // The old list tag's calls and one per per-call tag.
+        let listed = tags
+            .get(UPDATE_CALLS_TAG)
+            .into_iter()
+            .flat_map(|v| v.split_whitespace().map(|w| time(UPDATE_CALLS_TAG, v, w)));
+        let own =
+            tags.iter().filter(|(k, _)| k.starts_with(UPDATE_CALL_TAG_PREFIX)).map(|(k, v)| time(k, v, v));
+        let mut update_calls = listed.chain(own).collect::<Result<Vec<_>, _>>()?;
+        update_calls.sort();
+        Ok(ScalingState { last_scaled_at, update_calls })
     }
 
     /// The tag that records the last scaling (the `UpdateShardCount` calls have their own; see
@@ -105,16 +143,6 @@ fn epoch(text: &str) -> Option<DateTime<Utc>> {
     text.parse::<i64>().ok().and_then(|secs| DateTime::from_timestamp(secs, 0))
 }
 
-/// Every recorded `UpdateShardCount` call: the old list tag's and one per per-call tag.
-fn update_call_times(tags: &BTreeMap<String, String>) -> Vec<DateTime<Utc>> {
-    let listed = tags.get(UPDATE_CALLS_TAG).into_iter().flat_map(|v| v.split_whitespace()).filter_map(epoch);
-    let own =
-        tags.iter().filter(|(k, _)| k.starts_with(UPDATE_CALL_TAG_PREFIX)).filter_map(|(_, v)| epoch(v));
-    let mut calls: Vec<DateTime<Utc>> = listed.chain(own).collect();
-    calls.sort();
-    calls
-}
-
 /// `t` rounded up to a whole second (what the scaling-state tags can hold).
 fn whole_second_at_or_after(t: DateTime<Utc>) -> DateTime<Utc> {
     let secs = t.timestamp().saturating_add(i64::from(t.timestamp_subsec_nanos() > 0));
@@ -168,7 +196,11 @@ pub fn admit(
     if changed_at <= last {
         return Admission::Stale { changed_at, last_scaled_at: last };
     }
-    let until = last + Duration::seconds(i64::from(policy.scale_up.cooldown_secs));
+    // A forged or corrupt time near the last representable date must not panic: a cooldown that
+    // ends past it never ends.
+    let until = last
+        .checked_add_signed(Duration::seconds(i64::from(policy.scale_up.cooldown_secs)))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     let bypass = kind == AlarmKind::Throttle && policy.scale_up.throttle_bypasses_cooldown;
     if now < until && !bypass { Admission::Cooldown { until } } else { Admission::Act }
 }

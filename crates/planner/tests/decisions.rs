@@ -649,7 +649,7 @@ fn scaling_state_round_trips_through_tags_and_forgets_calls_older_than_a_day() {
     tags.extend(state.record_update_call(at(0), 1));
     tags.extend(state.record_update_call(at(3000), 1));
     assert!(tags.iter().all(|(k, v)| is_valid_tag_text(k) && is_valid_tag_text(v)), "{tags:?}");
-    assert_eq!(ScalingState::from_tags(&tags), state);
+    assert_eq!(ScalingState::from_tags(&tags, at(3601)), Ok(state.clone()));
     assert_eq!(state.update_calls_last_24h(at(3601)), 2);
     tags.extend(state.record_update_call(at(88_000), 1));
     assert_eq!(state.update_calls_last_24h(at(88_000)), 2, "the call at 0 is older than a day");
@@ -662,17 +662,12 @@ fn update_calls_recorded_by_two_actors_at_once_are_both_counted() {
     // Both read the same tags, then each records its own call in the same second: AddTagsToStream
     // merges the keys.
     let read = BTreeMap::from([(UPDATE_CALLS_TAG.to_owned(), at(100).timestamp().to_string())]);
-    let (mut a, mut b) = (ScalingState::from_tags(&read), ScalingState::from_tags(&read));
+    let read_now = || ScalingState::from_tags(&read, at(200)).expect("valid");
+    let (mut a, mut b) = (read_now(), read_now());
     let mut written = read.clone();
     written.extend(a.record_update_call(at(200), 0xa));
     written.extend(b.record_update_call(at(200), 0xb));
-    assert_eq!(ScalingState::from_tags(&written).update_calls_last_24h(at(300)), 3);
-}
-
-#[test]
-fn garbled_state_tags_read_as_absent() {
-    let tags = [(LAST_SCALED_TAG.to_owned(), "yesterday".to_owned())].into();
-    assert_eq!(ScalingState::from_tags(&tags), ScalingState::default());
+    assert_eq!(ScalingState::from_tags(&written, at(300)).expect("valid").update_calls_last_24h(at(300)), 3);
 }
 
 // ---- load estimate ----

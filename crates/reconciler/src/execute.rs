@@ -86,7 +86,11 @@ pub async fn execute<P: Resharder + Sync>(
             last: last.clone(),
         };
         let now = settings.clock.now();
-        let state = ScalingState::from_tags(&last.tags);
+        // A state tag turned invalid mid-run (edited by hand, forged): stop rather than guess.
+        let state = match ScalingState::from_tags(&last.tags, now) {
+            Ok(state) => state,
+            Err(e) => return Ok(incomplete(format!("{e}; run `streams apply` to rewrite it"), steps)),
+        };
         let step = match execution.next(last.tiling(), &state, now) {
             NextStep::Done => return Ok(Outcome { steps, complete: true, why_incomplete: None, last }),
             NextStep::Stale(why) => return Ok(incomplete(format!("plan is stale: {why}"), steps)),

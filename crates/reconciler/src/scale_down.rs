@@ -27,8 +27,10 @@ use tokio::time::Instant;
 use crate::observe::series_of;
 use crate::ports::{ActiveStream, AlarmPort, ErrorKind, MetricQuery, MetricsPort, PortError, Resharder};
 use crate::rearm::{Reset, rearm};
+use crate::scale_up::SkipCode;
 use crate::{
-    ExecuteSettings, Jitter, ReconcileError, SeededJitter, execute, load_queries, retry, shard_load_series,
+    Clock, ExecuteSettings, Jitter, ReconcileError, SeededJitter, execute, load_queries, retry,
+    shard_load_series,
 };
 
 /// How the sweep paces itself.
@@ -90,8 +92,13 @@ pub enum ReviewOutcome {
     Unchanged,
     /// Dry run: the plan would have acted.
     WouldScale { to: u32 },
-    /// Could not be reviewed (not ACTIVE, bad policy tag, ...).
-    Skipped { reason: String },
+    /// Could not be reviewed (not ACTIVE, bad policy or state tag, ...); `skip` codes the reasons
+    /// a metric filter counts.
+    Skipped {
+        reason: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        skip: Option<SkipCode>,
+    },
     /// An AWS failure outlasted the retries; the next cycle tries again.
     Failed { error: String },
 }
@@ -152,7 +159,7 @@ where
             report.cursor = Some(last_read.cloned().or_else(|| cx.after.clone()).unwrap_or_default());
             break;
         }
-        match read(kinesis, name, backoff, jitter).await {
+        match read(kinesis, name, cx.now, backoff, jitter).await {
             Ok(Read::Candidate(candidate)) => page.push(candidate),
             Ok(Read::Skipped(review)) => report.reviews.push(review),
             Ok(Read::NotManaged) => {}
@@ -175,6 +182,7 @@ where
 async fn read<K: Resharder + Sync>(
     kinesis: &K,
     name: &str,
+    now: DateTime<Utc>,
     backoff: &crate::Backoff,
     jitter: &mut impl Jitter,
 ) -> Result<Read, PortError> {
@@ -183,16 +191,16 @@ async fn read<K: Resharder + Sync>(
         other => other?,
     };
     let Some(tag) = snapshot.tags.get(POLICY_TAG) else { return Ok(Read::NotManaged) };
+    let invalid = |e: planner::PlannerError, policy: Option<&Policy>| {
+        let reason = format!("{e}; run `streams apply` to rewrite it");
+        Read::Skipped(Review {
+            outcome: ReviewOutcome::Skipped { reason, skip: Some(SkipCode::InvalidTag) },
+            ..skipped(name, 0, policy, String::new())
+        })
+    };
     let policy = match decode_policy(tag) {
         Ok(policy) => policy,
-        Err(e) => {
-            return Ok(Read::Skipped(skipped(
-                name,
-                0,
-                None,
-                format!("{e}; run `streams apply` to rewrite it"),
-            )));
-        }
+        Err(e) => return Ok(invalid(e, None)),
     };
     // Not ACTIVE: a reshard is under way (the scale-up Lambda), whose children have no history yet.
     let stream = match snapshot.into_active() {
@@ -203,7 +211,10 @@ async fn read<K: Resharder + Sync>(
             return Ok(Read::Skipped(skipped(name, open, Some(&policy), reason)));
         }
     };
-    let state = ScalingState::from_tags(&stream.tags);
+    let state = match ScalingState::from_tags(&stream.tags, now) {
+        Ok(state) => state,
+        Err(e) => return Ok(invalid(e, Some(&policy))),
+    };
     Ok(Read::Candidate(Candidate { stream, policy, state }))
 }
 
@@ -215,7 +226,7 @@ fn skipped(stream: &str, open: u32, policy: Option<&Policy>, reason: String) -> 
         max_shards: policy.map_or(0, |p| p.max_shards),
         utilisation: None,
         plan: None,
-        outcome: ReviewOutcome::Skipped { reason },
+        outcome: ReviewOutcome::Skipped { reason, skip: None },
     }
 }
 
@@ -390,16 +401,25 @@ where
         // Decided from tags read minutes ago: if anyone has scaled since, this plan is stale, and
         // writing the old state back would erase their record.
         let fresh = retry(backoff, &mut jitter, || kinesis.describe(&name)).await?;
-        let mut state = ScalingState::from_tags(&fresh.tags);
+        // The executor's clock runs on from the sweep's time.
+        let execute_settings = ExecuteSettings { clock: Clock::tokio(cx.now), ..settings.execute.clone() };
+        let now = execute_settings.clock.now();
+        let mut state = match ScalingState::from_tags(&fresh.tags, now) {
+            Ok(state) => state,
+            Err(e) => {
+                let reason = format!("{e}; run `streams apply` to rewrite it");
+                return Ok(ReviewOutcome::Skipped { reason, skip: Some(SkipCode::InvalidTag) });
+            }
+        };
         if state.last_scaled_at != c.state.last_scaled_at {
             let reason = "scaled by another actor since it was read; the next cycle decides again".to_owned();
-            return Ok(ReviewOutcome::Skipped { reason });
+            return Ok(ReviewOutcome::Skipped { reason, skip: None });
         }
-        let recorded = state.record(settings.execute.clock.now());
+        let recorded = state.record(now);
         let execution = Execution::of_scale_down(&decided.plan, recorded);
         let tags = state.to_tags();
         retry(backoff, &mut jitter, || kinesis.add_tags(&name, &tags)).await?;
-        let outcome = execute(kinesis, &name, execution, &settings.execute, &mut jitter, cx.deadline).await?;
+        let outcome = execute(kinesis, &name, execution, &execute_settings, &mut jitter, cx.deadline).await?;
         let to = outcome.last.tiling().len();
         rearm(kinesis, cloudwatch, &outcome.last, &c.policy, &Reset::Keep, backoff, &mut jitter).await?;
         Ok::<_, ReconcileError>(ReviewOutcome::Scaled {

@@ -26,8 +26,8 @@ use crate::alarm_message::AlarmMessage;
 use crate::ports::{ActiveStream, AlarmPort, AlarmState, ErrorKind, MetricsPort, Resharder};
 use crate::rearm::{Reset, rearm, set_ok};
 use crate::{
-    ExecuteSettings, Jitter, ReconcileError, execute, load_series, peak_rate, retry, shard_load_series,
-    wait_for_active,
+    Clock, ExecuteSettings, Jitter, ReconcileError, execute, load_series, peak_rate, retry,
+    shard_load_series, wait_for_active,
 };
 
 /// Where and when the handler runs: one invocation's facts.
@@ -49,8 +49,13 @@ pub struct Invocation {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Decision {
-    /// Not ours to act on (not `ALARM`, another account or region, no stream, unmanaged stream).
-    Ignored { reason: String },
+    /// Not ours to act on (not `ALARM`, another account or region, no stream, unmanaged stream),
+    /// or a stream skipped until its tags are fixed (`skip` says so, for a metric filter).
+    Ignored {
+        reason: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        skip: Option<SkipCode>,
+    },
     /// Stale or in cooldown; the alarm may have been set back to `OK` to re-evaluate later.
     Held { admission: Admission },
     /// Enough capacity already, or at `maxShards`.
@@ -63,6 +68,16 @@ pub enum Decision {
         complete: bool,
         why_incomplete: Option<String>,
     },
+}
+
+/// Why a stream is skipped, as a code a CloudWatch Logs metric filter can count
+/// (`{ $.skip = "invalid_tag" }`); the record's `reason` says it in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipCode {
+    /// A policy or state tag fails validation (forged, corrupt or hand-edited): the stream is left
+    /// alone until `streams apply` rewrites it.
+    InvalidTag,
 }
 
 /// The whole record, for the structured log line.
@@ -119,13 +134,12 @@ where
 {
     let (stream, metric) = match gate(message, stream, cx) {
         Ok(trigger) => trigger,
-        Err(reason) => return Ok(Decision::Ignored { reason }),
+        Err(reason) => return Ok(Decision::Ignored { reason, skip: None }),
     };
-    let (active, policy) = match read(kinesis, stream, cx, settings, jitter).await? {
+    let (active, policy, mut state) = match read(kinesis, stream, cx, settings, jitter).await? {
         Ok(read) => read,
-        Err(reason) => return Ok(Decision::Ignored { reason }),
+        Err((reason, skip)) => return Ok(Decision::Ignored { reason, skip }),
     };
-    let mut state = ScalingState::from_tags(&active.tags);
     let admission = planner::admit(message.state_change_time, AlarmKind::of(metric), &state, &policy, cx.now);
     match admission {
         Admission::Act => {}
@@ -181,27 +195,35 @@ fn gate<'m>(
     }
 }
 
-/// Reads the stream and its policy tag, waiting out another actor's reshard so the decision is
-/// made from what it left. The inner `Err` says why the alarm is ignored.
+/// Reads the stream and its policy and state tags, waiting out another actor's reshard so the
+/// decision is made from what it left. The inner `Err` says why the alarm is ignored.
 async fn read<K: Resharder + Sync>(
     kinesis: &K,
     stream: &str,
     cx: &Invocation,
     settings: &ExecuteSettings,
     jitter: &mut impl Jitter,
-) -> Result<Result<(ActiveStream, Policy), String>, ReconcileError> {
+) -> Result<Result<(ActiveStream, Policy, ScalingState), (String, Option<SkipCode>)>, ReconcileError> {
     let snapshot = match retry(&settings.backoff, jitter, || kinesis.describe(stream)).await {
-        Err(e) if e.kind == ErrorKind::NotFound => return Ok(Err(format!("stream {stream} does not exist"))),
+        Err(e) if e.kind == ErrorKind::NotFound => {
+            return Ok(Err((format!("stream {stream} does not exist"), None)));
+        }
         other => other?,
     };
     let Some(policy_tag) = snapshot.tags.get(POLICY_TAG) else {
-        return Ok(Err(format!(
-            "stream {stream} is not managed by kinesis-autoscaler (no {POLICY_TAG} tag)"
-        )));
+        let reason = format!("stream {stream} is not managed by kinesis-autoscaler (no {POLICY_TAG} tag)");
+        return Ok(Err((reason, None)));
+    };
+    let invalid = |e: planner::PlannerError| {
+        Err((format!("stream {stream}: {e}; run `streams apply` to rewrite it"), Some(SkipCode::InvalidTag)))
     };
     let policy = match decode_policy(policy_tag) {
         Ok(policy) => policy,
-        Err(e) => return Ok(Err(format!("stream {stream}: {e}; run `streams apply` to rewrite it"))),
+        Err(e) => return Ok(invalid(e)),
+    };
+    let state = match ScalingState::from_tags(&snapshot.tags, cx.now) {
+        Ok(state) => state,
+        Err(e) => return Ok(invalid(e)),
     };
     let active = match snapshot.into_active() {
         Ok(active) => active,
@@ -211,7 +233,7 @@ async fn read<K: Resharder + Sync>(
                 .await?
         }
     };
-    Ok(Ok((active, policy)))
+    Ok(Ok((active, policy, state)))
 }
 
 /// The load to size from: recent metrics at the alarm's period, raised to what the alarm itself
@@ -277,6 +299,8 @@ where
     let from = active.tiling().len();
     let state_tags = state.to_tags();
     retry(backoff, jitter, || kinesis.add_tags(stream, &state_tags)).await?;
+    // The executor's clock runs on from the invocation's time.
+    let settings = &ExecuteSettings { clock: Clock::tokio(cx.now), ..settings.clone() };
     let outcome = execute(kinesis, stream, execution, settings, jitter, cx.deadline).await?;
     let to = outcome.last.tiling().len();
     let reason = format!("kinesis-autoscaler: scaled {stream} from {from} to {to} shards; re-evaluating");

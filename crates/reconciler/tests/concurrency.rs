@@ -119,7 +119,10 @@ async fn evaluate(seed: u64, shards: u32, policy: &Policy, mib_per_sec: f64) -> 
         shards: tiling.len(),
         narrowest: tiling.shards().iter().map(|s| s.range.fraction()).fold(1.0, f64::min),
         update_calls_made: kinesis.calls().iter().filter(|c| c.starts_with("UpdateShardCount")).count(),
-        update_calls_recorded: ScalingState::from_tags(&live.tags).update_calls.len(),
+        update_calls_recorded: ScalingState::from_tags(&live.tags, t(3_600))
+            .expect("valid")
+            .update_calls
+            .len(),
         alarms_for_live_count: specs
             .iter()
             .all(|spec| cloudwatch.alarm(&spec.name).is_some_and(|(a, _)| &a == spec)),

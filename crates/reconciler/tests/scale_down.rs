@@ -10,6 +10,7 @@ use planner::{
 };
 use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
 use reconciler::scale_down::{ReviewOutcome, SweepContext, SweepReport, SweepSettings, sweep};
+use reconciler::scale_up::SkipCode;
 use reconciler::{
     AlarmPort, Dimension, MetricPoint, MetricPublisher, Resharder, SeededJitter, StreamAdmin, StreamReader,
     Unit,
@@ -238,4 +239,18 @@ async fn with_shard_level_metrics_two_warm_shards_are_not_merged_into_one_hot_on
         shard_alarm_specs("keyed", &open, &policy, &[TOPIC.to_owned()]).into_iter().map(|s| s.name).collect();
     want.sort();
     assert_eq!(names, want, "the merged child has alarms, its closed parents none");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_whose_state_tag_is_in_the_future_is_skipped_as_an_invalid_tag() {
+    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    managed(&kinesis, &cloudwatch, "forged", 4, &Policy::default()).await;
+    day(&cloudwatch, "forged", 0.4, None).await;
+    let future = (now().timestamp() + 86_400 * 365).to_string();
+    kinesis.add_tags("forged", &[(LAST_SCALED_TAG.to_owned(), future)].into()).await.unwrap();
+    let report = run(&kinesis, &cloudwatch, &settings()).await;
+    let ReviewOutcome::Skipped { reason, skip } = outcome(&report, "forged") else { panic!("{report:#?}") };
+    assert!(reason.contains("in the future"), "{reason}");
+    assert_eq!(*skip, Some(SkipCode::InvalidTag));
+    assert_eq!(kinesis.tiling("forged").unwrap().len(), 4);
 }

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use planner::{
-    Admission, KINESIS_NAMESPACE, Metric, POLICY_TAG, Policy, ScalingState, alarm_name, alarm_specs,
-    encode_policy, shard_alarm_prefix, shard_alarm_specs,
+    Admission, KINESIS_NAMESPACE, LAST_SCALED_TAG, Metric, POLICY_TAG, Policy, ScalingState, alarm_name,
+    alarm_specs, encode_policy, shard_alarm_prefix, shard_alarm_specs,
 };
 use reconciler::alarm_message::AlarmMessage;
 use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
-use reconciler::scale_up::{Decision, Invocation, handle};
+use reconciler::scale_up::{Decision, Invocation, SkipCode, handle};
 use reconciler::{
     AlarmPort, AlarmState, Dimension, ErrorKind, ExecuteSettings, MetricPoint, MetricPublisher, Resharder,
     SeededJitter, StreamReader, Unit,
@@ -107,7 +107,7 @@ async fn a_hot_stream_is_split_and_its_alarms_rearmed_for_the_new_count() {
         assert_eq!(state, AlarmState::Ok, "{} back to OK so it can fire again", spec.name);
     }
     let tags = world.kinesis.describe("orders").await.unwrap().tags;
-    assert_eq!(ScalingState::from_tags(&tags).last_scaled_at, Some(t(5)));
+    assert_eq!(ScalingState::from_tags(&tags, t(5)).unwrap().last_scaled_at, Some(t(5)));
 }
 
 #[tokio::test(start_paused = true)]
@@ -146,7 +146,7 @@ async fn an_alarm_for_an_unmanaged_stream_is_ignored_and_touches_nothing() {
     world.kinesis.remove_tags("orders", &[POLICY_TAG.to_owned()]).await.unwrap();
     let calls_before = world.kinesis.calls().len();
     let decision = world.alarm(&bytes_alarm(t(0), 0.9), t(5)).await;
-    let Decision::Ignored { reason } = decision else { panic!("{decision:?}") };
+    let Decision::Ignored { reason, .. } = decision else { panic!("{decision:?}") };
     assert!(reason.contains("not managed"), "{reason}");
     assert_eq!(world.kinesis.calls().len(), calls_before);
 }
@@ -158,7 +158,7 @@ async fn an_alarm_for_a_stream_outside_the_deployments_prefix_is_ignored_without
     // What a role narrowed to billing-* answers; the handler must not even ask.
     world.kinesis.fail_next("DescribeStreamSummary", ErrorKind::AccessDenied);
     let decision = world.alarm(&bytes_alarm(t(0), 0.9), t(5)).await;
-    let Decision::Ignored { reason } = decision else { panic!("{decision:?}") };
+    let Decision::Ignored { reason, .. } = decision else { panic!("{decision:?}") };
     assert!(reason.contains("outside STREAM_NAME_PREFIX"), "{reason}");
     assert_eq!(world.shards().await, 1);
 }
@@ -298,4 +298,28 @@ async fn with_shard_level_metrics_the_measured_hot_shard_is_split_and_shard_alar
     want.sort();
     assert_eq!(names, want, "an alarm for each open shard, none for the closed parent");
     assert!(!names.iter().any(|n| n.contains(ids[1].as_str())));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_whose_state_tag_is_in_the_future_is_skipped_as_an_invalid_tag_not_held() {
+    let world = World::new(1, Policy::default()).await;
+    let year_3000 = "32503680000".to_owned();
+    world.kinesis.add_tags("orders", &[(LAST_SCALED_TAG.to_owned(), year_3000)].into()).await.unwrap();
+    let decision = world.alarm(&bytes_alarm(t(0), 0.9), t(5)).await;
+    let Decision::Ignored { reason, skip } = decision else { panic!("{decision:?}") };
+    assert!(reason.contains("in the future") && reason.contains("streams apply"), "{reason}");
+    assert_eq!(skip, Some(SkipCode::InvalidTag));
+    assert_eq!(world.shards().await, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_whose_policy_tag_breaks_the_files_bounds_is_skipped_as_an_invalid_tag() {
+    let world = World::new(1, Policy::default()).await;
+    let hostile = encode_policy(&Policy::default()).replace("max=64", "max=4294967295");
+    world.kinesis.add_tags("orders", &[(POLICY_TAG.to_owned(), hostile)].into()).await.unwrap();
+    let decision = world.alarm(&bytes_alarm(t(0), 50.0), t(5)).await;
+    let Decision::Ignored { reason, skip } = decision else { panic!("{decision:?}") };
+    assert!(reason.contains("max="), "{reason}");
+    assert_eq!(skip, Some(SkipCode::InvalidTag));
+    assert_eq!(world.shards().await, 1);
 }

@@ -76,7 +76,7 @@ fn row(r: &Review, width: usize) -> String {
 /// What the next cycle would do, in a few words.
 fn next(r: &Review) -> String {
     match (&r.outcome, &r.plan) {
-        (ReviewOutcome::Skipped { reason }, _) => format!("skipped: {reason}"),
+        (ReviewOutcome::Skipped { reason, .. }, _) => format!("skipped: {reason}"),
         (ReviewOutcome::Failed { error }, _) => format!("unknown: {error}"),
         (_, Some(plan)) => match &plan.action {
             ScaleDownAction::Merge { merges } => {

@@ -5,6 +5,7 @@
 //! for what the user did not write, and skip cross-checks that would only echo an error already
 //! reported; keeping the position lets those cross-checks point at the right line.
 
+use planner::bounds;
 use saphyr::MarkedYaml;
 
 use crate::Location;
@@ -150,10 +151,16 @@ impl Owner {
     }
 }
 
+/// Whether `n` of the file's unit (`unit` seconds, or 1 for counts) passes the policy's `bound`:
+/// the file and the policy-tag decoder share one set of rules ([`planner::bounds`]).
+fn in_units(n: i64, unit: u32, bound: fn(u32) -> bool) -> bool {
+    u32::try_from(n).ok().and_then(|n| n.checked_mul(unit)).is_some_and(bound)
+}
+
 /// Shard counts: at least one, at most the account quota.
 pub(crate) fn shard_count(report: &mut Reporter, path: &str, node: &MarkedYaml) -> Option<u32> {
     let max = planner::MAX_SHARDS_PER_STREAM;
-    report.whole(path, node, &format!("1 to {max} shards"), |n| (1..=i64::from(max)).contains(&n))
+    report.whole(path, node, &format!("1 to {max} shards"), |n| in_units(n, 1, bounds::is_shard_count))
 }
 
 impl Layer {
@@ -237,20 +244,20 @@ impl Layer {
                         "scaleUp.periodSeconds",
                         value,
                         "10, 30 or a multiple of 60 seconds (the periods CloudWatch alarms accept)",
-                        |n| n == 10 || n == 30 || (n > 0 && n <= 86_400 && n % 60 == 0),
+                        |n| in_units(n, 1, bounds::is_alarm_period),
                     );
                     up.period_seconds = Field::from_option(seconds, here);
                 }
                 "evaluationPeriods" => {
                     let periods = report.whole("scaleUp.evaluationPeriods", value, "1 to 100 periods", |n| {
-                        (1..=100).contains(&n)
+                        in_units(n, 1, bounds::is_evaluation_periods)
                     });
                     up.evaluation_periods = Field::from_option(periods, here);
                 }
                 "cooldownMinutes" => {
                     let minutes =
                         report.whole("scaleUp.cooldownMinutes", value, "0 to 1440 minutes (one day)", |n| {
-                            (0..=1440).contains(&n)
+                            in_units(n, 60, bounds::is_cooldown)
                         });
                     up.cooldown_minutes = Field::from_option(minutes, here);
                 }
@@ -293,20 +300,18 @@ impl Layer {
                         Field::from_option(report.percent("scaleDown.thresholdPercent", value), here);
                 }
                 "periodMinutes" => {
-                    // Kinesis publishes stream-level metrics every minute; 5-minute multiples keep
-                    // the look-back's datapoint count (lookback / period) within one query.
                     let minutes = report.whole(
                         "scaleDown.periodMinutes",
                         value,
                         "1 or a multiple of 5 minutes, at most 60",
-                        |n| n == 1 || (n > 0 && n <= 60 && n % 5 == 0),
+                        |n| in_units(n, 60, bounds::is_scale_down_period),
                     );
                     down.period_minutes = Field::from_option(minutes, here);
                 }
                 "lookbackHours" => {
                     let hours =
                         report.whole("scaleDown.lookbackHours", value, "1 to 168 hours (one week)", |n| {
-                            (1..=168).contains(&n)
+                            in_units(n, 3_600, bounds::is_lookback)
                         });
                     down.lookback_hours = Field::from_option(hours, here);
                 }

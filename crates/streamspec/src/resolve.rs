@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use planner::{Policy, Ratio, ScaleDown, ScaleUp};
+use planner::{Policy, Ratio, ScaleDown, ScaleUp, bounds};
 
 use crate::Location;
 use crate::layer::{Field, Layer, MAX_TAGS};
@@ -169,7 +169,7 @@ impl Effective {
             report,
             &self.min_shards,
             &self.max_shards,
-            |min, max| min > max,
+            |min, max| !bounds::shards_ordered(min, max),
             |min, max| {
                 format!(
                     "minShards {}{} is greater than maxShards {}{}",
@@ -184,7 +184,7 @@ impl Effective {
             report,
             &self.up_target,
             &self.up_threshold,
-            |target, threshold| target >= threshold,
+            |target, threshold| !bounds::target_below_threshold(target, threshold),
             |target, threshold| {
                 format!(
                     "scaleUp.targetPercent {}{} must be below scaleUp.thresholdPercent {}{}, or scaling up would leave the load at the alarm threshold",
@@ -199,7 +199,7 @@ impl Effective {
             report,
             &self.down_threshold,
             &self.up_target,
-            |down, target| down >= target,
+            |down, target| !bounds::down_below_target(down, target),
             |down, target| {
                 format!(
                     "scaleDown.thresholdPercent {}{} must be below scaleUp.targetPercent {}{}, or a merged stream could be split again at once",
@@ -214,7 +214,7 @@ impl Effective {
             report,
             &self.up_evaluation_periods,
             &self.up_period_seconds,
-            |periods, seconds| u64::from(periods) * u64::from(seconds) > 86_400,
+            |periods, seconds| !bounds::alarm_span_fits(periods, seconds),
             |periods, seconds| {
                 format!(
                     "scaleUp.evaluationPeriods {}{} times periodSeconds {}{} is {} seconds; a CloudWatch alarm evaluates at most one day (86400 seconds)",

@@ -198,3 +198,25 @@ fn a_missing_file_is_an_io_error_naming_the_path() {
     assert!(matches!(error, streamspec::SpecError::Io { .. }));
     assert_eq!(error.to_string(), "cannot read /nonexistent/streams.yaml");
 }
+
+/// The file and the policy-tag decoder share one set of bounds: every policy the file accepts,
+/// at either edge of every range, survives its tag.
+#[test]
+fn a_policy_at_the_files_bounds_survives_its_tag() {
+    let stream = |settings: &str| {
+        format!(
+            "version: 1\nstreams:\n  - name: edge\n    desiredShards: 10000\n{settings}",
+            settings = settings.lines().map(|l| format!("    {l}\n")).collect::<String>()
+        )
+    };
+    let highs = "minShards: 1\nmaxShards: 10000\nscaleUp:\n  thresholdPercent: 100\n  targetPercent: 99.5\n  \
+                 periodSeconds: 10\n  evaluationPeriods: 100\n  cooldownMinutes: 1440\nscaleDown:\n  \
+                 thresholdPercent: 2\n  periodMinutes: 60\n  lookbackHours: 168";
+    let lows = "minShards: 10000\nmaxShards: 10000\nscaleUp:\n  periodSeconds: 86400\n  evaluationPeriods: 1\n  \
+                cooldownMinutes: 0\nscaleDown:\n  periodMinutes: 1\n  lookbackHours: 1";
+    for settings in [highs, lows] {
+        let config = streamspec::parse("edge.yaml", &stream(settings)).unwrap_or_else(|d| panic!("{d}"));
+        let policy = &config.streams[0].policy;
+        assert_eq!(planner::decode_policy(&planner::encode_policy(policy)).as_ref(), Ok(policy));
+    }
+}
