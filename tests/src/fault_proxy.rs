@@ -206,19 +206,7 @@ impl FaultProxy {
     /// a probability is outside 0..=1, or the port cannot be bound.
     pub fn start(upstream: &str, plan: FaultPlan) -> FaultProxy {
         let upstream = loopback_address(upstream);
-        assert!(plan.hold <= MAX_HOLD && plan.delay <= MAX_HOLD, "hold and delay are at most {MAX_HOLD:?}");
-        for rule in &plan.rules {
-            if let When::Probability { p, .. } = rule.when {
-                assert!((0.0..=1.0).contains(&p), "probability {p} outside 0..=1");
-            }
-        }
-        let rngs = plan
-            .rules
-            .iter()
-            .map(|r| SplitMix64(if let When::Probability { seed, .. } = r.when { seed } else { 0 }))
-            .collect();
-        let matched = vec![0; plan.rules.len()];
-        let shared = Arc::new(Shared::new(State { plan, matched, rngs, seen: Vec::new() }));
+        let shared = Arc::new(Shared::new(State::new(plan)));
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fault proxy");
         let address = listener.local_addr().expect("the proxy's address");
         listener.set_nonblocking(true).expect("a non-blocking listener");
@@ -227,6 +215,19 @@ impl FaultProxy {
             std::thread::spawn(move || accept(&listener, upstream, &shared))
         };
         FaultProxy { address, shared, acceptor: Some(acceptor) }
+    }
+
+    /// Replaces the plan, its counts starting from zero: a Lambda's init calls (its warm-up)
+    /// pass untouched, and the plan applies from its first invocation on. What was seen is kept.
+    ///
+    /// # Panics
+    /// As [`FaultProxy::start`], for a plan out of bounds.
+    pub fn arm(&self, plan: FaultPlan) {
+        let fresh = State::new(plan);
+        let mut state = self.shared.lock();
+        state.plan = fresh.plan;
+        state.matched = fresh.matched;
+        state.rngs = fresh.rngs;
     }
 
     /// The URL to give a client as its endpoint.
@@ -269,6 +270,23 @@ impl Drop for FaultProxy {
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();
         }
+    }
+}
+
+impl State {
+    fn new(plan: FaultPlan) -> State {
+        assert!(plan.hold <= MAX_HOLD && plan.delay <= MAX_HOLD, "hold and delay are at most {MAX_HOLD:?}");
+        for rule in &plan.rules {
+            if let When::Probability { p, .. } = rule.when {
+                assert!((0.0..=1.0).contains(&p), "probability {p} outside 0..=1");
+            }
+        }
+        let rngs = plan
+            .rules
+            .iter()
+            .map(|r| SplitMix64(if let When::Probability { seed, .. } = r.when { seed } else { 0 }))
+            .collect();
+        State { matched: vec![0; plan.rules.len()], rngs, plan, seen: Vec::new() }
     }
 }
 
@@ -648,7 +666,7 @@ mod tests {
     #[test]
     fn the_first_n_rule_fires_n_times_then_forwards() {
         let plan = FaultPlan::new(vec![Rule::first(2, Service::Kinesis, "SplitShard", Fault::Throttle)]);
-        let mut state = State { matched: vec![0], rngs: vec![SplitMix64(0)], plan, seen: Vec::new() };
+        let mut state = State::new(plan);
         let split = Operation { service: Service::Kinesis, name: "SplitShard".into() };
         let other = Operation { service: Service::Kinesis, name: "ListShards".into() };
         let got: Vec<_> = [&split, &other, &split, &split].iter().map(|o| choose(&mut state, o)).collect();
@@ -660,7 +678,7 @@ mod tests {
         let draws = |seed| {
             let rule = Rule::sometimes(0.3, seed, Service::CloudWatch, "*", Fault::ServerError(503));
             let plan = FaultPlan::new(vec![rule]);
-            let mut state = State { matched: vec![0], rngs: vec![SplitMix64(seed)], plan, seen: Vec::new() };
+            let mut state = State::new(plan);
             let op = Operation { service: Service::CloudWatch, name: "DescribeAlarms".into() };
             (0..1000).map(|_| choose(&mut state, &op).is_some()).collect::<Vec<_>>()
         };
