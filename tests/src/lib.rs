@@ -7,8 +7,10 @@
 //!
 //! [`lambda`] runs the real scale-up Lambda binary behind a local Lambda Runtime API, and
 //! [`sns_bridge`] subscribes it to an emulator SNS topic over HTTP, so an alarm can travel the
-//! whole path: CloudWatch → SNS → Lambda → Kinesis.
+//! whole path: CloudWatch → SNS → Lambda → Kinesis. [`fault_proxy`] stands between a binary and
+//! the emulator and answers chosen operations as a failing AWS would.
 
+pub mod fault_proxy;
 pub mod lambda;
 mod shared;
 pub mod sns_bridge;
@@ -94,12 +96,26 @@ pub fn emulator_function(name: &str, env: &[(&str, &str)], timeout: Duration) ->
 
 /// Like [`emulator_function`], for the Lambda binary at `binary` (a release build, say).
 pub fn emulator_function_at(binary: &Path, env: &[(&str, &str)], timeout: Duration) -> LocalLambda {
-    let endpoint = endpoint();
+    function_via(binary, &endpoint(), env, timeout)
+}
+
+/// Like [`emulator_function`], with every AWS call sent to `endpoint` (a
+/// [`fault_proxy::FaultProxy`] in front of the emulator).
+pub fn emulator_function_via(
+    name: &str,
+    endpoint: &str,
+    env: &[(&str, &str)],
+    timeout: Duration,
+) -> LocalLambda {
+    function_via(&workspace_binary(name), endpoint, env, timeout)
+}
+
+fn function_via(binary: &Path, endpoint: &str, env: &[(&str, &str)], timeout: Duration) -> LocalLambda {
     let mut all = vec![
         ("AWS_REGION", REGION),
         ("AWS_ACCESS_KEY_ID", "test"),
         ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ENDPOINT_URL", endpoint),
     ];
     all.extend_from_slice(env);
     LocalLambda::start_with_timeout(binary, &all, timeout)

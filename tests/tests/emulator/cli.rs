@@ -78,7 +78,7 @@ async fn alarms_of(cloudwatch: &impl AlarmPort, stream: &str) -> BTreeMap<String
 /// Asserts the stream has exactly the three scale-up alarms for `shards` open shards at
 /// `percent`% of capacity (per 60 s period), notifying the test topic. The thresholds are worked
 /// out here from the per-shard limits, not by the code under test.
-async fn assert_alarms(cloudwatch: &impl AlarmPort, stream: &str, percent: f64, shards: u32) {
+pub(crate) async fn assert_alarms(cloudwatch: &impl AlarmPort, stream: &str, percent: f64, shards: u32) {
     let share = percent / 100.0 * f64::from(shards) * 60.0;
     let expected = BTreeMap::from([
         (format!("{ALARM_NAME_PREFIX}{stream}-IncomingBytes"), (share * MIB).round()),

@@ -6,6 +6,7 @@
 mod cli;
 mod common;
 mod errors;
+mod faults;
 mod scale_down;
 mod scale_up;
 mod settings;

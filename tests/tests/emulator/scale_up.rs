@@ -42,7 +42,7 @@ fn start_lambda() -> LocalLambda {
 }
 
 /// `streams apply` of a streams.yaml holding `stream` (one YAML flow mapping), alarms to `topic`.
-fn apply(topic: &str, stream: &str) -> Cli {
+pub(crate) fn apply(topic: &str, stream: &str) -> Cli {
     let cli = Cli::with_topic(topic);
     cli.write_config(&[stream.to_owned()]);
     cli.expect(0, &["apply"]);
@@ -50,7 +50,7 @@ fn apply(topic: &str, stream: &str) -> Cli {
 }
 
 /// The policy `streams apply` wrote on the stream, decoded as the Lambda decodes it.
-async fn policy_of(streams: &impl StreamReader, stream: &str) -> Policy {
+pub(crate) async fn policy_of(streams: &impl StreamReader, stream: &str) -> Policy {
     let tags = streams.describe(stream).await.expect("describe").tags;
     let tag = tags.get(POLICY_TAG).unwrap_or_else(|| panic!("{stream} has no {POLICY_TAG} tag: {tags:?}"));
     decode_policy(tag).expect("the policy tag decodes")
@@ -63,7 +63,10 @@ async fn open_shards(streams: &impl StreamReader, stream: &str) -> u32 {
 }
 
 /// The stream's alarms as (threshold, period, actions), by name.
-async fn alarms_of(cloudwatch: &impl AlarmPort, stream: &str) -> BTreeMap<String, (f64, u32, Vec<String>)> {
+pub(crate) async fn alarms_of(
+    cloudwatch: &impl AlarmPort,
+    stream: &str,
+) -> BTreeMap<String, (f64, u32, Vec<String>)> {
     let prefix = format!("{ALARM_NAME_PREFIX}{stream}-");
     let alarms = cloudwatch.describe_alarms(&prefix).await.expect("describe alarms");
     alarms
@@ -79,7 +82,7 @@ async fn alarms_of(cloudwatch: &impl AlarmPort, stream: &str) -> BTreeMap<String
         .collect()
 }
 
-fn expected_alarms(specs: &[AlarmSpec]) -> BTreeMap<String, (f64, u32, Vec<String>)> {
+pub(crate) fn expected_alarms(specs: &[AlarmSpec]) -> BTreeMap<String, (f64, u32, Vec<String>)> {
     specs.iter().map(|s| (s.name.clone(), (s.threshold, s.period_secs, s.alarm_actions.clone()))).collect()
 }
 
@@ -90,7 +93,7 @@ fn aws_time(t: DateTime<Utc>) -> String {
 
 /// An AWS-shaped alarm notification (see `crates/reconciler/tests/fixtures/alarms`) for the
 /// alarm `spec`, gone to ALARM at `changed` on one datapoint of `value`.
-fn alarm_message(spec: &AlarmSpec, changed: DateTime<Utc>, value: f64) -> String {
+pub(crate) fn alarm_message(spec: &AlarmSpec, changed: DateTime<Utc>, value: f64) -> String {
     let name = &spec.name;
     let datapoint_time = changed.format("%d/%m/%y %H:%M:%S");
     json!({
@@ -131,7 +134,7 @@ fn alarm_message(spec: &AlarmSpec, changed: DateTime<Utc>, value: f64) -> String
 }
 
 /// The `SnsEvent` Lambda would receive for `messages` published to `topic`, one record each.
-fn sns_event(topic: &str, messages: &[String]) -> Value {
+pub(crate) fn sns_event(topic: &str, messages: &[String]) -> Value {
     let records: Vec<Value> = messages
         .iter()
         .map(|message| {
@@ -154,7 +157,7 @@ fn sns_event(topic: &str, messages: &[String]) -> Value {
 }
 
 /// The alarm spec for `metric` as `streams apply` wrote it for `shards` shards.
-fn spec_for(stream: &str, shards: u32, policy: &Policy, metric: Metric) -> AlarmSpec {
+pub(crate) fn spec_for(stream: &str, shards: u32, policy: &Policy, metric: Metric) -> AlarmSpec {
     alarm_specs(stream, shards, policy, &[TOPIC.to_owned()])
         .into_iter()
         .find(|s| s.metric == metric)
@@ -162,7 +165,7 @@ fn spec_for(stream: &str, shards: u32, policy: &Policy, metric: Metric) -> Alarm
 }
 
 /// A stream at 90% of one shard per period: one split answers it (60% target → 2 shards).
-fn hot_bytes(spec: &AlarmSpec) -> f64 {
+pub(crate) fn hot_bytes(spec: &AlarmSpec) -> f64 {
     0.9 * MIB * f64::from(spec.period_secs)
 }
 
