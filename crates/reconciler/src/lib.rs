@@ -23,7 +23,7 @@ pub mod scale_up;
 mod shard_level;
 mod wait;
 
-pub use backoff::{Backoff, Jitter, SeededJitter, retry};
+pub use backoff::{Backoff, Jitter, SeededJitter, retry, retry_until};
 pub use config_apply::{ApplyEvent, ApplySettings, apply, observe, observed_alarm};
 pub use error::ReconcileError;
 pub use error_policy::{Retry, classify};
