@@ -146,8 +146,8 @@ fn count(summary: &mut Summary, decision: &Decision) {
 mod tests {
     use aws_lambda_events::sns::SnsRecord;
     use planner::{POLICY_TAG, Policy, alarm_specs, encode_policy};
-    use reconciler::ErrorKind;
     use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
+    use reconciler::{AlarmState, ErrorKind};
 
     use super::*;
 
@@ -166,8 +166,10 @@ mod tests {
         let kinesis = InMemoryStreams::new().with_stream("orders", 4, now() - chrono::Duration::days(3));
         kinesis.add_tags("orders", &[(POLICY_TAG.to_owned(), encode_policy(&policy))].into()).await.unwrap();
         let cloudwatch = InMemoryCloudWatch::new();
+        // In ALARM, as CloudWatch confirms it when the notification arrives.
         for spec in alarm_specs("orders", 4, &policy, &[TOPIC.to_owned()]) {
             cloudwatch.put_alarm(&spec).await.unwrap();
+            cloudwatch.set_alarm_state(&spec.name, AlarmState::Alarm, "hot").await.unwrap();
         }
         let mut handler =
             Handler::new(kinesis, cloudwatch, AwsCalls::uncounted(), "us-east-1".into(), String::new());

@@ -393,7 +393,8 @@ where
         retry(backoff, &mut jitter, || kinesis.add_tags(&name, &tags)).await?;
         let outcome = execute(kinesis, &name, execution, &settings.execute, &mut jitter, cx.deadline).await?;
         let to = outcome.last.tiling().len();
-        rearm(kinesis, cloudwatch, &outcome.last, &c.policy, &Reset::Keep, backoff, &mut jitter).await?;
+        rearm(kinesis, cloudwatch, &outcome.last, &c.policy, &Reset::Keep, backoff, &mut jitter, cx.deadline)
+            .await?;
         Ok::<_, ReconcileError>(ReviewOutcome::Scaled {
             to,
             steps: outcome.steps.iter().map(Step::to_string).collect(),
