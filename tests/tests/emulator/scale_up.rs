@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use aws_adapters::AwsClients;
 use chrono::{DateTime, Utc};
-use emulator_tests::lambda::{DEFAULT_TIMEOUT, LocalLambda};
+use emulator_tests::lambda::{DEFAULT_TIMEOUT, LocalLambda, scheduled_event};
 use emulator_tests::sns_bridge::{SnsBridge, Topic, lambda_event};
 use emulator_tests::{ACCOUNT, REGION, emulator_clients, emulator_function, endpoint, unique_name};
 use planner::{
@@ -26,8 +26,8 @@ use planner::{
     alarm_specs, decode_policy,
 };
 use reconciler::{
-    AlarmPort, Dimension, MetricPoint, MetricPublisher, Resharder, StreamAdmin, StreamReader, StreamStatus,
-    Unit,
+    AlarmPort, AlarmState, Dimension, MetricPoint, MetricPublisher, Resharder, StreamAdmin, StreamReader,
+    StreamStatus, Unit,
 };
 use serde_json::{Value, json};
 
@@ -286,7 +286,22 @@ async fn managed_stream(prefix: &str, max_shards: u32) -> (AwsClients, String, P
     let s = unique_name(prefix);
     apply(TOPIC, &format!("{{name: {s}, desiredShards: 1, minShards: 1, maxShards: {max_shards}}}"));
     let policy = policy_of(&clients.streams(), &s).await;
+    set_in_alarm(&clients, &s).await;
     (clients, s, policy, lambda)
+}
+
+/// Every alarm of `stream` in `ALARM`, as CloudWatch has them when their notifications arrive:
+/// the function confirms each alarm with CloudWatch before acting on a message. The emulator
+/// publishes the state change to the alarms' topic, so [`TOPIC`] must exist (creating it again is
+/// a no-op; it has no subscriber, and is left for the other tests).
+async fn set_in_alarm(clients: &AwsClients, stream: &str) {
+    let topic = Topic::create(clients, TOPIC.rsplit(':').next().expect("a topic ARN")).await;
+    assert_eq!(topic.arn, TOPIC);
+    let cloudwatch = clients.cloudwatch();
+    for alarm in cloudwatch.describe_alarms(&format!("{ALARM_NAME_PREFIX}{stream}-")).await.expect("describe")
+    {
+        cloudwatch.set_alarm_state(&alarm.name, AlarmState::Alarm, "test: hot").await.expect("set state");
+    }
 }
 
 #[tokio::test]
@@ -418,5 +433,30 @@ async fn a_stream_already_updating_is_waited_for_then_handled() {
     assert_eq!(after.status, StreamStatus::Active);
     assert!(after.tiling().len() >= 2, "{:?}", after.tiling());
     eprintln!("{s}: after a concurrent reshard: {:#}", decisions[0]);
+    remove(&clients, &s).await;
+}
+
+#[tokio::test]
+async fn the_resync_schedule_scales_a_stream_whose_alarms_stayed_in_alarm() {
+    let clients = emulator_clients().await;
+    let s = unique_name("scale-up-resync");
+    // Scoped to this stream: the emulator is shared, and the resync lists every alarm in ALARM.
+    let lambda = emulator_function("lambda-scale-up", &[("STREAM_NAME_PREFIX", &s)], DEFAULT_TIMEOUT);
+    apply(TOPIC, &format!("{{name: {s}, desiredShards: 1, minShards: 1, maxShards: 8}}"));
+    let policy = policy_of(&clients.streams(), &s).await;
+    // Left in ALARM: no state change is coming, so no notification either.
+    set_in_alarm(&clients, &s).await;
+
+    let answer = lambda.invoke(scheduled_event("kinesis-autoscaler-resync", &Utc::now().to_rfc3339()));
+    assert!(answer.is_ok(), "{answer:?}\n{}", lambda.transcript());
+    let decisions = lambda.decisions();
+    assert!(decisions.iter().all(|d| d["trigger"] == "resync"), "{decisions:#?}");
+    let scaled: Vec<&Value> = decisions.iter().filter(|d| d["outcome"] == "scaled").collect();
+    assert_eq!(scaled.len(), 1, "the stream's alarms together scale it once: {decisions:#?}");
+    let after = settle(&clients.streams(), &s).await;
+    let shards = after.tiling().len();
+    assert!(shards >= 2, "{:?}", after.tiling());
+    let want = expected_alarms(&alarm_specs(&s, shards, &policy, &[TOPIC.to_owned()]));
+    assert_eq!(alarms_of(&clients.cloudwatch(), &s).await, want, "re-armed for {shards} shards");
     remove(&clients, &s).await;
 }
