@@ -34,6 +34,6 @@ pub use ports::{
     MetricPublisher, MetricQuery, MetricSeries, MetricsPort, PortError, Resharder, Statistic, StreamAdmin,
     StreamReader, StreamSnapshot, StreamStatus, Unit,
 };
-pub use rearm::{Reset, rearm, rearm_if_drifted, set_ok};
+pub use rearm::{Reset, Rewrite, rearm, set_ok};
 pub use shard_level::{ShardLevelChanges, converge_shard_level};
 pub use wait::wait_for_active;

@@ -24,10 +24,21 @@ pub enum Reset {
     Keep,
 }
 
+/// Whether to rewrite the alarms whatever they hold, or only when one drifted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rewrite {
+    /// After a reshard: the count changed, so every threshold did.
+    Always,
+    /// Only if some alarm is not what the live count wants (a re-arm that failed or never ran,
+    /// e.g. the Lambda stopped between the reshard and the re-arm); one `DescribeAlarms` call
+    /// when nothing drifted.
+    IfDrifted,
+}
+
 /// Rewrites `stream`'s alarms for its open shards, with the actions its alarms already have, and
 /// its per-shard alarms where the policy turns them on. A stream with no alarms of its own (never
-/// applied, or deleted by hand) is left alone: `streams apply` writes them. Returns whether there
-/// were alarms to re-arm. No retry sleeps past `deadline` ([`retry_until`]).
+/// applied, or deleted by hand) is left alone: `streams apply` writes them. Returns whether it
+/// re-armed. No retry sleeps past `deadline` ([`retry_until`]).
 #[allow(clippy::too_many_arguments)] // the stream, what to do, and how to retry; a struct would only rename them
 pub async fn rearm<K, C>(
     kinesis: &K,
@@ -35,49 +46,10 @@ pub async fn rearm<K, C>(
     stream: &ActiveStream,
     policy: &Policy,
     reset: &Reset,
+    rewrite: Rewrite,
     backoff: &Backoff,
     jitter: &mut impl Jitter,
     deadline: Instant,
-) -> Result<bool, PortError>
-where
-    K: Resharder + Sync,
-    C: AlarmPort + Sync,
-{
-    rewrite(kinesis, cloudwatch, stream, policy, reset, backoff, jitter, deadline, false).await
-}
-
-/// [`rearm`], but only if some alarm of the stream is not what its live count wants (a re-arm that
-/// failed or never ran, e.g. the Lambda stopped between the reshard and the re-arm). Returns
-/// whether it re-armed. One `DescribeAlarms` call when nothing drifted.
-#[allow(clippy::too_many_arguments)] // as `rearm`
-pub async fn rearm_if_drifted<K, C>(
-    kinesis: &K,
-    cloudwatch: &C,
-    stream: &ActiveStream,
-    policy: &Policy,
-    reset: &Reset,
-    backoff: &Backoff,
-    jitter: &mut impl Jitter,
-    deadline: Instant,
-) -> Result<bool, PortError>
-where
-    K: Resharder + Sync,
-    C: AlarmPort + Sync,
-{
-    rewrite(kinesis, cloudwatch, stream, policy, reset, backoff, jitter, deadline, true).await
-}
-
-#[allow(clippy::too_many_arguments)] // `rearm`'s, and whether to stop when nothing drifted
-async fn rewrite<K, C>(
-    kinesis: &K,
-    cloudwatch: &C,
-    stream: &ActiveStream,
-    policy: &Policy,
-    reset: &Reset,
-    backoff: &Backoff,
-    jitter: &mut impl Jitter,
-    deadline: Instant,
-    only_if_drifted: bool,
 ) -> Result<bool, PortError>
 where
     K: Resharder + Sync,
@@ -95,7 +67,7 @@ where
     let as_wanted = |spec: &AlarmSpec| {
         existing.iter().any(|a| a.name == spec.name && a.definition.changes_to(&spec.definition()).is_empty())
     };
-    if only_if_drifted && specs.iter().all(as_wanted) {
+    if rewrite == Rewrite::IfDrifted && specs.iter().all(as_wanted) {
         return Ok(false);
     }
     for spec in specs {

@@ -28,7 +28,7 @@ use crate::ports::{
     ActiveStream, AlarmPort, AlarmState, AlarmSummary, ErrorKind, MetricsPort, PortError, Resharder,
     StreamSnapshot,
 };
-use crate::rearm::{Reset, rearm, rearm_if_drifted, set_ok};
+use crate::rearm::{Reset, Rewrite, rearm, set_ok};
 use crate::{
     ExecuteSettings, Jitter, ReconcileError, execute, load_series, peak_rate, retry_until, shard_load_series,
     wait_for_active,
@@ -322,7 +322,8 @@ where
     if plan.action == ScaleUpAction::None {
         let reason = format!("kinesis-autoscaler: alarms of {} re-armed for the live count", trigger.stream);
         let reset = Reset::ToOk { reason };
-        rearm_if_drifted(kinesis, cloudwatch, &active, &policy, &reset, backoff, jitter, deadline).await?;
+        rearm(kinesis, cloudwatch, &active, &policy, &reset, Rewrite::IfDrifted, backoff, jitter, deadline)
+            .await?;
         return Ok(Decision::NoChange { plan });
     }
     let execution = Execution::of_scale_up(&plan);
@@ -505,7 +506,7 @@ where
     C: AlarmPort + Sync,
 {
     let (backoff, reset) = (&settings.backoff, Reset::ToOk { reason: reason.to_owned() });
-    rearm(kinesis, cloudwatch, live, policy, &reset, backoff, jitter, deadline).await?;
+    rearm(kinesis, cloudwatch, live, policy, &reset, Rewrite::Always, backoff, jitter, deadline).await?;
     if trigger.shard.is_some() {
         set_ok(cloudwatch, &trigger.alarm.name, reason, backoff, jitter, deadline).await?;
     }
