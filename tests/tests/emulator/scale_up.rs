@@ -314,14 +314,17 @@ async fn a_duplicate_delivery_scales_once() {
     let again = lambda.invoke(event);
     assert!(first.is_ok() && again.is_ok(), "{first:?} {again:?}\n{}", lambda.transcript());
     let decisions = lambda.decisions();
-    assert_eq!(decision_outcomes(&lambda, 2), ["scaled", "held"], "{decisions:#?}");
-    assert_eq!(decisions[1]["admission"]["kind"], "stale", "a duplicate is stale: {:#}", decisions[1]);
+    // The scaling reset the alarm to OK: CloudWatch no longer confirms the duplicate's ALARM.
+    assert_eq!(decision_outcomes(&lambda, 2), ["scaled", "ignored"], "{decisions:#?}");
+    let reason = decisions[1]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("not in ALARM"), "{:#}", decisions[1]);
     assert_eq!(settle(&clients.streams(), &s).await.tiling().len(), 2);
     remove(&clients, &s).await;
 }
 
-/// A throttling alarm bypasses the cooldown, so only staleness stops its duplicate: the one
-/// delivered in the same second as the scaling it caused must still be seen as stale.
+/// A throttling alarm bypasses the cooldown, so the cooldown cannot stop its duplicate: the
+/// re-arm (back to OK, which CloudWatch then confirms) does, and staleness would if CloudWatch
+/// still said ALARM (`crates/reconciler/tests/scale_up.rs` pins that case).
 #[tokio::test]
 async fn a_duplicated_throttling_alarm_scales_once() {
     let (clients, s, policy, lambda) = managed_stream("scale-up-dup-throttle", 8).await;
@@ -332,7 +335,7 @@ async fn a_duplicated_throttling_alarm_scales_once() {
     let again = lambda.invoke(event);
     assert!(first.is_ok() && again.is_ok(), "{first:?} {again:?}\n{}", lambda.transcript());
     let decisions = lambda.decisions();
-    assert_eq!(decision_outcomes(&lambda, 2), ["scaled", "held"], "{decisions:#?}");
+    assert_eq!(decision_outcomes(&lambda, 2), ["scaled", "ignored"], "{decisions:#?}");
     assert_eq!(settle(&clients.streams(), &s).await.tiling().len(), 2);
     remove(&clients, &s).await;
 }
@@ -370,6 +373,9 @@ async fn an_alarm_for_an_unmanaged_stream_is_ignored() {
     streams.create_stream(&s, 1).await.expect("create stream");
     settle(&streams, &s).await;
     let spec = spec_for(&s, 1, &Policy::default(), Metric::IncomingBytes);
+    // A real alarm in ALARM (so CloudWatch confirms it) on a stream without the policy tag.
+    clients.cloudwatch().put_alarm(&spec).await.expect("put alarm");
+    set_in_alarm(&clients, &s).await;
 
     let answer = lambda.invoke(sns_event(TOPIC, &[alarm_message(&spec, Utc::now(), hot_bytes(&spec))]));
     assert!(answer.is_ok(), "{answer:?}\n{}", lambda.transcript());
@@ -380,6 +386,7 @@ async fn an_alarm_for_an_unmanaged_stream_is_ignored() {
     let after = settle(&streams, &s).await;
     assert_eq!(after.tiling().len(), 1);
     assert!(after.tags.is_empty(), "nothing was written on it: {:?}", after.tags);
+    clients.cloudwatch().delete_alarms(std::slice::from_ref(&spec.name)).await.expect("delete alarm");
     streams.delete_stream(&s).await.expect("delete stream");
 }
 
