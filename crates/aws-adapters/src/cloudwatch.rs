@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_cloudwatch::Client;
+use aws_sdk_cloudwatch::operation::describe_alarms::builders::DescribeAlarmsFluentBuilder;
 use aws_sdk_cloudwatch::types::{
     AlarmType, ComparisonOperator, Dimension as SdkDimension, Metric as SdkMetric, MetricAlarm,
     MetricDataQuery, MetricDatum, MetricStat, ScanBy, StandardUnit, StateValue, Statistic as SdkStatistic,
@@ -25,6 +26,8 @@ use crate::errors::port_error;
 const POINTS_PER_PUT: usize = 1_000;
 const QUERIES_PER_GET: usize = 500;
 const ALARMS_PER_DELETE: usize = 100;
+/// `DescribeAlarms`' largest page (`MaxRecords`, 1–100).
+const ALARMS_PER_PAGE: i32 = 100;
 
 /// CloudWatch metrics and alarms through the SDK client. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -35,6 +38,28 @@ pub struct CloudWatch {
 impl CloudWatch {
     pub fn new(client: Client) -> Self {
         CloudWatch { client }
+    }
+
+    /// The metric alarms a `DescribeAlarms` request, as `filter` narrows it, finds across all pages.
+    async fn metric_alarms(
+        &self,
+        filter: impl Fn(DescribeAlarmsFluentBuilder) -> DescribeAlarmsFluentBuilder,
+    ) -> Result<Vec<AlarmSummary>, PortError> {
+        let mut alarms = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = filter(self.client.describe_alarms())
+                .alarm_types(AlarmType::MetricAlarm)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| port_error("DescribeAlarms", None, e))?;
+            alarms.extend(page.metric_alarms().iter().map(summary));
+            match page.next_token() {
+                Some(next) => token = Some(next.to_owned()),
+                None => return Ok(alarms),
+            }
+        }
     }
 
     /// The alarms among `names` that exist (used when a batch delete names a missing one).
@@ -235,24 +260,18 @@ impl AlarmPort for CloudWatch {
     }
 
     async fn describe_alarms(&self, prefix: &str) -> Result<Vec<AlarmSummary>, PortError> {
-        let mut alarms = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .client
-                .describe_alarms()
-                .alarm_name_prefix(prefix)
-                .alarm_types(AlarmType::MetricAlarm)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| port_error("DescribeAlarms", None, e))?;
-            alarms.extend(page.metric_alarms().iter().map(summary));
-            match page.next_token() {
-                Some(next) => token = Some(next.to_owned()),
-                None => return Ok(alarms),
-            }
-        }
+        self.metric_alarms(|r| r.alarm_name_prefix(prefix)).await
+    }
+
+    async fn describe_alarm(&self, name: &str) -> Result<Option<AlarmSummary>, PortError> {
+        Ok(self.metric_alarms(|r| r.alarm_names(name)).await?.into_iter().find(|a| a.name == name))
+    }
+
+    async fn alarms_in_alarm(&self, prefix: &str) -> Result<Vec<AlarmSummary>, PortError> {
+        self.metric_alarms(|r| {
+            r.alarm_name_prefix(prefix).state_value(StateValue::Alarm).max_records(ALARMS_PER_PAGE)
+        })
+        .await
     }
 
     async fn delete_alarms(&self, names: &[String]) -> Result<(), PortError> {
@@ -416,6 +435,47 @@ mod tests {
                 ("kinesis-autoscaler-b", Some(AlarmState::Alarm))
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn alarms_in_alarm_asks_for_alarm_state_in_pages_of_100_and_follows_them() {
+        let alarm =
+            |name: &str| MetricAlarm::builder().alarm_name(name).state_value(StateValue::Alarm).build();
+        let (a, b) = (alarm("kinesis-autoscaler-a"), alarm("kinesis-autoscaler-b"));
+        let asks_for_alarms = |r: &aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsInput| {
+            r.alarm_name_prefix() == Some("kinesis-autoscaler-")
+                && r.state_value() == Some(&StateValue::Alarm)
+                && r.max_records() == Some(100)
+        };
+        let first = mock!(Client::describe_alarms)
+            .match_requests(move |r| asks_for_alarms(r) && r.next_token().is_none())
+            .then_output(move || {
+                DescribeAlarmsOutput::builder().metric_alarms(a.clone()).next_token("p2").build()
+            });
+        let second = mock!(Client::describe_alarms)
+            .match_requests(move |r| asks_for_alarms(r) && r.next_token() == Some("p2"))
+            .then_output(move || DescribeAlarmsOutput::builder().metric_alarms(b.clone()).build());
+        let alarms = cloudwatch(&[&first, &second]).alarms_in_alarm("kinesis-autoscaler-").await.unwrap();
+        let names: Vec<_> = alarms.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["kinesis-autoscaler-a", "kinesis-autoscaler-b"]);
+    }
+
+    #[tokio::test]
+    async fn describe_alarm_finds_exactly_the_named_alarm_or_none() {
+        let rule = mock!(Client::describe_alarms)
+            .match_requests(|r| r.alarm_names() == ["kinesis-autoscaler-a"])
+            .then_output(|| {
+                DescribeAlarmsOutput::builder()
+                    .metric_alarms(MetricAlarm::builder().alarm_name("kinesis-autoscaler-a").build())
+                    .build()
+            });
+        let none = mock!(Client::describe_alarms)
+            .match_requests(|r| r.alarm_names() == ["forged"])
+            .then_output(|| DescribeAlarmsOutput::builder().build());
+        let cloudwatch = cloudwatch(&[&rule, &none]);
+        let found = cloudwatch.describe_alarm("kinesis-autoscaler-a").await.unwrap();
+        assert_eq!(found.map(|a| a.name).as_deref(), Some("kinesis-autoscaler-a"));
+        assert_eq!(cloudwatch.describe_alarm("forged").await.unwrap(), None);
     }
 
     #[tokio::test]

@@ -1,4 +1,7 @@
-//! One invocation: every SNS record's alarm handled in turn, each with its decision logged.
+//! One invocation: every SNS record's alarm handled in turn, or, on the `ResyncSchedule` rule's
+//! `Scheduled Event`, every alarm of this deployment still in `ALARM` (the resync: CloudWatch
+//! notifies only on a state change, so nothing else would wake the scaler for them); each with
+//! its decision logged. The event is told apart by shape ([`Event`]).
 //!
 //! A malformed message is logged and skipped (retrying cannot fix it). An AWS failure that
 //! outlasted the backoff fails the invocation after the other records are handled, so Lambda's
@@ -17,9 +20,9 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use lambda_shell::{AwsCalls, Function, InvocationError};
 use reconciler::alarm_message::AlarmMessage;
-use reconciler::scale_up::{self, Decision, Invocation};
-use reconciler::{AlarmPort, ExecuteSettings, MetricsPort, Resharder, SeededJitter};
-use serde::Serialize;
+use reconciler::scale_up::{self, Decision, Invocation, Record};
+use reconciler::{AlarmPort, ExecuteSettings, MetricsPort, ReconcileError, Resharder, SeededJitter};
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::decision;
@@ -39,6 +42,32 @@ pub(crate) struct Handler<K, C> {
     /// `STREAM_NAME_PREFIX`: the streams this deployment may touch (empty: all).
     stream_prefix: String,
     settings: ExecuteSettings,
+}
+
+/// Any event this function receives, told apart by shape.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Event {
+    /// Alarm notifications from the alarm topic.
+    Alarms(SnsEvent),
+    /// An EventBridge event: the `ResyncSchedule` rule's `Scheduled Event`.
+    Schedule(ScheduledEvent),
+}
+
+/// The part of an EventBridge event this function reads.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ScheduledEvent {
+    source: String,
+    #[serde(rename = "detail-type")]
+    detail_type: String,
+}
+
+impl ScheduledEvent {
+    /// Whether it is a schedule rule's tick (`aws.events`, `Scheduled Event`), not some other
+    /// EventBridge event routed here by mistake.
+    fn is_schedule(&self) -> bool {
+        self.source == "aws.events" && self.detail_type == "Scheduled Event"
+    }
 }
 
 /// The invocation's result: how many alarms led to what.
@@ -76,11 +105,28 @@ where
 
     /// One invocation as Lambda delivers it: the account from the invoked ARN, the deadline from
     /// the context.
-    pub(crate) async fn handle(&self, event: LambdaEvent<SnsEvent>) -> Result<Summary, InvocationError> {
+    pub(crate) async fn handle(&self, event: LambdaEvent<Event>) -> Result<Summary, InvocationError> {
         // arn:aws:lambda:<region>:<account>:function:<name>
         let account = event.context.invoked_function_arn.split(':').nth(4).unwrap_or_default();
         let deadline = lambda_shell::deadline(&event.context, DEADLINE_MARGIN);
-        self.handle_records(&event.payload, account, deadline).await
+        match &event.payload {
+            Event::Alarms(sns) => self.handle_records(sns, account, deadline).await,
+            Event::Schedule(scheduled) if scheduled.is_schedule() => self.resync(account, deadline).await,
+            Event::Schedule(other) => {
+                tracing::warn!(source = %other.source, detail_type = %other.detail_type, "ignoring an event that is not a schedule's");
+                Ok(Summary::default())
+            }
+        }
+    }
+
+    fn invocation(&self, account: &str, deadline: Instant) -> Invocation {
+        Invocation {
+            account: account.to_owned(),
+            region: self.region.clone(),
+            stream_prefix: self.stream_prefix.clone(),
+            now: (self.clock)(),
+            deadline,
+        }
     }
 
     /// Every record of `event` in turn, for `account`, starting no work after `deadline`.
@@ -90,46 +136,95 @@ where
         account: &str,
         deadline: Instant,
     ) -> Result<Summary, InvocationError> {
-        let mut summary = Summary { records: event.records.len(), ..Summary::default() };
-        let mut failures = Vec::new();
+        let mut outcome = Outcome::new(event.records.len());
         let mut jitter = SeededJitter::from_entropy();
         for record in &event.records {
             let started = StdInstant::now();
             let message = match AlarmMessage::parse(&record.sns.message) {
                 Ok(message) => message,
                 Err(e) => {
-                    summary.ignored += 1;
+                    outcome.summary.ignored += 1;
                     tracing::warn!(message_id = %record.sns.message_id, "ignoring a malformed alarm message: {e}");
                     continue;
                 }
             };
-            let cx = Invocation {
-                account: account.to_owned(),
-                region: self.region.clone(),
-                stream_prefix: self.stream_prefix.clone(),
-                now: (self.clock)(),
-                deadline,
-            };
+            let cx = self.invocation(account, deadline);
             let calls_before = self.calls.sent();
             let result =
                 scale_up::handle(&self.kinesis, &self.cloudwatch, &message, &cx, &self.settings, &mut jitter)
                     .await;
-            let aws_calls = self.calls.sent() - calls_before;
-            match result {
-                Ok(record) => {
-                    count(&mut summary, &record.decision);
-                    decision::print(&record, aws_calls, started.elapsed());
-                }
-                Err(error) => {
-                    tracing::error!(alarm = %message.name, aws_calls, "scale-up failed: {error}");
-                    failures.push(error);
-                }
+            outcome.add(&message.name, result, self.calls.sent() - calls_before, started);
+        }
+        outcome.finish()
+    }
+
+    /// The resync: every alarm of this deployment in `ALARM` now, each handled as a fresh
+    /// trigger, until `deadline` (what is left waits for the next tick, minutes away).
+    pub(crate) async fn resync(&self, account: &str, deadline: Instant) -> Result<Summary, InvocationError> {
+        let cx = self.invocation(account, deadline);
+        let alarms = scale_up::alarms_to_resync(&self.cloudwatch, &cx, &self.settings.backoff)
+            .await
+            .map_err(|e| InvocationError::new(Function::ScaleUp, [&e]))?;
+        let mut outcome = Outcome::new(alarms.len());
+        let mut jitter = SeededJitter::from_entropy();
+        for alarm in &alarms {
+            if Instant::now() >= deadline {
+                tracing::warn!(alarm = %alarm.name, "resync stopped at the deadline; the next tick continues");
+                break;
+            }
+            let started = StdInstant::now();
+            let calls_before = self.calls.sent();
+            let result = scale_up::handle_resync(
+                &self.kinesis,
+                &self.cloudwatch,
+                alarm,
+                &cx,
+                &self.settings,
+                &mut jitter,
+            )
+            .await;
+            outcome.add(&alarm.name, result, self.calls.sent() - calls_before, started);
+        }
+        outcome.finish()
+    }
+}
+
+/// What an invocation has done so far: the counts and the failures, each decision printed.
+struct Outcome {
+    summary: Summary,
+    failures: Vec<ReconcileError>,
+}
+
+impl Outcome {
+    fn new(records: usize) -> Self {
+        Outcome { summary: Summary { records, ..Summary::default() }, failures: Vec::new() }
+    }
+
+    fn add(
+        &mut self,
+        alarm: &str,
+        result: Result<Record, ReconcileError>,
+        aws_calls: u64,
+        started: StdInstant,
+    ) {
+        match result {
+            Ok(record) => {
+                count(&mut self.summary, &record.decision);
+                decision::print(&record, aws_calls, started.elapsed());
+            }
+            Err(error) => {
+                tracing::error!(alarm, aws_calls, "scale-up failed: {error}");
+                self.failures.push(error);
             }
         }
-        if failures.is_empty() {
-            return Ok(summary);
+    }
+
+    /// An AWS failure that outlasted the backoff fails the invocation, after the rest was handled.
+    fn finish(self) -> Result<Summary, InvocationError> {
+        if self.failures.is_empty() {
+            return Ok(self.summary);
         }
-        Err(InvocationError::new(Function::ScaleUp, &failures))
+        Err(InvocationError::new(Function::ScaleUp, &self.failures))
     }
 }
 
@@ -146,8 +241,8 @@ fn count(summary: &mut Summary, decision: &Decision) {
 mod tests {
     use aws_lambda_events::sns::SnsRecord;
     use planner::{POLICY_TAG, Policy, alarm_specs, encode_policy};
-    use reconciler::ErrorKind;
     use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
+    use reconciler::{AlarmState, ErrorKind};
 
     use super::*;
 
@@ -166,8 +261,10 @@ mod tests {
         let kinesis = InMemoryStreams::new().with_stream("orders", 4, now() - chrono::Duration::days(3));
         kinesis.add_tags("orders", &[(POLICY_TAG.to_owned(), encode_policy(&policy))].into()).await.unwrap();
         let cloudwatch = InMemoryCloudWatch::new();
+        // In ALARM, as CloudWatch confirms it when the notification arrives.
         for spec in alarm_specs("orders", 4, &policy, &[TOPIC.to_owned()]) {
             cloudwatch.put_alarm(&spec).await.unwrap();
+            cloudwatch.set_alarm_state(&spec.name, AlarmState::Alarm, "hot").await.unwrap();
         }
         let mut handler =
             Handler::new(kinesis, cloudwatch, AwsCalls::uncounted(), "us-east-1".into(), String::new());
@@ -203,6 +300,30 @@ mod tests {
         let event = sns(&["not an alarm", HOT_ORDERS]);
         let summary = handler.handle_records(&event, ACCOUNT, deadline()).await.unwrap();
         assert_eq!((summary.records, summary.ignored, summary.scaled), (2, 1, 1), "{summary:?}");
+    }
+
+    /// The `ResyncSchedule` rule's event, as EventBridge delivers it.
+    const SCHEDULED: &str = r#"{"version":"0","id":"89d1a02d-5ec7-412e-82f5-13505f849b41",
+        "detail-type":"Scheduled Event","source":"aws.events","account":"123456789012",
+        "time":"2025-01-01T10:05:00Z","region":"us-east-1",
+        "resources":["arn:aws:events:us-east-1:123456789012:rule/kinesis-autoscaler-resync"],"detail":{}}"#;
+
+    #[test]
+    fn both_an_sns_event_and_a_scheduled_event_are_read() {
+        let scheduled: Event = serde_json::from_str(SCHEDULED).unwrap();
+        assert!(matches!(scheduled, Event::Schedule(ref s) if s.is_schedule()), "{scheduled:?}");
+        let sns = serde_json::to_string(&sns(&[HOT_ORDERS])).unwrap();
+        assert!(matches!(serde_json::from_str(&sns).unwrap(), Event::Alarms(_)));
+        let other: Event = serde_json::from_str(&SCHEDULED.replace("aws.events", "my.app")).unwrap();
+        assert!(matches!(other, Event::Schedule(ref s) if !s.is_schedule()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_resync_scales_a_stream_whose_alarms_stayed_in_alarm_once() {
+        let handler = handler().await;
+        let summary = handler.resync(ACCOUNT, deadline()).await.unwrap();
+        assert_eq!((summary.records, summary.scaled), (3, 1), "three alarms, one scaling: {summary:?}");
+        assert!(handler.kinesis.tiling("orders").unwrap().len() > 4);
     }
 
     #[tokio::test(start_paused = true)]

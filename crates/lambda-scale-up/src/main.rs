@@ -1,8 +1,9 @@
-//! The scale-up Lambda: CloudWatch alarm → SNS → this function → split hot shards → re-arm.
+//! The scale-up Lambda: CloudWatch alarm → SNS → this function → split hot shards → re-arm; and
+//! every few minutes (the `ResyncSchedule` rule) the same for every alarm still in `ALARM`.
 //!
 //! Thin on purpose: `main` sets up JSON logs, builds the SDK clients once (outside the handler,
 //! so connections are reused across invocations), warms the TLS connections during init, and
-//! hands each SNS event to [`handler::Handler`]. The decisions live in `planner`, their execution
+//! hands each event (SNS or the schedule's) to [`handler::Handler`]. The decisions live in `planner`, their execution
 //! in `reconciler`. `STREAM_NAME_PREFIX` (default: none) limits it to the streams whose names
 //! start with it, the same scope as the deployment's IAM policy (`infra/`).
 
@@ -25,8 +26,5 @@ async fn main() -> Result<(), Error> {
         move || clients.requests_sent()
     });
     let handler = handler::Handler::new(clients.streams(), clients.cloudwatch(), calls, region, prefix);
-    lambda_runtime::run(service_fn(|event: LambdaEvent<aws_lambda_events::sns::SnsEvent>| {
-        handler.handle(event)
-    }))
-    .await
+    lambda_runtime::run(service_fn(|event: LambdaEvent<handler::Event>| handler.handle(event))).await
 }

@@ -34,7 +34,8 @@ pub use config_plan::{
 pub use error::PlannerError;
 pub use hashkey::{HashKey, HashRange};
 pub use load::{
-    AlarmEvidence, LoadSeries, LoadSnapshot, LoadSource, ShardLoad, Window, align_down, estimate_rate,
+    AlarmEvidence, LoadSeries, LoadSnapshot, LoadSource, ShardLoad, THROTTLE_RETRY_FACTOR, Window,
+    align_down, estimate_rate, max_plausible_sum,
 };
 pub use policy::{MAX_SHARDS_PER_STREAM, Policy, ScaleDown, ScaleUp, bounds};
 pub use scale_down::{

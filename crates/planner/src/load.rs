@@ -323,6 +323,42 @@ pub struct AlarmEvidence {
     pub threshold: Option<f64>,
 }
 
+/// How many times the records capacity a throttling alarm's `Sum` of rejected records may quote.
+///
+/// Rejections count *attempts*, and producers retry: the AWS SDKs three times by default (four
+/// attempts per record), the KPL until its record TTL. A stream offered 2.5× its capacity by SDK
+/// producers can thus reject up to about 1.5 × 4 = 6× its capacity in records per period; 10×
+/// leaves room for that and more while still telling a measurement from a forged number (which
+/// [`estimate_rate`] would in any case credit only up to the accepted rate).
+pub const THROTTLE_RETRY_FACTOR: f64 = 10.0;
+
+/// The largest `Sum` one datapoint of `metric` over `period_secs` seconds can hold on a stream of
+/// `open_shards` open shards: what the shards can accept in that time (1 MiB/s and 1,000
+/// records/s each), or for rejected records [`THROTTLE_RETRY_FACTOR`] times the records capacity.
+/// A shard-level datapoint is bounded by the same (one shard takes no more than the stream).
+pub fn max_plausible_sum(metric: Metric, open_shards: u32, period_secs: u32) -> f64 {
+    let capacity = Rate::capacity_of(open_shards);
+    let secs = f64::from(period_secs);
+    match metric {
+        Metric::IncomingBytes => capacity.bytes_per_sec * secs,
+        Metric::IncomingRecords => capacity.records_per_sec * secs,
+        Metric::WriteProvisionedThroughputExceeded => capacity.records_per_sec * secs * THROTTLE_RETRY_FACTOR,
+    }
+}
+
+impl AlarmEvidence {
+    /// This evidence without the quoted datapoints no stream of `open_shards` shards could have
+    /// produced (above [`max_plausible_sum`], negative, or not a number). The datapoints come from
+    /// the message's text, which anyone allowed to publish to the topic can write: a forged huge
+    /// value must not size the stream to `maxShards`. Dropped ones leave the threshold (read from
+    /// the alarm itself) and the metrics to size from.
+    pub fn within_capacity(mut self, open_shards: u32) -> AlarmEvidence {
+        let bound = max_plausible_sum(self.metric, open_shards, self.period_secs);
+        self.datapoints.retain(|v| v.is_finite() && (0.0..=bound).contains(v));
+        self
+    }
+}
+
 /// The stream's write rate to size a scale-up for: the peak of each dimension over the recent
 /// metrics, raised to what the alarm's own datapoints (or, without them, its threshold) prove.
 /// Metrics lag by a minute or two, so the alarm's evidence is often the freshest number.
@@ -348,5 +384,47 @@ pub fn estimate_rate(recent: &LoadSeries, evidence: Option<&AlarmEvidence>) -> R
             peak.scaled(1.0 + rejected / peak.records_per_sec)
         }
         Metric::WriteProvisionedThroughputExceeded => peak,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn evidence(metric: Metric, datapoints: &[f64]) -> AlarmEvidence {
+        AlarmEvidence { metric, period_secs: 60, datapoints: datapoints.to_vec(), threshold: Some(1.0) }
+    }
+
+    #[test]
+    fn the_plausible_sum_is_what_the_open_shards_accept_in_one_period() {
+        assert_eq!(max_plausible_sum(Metric::IncomingBytes, 4, 60), 4.0 * 1_048_576.0 * 60.0);
+        assert_eq!(max_plausible_sum(Metric::IncomingRecords, 4, 300), 4.0 * 1_000.0 * 300.0);
+        assert_eq!(
+            max_plausible_sum(Metric::WriteProvisionedThroughputExceeded, 2, 60),
+            2.0 * 1_000.0 * 60.0 * THROTTLE_RETRY_FACTOR
+        );
+    }
+
+    #[test]
+    fn quoted_datapoints_beyond_the_streams_capacity_are_dropped() {
+        let full = 2.0 * 1_048_576.0 * 60.0;
+        let e =
+            evidence(Metric::IncomingBytes, &[full, full + 1.0, 1e300, -1.0, f64::NAN, f64::INFINITY, 5.0]);
+        assert_eq!(e.within_capacity(2).datapoints, vec![full, 5.0]);
+    }
+
+    #[test]
+    fn a_forged_huge_datapoint_sizes_nothing_once_bounded() {
+        let recent = LoadSeries::default();
+        let forged = evidence(Metric::IncomingBytes, &[1e15]);
+        let rate = estimate_rate(&recent, Some(&forged.within_capacity(1)));
+        assert_eq!(rate.bytes_per_sec, 1.0 / 60.0, "only the alarm's threshold is left");
+    }
+
+    #[test]
+    fn rejected_records_may_reach_a_multiple_of_the_capacity() {
+        let records = 1_000.0 * 60.0;
+        let e = evidence(Metric::WriteProvisionedThroughputExceeded, &[6.0 * records, 11.0 * records]);
+        assert_eq!(e.within_capacity(1).datapoints, vec![6.0 * records]);
     }
 }

@@ -241,6 +241,14 @@ impl<T: AlarmPort + Sync> AlarmPort for Counted<T> {
         self.note("DescribeAlarms", self.inner.describe_alarms(prefix)).await
     }
 
+    async fn describe_alarm(&self, name: &str) -> Result<Option<AlarmSummary>, PortError> {
+        self.note("DescribeAlarms", self.inner.describe_alarm(name)).await
+    }
+
+    async fn alarms_in_alarm(&self, prefix: &str) -> Result<Vec<AlarmSummary>, PortError> {
+        self.note("DescribeAlarms", self.inner.alarms_in_alarm(prefix)).await
+    }
+
     async fn delete_alarms(&self, names: &[String]) -> Result<(), PortError> {
         self.note("DeleteAlarms", self.inner.delete_alarms(names)).await
     }

@@ -12,6 +12,8 @@ use std::future::Future;
 use std::hash::BuildHasher;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use crate::error_policy::{Retry, classify};
 use crate::ports::PortError;
 
@@ -115,10 +117,42 @@ impl Jitter for SeededJitter {
 /// Runs `op` until it succeeds, fails with an error [`classify`] calls not retryable, or has
 /// failed `backoff.max_attempts` times; sleeps `backoff.delay(..)` between tries.
 ///
-/// `classify` decides *whether* to retry; the caller's `backoff` decides *how long*, so that a
-/// caller with a deadline (a Lambda, an interactive CLI) bounds the total time. The returned
+/// `classify` decides *whether* to retry; the caller's `backoff` decides *how long*. A caller with
+/// a deadline (a Lambda) uses [`retry_until`], which also bounds the total time. The returned
 /// error is the last one, with [`PortError::attempts`] set to the number of tries made.
-pub async fn retry<T, F, Fut, J>(backoff: &Backoff, jitter: &mut J, mut op: F) -> Result<T, PortError>
+pub async fn retry<T, F, Fut, J>(backoff: &Backoff, jitter: &mut J, op: F) -> Result<T, PortError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, PortError>>,
+    J: Jitter,
+{
+    retry_within(backoff, jitter, None, op).await
+}
+
+/// [`retry`] that never sleeps past `deadline`: when the next sleep would end after it, the last
+/// error is returned at once (its message says so). A Lambda that sleeps into its timeout is
+/// killed mid-call, without re-arming or reporting; giving up at the deadline leaves it the margin
+/// to do both. The first try is always made, since the caller decided there was time for it.
+pub async fn retry_until<T, F, Fut, J>(
+    backoff: &Backoff,
+    jitter: &mut J,
+    deadline: Instant,
+    op: F,
+) -> Result<T, PortError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, PortError>>,
+    J: Jitter,
+{
+    retry_within(backoff, jitter, Some(deadline), op).await
+}
+
+async fn retry_within<T, F, Fut, J>(
+    backoff: &Backoff,
+    jitter: &mut J,
+    deadline: Option<Instant>,
+    mut op: F,
+) -> Result<T, PortError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, PortError>>,
@@ -135,6 +169,10 @@ where
                     return Err(err);
                 }
                 let delay = backoff.delay(attempt - 1, jitter);
+                if deadline.is_some_and(|d| Instant::now() + delay > d) {
+                    err.message = format!("{} (no retry: the deadline is too close)", err.message);
+                    return Err(err);
+                }
                 tracing::warn!(
                     call = err.call,
                     stream = err.stream.as_deref(),
@@ -260,6 +298,24 @@ mod tests {
         .await;
         let times = cell.into_inner();
         assert_sleeps(&times, &[50, 100]);
+    }
+
+    #[tokio::test]
+    async fn retry_until_gives_up_rather_than_sleep_past_the_deadline() {
+        tokio::time::pause();
+        let started = Instant::now();
+        // Sleeps of 200, 400, 800 ms fit in 1.5 s; the fourth (1.6 s) would end after it.
+        let deadline = started + Duration::from_millis(1500);
+        let calls = &RefCell::new(0);
+        let result: Result<(), _> = retry_until(&Backoff::DEFAULT, &mut full, deadline, move || async move {
+            *calls.borrow_mut() += 1;
+            Err(err(ErrorKind::Throttled))
+        })
+        .await;
+        let error = result.unwrap_err();
+        assert_eq!(*calls.borrow(), 4, "three sleeps fit before the deadline");
+        assert!(Instant::now() <= deadline, "returned {:?} after the start", started.elapsed());
+        assert!(error.to_string().contains("deadline"), "{error}");
     }
 
     #[test]

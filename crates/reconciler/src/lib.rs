@@ -24,7 +24,7 @@ pub mod scale_up;
 mod shard_level;
 mod wait;
 
-pub use backoff::{Backoff, Jitter, SeededJitter, retry};
+pub use backoff::{Backoff, Jitter, SeededJitter, retry, retry_until};
 pub use clock::Clock;
 pub use config_apply::{ApplyEvent, ApplySettings, apply, observe, observed_alarm};
 pub use error::ReconcileError;
@@ -36,6 +36,6 @@ pub use ports::{
     MetricPublisher, MetricQuery, MetricSeries, MetricsPort, PortError, Resharder, Statistic, StreamAdmin,
     StreamReader, StreamSnapshot, StreamStatus, Unit,
 };
-pub use rearm::{Reset, rearm, set_ok};
+pub use rearm::{Reset, Rewrite, rearm, set_ok};
 pub use shard_level::{ShardLevelChanges, converge_shard_level};
 pub use wait::wait_for_active;

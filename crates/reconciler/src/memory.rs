@@ -401,6 +401,22 @@ impl CloudWatchState {
     }
 }
 
+impl CloudWatchState {
+    /// The alarms `wanted` picks by name and state, as `DescribeAlarms` reports them.
+    fn summaries(&self, wanted: impl Fn(&str, AlarmState) -> bool) -> Vec<AlarmSummary> {
+        self.alarms
+            .iter()
+            .filter(|(name, (_, state))| wanted(name, *state))
+            .map(|(_, (spec, alarm_state))| AlarmSummary {
+                name: spec.name.clone(),
+                dimensions: Dimension::of_alarm(spec),
+                definition: spec.definition(),
+                state: Some(*alarm_state),
+            })
+            .collect()
+    }
+}
+
 impl InMemoryCloudWatch {
     pub fn new() -> Self {
         Self::default()
@@ -487,17 +503,17 @@ impl AlarmPort for InMemoryCloudWatch {
 
     async fn describe_alarms(&self, prefix: &str) -> Result<Vec<AlarmSummary>, PortError> {
         let state = self.record("DescribeAlarms", prefix.to_owned())?;
-        Ok(state
-            .alarms
-            .iter()
-            .filter(|(name, _)| name.starts_with(prefix))
-            .map(|(_, (spec, alarm_state))| AlarmSummary {
-                name: spec.name.clone(),
-                dimensions: Dimension::of_alarm(spec),
-                definition: spec.definition(),
-                state: Some(*alarm_state),
-            })
-            .collect())
+        Ok(state.summaries(|name, _| name.starts_with(prefix)))
+    }
+
+    async fn describe_alarm(&self, name: &str) -> Result<Option<AlarmSummary>, PortError> {
+        let state = self.record("DescribeAlarms", format!("name={name}"))?;
+        Ok(state.summaries(|n, _| n == name).pop())
+    }
+
+    async fn alarms_in_alarm(&self, prefix: &str) -> Result<Vec<AlarmSummary>, PortError> {
+        let state = self.record("DescribeAlarms", format!("{prefix} state=ALARM"))?;
+        Ok(state.summaries(|name, s| name.starts_with(prefix) && s == AlarmState::Alarm))
     }
 
     async fn delete_alarms(&self, names: &[String]) -> Result<(), PortError> {

@@ -318,6 +318,18 @@ pub trait AlarmPort {
         &self,
         prefix: &str,
     ) -> impl Future<Output = Result<Vec<AlarmSummary>, PortError>> + Send;
+    /// The metric alarm named exactly `name`, if it exists: how a handler confirms that an alarm
+    /// a message names is real before acting on it.
+    fn describe_alarm(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<AlarmSummary>, PortError>> + Send;
+    /// Every metric alarm whose name starts with `prefix` and is in `ALARM` now, across all pages
+    /// (`StateValue=ALARM`, 100 a page): what the scale-up resync re-drives.
+    fn alarms_in_alarm(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<AlarmSummary>, PortError>> + Send;
     /// Deletes alarms by name (batched by 100, CloudWatch's limit). Missing names are not an error.
     fn delete_alarms(&self, names: &[String]) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Forces an alarm's state, e.g. back to `OK` after scaling so that it can fire again

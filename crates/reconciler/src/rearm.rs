@@ -4,12 +4,15 @@
 //! the stream's alarms, and its per-shard alarms follow the shards ([`converge_shard_level`]).
 //! The alarm actions come from one trusted source: the stream's own alarms as `streams apply`
 //! wrote them, never from an incoming message, which anyone allowed to publish to the topic can
-//! forge. Whether the alarms go back to `OK` is the caller's explicit choice ([`Reset`]).
+//! forge. Whether the alarms go back to `OK` is the caller's explicit choice ([`Reset`]). Every
+//! retry stops at the caller's deadline, so a Lambda never sleeps into its timeout here; what a
+//! deadline cuts short, the next trigger (or the scale-up resync) re-arms.
 
-use planner::{ALARM_NAME_PREFIX, Policy, alarm_specs};
+use planner::{ALARM_NAME_PREFIX, AlarmSpec, Policy, alarm_specs};
+use tokio::time::Instant;
 
-use crate::ports::{ActiveStream, AlarmPort, AlarmState, ErrorKind, PortError, Resharder};
-use crate::{Backoff, Jitter, converge_shard_level, retry};
+use crate::ports::{ActiveStream, AlarmPort, AlarmState, AlarmSummary, ErrorKind, PortError, Resharder};
+use crate::{Backoff, Jitter, converge_shard_level, retry_until};
 
 /// What happens to the alarms' state when they are rewritten.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,18 +24,32 @@ pub enum Reset {
     Keep,
 }
 
+/// Whether to rewrite the alarms whatever they hold, or only when one drifted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rewrite {
+    /// After a reshard: the count changed, so every threshold did.
+    Always,
+    /// Only if some alarm is not what the live count wants (a re-arm that failed or never ran,
+    /// e.g. the Lambda stopped between the reshard and the re-arm); one `DescribeAlarms` call
+    /// when nothing drifted.
+    IfDrifted,
+}
+
 /// Rewrites `stream`'s alarms for its open shards, with the actions its alarms already have, and
 /// its per-shard alarms where the policy turns them on. A stream with no alarms of its own (never
-/// applied, or deleted by hand) is left alone: `streams apply` writes them. Returns whether there
-/// were alarms to re-arm.
+/// applied, or deleted by hand) is left alone: `streams apply` writes them. Returns whether it
+/// re-armed. No retry sleeps past `deadline` ([`retry_until`]).
+#[allow(clippy::too_many_arguments)] // the stream, what to do, and how to retry; a struct would only rename them
 pub async fn rearm<K, C>(
     kinesis: &K,
     cloudwatch: &C,
     stream: &ActiveStream,
     policy: &Policy,
     reset: &Reset,
+    rewrite: Rewrite,
     backoff: &Backoff,
     jitter: &mut impl Jitter,
+    deadline: Instant,
 ) -> Result<bool, PortError>
 where
     K: Resharder + Sync,
@@ -40,17 +57,23 @@ where
 {
     let name = stream.name.as_str();
     let prefix = format!("{ALARM_NAME_PREFIX}{name}-");
-    let existing = retry(backoff, jitter, || cloudwatch.describe_alarms(&prefix)).await?;
+    let existing = retry_until(backoff, jitter, deadline, || cloudwatch.describe_alarms(&prefix)).await?;
     // The prefix of `orders` also covers `orders-eu`'s alarms: the dimension says whose they are.
-    let Some(actions) =
-        existing.iter().find(|a| a.stream() == Some(name)).map(|a| a.definition.actions.clone())
-    else {
+    let existing: Vec<&AlarmSummary> = existing.iter().filter(|a| a.stream() == Some(name)).collect();
+    let Some(actions) = existing.first().map(|a| a.definition.actions.clone()) else {
         return Ok(false);
     };
-    for spec in alarm_specs(name, stream.tiling().len(), policy, &actions) {
-        retry(backoff, jitter, || cloudwatch.put_alarm(&spec)).await?;
+    let specs = alarm_specs(name, stream.tiling().len(), policy, &actions);
+    let as_wanted = |spec: &AlarmSpec| {
+        existing.iter().any(|a| a.name == spec.name && a.definition.changes_to(&spec.definition()).is_empty())
+    };
+    if rewrite == Rewrite::IfDrifted && specs.iter().all(as_wanted) {
+        return Ok(false);
+    }
+    for spec in specs {
+        retry_until(backoff, jitter, deadline, || cloudwatch.put_alarm(&spec)).await?;
         if let Reset::ToOk { reason } = reset {
-            set_ok(cloudwatch, &spec.name, reason, backoff, jitter).await?;
+            set_ok(cloudwatch, &spec.name, reason, backoff, jitter, deadline).await?;
         }
     }
     converge_shard_level(kinesis, cloudwatch, stream, policy, &actions, backoff, jitter).await?;
@@ -65,8 +88,11 @@ pub async fn set_ok<C: AlarmPort + Sync>(
     reason: &str,
     backoff: &Backoff,
     jitter: &mut impl Jitter,
+    deadline: Instant,
 ) -> Result<(), PortError> {
-    match retry(backoff, jitter, || cloudwatch.set_alarm_state(name, AlarmState::Ok, reason)).await {
+    match retry_until(backoff, jitter, deadline, || cloudwatch.set_alarm_state(name, AlarmState::Ok, reason))
+        .await
+    {
         Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
         other => other,
     }

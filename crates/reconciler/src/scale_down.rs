@@ -26,7 +26,7 @@ use tokio::time::Instant;
 
 use crate::observe::series_of;
 use crate::ports::{ActiveStream, AlarmPort, ErrorKind, MetricQuery, MetricsPort, PortError, Resharder};
-use crate::rearm::{Reset, rearm};
+use crate::rearm::{Reset, Rewrite, rearm};
 use crate::scale_up::SkipCode;
 use crate::{
     Clock, ExecuteSettings, Jitter, ReconcileError, SeededJitter, execute, load_queries, retry,
@@ -421,7 +421,18 @@ where
         retry(backoff, &mut jitter, || kinesis.add_tags(&name, &tags)).await?;
         let outcome = execute(kinesis, &name, execution, &execute_settings, &mut jitter, cx.deadline).await?;
         let to = outcome.last.tiling().len();
-        rearm(kinesis, cloudwatch, &outcome.last, &c.policy, &Reset::Keep, backoff, &mut jitter).await?;
+        rearm(
+            kinesis,
+            cloudwatch,
+            &outcome.last,
+            &c.policy,
+            &Reset::Keep,
+            Rewrite::Always,
+            backoff,
+            &mut jitter,
+            cx.deadline,
+        )
+        .await?;
         Ok::<_, ReconcileError>(ReviewOutcome::Scaled {
             to,
             steps: outcome.steps.iter().map(Step::to_string).collect(),

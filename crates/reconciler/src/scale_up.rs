@@ -16,17 +16,21 @@ use std::time::Instant as StdInstant;
 
 use chrono::{DateTime, Utc};
 use planner::{
-    Admission, AlarmEvidence, AlarmKind, Execution, LoadSnapshot, Metric, POLICY_TAG, Policy, ScaleUpAction,
-    ScaleUpInput, ScaleUpPlan, ScalingState, Step, Window, decode_policy, plan_scale_up,
+    ALARM_NAME_PREFIX, Admission, AlarmEvidence, AlarmKind, Execution, KINESIS_NAMESPACE, LoadSnapshot,
+    Metric, POLICY_TAG, Policy, ScaleUpAction, ScaleUpInput, ScaleUpPlan, ScalingState, ShardId, Step,
+    Window, decode_policy, plan_scale_up,
 };
 use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::alarm_message::AlarmMessage;
-use crate::ports::{ActiveStream, AlarmPort, AlarmState, ErrorKind, MetricsPort, Resharder};
-use crate::rearm::{Reset, rearm, set_ok};
+use crate::ports::{
+    ActiveStream, AlarmPort, AlarmState, AlarmSummary, ErrorKind, MetricsPort, PortError, Resharder,
+    StreamSnapshot,
+};
+use crate::rearm::{Reset, Rewrite, rearm, set_ok};
 use crate::{
-    Clock, ExecuteSettings, Jitter, ReconcileError, execute, load_series, peak_rate, retry,
+    Clock, ExecuteSettings, Jitter, ReconcileError, execute, load_series, peak_rate, retry_until,
     shard_load_series, wait_for_active,
 };
 
@@ -94,6 +98,11 @@ pub struct Record {
 
 /// Handles one alarm message. `Err` only for failures worth retrying the whole invocation for
 /// (a throttled or unreachable AWS after the backoff gave up); everything else is a `Decision`.
+///
+/// The message only says *which* alarm to look at: the alarm is confirmed with CloudWatch before
+/// anything acts ([`confirm`]), and its definition, not the message, supplies the threshold and
+/// period. Only the quoted datapoints are taken from the message, bounded by what the stream can
+/// physically accept ([`planner::max_plausible_sum`]).
 pub async fn handle<K, C>(
     kinesis: &K,
     cloudwatch: &C,
@@ -108,7 +117,24 @@ where
 {
     let started = StdInstant::now();
     let stream = message.stream().map(str::to_owned);
-    let decision = decide(kinesis, cloudwatch, message, stream.as_deref(), cx, settings, jitter).await?;
+    let decision = match gate(message, stream.as_deref(), cx) {
+        Err(reason) => Decision::Ignored { reason, skip: None },
+        Ok(stream) => {
+            let alarm = retry_until(&settings.backoff, jitter, cx.deadline, || {
+                cloudwatch.describe_alarm(&message.name)
+            })
+            .await?;
+            match alarm.as_ref().ok_or_else(|| format!("alarm {} does not exist", message.name)).and_then(
+                |a| {
+                    confirm(a, cx, message.state_change_time, message.reason_datapoints())
+                        .and_then(|t| same_stream(t, stream))
+                },
+            ) {
+                Err(reason) => Decision::Ignored { reason, skip: None },
+                Ok(trigger) => decide(kinesis, cloudwatch, &trigger, cx, settings, jitter).await?,
+            }
+        }
+    };
     Ok(Record {
         alarm: message.name.clone(),
         trigger: message.trigger_key(),
@@ -119,11 +145,150 @@ where
     })
 }
 
+/// The alarms the scheduled resync re-drives: every alarm of this deployment (the tool's prefix
+/// and `STREAM_NAME_PREFIX`) in `ALARM` now, one `DescribeAlarms` page per 100 of them.
+///
+/// Why a resync: CloudWatch notifies only on a state *change*, so an alarm left in `ALARM` (at
+/// `maxShards`, or because the Lambda stopped between a reshard and the re-arm) never wakes the
+/// scaler again while the stream stays hot. Like a controller's periodic requeue, the resync
+/// hands each such alarm to [`handle_resync`] every few minutes (`ResyncSchedule`, 5 minutes by
+/// default). Its cost, counted by `crates/reconciler/tests/scale_up.rs`: a quiet tick is one
+/// `DescribeAlarms` call (one page per 100 alarms in `ALARM`), 12 an hour, 8,760 a month
+/// (730 h × 12): inside CloudWatch's free 1,000,000 API requests a month, US$0.09 beyond it at
+/// US$0.01 per 1,000; plus 8,760 invocations of well under a second. Each alarm found in `ALARM`
+/// and not acted on (at `maxShards`) adds 5 calls a tick: the stream's reads
+/// (`DescribeStreamSummary`, `ListShards`, `ListTagsForStream`), one `GetMetricData` of 2
+/// metrics, one `DescribeAlarms` to check the definitions: 43,800 calls and 17,520 metrics
+/// requested a month, about US$0.18 of `GetMetricData` (US$0.01 per 1,000 metrics); a stream at
+/// `maxShards` with its three alarms in `ALARM` three times that.
+pub async fn alarms_to_resync<C: AlarmPort + Sync>(
+    cloudwatch: &C,
+    cx: &Invocation,
+    backoff: &crate::Backoff,
+) -> Result<Vec<AlarmSummary>, ReconcileError> {
+    let prefix = format!("{ALARM_NAME_PREFIX}{}", cx.stream_prefix);
+    let mut jitter = crate::SeededJitter::from_entropy();
+    Ok(retry_until(backoff, &mut jitter, cx.deadline, || cloudwatch.alarms_in_alarm(&prefix)).await?)
+}
+
+/// Handles one alarm found in `ALARM` by the resync as a fresh trigger: its trigger time is `now`,
+/// so it passes the same gate as a message (cooldown, `maxShards`) but is stale only against a
+/// scaling recorded in this same second (its twin alarm, handled a moment before).
+pub async fn handle_resync<K, C>(
+    kinesis: &K,
+    cloudwatch: &C,
+    alarm: &AlarmSummary,
+    cx: &Invocation,
+    settings: &ExecuteSettings,
+    jitter: &mut impl Jitter,
+) -> Result<Record, ReconcileError>
+where
+    K: Resharder + Sync,
+    C: MetricsPort + AlarmPort + Sync,
+{
+    let started = StdInstant::now();
+    let decision = match confirm(alarm, cx, cx.now, Vec::new()) {
+        Err(reason) => Decision::Ignored { reason, skip: None },
+        Ok(trigger) => decide(kinesis, cloudwatch, &trigger, cx, settings, jitter).await?,
+    };
+    Ok(Record {
+        alarm: alarm.name.clone(),
+        trigger: RESYNC.to_owned(),
+        stream: alarm.stream().map(str::to_owned),
+        metric: alarm.definition.metric.clone(),
+        decision,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// The `trigger` of a decision the resync made, in its log line.
+pub const RESYNC: &str = "resync";
+
+/// An alarm confirmed with CloudWatch, and what it says: the one input `decide` acts on.
+struct Trigger<'a> {
+    alarm: &'a AlarmSummary,
+    stream: &'a str,
+    metric: Metric,
+    /// The `ShardId` dimension of a per-shard alarm, from the alarm itself.
+    shard: Option<ShardId>,
+    /// When its state changed: the message's time, or `now` for the resync.
+    changed_at: DateTime<Utc>,
+    /// `Sum` values the message quotes (none from the resync), not yet bounded.
+    datapoints: Vec<f64>,
+}
+
+/// Whether `alarm`, as CloudWatch describes it now, is one this tool acts on: named with the
+/// tool's prefix, on a Kinesis metric this tool alarms on, with a `StreamName` within
+/// `STREAM_NAME_PREFIX`, and in `ALARM` now. `Err` says why it is ignored. A forged message can
+/// name any alarm; only one that passes here acts.
+fn confirm<'a>(
+    alarm: &'a AlarmSummary,
+    cx: &Invocation,
+    changed_at: DateTime<Utc>,
+    datapoints: Vec<f64>,
+) -> Result<Trigger<'a>, String> {
+    let name = &alarm.name;
+    if !name.starts_with(ALARM_NAME_PREFIX) {
+        return Err(format!("alarm {name} is not named {ALARM_NAME_PREFIX}…: not this tool's"));
+    }
+    if alarm.definition.namespace.as_deref() != Some(KINESIS_NAMESPACE) {
+        return Err(format!(
+            "alarm {name} watches {:?}, not {KINESIS_NAMESPACE}",
+            alarm.definition.namespace
+        ));
+    }
+    let Some(metric) = alarm.definition.metric.as_deref().and_then(Metric::parse) else {
+        return Err(format!(
+            "alarm {name} watches {:?}, not a metric this tool alarms on",
+            alarm.definition.metric
+        ));
+    };
+    let Some(stream) = alarm.stream() else {
+        return Err(format!("alarm {name} has no StreamName dimension"));
+    };
+    if !stream.starts_with(&cx.stream_prefix) {
+        return Err(format!("stream {stream} is outside STREAM_NAME_PREFIX {:?}", cx.stream_prefix));
+    }
+    if alarm.state != Some(AlarmState::Alarm) {
+        let state = alarm.state.map_or("unknown", AlarmState::as_str);
+        return Err(format!("alarm {name} is not in ALARM now ({state})"));
+    }
+    let shard = alarm.dimensions.iter().find(|d| d.name == "ShardId").map(|d| ShardId::new(&d.value));
+    Ok(Trigger { alarm, stream, metric, shard, changed_at, datapoints })
+}
+
+/// A message about `stream` must name an alarm on that stream.
+fn same_stream<'a>(trigger: Trigger<'a>, stream: &str) -> Result<Trigger<'a>, String> {
+    if trigger.stream == stream {
+        return Ok(trigger);
+    }
+    Err(format!(
+        "alarm {} watches stream {}, not {stream} as the message says",
+        trigger.alarm.name, trigger.stream
+    ))
+}
+
+/// What to do about a confirmed alarm, and doing it.
+///
+/// Every path leaves the stream's alarms either armed for its live count or in `ALARM` for the
+/// resync to re-drive, never stuck:
+/// - *Stale* (a duplicate, a Lambda retry after a failure, the twin alarm): if the alarm is still
+///   in `ALARM` now (asked again: the twin's scaling may have reset it meanwhile), a scaling
+///   answered its trigger but the re-arm did not happen or did not help, so re-arm for the live
+///   count and reset to `OK`: CloudWatch re-evaluates and fires afresh if the stream is still hot.
+///   At most one re-fire per delivery, which the cooldown then holds.
+/// - *Cooldown*: the alarm alone back to `OK`, to fire again after the cooldown.
+/// - *No change*: if an alarm's definition is not what the live count wants (a re-arm that never
+///   ran), re-arm and reset; else leave it in `ALARM`. At `maxShards` a reset would only re-fire
+///   every evaluation period; left in `ALARM`, the resync re-drives it and scales once `maxShards`
+///   is raised.
+/// - *Scaled*, or an error after the scaling was recorded: re-arm and reset, the error path
+///   within what is left of the deadline; if even that fails, Lambda's retry arrives as *stale*
+///   (above), and the resync within minutes.
 async fn decide<K, C>(
     kinesis: &K,
     cloudwatch: &C,
-    message: &AlarmMessage,
-    stream: Option<&str>,
+    trigger: &Trigger<'_>,
     cx: &Invocation,
     settings: &ExecuteSettings,
     jitter: &mut impl Jitter,
@@ -132,26 +297,36 @@ where
     K: Resharder + Sync,
     C: MetricsPort + AlarmPort + Sync,
 {
-    let (stream, metric) = match gate(message, stream, cx) {
-        Ok(trigger) => trigger,
-        Err(reason) => return Ok(Decision::Ignored { reason, skip: None }),
-    };
-    let (active, policy, mut state) = match read(kinesis, stream, cx, settings, jitter).await? {
+    let (active, policy, mut state) = match read(kinesis, trigger.stream, cx, settings, jitter).await? {
         Ok(read) => read,
         Err((reason, skip)) => return Ok(Decision::Ignored { reason, skip }),
     };
-    let admission = planner::admit(message.state_change_time, AlarmKind::of(metric), &state, &policy, cx.now);
+    let (backoff, deadline) = (&settings.backoff, cx.deadline);
+    let name = trigger.alarm.name.as_str();
+    let admission =
+        planner::admit(trigger.changed_at, AlarmKind::of(trigger.metric), &state, &policy, cx.now);
     match admission {
         Admission::Act => {}
-        Admission::Stale { .. } => return Ok(Decision::Held { admission }),
+        Admission::Stale { .. } => {
+            let now = retry_until(backoff, jitter, deadline, || cloudwatch.describe_alarm(name)).await?;
+            if now.is_some_and(|a| a.state == Some(AlarmState::Alarm)) {
+                let reason =
+                    format!("kinesis-autoscaler: {name} stayed in ALARM after a scaling; re-evaluating");
+                rearm_for(
+                    kinesis, cloudwatch, trigger, &active, &policy, &reason, settings, jitter, deadline,
+                )
+                .await?;
+            }
+            return Ok(Decision::Held { admission });
+        }
         Admission::Cooldown { until } => {
             // Re-evaluate after the cooldown: back to OK, CloudWatch fires again if still hot.
             let reason = format!("kinesis-autoscaler: in cooldown until {until}; re-evaluating");
-            set_ok(cloudwatch, &message.name, &reason, &settings.backoff, jitter).await?;
+            set_ok(cloudwatch, name, &reason, backoff, jitter, deadline).await?;
             return Ok(Decision::Held { admission });
         }
     }
-    let load = load(cloudwatch, message, metric, &active, &policy, cx.now, &settings.backoff, jitter).await?;
+    let load = load(cloudwatch, trigger, &active, &policy, cx.now, backoff, jitter, deadline).await?;
     let plan = plan_scale_up(ScaleUpInput {
         tiling: active.tiling(),
         load: &load,
@@ -159,23 +334,21 @@ where
         update_calls_last_24h: state.update_calls_last_24h(cx.now),
     });
     if plan.action == ScaleUpAction::None {
-        // Left in ALARM: at maxShards nothing would change, and a cool stream's alarm returns to
-        // OK by itself at the next evaluation.
+        let reason = format!("kinesis-autoscaler: alarms of {} re-armed for the live count", trigger.stream);
+        let reset = Reset::ToOk { reason };
+        rearm(kinesis, cloudwatch, &active, &policy, &reset, Rewrite::IfDrifted, backoff, jitter, deadline)
+            .await?;
         return Ok(Decision::NoChange { plan });
     }
     let execution = Execution::of_scale_up(&plan, &policy);
     // Record before acting: the cooldown starts now, and a concurrent delivery sees it.
     state.record(cx.now);
-    act(kinesis, cloudwatch, message, &active, &policy, plan, execution, &state, cx, settings, jitter).await
+    act(kinesis, cloudwatch, trigger, &active, &policy, plan, execution, &state, cx, settings, jitter).await
 }
 
-/// The checks that need no AWS call: an `ALARM` of this account and region, on a stream within
-/// `STREAM_NAME_PREFIX`, on a metric this tool alarms on. `Err` says why it is ignored.
-fn gate<'m>(
-    message: &AlarmMessage,
-    stream: Option<&'m str>,
-    cx: &Invocation,
-) -> Result<(&'m str, Metric), String> {
+/// The checks of a message that need no AWS call: an `ALARM` of this account and region, named
+/// with the tool's prefix, on a stream within `STREAM_NAME_PREFIX`. `Err` says why it is ignored.
+fn gate<'m>(message: &AlarmMessage, stream: Option<&'m str>, cx: &Invocation) -> Result<&'m str, String> {
     if message.new_state != AlarmState::Alarm {
         return Err(format!("state changed to {}, not ALARM", message.new_state.as_str()));
     }
@@ -185,18 +358,18 @@ fn gate<'m>(
             message.account, message.region, cx.account, cx.region
         ));
     }
+    if !message.name.starts_with(ALARM_NAME_PREFIX) {
+        return Err(format!("alarm {} is not named {ALARM_NAME_PREFIX}…: not this tool's", message.name));
+    }
     let Some(stream) = stream else { return Err("the alarm has no StreamName dimension".into()) };
     if !stream.starts_with(&cx.stream_prefix) {
         return Err(format!("stream {stream} is outside STREAM_NAME_PREFIX {:?}", cx.stream_prefix));
     }
-    match message.metric_name().and_then(Metric::parse) {
-        Some(metric) => Ok((stream, metric)),
-        None => Err(format!("metric {:?} is not one this tool alarms on", message.metric_name())),
-    }
+    Ok(stream)
 }
 
-/// Reads the stream and its policy and state tags, waiting out another actor's reshard so the
-/// decision is made from what it left. The inner `Err` says why the alarm is ignored.
+/// Reads the stream and its policy tag, waiting out another actor's reshard so the decision is
+/// made from what it left. The inner `Err` says why the alarm is ignored.
 async fn read<K: Resharder + Sync>(
     kinesis: &K,
     stream: &str,
@@ -204,12 +377,13 @@ async fn read<K: Resharder + Sync>(
     settings: &ExecuteSettings,
     jitter: &mut impl Jitter,
 ) -> Result<Result<(ActiveStream, Policy, ScalingState), (String, Option<SkipCode>)>, ReconcileError> {
-    let snapshot = match retry(&settings.backoff, jitter, || kinesis.describe(stream)).await {
-        Err(e) if e.kind == ErrorKind::NotFound => {
-            return Ok(Err((format!("stream {stream} does not exist"), None)));
-        }
-        other => other?,
-    };
+    let snapshot =
+        match retry_until(&settings.backoff, jitter, cx.deadline, || kinesis.describe(stream)).await {
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                return Ok(Err((format!("stream {stream} does not exist"), None)));
+            }
+            other => other?,
+        };
     let Some(policy_tag) = snapshot.tags.get(POLICY_TAG) else {
         let reason = format!("stream {stream} is not managed by kinesis-autoscaler (no {POLICY_TAG} tag)");
         return Ok(Err((reason, None)));
@@ -221,10 +395,6 @@ async fn read<K: Resharder + Sync>(
         Ok(policy) => policy,
         Err(e) => return Ok(invalid(e)),
     };
-    let state = match ScalingState::from_tags(&snapshot.tags, cx.now) {
-        Ok(state) => state,
-        Err(e) => return Ok(invalid(e)),
-    };
     let active = match snapshot.into_active() {
         Ok(active) => active,
         Err(_) => {
@@ -233,38 +403,45 @@ async fn read<K: Resharder + Sync>(
                 .await?
         }
     };
+    // Read after any wait, so another actor's scaling just made is seen.
+    let state = match ScalingState::from_tags(&active.tags, cx.now) {
+        Ok(state) => state,
+        Err(e) => return Ok(invalid(e)),
+    };
     Ok(Ok((active, policy, state)))
 }
 
 /// The load to size from: recent metrics at the alarm's period, raised to what the alarm itself
-/// proves, with each shard's own peak where shard-level metrics are on.
+/// proves (its threshold, and the quoted datapoints a stream of this size could have produced),
+/// with each shard's own peak where shard-level metrics are on.
 #[allow(clippy::too_many_arguments)] // each is one input of the estimate; a struct would only rename them
 async fn load<C: MetricsPort + Sync>(
     cloudwatch: &C,
-    message: &AlarmMessage,
-    metric: Metric,
+    trigger: &Trigger<'_>,
     active: &ActiveStream,
     policy: &Policy,
     now: DateTime<Utc>,
     backoff: &crate::Backoff,
     jitter: &mut impl Jitter,
+    deadline: Instant,
 ) -> Result<LoadSnapshot, ReconcileError> {
     let stream = active.name.as_str();
     let window = Window::for_scale_up(now, policy);
-    let recent = retry(backoff, jitter, || {
+    let recent = retry_until(backoff, jitter, deadline, || {
         load_series(cloudwatch, stream, window.period_secs, window.start, window.end)
     })
     .await?;
     // A throttling alarm's datapoints count rejected records: demand the metrics never show.
     let evidence = AlarmEvidence {
-        metric,
-        period_secs: message.trigger.period_secs.unwrap_or(window.period_secs),
-        datapoints: message.reason_datapoints(),
-        threshold: message.trigger.threshold,
-    };
+        metric: trigger.metric,
+        period_secs: trigger.alarm.definition.period_secs.unwrap_or(window.period_secs),
+        datapoints: trigger.datapoints.clone(),
+        threshold: trigger.alarm.definition.threshold,
+    }
+    .within_capacity(active.tiling().len());
     let per_shard = if policy.shard_level_metrics {
         let ids = active.tiling().ids();
-        let (series, _) = retry(backoff, jitter, || {
+        let (series, _) = retry_until(backoff, jitter, deadline, || {
             shard_load_series(cloudwatch, stream, &ids, window.period_secs, window.start, window.end)
         })
         .await?;
@@ -272,16 +449,17 @@ async fn load<C: MetricsPort + Sync>(
     } else {
         BTreeMap::new()
     };
-    Ok(LoadSnapshot::for_alarm(&recent, &evidence, per_shard, message.shard().map(planner::ShardId::new)))
+    Ok(LoadSnapshot::for_alarm(&recent, &evidence, per_shard, trigger.shard.clone()))
 }
 
 /// Records the scaling on the stream, executes within the deadline, and re-arms every alarm for
-/// the new count, back to `OK` so it fires again while the stream is still hot.
+/// the new count, back to `OK` so it fires again while the stream is still hot. An error after
+/// the recording still re-arms for the live count (within the deadline) before it is returned.
 #[allow(clippy::too_many_arguments)] // the decision's inputs, passed on unchanged from `decide`
 async fn act<K, C>(
     kinesis: &K,
     cloudwatch: &C,
-    message: &AlarmMessage,
+    trigger: &Trigger<'_>,
     active: &ActiveStream,
     policy: &Policy,
     plan: ScaleUpPlan,
@@ -295,30 +473,33 @@ where
     K: Resharder + Sync,
     C: AlarmPort + Sync,
 {
-    let (stream, backoff) = (active.name.as_str(), &settings.backoff);
+    let (stream, backoff, deadline) = (active.name.as_str(), &settings.backoff, cx.deadline);
     let from = active.tiling().len();
     let state_tags = state.to_tags();
-    retry(backoff, jitter, || kinesis.add_tags(stream, &state_tags)).await?;
+    retry_until(backoff, jitter, deadline, || kinesis.add_tags(stream, &state_tags)).await?;
     // The executor's clock runs on from the invocation's time.
-    let settings = &ExecuteSettings { clock: Clock::tokio(cx.now), ..settings.clone() };
-    let outcome = execute(kinesis, stream, execution, settings, jitter, cx.deadline).await?;
+    let execute_settings = ExecuteSettings { clock: Clock::tokio(cx.now), ..settings.clone() };
+    let outcome = match execute(kinesis, stream, execution, &execute_settings, jitter, deadline).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            let reason = format!("kinesis-autoscaler: scaling {stream} failed ({error}); re-evaluating");
+            let live = retry_until(backoff, jitter, deadline, || kinesis.describe(stream)).await;
+            if let Ok(Ok(live)) = live.map(StreamSnapshot::into_active) {
+                let rearmed = rearm_for(
+                    kinesis, cloudwatch, trigger, &live, policy, &reason, settings, jitter, deadline,
+                )
+                .await;
+                if let Err(e) = rearmed {
+                    tracing::warn!(stream, "re-arming after a failed scaling failed too: {e}");
+                }
+            }
+            return Err(error);
+        }
+    };
     let to = outcome.last.tiling().len();
     let reason = format!("kinesis-autoscaler: scaled {stream} from {from} to {to} shards; re-evaluating");
-    rearm(
-        kinesis,
-        cloudwatch,
-        &outcome.last,
-        policy,
-        &Reset::ToOk { reason: reason.clone() },
-        backoff,
-        jitter,
-    )
-    .await?;
-    // A shard-level trigger is not among the stream's alarms; it must fire again too (a closed
-    // shard's alarm is gone by now, which `set_ok` tolerates).
-    if message.shard().is_some() {
-        set_ok(cloudwatch, &message.name, &reason, backoff, jitter).await?;
-    }
+    rearm_for(kinesis, cloudwatch, trigger, &outcome.last, policy, &reason, settings, jitter, deadline)
+        .await?;
     Ok(Decision::Scaled {
         plan,
         steps: outcome.steps.iter().map(Step::to_string).collect(),
@@ -327,4 +508,31 @@ where
         complete: outcome.complete,
         why_incomplete: outcome.why_incomplete,
     })
+}
+
+/// The stream's alarms re-armed for `live`'s count and back to `OK`, and the triggering alarm too
+/// when it is a per-shard one (not among the stream's alarms; a closed shard's alarm is gone by
+/// now, which `set_ok` tolerates).
+#[allow(clippy::too_many_arguments)] // the re-arm's inputs and how to retry
+async fn rearm_for<K, C>(
+    kinesis: &K,
+    cloudwatch: &C,
+    trigger: &Trigger<'_>,
+    live: &ActiveStream,
+    policy: &Policy,
+    reason: &str,
+    settings: &ExecuteSettings,
+    jitter: &mut impl Jitter,
+    deadline: Instant,
+) -> Result<(), PortError>
+where
+    K: Resharder + Sync,
+    C: AlarmPort + Sync,
+{
+    let (backoff, reset) = (&settings.backoff, Reset::ToOk { reason: reason.to_owned() });
+    rearm(kinesis, cloudwatch, live, policy, &reset, Rewrite::Always, backoff, jitter, deadline).await?;
+    if trigger.shard.is_some() {
+        set_ok(cloudwatch, &trigger.alarm.name, reason, backoff, jitter, deadline).await?;
+    }
+    Ok(())
 }

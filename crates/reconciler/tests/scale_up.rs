@@ -11,10 +11,10 @@ use planner::{
 };
 use reconciler::alarm_message::AlarmMessage;
 use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
-use reconciler::scale_up::{Decision, Invocation, SkipCode, handle};
+use reconciler::scale_up::{Decision, Invocation, Record, SkipCode, alarms_to_resync, handle, handle_resync};
 use reconciler::{
-    AlarmPort, AlarmState, Dimension, ErrorKind, ExecuteSettings, MetricPoint, MetricPublisher, Resharder,
-    SeededJitter, StreamReader, Unit,
+    AlarmPort, AlarmState, Dimension, ErrorKind, ExecuteSettings, MetricPoint, MetricPublisher,
+    ReconcileError, Resharder, SeededJitter, StreamAdmin, StreamReader, Unit,
 };
 use tokio::time::Instant;
 
@@ -56,20 +56,76 @@ impl World {
     }
 
     async fn alarm_with_deadline(&self, message: &str, now: DateTime<Utc>, deadline: Instant) -> Decision {
+        self.try_alarm(message, now, deadline).await.expect("no AWS failure")
+    }
+
+    /// One delivery of `message`, AWS failures included.
+    async fn try_alarm(
+        &self,
+        message: &str,
+        now: DateTime<Utc>,
+        deadline: Instant,
+    ) -> Result<Decision, ReconcileError> {
         let message = AlarmMessage::parse(message).expect("test messages parse");
-        let cx = Invocation {
+        let cx = self.invocation(now, deadline);
+        let settings = settings();
+        let record =
+            handle(&self.kinesis, &self.cloudwatch, &message, &cx, &settings, &mut SeededJitter::new(3))
+                .await?;
+        Ok(record.decision)
+    }
+
+    fn invocation(&self, now: DateTime<Utc>, deadline: Instant) -> Invocation {
+        Invocation {
             account: ACCOUNT.into(),
             region: "us-east-1".into(),
             stream_prefix: self.prefix.clone(),
             now,
             deadline,
-        };
-        let settings = ExecuteSettings { poll: Duration::from_millis(10), ..ExecuteSettings::default() };
-        handle(&self.kinesis, &self.cloudwatch, &message, &cx, &settings, &mut SeededJitter::new(3))
-            .await
-            .expect("no AWS failure")
-            .decision
+        }
     }
+
+    /// One scheduled resync at `now`: every alarm in `ALARM` handled as a fresh trigger.
+    async fn resync(&self, now: DateTime<Utc>) -> Vec<Record> {
+        let cx = self.invocation(now, Instant::now() + Duration::from_secs(600));
+        let mut records = Vec::new();
+        for alarm in alarms_to_resync(&self.cloudwatch, &cx, &settings().backoff).await.expect("listed") {
+            let record = handle_resync(
+                &self.kinesis,
+                &self.cloudwatch,
+                &alarm,
+                &cx,
+                &settings(),
+                &mut SeededJitter::new(3),
+            )
+            .await
+            .expect("no AWS failure");
+            records.push(record);
+        }
+        records
+    }
+
+    /// The policy tag rewritten, as `streams apply` does after `streams.yaml` changed.
+    async fn set_policy(&mut self, policy: Policy) {
+        self.kinesis
+            .add_tags("orders", &[(POLICY_TAG.to_owned(), encode_policy(&policy))].into())
+            .await
+            .unwrap();
+        self.policy = policy;
+    }
+
+    /// Every alarm of `orders` is written for `shards` shards and, if `state` is given, in it.
+    fn assert_alarms(&self, shards: u32, state: AlarmState) {
+        for spec in alarm_specs("orders", shards, &self.policy, &[TOPIC.to_owned()]) {
+            let (written, now) = self.cloudwatch.alarm(&spec.name).unwrap();
+            assert_eq!(written, spec, "{} written for {shards} shards", spec.name);
+            assert_eq!(now, state, "{}", spec.name);
+        }
+    }
+}
+
+fn settings() -> ExecuteSettings {
+    ExecuteSettings { poll: Duration::from_millis(10), ..ExecuteSettings::default() }
 }
 
 /// An AWS-shaped alarm notification for `orders`.
@@ -115,8 +171,9 @@ async fn a_duplicate_delivery_scales_once() {
     let world = World::new(1, Policy::default()).await;
     let alarm = bytes_alarm(t(0), 0.9);
     world.alarm(&alarm, t(5)).await;
+    // The scaling reset the alarm to OK: CloudWatch no longer confirms it.
     let again = world.alarm(&alarm, t(6)).await;
-    assert!(matches!(again, Decision::Held { admission: Admission::Stale { .. } }), "{again:?}");
+    assert!(ignored_reason(again).contains("not in ALARM"));
     assert_eq!(world.shards().await, 2);
 }
 
@@ -125,6 +182,9 @@ async fn a_duplicated_throttling_alarm_scales_once_although_it_bypasses_the_cool
     let world = World::new(1, Policy::default()).await;
     let throttled = message(Metric::WriteProvisionedThroughputExceeded, "ALARM", t(0), 12.0, "");
     assert!(matches!(world.alarm(&throttled, t(5)).await, Decision::Scaled { .. }));
+    // Delivered again before CloudWatch saw the reset: still in ALARM, but older than the scaling.
+    let name = alarm_name("orders", Metric::WriteProvisionedThroughputExceeded);
+    world.cloudwatch.set_alarm_state(&name, AlarmState::Alarm, "not yet re-evaluated").await.unwrap();
     let again = world.alarm(&throttled, t(6)).await;
     assert!(matches!(again, Decision::Held { admission: Admission::Stale { .. } }), "{again:?}");
     assert_eq!(world.shards().await, 2);
@@ -135,6 +195,8 @@ async fn bytes_and_records_alarms_firing_together_scale_once() {
     let world = World::new(1, Policy::default()).await;
     world.alarm(&bytes_alarm(t(0), 0.9), t(5)).await;
     let records = message(Metric::IncomingRecords, "ALARM", t(0), 900.0 * 60.0, "");
+    let name = alarm_name("orders", Metric::IncomingRecords);
+    world.cloudwatch.set_alarm_state(&name, AlarmState::Alarm, "fired with its twin").await.unwrap();
     let decision = world.alarm(&records, t(6)).await;
     assert!(matches!(decision, Decision::Held { admission: Admission::Stale { .. } }), "{decision:?}");
     assert_eq!(world.shards().await, 2);
@@ -206,6 +268,8 @@ async fn within_the_cooldown_the_alarm_is_reset_to_fire_again_later() {
 async fn a_throttling_alarm_bypasses_the_cooldown() {
     let world = World::new(1, Policy::default()).await;
     world.alarm(&bytes_alarm(t(0), 0.9), t(5)).await;
+    let name = alarm_name("orders", Metric::WriteProvisionedThroughputExceeded);
+    world.cloudwatch.set_alarm_state(&name, AlarmState::Alarm, "still throttling").await.unwrap();
     let throttled = message(Metric::WriteProvisionedThroughputExceeded, "ALARM", t(65), 12.0, "");
     let decision = world.alarm(&throttled, t(66)).await;
     assert!(matches!(decision, Decision::Scaled { .. }), "{decision:?}");
@@ -226,13 +290,22 @@ async fn throttled_kinesis_calls_are_retried() {
 async fn a_shard_level_alarm_splits_that_shard() {
     let world = World::new(4, Policy::default()).await;
     let hot = world.kinesis.tiling("orders").unwrap().shards()[2].id.clone();
+    // A per-shard alarm, as a policy with shard-level metrics has `streams apply` write.
+    let with_shards = Policy { shard_level_metrics: true, ..Policy::default() };
+    let spec = shard_alarm_specs("orders", std::slice::from_ref(&hot), &with_shards, &[TOPIC.to_owned()])
+        .into_iter()
+        .find(|s| s.metric == Metric::IncomingBytes)
+        .expect("a per-shard bytes alarm");
+    world.cloudwatch.put_alarm(&spec).await.unwrap();
+    world.cloudwatch.set_alarm_state(&spec.name, AlarmState::Alarm, "hot shard").await.unwrap();
     let alarm = message(
         Metric::IncomingBytes,
         "ALARM",
         t(0),
         0.1 * MIB * 60.0,
         &format!(r#",{{"value":"{hot}","name":"ShardId"}}"#),
-    );
+    )
+    .replacen(&alarm_name("orders", Metric::IncomingBytes), &spec.name, 2);
     let decision = world.alarm(&alarm, t(5)).await;
     let Decision::Scaled { steps, .. } = decision else { panic!("{decision:?}") };
     assert_eq!(steps.len(), 1);
@@ -309,6 +382,137 @@ async fn a_stream_whose_state_tag_is_in_the_future_is_skipped_as_an_invalid_tag_
     let Decision::Ignored { reason, skip } = decision else { panic!("{decision:?}") };
     assert!(reason.contains("in the future") && reason.contains("streams apply"), "{reason}");
     assert_eq!(skip, Some(SkipCode::InvalidTag));
+}
+
+// Stuck alarms: every path leaves the alarms armed for the live count, or in ALARM for the resync.
+
+#[tokio::test(start_paused = true)]
+async fn a_retried_delivery_after_a_failed_rearm_rearms_the_alarms_for_the_live_count() {
+    let world = World::new(1, Policy::default()).await;
+    let alarm = bytes_alarm(t(0), 0.9);
+    for _ in 0..ExecuteSettings::default().backoff.max_attempts {
+        world.cloudwatch.fail_next("PutMetricAlarm", ErrorKind::Throttled);
+    }
+    let far = Instant::now() + Duration::from_secs(600);
+    assert!(world.try_alarm(&alarm, t(5), far).await.is_err(), "the re-arm gave up: Lambda retries");
+    assert_eq!(world.shards().await, 2);
+    // Lambda's retry: the same message, now older than the recorded scaling.
+    let again = world.alarm(&alarm, t(70)).await;
+    assert!(matches!(again, Decision::Held { admission: Admission::Stale { .. } }), "{again:?}");
+    assert_eq!(world.shards().await, 2, "held, not scaled twice");
+    world.assert_alarms(2, AlarmState::Ok);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_error_after_recording_the_scaling_still_rearms_the_alarms() {
+    let world = World::new(1, Policy::default()).await;
+    world.kinesis.fail_next("SplitShard", ErrorKind::AccessDenied);
+    let far = Instant::now() + Duration::from_secs(600);
+    assert!(world.try_alarm(&bytes_alarm(t(0), 0.9), t(5), far).await.is_err());
+    assert_eq!(world.shards().await, 1);
+    world.assert_alarms(1, AlarmState::Ok);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_of_the_rearm_never_run_past_the_deadline() {
+    let world = World::new(1, Policy::default()).await;
+    for _ in 0..ExecuteSettings::default().backoff.max_attempts {
+        world.cloudwatch.fail_next("PutMetricAlarm", ErrorKind::Throttled);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let _ = world.try_alarm(&bytes_alarm(t(0), 0.9), t(5), deadline).await;
+    assert!(Instant::now() <= deadline, "returned {:?} after the deadline", Instant::now() - deadline);
+}
+
+#[tokio::test(start_paused = true)]
+async fn at_max_shards_the_alarm_stays_in_alarm_and_the_resync_scales_once_max_is_raised() {
+    let mut world = World::new(2, Policy { max_shards: 2, ..Policy::default() }).await;
+    let decision = world.alarm(&bytes_alarm(t(0), 1.9), t(5)).await;
+    assert!(matches!(decision, Decision::NoChange { .. }), "{decision:?}");
+    let records = world.resync(t(300)).await;
+    assert!(records.iter().all(|r| matches!(r.decision, Decision::NoChange { .. })), "{records:#?}");
+    world.assert_alarms(2, AlarmState::Alarm);
+
+    world.set_policy(Policy { max_shards: 8, ..Policy::default() }).await;
+    let records = world.resync(t(600)).await;
+    let scaled: Vec<&Record> =
+        records.iter().filter(|r| matches!(r.decision, Decision::Scaled { .. })).collect();
+    assert_eq!(scaled.len(), 1, "one scaling for the stream's alarms together: {records:#?}");
+    assert_eq!(scaled[0].trigger, "resync");
+    let shards = world.shards().await;
+    assert!(shards > 2, "{shards}");
+    world.assert_alarms(shards, AlarmState::Ok);
+}
+
+// The resync: nothing left in ALARM is forgotten.
+
+#[tokio::test(start_paused = true)]
+async fn a_quiet_resync_costs_one_describe_alarms_call_and_touches_no_stream() {
+    let world = World::new(1, Policy::default()).await;
+    for spec in alarm_specs("orders", 1, &world.policy, &[TOPIC.to_owned()]) {
+        world.cloudwatch.set_alarm_state(&spec.name, AlarmState::Ok, "quiet").await.unwrap();
+    }
+    let (cw_before, kinesis_before) = (world.cloudwatch.calls().len(), world.kinesis.calls().len());
+    assert!(world.resync(t(300)).await.is_empty());
+    assert_eq!(world.cloudwatch.calls()[cw_before..], ["DescribeAlarms kinesis-autoscaler- state=ALARM"]);
+    assert_eq!(world.kinesis.calls().len(), kinesis_before);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resync_of_a_stream_stuck_at_max_shards_costs_two_cloudwatch_calls_per_alarm_and_writes_nothing() {
+    let world = World::new(2, Policy { max_shards: 2, ..Policy::default() }).await;
+    let cw_before = world.cloudwatch.calls().len();
+    let kinesis_before = world.kinesis.calls().len();
+    let records = world.resync(t(300)).await;
+    assert_eq!(records.len(), 3, "bytes, records and throttling alarms, all in ALARM");
+    let calls = world.cloudwatch.calls()[cw_before..].to_vec();
+    let per_alarm = ["GetMetricData 2", "DescribeAlarms kinesis-autoscaler-orders-"];
+    let mut want = vec!["DescribeAlarms kinesis-autoscaler- state=ALARM"];
+    want.extend(per_alarm.iter().cycle().take(2 * 3));
+    assert_eq!(calls, want, "plus the stream's reads (3 Kinesis calls) per alarm");
+    assert_eq!(world.kinesis.calls().len(), kinesis_before, "no write to the stream");
+    world.assert_alarms(2, AlarmState::Alarm);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resync_within_the_cooldown_holds_and_resets_the_alarm() {
+    let world = World::new(1, Policy::default()).await;
+    world.alarm(&bytes_alarm(t(0), 0.9), t(5)).await;
+    let name = alarm_name("orders", Metric::IncomingBytes);
+    world.cloudwatch.set_alarm_state(&name, AlarmState::Alarm, "x").await.unwrap();
+    let records = world.resync(t(60)).await;
+    let [record] = &records[..] else { panic!("{records:#?}") };
+    assert!(
+        matches!(record.decision, Decision::Held { admission: Admission::Cooldown { .. } }),
+        "{record:?}"
+    );
+    assert_eq!(world.shards().await, 2);
+    assert_eq!(world.cloudwatch.alarm(&name).unwrap().1, AlarmState::Ok);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resync_leaves_streams_outside_the_deployments_prefix_alone() {
+    let mut world = World::new(1, Policy::default()).await;
+    world.prefix = "billing-".into();
+    assert!(world.resync(t(300)).await.is_empty());
+    assert_eq!(world.shards().await, 1);
+}
+
+// Forged messages: only real alarms act.
+
+fn ignored_reason(decision: Decision) -> String {
+    match decision {
+        Decision::Ignored { reason, .. } => reason,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_alarm_that_does_not_exist_is_ignored() {
+    let world = World::new(1, Policy::default()).await;
+    let forged = bytes_alarm(t(0), 0.9).replace("orders-IncomingBytes", "orders-Forged");
+    let reason = ignored_reason(world.alarm(&forged, t(5)).await);
+    assert!(reason.contains("does not exist"), "{reason}");
     assert_eq!(world.shards().await, 1);
 }
 
@@ -322,4 +526,70 @@ async fn a_stream_whose_policy_tag_breaks_the_files_bounds_is_skipped_as_an_inva
     assert!(reason.contains("max="), "{reason}");
     assert_eq!(skip, Some(SkipCode::InvalidTag));
     assert_eq!(world.shards().await, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_alarm_message_for_an_alarm_in_ok_now_is_ignored() {
+    let world = World::new(1, Policy::default()).await;
+    let name = alarm_name("orders", Metric::IncomingBytes);
+    world.cloudwatch.set_alarm_state(&name, AlarmState::Ok, "calm").await.unwrap();
+    let reason = ignored_reason(world.alarm(&bytes_alarm(t(0), 0.9), t(5)).await);
+    assert!(reason.contains("not in ALARM"), "{reason}");
+    assert_eq!(world.shards().await, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_alarm_under_a_foreign_prefix_is_ignored_even_if_it_exists() {
+    let world = World::new(1, Policy::default()).await;
+    let name = alarm_name("orders", Metric::IncomingBytes);
+    let mut spec = world.cloudwatch.alarm(&name).unwrap().0;
+    spec.name = "someone-else-orders-IncomingBytes".into();
+    world.cloudwatch.put_alarm(&spec).await.unwrap();
+    world.cloudwatch.set_alarm_state(&spec.name, AlarmState::Alarm, "x").await.unwrap();
+    let forged = bytes_alarm(t(0), 0.9).replace(&name, &spec.name);
+    let reason = ignored_reason(world.alarm(&forged, t(5)).await);
+    assert!(reason.contains("kinesis-autoscaler-"), "{reason}");
+    assert_eq!(world.shards().await, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_message_naming_another_streams_alarm_is_ignored() {
+    let world = World::new(1, Policy::default()).await;
+    world.kinesis.create_stream("payments", 1).await.unwrap();
+    for spec in alarm_specs("payments", 1, &world.policy, &[TOPIC.to_owned()]) {
+        world.cloudwatch.put_alarm(&spec).await.unwrap();
+        world.cloudwatch.set_alarm_state(&spec.name, AlarmState::Alarm, "x").await.unwrap();
+    }
+    // The real payments alarm's name, the StreamName dimension of orders.
+    let forged = bytes_alarm(t(0), 0.9).replacen("orders-IncomingBytes", "payments-IncomingBytes", 2);
+    let reason = ignored_reason(world.alarm(&forged, t(5)).await);
+    assert!(reason.contains("payments"), "{reason}");
+    assert_eq!(world.shards().await, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_forged_huge_datapoint_sizes_no_more_than_the_alarms_own_threshold() {
+    let to = |datapoint: f64| async move {
+        let world = World::new(8, Policy { max_shards: 64, ..Policy::default() }).await;
+        let decision = world.alarm(&message(Metric::IncomingBytes, "ALARM", t(0), datapoint, ""), t(5)).await;
+        let Decision::Scaled { to, .. } = decision else { panic!("{decision:?}") };
+        to
+    };
+    let policy = Policy { max_shards: 64, ..Policy::default() };
+    let threshold =
+        alarm_specs("orders", 8, &policy, &[]).into_iter().find(|s| s.metric == Metric::IncomingBytes);
+    let from_threshold = to(threshold.unwrap().threshold).await;
+    assert_eq!(to(1e15).await, from_threshold, "a value no 8 shards can accept is not evidence");
+}
+
+#[tokio::test(start_paused = true)]
+async fn forged_alarm_actions_never_reach_the_rearmed_alarms() {
+    for actions in [r#""AlarmActions":[]"#, r#""AlarmActions":["arn:aws:sns:us-east-1:999999999999:evil"]"#] {
+        let world = World::new(1, Policy::default()).await;
+        let forged = bytes_alarm(t(0), 0.9).replace(&format!(r#""AlarmActions":["{TOPIC}"]"#), actions);
+        assert!(forged.contains(actions));
+        let decision = world.alarm(&forged, t(5)).await;
+        assert!(matches!(decision, Decision::Scaled { to: 2, .. }), "{decision:?}");
+        world.assert_alarms(2, AlarmState::Ok);
+    }
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use aws_adapters::AwsClients;
 use chrono::{DateTime, Utc};
-use emulator_tests::lambda::{DEFAULT_TIMEOUT, LocalLambda};
+use emulator_tests::lambda::{DEFAULT_TIMEOUT, LocalLambda, scheduled_event};
 use emulator_tests::sns_bridge::{SnsBridge, Topic, lambda_event};
 use emulator_tests::{ACCOUNT, REGION, emulator_clients, emulator_function, endpoint, unique_name};
 use planner::{
@@ -26,8 +26,8 @@ use planner::{
     alarm_specs, decode_policy,
 };
 use reconciler::{
-    AlarmPort, Dimension, MetricPoint, MetricPublisher, Resharder, StreamAdmin, StreamReader, StreamStatus,
-    Unit,
+    AlarmPort, AlarmState, Dimension, MetricPoint, MetricPublisher, Resharder, StreamAdmin, StreamReader,
+    StreamStatus, Unit,
 };
 use serde_json::{Value, json};
 
@@ -289,7 +289,22 @@ async fn managed_stream(prefix: &str, max_shards: u32) -> (AwsClients, String, P
     let s = unique_name(prefix);
     apply(TOPIC, &format!("{{name: {s}, desiredShards: 1, minShards: 1, maxShards: {max_shards}}}"));
     let policy = policy_of(&clients.streams(), &s).await;
+    set_in_alarm(&clients, &s).await;
     (clients, s, policy, lambda)
+}
+
+/// Every alarm of `stream` in `ALARM`, as CloudWatch has them when their notifications arrive:
+/// the function confirms each alarm with CloudWatch before acting on a message. The emulator
+/// publishes the state change to the alarms' topic, so [`TOPIC`] must exist (creating it again is
+/// a no-op; it has no subscriber, and is left for the other tests).
+async fn set_in_alarm(clients: &AwsClients, stream: &str) {
+    let topic = Topic::create(clients, TOPIC.rsplit(':').next().expect("a topic ARN")).await;
+    assert_eq!(topic.arn, TOPIC);
+    let cloudwatch = clients.cloudwatch();
+    for alarm in cloudwatch.describe_alarms(&format!("{ALARM_NAME_PREFIX}{stream}-")).await.expect("describe")
+    {
+        cloudwatch.set_alarm_state(&alarm.name, AlarmState::Alarm, "test: hot").await.expect("set state");
+    }
 }
 
 #[tokio::test]
@@ -302,14 +317,17 @@ async fn a_duplicate_delivery_scales_once() {
     let again = lambda.invoke(event);
     assert!(first.is_ok() && again.is_ok(), "{first:?} {again:?}\n{}", lambda.transcript());
     let decisions = lambda.decisions();
-    assert_eq!(decision_outcomes(&lambda, 2), ["scaled", "held"], "{decisions:#?}");
-    assert_eq!(decisions[1]["admission"]["kind"], "stale", "a duplicate is stale: {:#}", decisions[1]);
+    // The scaling reset the alarm to OK: CloudWatch no longer confirms the duplicate's ALARM.
+    assert_eq!(decision_outcomes(&lambda, 2), ["scaled", "ignored"], "{decisions:#?}");
+    let reason = decisions[1]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("not in ALARM"), "{:#}", decisions[1]);
     assert_eq!(settle(&clients.streams(), &s).await.tiling().len(), 2);
     remove(&clients, &s).await;
 }
 
-/// A throttling alarm bypasses the cooldown, so only staleness stops its duplicate: the one
-/// delivered in the same second as the scaling it caused must still be seen as stale.
+/// A throttling alarm bypasses the cooldown, so the cooldown cannot stop its duplicate: the
+/// re-arm (back to OK, which CloudWatch then confirms) does, and staleness would if CloudWatch
+/// still said ALARM (`crates/reconciler/tests/scale_up.rs` pins that case).
 #[tokio::test]
 async fn a_duplicated_throttling_alarm_scales_once() {
     let (clients, s, policy, lambda) = managed_stream("scale-up-dup-throttle", 8).await;
@@ -320,7 +338,7 @@ async fn a_duplicated_throttling_alarm_scales_once() {
     let again = lambda.invoke(event);
     assert!(first.is_ok() && again.is_ok(), "{first:?} {again:?}\n{}", lambda.transcript());
     let decisions = lambda.decisions();
-    assert_eq!(decision_outcomes(&lambda, 2), ["scaled", "held"], "{decisions:#?}");
+    assert_eq!(decision_outcomes(&lambda, 2), ["scaled", "ignored"], "{decisions:#?}");
     assert_eq!(settle(&clients.streams(), &s).await.tiling().len(), 2);
     remove(&clients, &s).await;
 }
@@ -358,6 +376,9 @@ async fn an_alarm_for_an_unmanaged_stream_is_ignored() {
     streams.create_stream(&s, 1).await.expect("create stream");
     settle(&streams, &s).await;
     let spec = spec_for(&s, 1, &Policy::default(), Metric::IncomingBytes);
+    // A real alarm in ALARM (so CloudWatch confirms it) on a stream without the policy tag.
+    clients.cloudwatch().put_alarm(&spec).await.expect("put alarm");
+    set_in_alarm(&clients, &s).await;
 
     let answer = lambda.invoke(sns_event(TOPIC, &[alarm_message(&spec, Utc::now(), hot_bytes(&spec))]));
     assert!(answer.is_ok(), "{answer:?}\n{}", lambda.transcript());
@@ -368,6 +389,7 @@ async fn an_alarm_for_an_unmanaged_stream_is_ignored() {
     let after = settle(&streams, &s).await;
     assert_eq!(after.tiling().len(), 1);
     assert!(after.tags.is_empty(), "nothing was written on it: {:?}", after.tags);
+    clients.cloudwatch().delete_alarms(std::slice::from_ref(&spec.name)).await.expect("delete alarm");
     streams.delete_stream(&s).await.expect("delete stream");
 }
 
@@ -421,5 +443,30 @@ async fn a_stream_already_updating_is_waited_for_then_handled() {
     assert_eq!(after.status, StreamStatus::Active);
     assert!(after.tiling().len() >= 2, "{:?}", after.tiling());
     eprintln!("{s}: after a concurrent reshard: {:#}", decisions[0]);
+    remove(&clients, &s).await;
+}
+
+#[tokio::test]
+async fn the_resync_schedule_scales_a_stream_whose_alarms_stayed_in_alarm() {
+    let clients = emulator_clients().await;
+    let s = unique_name("scale-up-resync");
+    // Scoped to this stream: the emulator is shared, and the resync lists every alarm in ALARM.
+    let lambda = emulator_function("lambda-scale-up", &[("STREAM_NAME_PREFIX", &s)], DEFAULT_TIMEOUT);
+    apply(TOPIC, &format!("{{name: {s}, desiredShards: 1, minShards: 1, maxShards: 8}}"));
+    let policy = policy_of(&clients.streams(), &s).await;
+    // Left in ALARM: no state change is coming, so no notification either.
+    set_in_alarm(&clients, &s).await;
+
+    let answer = lambda.invoke(scheduled_event("kinesis-autoscaler-resync", &Utc::now().to_rfc3339()));
+    assert!(answer.is_ok(), "{answer:?}\n{}", lambda.transcript());
+    let decisions = lambda.decisions();
+    assert!(decisions.iter().all(|d| d["trigger"] == "resync"), "{decisions:#?}");
+    let scaled: Vec<&Value> = decisions.iter().filter(|d| d["outcome"] == "scaled").collect();
+    assert_eq!(scaled.len(), 1, "the stream's alarms together scale it once: {decisions:#?}");
+    let after = settle(&clients.streams(), &s).await;
+    let shards = after.tiling().len();
+    assert!(shards >= 2, "{:?}", after.tiling());
+    let want = expected_alarms(&alarm_specs(&s, shards, &policy, &[TOPIC.to_owned()]));
+    assert_eq!(alarms_of(&clients.cloudwatch(), &s).await, want, "re-armed for {shards} shards");
     remove(&clients, &s).await;
 }
