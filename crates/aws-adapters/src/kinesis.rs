@@ -388,6 +388,7 @@ mod tests {
     use aws_sdk_kinesis::operation::list_shards::{ListShardsError, ListShardsOutput};
     use aws_sdk_kinesis::operation::list_tags_for_stream::ListTagsForStreamOutput;
     use aws_sdk_kinesis::operation::split_shard::SplitShardError;
+    use aws_sdk_kinesis::operation::update_shard_count::UpdateShardCountError;
     use aws_sdk_kinesis::primitives::DateTime as SdkDateTime;
     use aws_sdk_kinesis::types::error::{
         LimitExceededException, ResourceInUseException, ResourceNotFoundException,
@@ -583,6 +584,43 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.kind, ErrorKind::LimitExceeded);
         assert!(err.is_retryable());
+    }
+
+    fn update_shard_count_refused(message: &'static str) -> Rule {
+        mock!(Client::update_shard_count).then_error(move || {
+            UpdateShardCountError::LimitExceededException(
+                LimitExceededException::builder().meta(meta("LimitExceededException", message)).build(),
+            )
+        })
+    }
+
+    #[tokio::test]
+    async fn a_limit_exceeded_that_names_a_quota_is_a_quota_not_a_rate() {
+        for message in [
+            // The daily UpdateShardCount quota.
+            "Stream orders under account 123456789012 exceeds the maximum number of UpdateShardCount \
+             operations (10) in a rolling 24-hour period.",
+            // The account's shard limit: AWS (as kinesalite reproduces it) and the emulator.
+            "This request would exceed the shard limit for the account 123456789012 in us-east-1. \
+             Current shard count for the account: 500. Limit: 500.",
+            "Operation would result more shards than the configured shard limit for this account",
+        ] {
+            let rule = update_shard_count_refused(message);
+            let err = streams(&[&rule]).update_shard_count("orders", 8).await.unwrap_err();
+            assert_eq!(err.kind, ErrorKind::QuotaExceeded, "{message}");
+            assert!(!err.is_retryable());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_limit_exceeded_that_says_rate_is_a_retryable_rate_limit() {
+        for message in ["Rate exceeded for stream orders under account 123456789012.", "Rate limit exceeded"]
+        {
+            let rule = update_shard_count_refused(message);
+            let err = streams(&[&rule]).update_shard_count("orders", 8).await.unwrap_err();
+            assert_eq!(err.kind, ErrorKind::LimitExceeded, "{message}");
+            assert!(err.is_retryable());
+        }
     }
 
     #[tokio::test]

@@ -246,7 +246,7 @@ async fn load<C: MetricsPort + Sync>(
             shard_load_series(cloudwatch, stream, &ids, window.period_secs, window.start, window.end)
         })
         .await?;
-        series.iter().map(|(id, s)| (id.clone(), peak_rate(s))).collect()
+        series.iter().map(|(id, s)| (id.clone(), peak_rate(&s.series))).collect()
     } else {
         BTreeMap::new()
     };
