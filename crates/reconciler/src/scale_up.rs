@@ -17,7 +17,8 @@ use std::time::Instant as StdInstant;
 use chrono::{DateTime, Utc};
 use planner::{
     Admission, AlarmEvidence, AlarmKind, Execution, LoadSnapshot, Metric, POLICY_TAG, Policy, ScaleUpAction,
-    ScaleUpInput, ScaleUpPlan, ScalingState, Step, Window, decode_policy, plan_scale_up,
+    ScaleUpInput, ScaleUpPlan, ScalingState, Step, UPDATE_SHARD_COUNT_CALLS_PER_DAY, Window, decode_policy,
+    plan_scale_up,
 };
 use serde::Serialize;
 use tokio::time::Instant;
@@ -138,12 +139,15 @@ where
         }
     }
     let load = load(cloudwatch, message, metric, &active, &policy, cx.now, &settings.backoff, jitter).await?;
-    let plan = plan_scale_up(ScaleUpInput {
-        tiling: active.tiling(),
-        load: &load,
-        policy: &policy,
-        update_calls_last_24h: state.update_calls_last_24h(cx.now),
-    });
+    let plan_with = |update_calls_last_24h| {
+        plan_scale_up(ScaleUpInput {
+            tiling: active.tiling(),
+            load: &load,
+            policy: &policy,
+            update_calls_last_24h,
+        })
+    };
+    let plan = plan_with(state.update_calls_last_24h(cx.now));
     if plan.action == ScaleUpAction::None {
         // Left in ALARM: at maxShards nothing would change, and a cool stream's alarm returns to
         // OK by itself at the next evaluation.
@@ -152,7 +156,30 @@ where
     let execution = Execution::of_scale_up(&plan);
     // Record before acting: the cooldown starts now, and a concurrent delivery sees it.
     state.record(cx.now, execution.update_shard_count_calls());
-    act(kinesis, cloudwatch, message, &active, &policy, plan, execution, &state, cx, settings, jitter).await
+    match act(kinesis, cloudwatch, message, &active, &policy, plan, execution, &state, cx, settings, jitter)
+        .await
+    {
+        // Kinesis says the daily UpdateShardCount quota is spent (calls this tool never recorded):
+        // plan again as Kinesis counts, which splits instead, and record the quota as spent so the
+        // next alarm plans splits at once. Any other quota (the account's shard limit) is reported.
+        Err(ReconcileError::Port(e))
+            if e.kind == ErrorKind::QuotaExceeded && e.call == "UpdateShardCount" =>
+        {
+            tracing::warn!(stream, "UpdateShardCount quota reached, splitting instead: {}", e.message);
+            let plan = plan_with(UPDATE_SHARD_COUNT_CALLS_PER_DAY);
+            let execution = Execution::of_scale_up(&plan);
+            if execution.update_shard_count_calls() > 0 || plan.action == ScaleUpAction::None {
+                return Err(e.into());
+            }
+            state.record(
+                cx.now,
+                UPDATE_SHARD_COUNT_CALLS_PER_DAY.saturating_sub(state.update_calls_last_24h(cx.now)),
+            );
+            act(kinesis, cloudwatch, message, &active, &policy, plan, execution, &state, cx, settings, jitter)
+                .await
+        }
+        other => other,
+    }
 }
 
 /// The checks that need no AWS call: an `ALARM` of this account and region, on a stream within

@@ -299,3 +299,22 @@ async fn with_shard_level_metrics_the_measured_hot_shard_is_split_and_shard_alar
     assert_eq!(names, want, "an alarm for each open shard, none for the closed parent");
     assert!(!names.iter().any(|n| n.contains(ids[1].as_str())));
 }
+
+#[tokio::test(start_paused = true)]
+async fn when_update_shard_count_hits_its_daily_quota_the_scale_up_splits_instead() {
+    let world = World::new(4, Policy::default()).await;
+    // 3.6 MiB/s on 4 even shards: one UpdateShardCount to 6 would do, but the quota is spent
+    // (calls this tool never recorded).
+    world.kinesis.fail_next("UpdateShardCount", ErrorKind::QuotaExceeded);
+    let decision = world.alarm(&bytes_alarm(t(0), 3.6), t(5)).await;
+    let Decision::Scaled { ref steps, to, complete: true, .. } = decision else { panic!("{decision:?}") };
+    assert!(to >= 6, "{decision:?}");
+    assert!(steps.iter().all(|s| s.starts_with("SplitShard")), "{steps:?}");
+    assert!(world.kinesis.calls().iter().all(|c| !c.starts_with("UpdateShardCount")));
+    let tags = world.kinesis.describe("orders").await.unwrap().tags;
+    assert_eq!(
+        ScalingState::from_tags(&tags).update_calls_last_24h(t(5)),
+        planner::UPDATE_SHARD_COUNT_CALLS_PER_DAY,
+        "the quota is recorded as spent, so the next alarm plans splits at once"
+    );
+}
