@@ -8,7 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_kinesis::Client;
-use aws_sdk_kinesis::types::{MetricsName, ScalingType, Shard as SdkShard, StreamMode, StreamModeDetails};
+use aws_sdk_kinesis::types::{
+    MetricsName, ScalingType, Shard as SdkShard, StreamDescriptionSummary, StreamMode, StreamModeDetails,
+};
 use planner::{HashKey, HashRange, Metric, Shard, ShardId, Tiling};
 use reconciler::{ErrorKind, PortError, Resharder, StreamAdmin, StreamReader, StreamSnapshot, StreamStatus};
 
@@ -68,6 +70,21 @@ impl KinesisStreams {
                 }
             }
         }
+    }
+
+    /// `DescribeStreamSummary`: status, retention, creation time, ARN; no shards, no tags.
+    async fn summary(&self, stream: &str) -> Result<StreamDescriptionSummary, PortError> {
+        let output = self
+            .client
+            .describe_stream_summary()
+            .stream_name(stream)
+            .send()
+            .await
+            .map_err(|e| port_error("DescribeStreamSummary", Some(stream), e))?;
+        output.stream_description_summary.ok_or_else(|| {
+            PortError::new("DescribeStreamSummary", ErrorKind::Inconsistent, "response has no stream summary")
+                .with_stream(stream)
+        })
     }
 
     async fn list_tags(&self, stream: &str) -> Result<BTreeMap<String, String>, PortError> {
@@ -153,18 +170,13 @@ impl StreamReader for KinesisStreams {
         self.list_tags(stream).await
     }
 
+    async fn status(&self, stream: &str) -> Result<StreamStatus, PortError> {
+        let summary = self.summary(stream).await?;
+        status_of(summary.stream_status(), stream)
+    }
+
     async fn describe(&self, stream: &str) -> Result<StreamSnapshot, PortError> {
-        let summary = self
-            .client
-            .describe_stream_summary()
-            .stream_name(stream)
-            .send()
-            .await
-            .map_err(|e| port_error("DescribeStreamSummary", Some(stream), e))?;
-        let summary = summary.stream_description_summary().ok_or_else(|| {
-            PortError::new("DescribeStreamSummary", ErrorKind::Inconsistent, "response has no stream summary")
-                .with_stream(stream)
-        })?;
+        let summary = self.summary(stream).await?;
         let status = status_of(summary.stream_status(), stream)?;
         let (open, closed, with_listed_parent) = match status {
             StreamStatus::Active | StreamStatus::Updating => match self.list_shards(stream).await {
@@ -393,7 +405,7 @@ mod tests {
     use aws_sdk_kinesis::types::error::{
         LimitExceededException, ResourceInUseException, ResourceNotFoundException,
     };
-    use aws_sdk_kinesis::types::{HashKeyRange, SequenceNumberRange, StreamDescriptionSummary, Tag};
+    use aws_sdk_kinesis::types::{HashKeyRange, SequenceNumberRange, Tag};
     use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 
     use super::*;

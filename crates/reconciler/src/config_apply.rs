@@ -256,8 +256,8 @@ async fn settle<S: StreamReader + Sync>(
     settings: &ApplySettings,
     progress: &mut impl FnMut(ApplyEvent<'_>),
 ) -> Result<ActiveStream, ReconcileError> {
-    wait_for_active(streams, name, settings.wait_timeout, settings.poll, |snap, elapsed| {
-        progress(ApplyEvent::Waiting { stream: name, status: snap.status.as_str(), elapsed })
+    wait_for_active(streams, name, settings.wait_timeout, settings.poll, |status, elapsed| {
+        progress(ApplyEvent::Waiting { stream: name, status: status.as_str(), elapsed })
     })
     .await
 }

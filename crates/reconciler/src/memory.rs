@@ -182,6 +182,14 @@ impl StreamReader for InMemoryStreams {
         })
     }
 
+    async fn status(&self, stream: &str) -> Result<StreamStatus, PortError> {
+        self.read_delay().await;
+        let mut state = self.state.lock().expect("not poisoned");
+        state.fault("DescribeStreamSummary", stream)?;
+        state.stream("DescribeStreamSummary", stream)?;
+        Ok(StreamStatus::Active)
+    }
+
     async fn tags(&self, stream: &str) -> Result<BTreeMap<String, String>, PortError> {
         self.read_delay().await;
         let mut state = self.state.lock().expect("not poisoned");

@@ -89,6 +89,9 @@ impl std::ops::Deref for ActiveStream {
 pub trait StreamReader {
     /// Reads status, open and closed shards, retention and tags of `stream`.
     fn describe(&self, stream: &str) -> impl Future<Output = Result<StreamSnapshot, PortError>> + Send;
+    /// The status of `stream` alone (`DescribeStreamSummary`): what waiting polls, where
+    /// `describe` would also list shards and tags each time.
+    fn status(&self, stream: &str) -> impl Future<Output = Result<StreamStatus, PortError>> + Send;
     /// The names of every stream in the account and region.
     fn list_streams(&self) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
     /// The tags of `stream` alone: one call, where `describe` takes several, for telling managed
