@@ -4,6 +4,10 @@
 //! `PutMetricData` takes 1,000 datapoints per call, `GetMetricData` 500 queries per call (and
 //! pages its results with `NextToken`), `DescribeAlarms` pages with `NextToken`, and
 //! `DeleteAlarms` takes 100 names per call.
+//!
+//! Every series carries CloudWatch's `StatusCode` ([`ReadStatus`]): `PartialData` on a page means
+//! more is to come with `NextToken`, so a series' status is the one its last page gave, except
+//! that `InternalError` and `Forbidden` stick. A query no page answered reads `PartialData`.
 
 use std::collections::BTreeMap;
 
@@ -12,12 +16,13 @@ use aws_sdk_cloudwatch::operation::describe_alarms::builders::DescribeAlarmsFlue
 use aws_sdk_cloudwatch::types::{
     AlarmType, ComparisonOperator, Dimension as SdkDimension, Metric as SdkMetric, MetricAlarm,
     MetricDataQuery, MetricDatum, MetricStat, ScanBy, StandardUnit, StateValue, Statistic as SdkStatistic,
+    StatusCode,
 };
 use chrono::{DateTime, Utc};
 use planner::{AlarmDefinition, AlarmSpec};
 use reconciler::{
     AlarmPort, AlarmState, AlarmSummary, Dimension, ErrorKind, MetricPoint, MetricPublisher, MetricQuery,
-    MetricSeries, MetricsPort, PortError, Unit,
+    MetricSeries, MetricsPort, PortError, ReadStatus, Unit,
 };
 
 use crate::convert::{from_i32, to_chrono, to_i32, to_sdk};
@@ -122,6 +127,16 @@ fn sdk_query(query: &MetricQuery) -> Result<MetricDataQuery, PortError> {
     Ok(MetricDataQuery::builder().id(&query.id).metric_stat(stat).return_data(true).build())
 }
 
+/// A page's `StatusCode` for one query; an unknown or absent one is not proof of completeness.
+fn read_status(code: Option<&StatusCode>) -> ReadStatus {
+    match code {
+        Some(StatusCode::Complete) => ReadStatus::Complete,
+        Some(StatusCode::InternalError) => ReadStatus::InternalError,
+        Some(StatusCode::Forbidden) => ReadStatus::Forbidden,
+        _ => ReadStatus::PartialData,
+    }
+}
+
 fn alarm_state(value: &StateValue) -> Option<AlarmState> {
     match value {
         StateValue::Ok => Some(AlarmState::Ok),
@@ -187,8 +202,18 @@ impl MetricsPort for CloudWatch {
     ) -> Result<Vec<MetricSeries>, PortError> {
         let mut series: BTreeMap<String, MetricSeries> = queries
             .iter()
-            .map(|q| (q.id.clone(), MetricSeries { id: q.id.clone(), label: None, points: Vec::new() }))
+            .map(|q| {
+                let series = MetricSeries {
+                    id: q.id.clone(),
+                    label: None,
+                    points: Vec::new(),
+                    status: ReadStatus::PartialData,
+                };
+                (q.id.clone(), series)
+            })
             .collect();
+        // Which queries some page answered: until then a series is `PartialData`.
+        let mut answered = std::collections::BTreeSet::new();
         for chunk in queries.chunks(QUERIES_PER_GET) {
             let sdk_queries = chunk.iter().map(sdk_query).collect::<Result<Vec<_>, _>>()?;
             let mut token: Option<String> = None;
@@ -211,6 +236,12 @@ impl MetricsPort for CloudWatch {
                     if entry.label.is_none() {
                         entry.label = result.label().map(str::to_owned);
                     }
+                    let page_status = read_status(result.status_code());
+                    let failed = matches!(entry.status, ReadStatus::InternalError | ReadStatus::Forbidden);
+                    if !(failed && answered.contains(&entry.id)) {
+                        entry.status = page_status;
+                    }
+                    answered.insert(entry.id.clone());
                     entry.points.extend(
                         result.timestamps().iter().map(to_chrono).zip(result.values().iter().copied()),
                     );
@@ -322,11 +353,11 @@ mod tests {
     use aws_sdk_cloudwatch::operation::put_metric_alarm::PutMetricAlarmOutput;
     use aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataOutput;
     use aws_sdk_cloudwatch::primitives::DateTime as SdkDateTime;
-    use aws_sdk_cloudwatch::types::MetricDataResult;
     use aws_sdk_cloudwatch::types::error::ResourceNotFound;
+    use aws_sdk_cloudwatch::types::{MetricDataResult, StatusCode};
     use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
     use planner::{Metric, Policy, alarm_specs};
-    use reconciler::Statistic;
+    use reconciler::{ReadStatus, Statistic};
 
     use super::*;
 
@@ -383,6 +414,63 @@ mod tests {
             .map(|s| (s.id.as_str(), s.points.iter().map(|(t, v)| (t.timestamp(), *v)).collect()))
             .collect();
         assert_eq!(flat, vec![("bytes", vec![(300, 1.0), (600, 2.0)]), ("records", vec![(300, 10.0)])]);
+    }
+
+    fn with_status(result: MetricDataResult, status: StatusCode) -> MetricDataResult {
+        MetricDataResult::builder()
+            .set_id(result.id)
+            .set_timestamps(result.timestamps)
+            .set_values(result.values)
+            .status_code(status)
+            .build()
+    }
+
+    #[tokio::test]
+    async fn each_series_carries_its_status_code_after_the_last_page() {
+        // `bytes` is PartialData on the first page and Complete once NextToken is followed;
+        // `records` is still PartialData on the last page; `forbidden` failed outright.
+        let first =
+            mock!(Client::get_metric_data).match_requests(|r| r.next_token().is_none()).then_output(|| {
+                GetMetricDataOutput::builder()
+                    .metric_data_results(with_status(result("bytes", &[(300, 1.0)]), StatusCode::PartialData))
+                    .metric_data_results(with_status(result("records", &[]), StatusCode::PartialData))
+                    .metric_data_results(with_status(result("forbidden", &[]), StatusCode::Forbidden))
+                    .next_token("page-2")
+                    .build()
+            });
+        let second = mock!(Client::get_metric_data)
+            .match_requests(|r| r.next_token() == Some("page-2"))
+            .then_output(|| {
+                GetMetricDataOutput::builder()
+                    .metric_data_results(with_status(result("bytes", &[(600, 2.0)]), StatusCode::Complete))
+                    .metric_data_results(with_status(result("records", &[]), StatusCode::PartialData))
+                    .build()
+            });
+        let port = cloudwatch(&[&first, &second]);
+        let queries = [query("bytes"), query("records"), query("forbidden"), query("absent")];
+        let series =
+            port.get_metric_data(&queries, DateTime::UNIX_EPOCH, DateTime::UNIX_EPOCH).await.unwrap();
+        let statuses: Vec<(&str, ReadStatus)> = series.iter().map(|s| (s.id.as_str(), s.status)).collect();
+        assert_eq!(
+            statuses,
+            [
+                ("bytes", ReadStatus::Complete),
+                ("records", ReadStatus::PartialData),
+                ("forbidden", ReadStatus::Forbidden),
+                ("absent", ReadStatus::PartialData),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_get_metric_data_maps_to_timed_out() {
+        let rule =
+            mock!(Client::get_metric_data).then_error(|| GetMetricDataError::generic(meta("RequestTimeout")));
+        let err = cloudwatch(&[&rule])
+            .get_metric_data(&[query("bytes")], DateTime::UNIX_EPOCH, DateTime::UNIX_EPOCH)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::TimedOut);
     }
 
     #[tokio::test]

@@ -4,6 +4,13 @@
 //! service's error *code*, so this maps by code (via `ProvideErrorMetadata::code`, the same
 //! trait for Kinesis and CloudWatch), with the HTTP status and the kind of transport failure as
 //! fallbacks. One function, one table: a new code is handled once for every call.
+//!
+//! One code needs its message too: Kinesis's `LimitExceededException` is both a *rate* ("Rate
+//! exceeded for stream …": retry after a pause) and a *hard quota* (more than 10
+//! `UpdateShardCount` calls in a rolling 24 h: "… exceeds the maximum number of UpdateShardCount
+//! operations …"; the account's shard limit: "This request would exceed the shard limit for the
+//! account …", which the emulator words "… the configured shard limit …"). Retrying a quota 12
+//! times only delays the fallback, so [`kind_for`] reads the message for it ([`names_a_quota`]).
 
 use std::error::Error as StdError;
 
@@ -17,13 +24,13 @@ where
 {
     let kind = match &err {
         SdkError::ServiceError(_) => {
-            kind_for_code(err.code(), err.raw_response().map(|r| r.status().as_u16()))
+            kind_for(err.code(), err.raw_response().map(|r| r.status().as_u16()), err.message())
         }
-        // Timeouts, connection failures and responses we could not parse (often an HTML 5xx page
-        // from a proxy) are worth trying again.
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            ErrorKind::Transient
-        }
+        // A request that took too long would take as long again: callers that can split it do.
+        SdkError::TimeoutError(_) => ErrorKind::TimedOut,
+        // Connection failures and responses we could not parse (often an HTML 5xx page from a
+        // proxy) are worth trying again.
+        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => ErrorKind::Transient,
         // The request could not even be built: a missing or malformed input.
         SdkError::ConstructionFailure(_) => ErrorKind::InvalidArgument,
         _ => ErrorKind::Other,
@@ -49,9 +56,22 @@ fn root_cause(err: &(dyn StdError + 'static)) -> String {
     cause.to_string()
 }
 
+/// Whether a `LimitExceeded` message names a hard quota (see the module documentation) rather
+/// than a rate. A message that says "rate" is a rate whatever else it says.
+fn names_a_quota(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    if message.contains("rate exceeded") || message.contains("rate limit") {
+        return false;
+    }
+    ["shard limit", "maximum number of", "rolling 24", "24-hour", "24 hour", "per day"]
+        .iter()
+        .any(|quota| message.contains(quota))
+}
+
 /// The kind of a service error, from its code (Kinesis uses `…Exception`, CloudWatch's query
-/// and CBOR protocols use bare names or `…Fault`) or, for unknown codes, its HTTP status.
-pub(crate) fn kind_for_code(code: Option<&str>, status: Option<u16>) -> ErrorKind {
+/// and CBOR protocols use bare names or `…Fault`), its message where the code is ambiguous
+/// (`LimitExceeded`), or, for unknown codes, its HTTP status.
+pub(crate) fn kind_for(code: Option<&str>, status: Option<u16>, message: Option<&str>) -> ErrorKind {
     // Defensive: some protocols qualify the code with a namespace (`ns#Code`) or a suffix (`Code:…`).
     let code = code.map(|c| c.rsplit('#').next().unwrap_or(c)).map(|c| c.split(':').next().unwrap_or(c));
     match code.unwrap_or_default() {
@@ -65,7 +85,13 @@ pub(crate) fn kind_for_code(code: Option<&str>, status: Option<u16>) -> ErrorKin
         | "RequestThrottledException"
         | "KMSThrottlingException"
         | "SlowDown" => ErrorKind::Throttled,
-        "LimitExceededException" | "LimitExceeded" | "LimitExceededFault" => ErrorKind::LimitExceeded,
+        "LimitExceededException" | "LimitExceeded" | "LimitExceededFault" => {
+            if message.is_some_and(names_a_quota) {
+                ErrorKind::QuotaExceeded
+            } else {
+                ErrorKind::LimitExceeded
+            }
+        }
         "ResourceInUseException" | "ConcurrentModificationException" => ErrorKind::ResourceInUse,
         "ResourceNotFoundException" | "ResourceNotFound" | "NotFoundException" | "NotFound" => {
             ErrorKind::NotFound
@@ -107,9 +133,8 @@ pub(crate) fn kind_for_code(code: Option<&str>, status: Option<u16>) -> ErrorKin
         | "InternalError"
         | "InternalServerError"
         | "ServiceUnavailable"
-        | "ServiceUnavailableException"
-        | "RequestTimeout"
-        | "RequestTimeoutException" => ErrorKind::Transient,
+        | "ServiceUnavailableException" => ErrorKind::Transient,
+        "RequestTimeout" | "RequestTimeoutException" => ErrorKind::TimedOut,
         _ => match status {
             Some(429) => ErrorKind::Throttled,
             Some(403) => ErrorKind::AccessDenied,
@@ -125,7 +150,7 @@ mod tests {
     use super::*;
 
     fn check(code: &str, status: u16, expected: ErrorKind) {
-        assert_eq!(kind_for_code(Some(code), Some(status)), expected, "{code} / {status}");
+        assert_eq!(kind_for(Some(code), Some(status), None), expected, "{code} / {status}");
     }
 
     #[test]
@@ -160,6 +185,6 @@ mod tests {
         check("SomethingNew", 503, ErrorKind::Transient);
         check("SomethingNew", 429, ErrorKind::Throttled);
         check("SomethingNew", 400, ErrorKind::Other);
-        assert_eq!(kind_for_code(None, None), ErrorKind::Other);
+        assert_eq!(kind_for(None, None, None), ErrorKind::Other);
     }
 }

@@ -8,7 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_kinesis::Client;
-use aws_sdk_kinesis::types::{MetricsName, ScalingType, Shard as SdkShard, StreamMode, StreamModeDetails};
+use aws_sdk_kinesis::types::{
+    MetricsName, ScalingType, Shard as SdkShard, StreamDescriptionSummary, StreamMode, StreamModeDetails,
+};
 use planner::{HashKey, HashRange, Metric, Shard, ShardId, Tiling};
 use reconciler::{ErrorKind, PortError, Resharder, StreamAdmin, StreamReader, StreamSnapshot, StreamStatus};
 
@@ -68,6 +70,21 @@ impl KinesisStreams {
                 }
             }
         }
+    }
+
+    /// `DescribeStreamSummary`: status, retention, creation time, ARN; no shards, no tags.
+    async fn summary(&self, stream: &str) -> Result<StreamDescriptionSummary, PortError> {
+        let output = self
+            .client
+            .describe_stream_summary()
+            .stream_name(stream)
+            .send()
+            .await
+            .map_err(|e| port_error("DescribeStreamSummary", Some(stream), e))?;
+        output.stream_description_summary.ok_or_else(|| {
+            PortError::new("DescribeStreamSummary", ErrorKind::Inconsistent, "response has no stream summary")
+                .with_stream(stream)
+        })
     }
 
     async fn list_tags(&self, stream: &str) -> Result<BTreeMap<String, String>, PortError> {
@@ -153,18 +170,13 @@ impl StreamReader for KinesisStreams {
         self.list_tags(stream).await
     }
 
+    async fn status(&self, stream: &str) -> Result<StreamStatus, PortError> {
+        let summary = self.summary(stream).await?;
+        status_of(summary.stream_status(), stream)
+    }
+
     async fn describe(&self, stream: &str) -> Result<StreamSnapshot, PortError> {
-        let summary = self
-            .client
-            .describe_stream_summary()
-            .stream_name(stream)
-            .send()
-            .await
-            .map_err(|e| port_error("DescribeStreamSummary", Some(stream), e))?;
-        let summary = summary.stream_description_summary().ok_or_else(|| {
-            PortError::new("DescribeStreamSummary", ErrorKind::Inconsistent, "response has no stream summary")
-                .with_stream(stream)
-        })?;
+        let summary = self.summary(stream).await?;
         let status = status_of(summary.stream_status(), stream)?;
         let (open, closed, with_listed_parent) = match status {
             StreamStatus::Active | StreamStatus::Updating => match self.list_shards(stream).await {
@@ -388,11 +400,12 @@ mod tests {
     use aws_sdk_kinesis::operation::list_shards::{ListShardsError, ListShardsOutput};
     use aws_sdk_kinesis::operation::list_tags_for_stream::ListTagsForStreamOutput;
     use aws_sdk_kinesis::operation::split_shard::SplitShardError;
+    use aws_sdk_kinesis::operation::update_shard_count::UpdateShardCountError;
     use aws_sdk_kinesis::primitives::DateTime as SdkDateTime;
     use aws_sdk_kinesis::types::error::{
         LimitExceededException, ResourceInUseException, ResourceNotFoundException,
     };
-    use aws_sdk_kinesis::types::{HashKeyRange, SequenceNumberRange, StreamDescriptionSummary, Tag};
+    use aws_sdk_kinesis::types::{HashKeyRange, SequenceNumberRange, Tag};
     use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 
     use super::*;
@@ -583,6 +596,43 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.kind, ErrorKind::LimitExceeded);
         assert!(err.is_retryable());
+    }
+
+    fn update_shard_count_refused(message: &'static str) -> Rule {
+        mock!(Client::update_shard_count).then_error(move || {
+            UpdateShardCountError::LimitExceededException(
+                LimitExceededException::builder().meta(meta("LimitExceededException", message)).build(),
+            )
+        })
+    }
+
+    #[tokio::test]
+    async fn a_limit_exceeded_that_names_a_quota_is_a_quota_not_a_rate() {
+        for message in [
+            // The daily UpdateShardCount quota.
+            "Stream orders under account 123456789012 exceeds the maximum number of UpdateShardCount \
+             operations (10) in a rolling 24-hour period.",
+            // The account's shard limit: AWS (as kinesalite reproduces it) and the emulator.
+            "This request would exceed the shard limit for the account 123456789012 in us-east-1. \
+             Current shard count for the account: 500. Limit: 500.",
+            "Operation would result more shards than the configured shard limit for this account",
+        ] {
+            let rule = update_shard_count_refused(message);
+            let err = streams(&[&rule]).update_shard_count("orders", 8).await.unwrap_err();
+            assert_eq!(err.kind, ErrorKind::QuotaExceeded, "{message}");
+            assert!(!err.is_retryable());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_limit_exceeded_that_says_rate_is_a_retryable_rate_limit() {
+        for message in ["Rate exceeded for stream orders under account 123456789012.", "Rate limit exceeded"]
+        {
+            let rule = update_shard_count_refused(message);
+            let err = streams(&[&rule]).update_shard_count("orders", 8).await.unwrap_err();
+            assert_eq!(err.kind, ErrorKind::LimitExceeded, "{message}");
+            assert!(err.is_retryable());
+        }
     }
 
     #[tokio::test]

@@ -39,7 +39,8 @@ pub use load::{
 };
 pub use policy::{MAX_SHARDS_PER_STREAM, Policy, ScaleDown, ScaleUp, bounds};
 pub use scale_down::{
-    PlannedMerge, ScaleDownAction, ScaleDownInput, ScaleDownPlan, plan_scale_down, young_shards,
+    PlannedMerge, ReadStatus, ScaleDownAction, ScaleDownInput, ScaleDownPlan, SeriesRead, plan_scale_down,
+    young_shards,
 };
 pub use scale_up::{
     EVEN_TOLERANCE, PlannedSplit, SKEW_TOLERANCE, ScaleUpAction, ScaleUpInput, ScaleUpPlan,

@@ -8,10 +8,25 @@
 //! of a reshard) are left alone, so one cycle merges each shard at most once and at most halves
 //! the stream.
 //!
-//! **Missing datapoints count as zero load.** CloudWatch stores no datapoint for a period in which
-//! nothing was written, so an idle stream has an empty window; a failed metrics read is an error
-//! upstream, never an empty series. The risk that a not-yet-published tail hides a surge is covered
-//! by the scale-up alarm, which re-checks within a minute. Every plan reports the coverage.
+//! **Complete evidence before merging.** CloudWatch stores no datapoint for a period in which
+//! nothing was written, so an idle stream has an empty window: a missing *stream-level* datapoint
+//! counts as zero load, but only when the read says it is complete. The rule, in full:
+//!
+//! 1. The stream-level series (bytes and records) must have been read [`ReadStatus::Complete`].
+//!    `PartialData` (a page limit was hit), `InternalError` or `Forbidden` refuses the stream: an
+//!    empty or short series then proves nothing, and treating it as zero merges two shards at 49 %
+//!    into one at 98 %. A failed read is an error upstream, never an empty series.
+//! 2. A shard-level series is used where it was read complete, point by point. Where it has no
+//!    datapoint but the stream-level series does, the shard's load at that period is *unknown*,
+//!    not zero (shard-level metrics turned on less than a window ago, or a shard whose metrics are
+//!    absent): it takes the stream-level estimate (the stream's load × the shard's key-space
+//!    share), which rule 1 has made complete. A shard-level series read incomplete is not used at
+//!    all: the whole shard takes the estimate. Where neither series has a datapoint, nothing was
+//!    written, so an idle stream with shard-level metrics still merges.
+//! 3. The plan's reasons say how many shards were estimated that way.
+//!
+//! The risk that a not-yet-published tail hides a surge is covered by the scale-up alarm, which
+//! re-checks within a minute. Every plan reports the coverage.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,6 +42,44 @@ fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
+/// How complete CloudWatch says a series' read was (`MetricDataResult.StatusCode`, after every
+/// result page was followed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ReadStatus {
+    Complete,
+    /// Some datapoints were not returned (a page or datapoint limit was hit).
+    PartialData,
+    InternalError,
+    Forbidden,
+}
+
+impl ReadStatus {
+    pub fn is_complete(self) -> bool {
+        self == ReadStatus::Complete
+    }
+
+    /// The less complete of two reads: what a series built from both (bytes and records) is worth.
+    pub fn worst(self, other: ReadStatus) -> ReadStatus {
+        if self.is_complete() { other } else { self }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadStatus::Complete => "Complete",
+            ReadStatus::PartialData => "PartialData",
+            ReadStatus::InternalError => "InternalError",
+            ReadStatus::Forbidden => "Forbidden",
+        }
+    }
+}
+
+/// A load series and how complete its read was.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesRead {
+    pub series: LoadSeries,
+    pub status: ReadStatus,
+}
+
 /// The inputs of one scale-down decision.
 #[derive(Debug, Clone, Copy)]
 pub struct ScaleDownInput<'a> {
@@ -36,9 +89,12 @@ pub struct ScaleDownInput<'a> {
     pub now: DateTime<Utc>,
     /// Stream-level load over (at least) the look-back window.
     pub stream_load: &'a LoadSeries,
-    /// Per-shard load, where shard-level metrics are enabled; other shards are estimated from the
-    /// stream's load and their share of the key space.
-    pub shard_load: &'a BTreeMap<ShardId, LoadSeries>,
+    /// How complete the stream-level read was; anything but complete refuses the stream.
+    pub stream_status: ReadStatus,
+    /// Per-shard load, where shard-level metrics are enabled; other shards, and the periods a
+    /// shard's series lacks, are estimated from the stream's load and their share of the key space
+    /// (see the module documentation).
+    pub shard_load: &'a BTreeMap<ShardId, SeriesRead>,
     /// Open shards whose history does not cover the whole window (see [`young_shards`]).
     pub young: &'a BTreeSet<ShardId>,
     /// When the stream was last resharded by anyone we know of (the scaler's tag).
@@ -128,6 +184,11 @@ pub fn plan_scale_down(input: ScaleDownInput<'_>) -> ScaleDownPlan {
     let cooldown = Duration::seconds(i64::from(policy.scale_up.cooldown_secs));
     let refusal = if open <= policy.min_shards {
         Some(format!("at minShards ({})", policy.min_shards))
+    } else if !input.stream_status.is_complete() {
+        Some(format!(
+            "the stream-level metrics read was {}: incomplete evidence never counts as cold",
+            input.stream_status.as_str()
+        ))
     } else if created_at > window.start {
         Some(format!(
             "created at {}, inside the look-back window: not a full window of history",
@@ -174,6 +235,19 @@ pub fn plan_scale_down(input: ScaleDownInput<'_>) -> ScaleDownPlan {
     plan
 }
 
+/// One shard's load series by the evidence rule (module documentation, rule 2): its own series
+/// where it was read complete, the stream-level estimate ([`shard_share`]) for every period its
+/// series lacks and for the whole window if its read was incomplete.
+fn shard_series(read: Option<&SeriesRead>, stream_load: &LoadSeries, range: &HashRange) -> LoadSeries {
+    let (estimate, _) = shard_share(None, stream_load, range);
+    let Some(read) = read.filter(|r| r.status.is_complete()) else { return estimate };
+    let (mut measured, _) = shard_share(Some(&read.series), stream_load, range);
+    for (t, rate) in estimate.points {
+        measured.points.entry(t).or_insert(rate);
+    }
+    measured
+}
+
 /// Greedy: every adjacent pair of shards with full history whose combined peak stays at or under
 /// the scale-up target, coldest first, each shard at most once, at most `max_merges`.
 fn choose_merges(
@@ -185,8 +259,31 @@ fn choose_merges(
     let ScaleDownInput { tiling, policy, stream_load, shard_load, young, .. } = input;
     let ceiling = policy.scale_up.target.get();
     let load_of = |id: &ShardId, range: &HashRange| {
-        window.restrict(&shard_share(shard_load.get(id), stream_load, range).0)
+        window.restrict(&shard_series(shard_load.get(id), stream_load, range))
     };
+    if !shard_load.is_empty() {
+        let unknown = tiling
+            .shards()
+            .iter()
+            .filter(|s| {
+                let read = shard_load.get(&s.id);
+                read.is_none_or(|r| {
+                    !r.status.is_complete()
+                        || window
+                            .restrict(stream_load)
+                            .points
+                            .keys()
+                            .any(|t| !r.series.points.contains_key(t))
+                })
+            })
+            .count();
+        if unknown > 0 {
+            reasons.push(format!(
+                "{unknown} shard(s) without complete shard-level metrics: estimated from the stream's \
+                 load where their own datapoints are missing or incomplete"
+            ));
+        }
+    }
     let mut candidates: Vec<PlannedMerge> = tiling
         .shards()
         .windows(2)

@@ -388,7 +388,8 @@ struct Down {
     tiling: Tiling,
     policy: Policy,
     series: LoadSeries,
-    shard_load: BTreeMap<ShardId, LoadSeries>,
+    status: ReadStatus,
+    shard_load: BTreeMap<ShardId, SeriesRead>,
     young: BTreeSet<ShardId>,
     last_scaled_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
@@ -400,6 +401,7 @@ impl Down {
             tiling,
             policy: Policy::default(),
             series: day(bytes(stream_mib), |_, r| Some(r)),
+            status: ReadStatus::Complete,
             shard_load: BTreeMap::new(),
             young: BTreeSet::new(),
             last_scaled_at: None,
@@ -414,6 +416,7 @@ impl Down {
             policy: &self.policy,
             now: now(),
             stream_load: &self.series,
+            stream_status: self.status,
             shard_load: &self.shard_load,
             young: &self.young,
             last_scaled_at: self.last_scaled_at,
@@ -421,6 +424,10 @@ impl Down {
             update_calls_last_24h: 0,
         })
     }
+}
+
+fn complete(series: LoadSeries) -> SeriesRead {
+    SeriesRead { series, status: ReadStatus::Complete }
 }
 
 fn merged_pairs(plan: &ScaleDownPlan) -> Vec<(String, String)> {
@@ -446,7 +453,7 @@ fn a_cold_unevenly_split_stream_merges_adjacent_pairs_coldest_first() {
     // Measured: shard 7 is colder than 8 and 1.
     down.shard_load = [(id(7), 0.01), (id(8), 0.1), (id(1), 0.19)]
         .into_iter()
-        .map(|(s, mib)| (s, day(bytes(mib), |_, r| Some(r))))
+        .map(|(s, mib)| (s, complete(day(bytes(mib), |_, r| Some(r)))))
         .collect();
     let plan = down.plan();
     assert_eq!(merged_pairs(&plan), [("shardId-000000000007".into(), "shardId-000000000008".into())]);
@@ -477,6 +484,70 @@ fn missing_datapoints_count_as_zero_and_are_reported() {
     assert_eq!((plan.datapoints, plan.expected_datapoints), (192, 288));
     let idle = Down { series: LoadSeries::default(), ..Down::new(even(4), 0.0) }.plan();
     assert_eq!(idle.target_shards, 2, "an idle stream with no datapoints at all is cold");
+}
+
+#[test]
+fn an_incomplete_stream_level_read_never_counts_as_cold() {
+    for status in [ReadStatus::PartialData, ReadStatus::InternalError, ReadStatus::Forbidden] {
+        // Even an empty window (what an idle stream looks like) proves nothing when the read was cut short.
+        let mut down = Down { series: LoadSeries::default(), ..Down::new(even(4), 0.0) };
+        down.status = status;
+        let plan = down.plan();
+        assert_eq!(plan.action, ScaleDownAction::None, "{status:?}");
+        let last = plan.reasons.last().unwrap();
+        assert!(last.contains("incomplete") && last.contains(status.as_str()), "{last}");
+    }
+}
+
+#[test]
+fn a_shard_without_its_own_datapoints_is_estimated_from_the_stream_not_taken_as_idle() {
+    // Shard-level metrics just turned on: shard 1 has no datapoints yet while shard 0 has.
+    // Taken as zero, the pair would peak at 49 % and merge; estimated from the stream's load
+    // (98 % of one shard, split by key space), it peaks at 98 %: no merge.
+    let mut down = Down::new(even(2), 0.98);
+    down.shard_load =
+        [(id(0), complete(day(bytes(0.49), |_, r| Some(r)))), (id(1), complete(LoadSeries::default()))]
+            .into();
+    let plan = down.plan();
+    assert_eq!(plan.action, ScaleDownAction::None, "{:?}", plan.reasons);
+    assert!(
+        plan.reasons.iter().any(|r| r.contains("1 shard(s) without complete shard-level metrics")),
+        "{:?}",
+        plan.reasons
+    );
+}
+
+#[test]
+fn a_shard_read_cut_short_is_estimated_from_the_stream() {
+    // Shard 1's read came back PartialData with a quiet-looking series: its numbers are not used.
+    let mut down = Down::new(even(2), 0.98);
+    down.shard_load = [
+        (id(0), complete(day(bytes(0.49), |_, r| Some(r)))),
+        (id(1), SeriesRead { series: day(bytes(0.01), |_, r| Some(r)), status: ReadStatus::PartialData }),
+    ]
+    .into();
+    assert_eq!(down.plan().action, ScaleDownAction::None);
+}
+
+#[test]
+fn gaps_in_a_shard_series_are_unknown_where_the_stream_had_writes() {
+    // Shard 1 reports only every other period; the stream wrote in every one. The gaps take the
+    // stream's estimate (49 %), so the pair peaks at 98 %, not 49 %.
+    let mut down = Down::new(even(2), 0.98);
+    down.shard_load = [
+        (id(0), complete(day(bytes(0.49), |_, r| Some(r)))),
+        (id(1), complete(day(bytes(0.0), |i, r| (i % 2 == 0).then_some(r)))),
+    ]
+    .into();
+    assert_eq!(down.plan().action, ScaleDownAction::None);
+}
+
+#[test]
+fn an_idle_stream_with_shard_level_metrics_still_merges() {
+    // No writes anywhere: every series empty, every read complete. Idle, not unknown.
+    let mut down = Down { series: LoadSeries::default(), ..Down::new(even(4), 0.0) };
+    down.shard_load = (0..4).map(|i| (id(i), complete(LoadSeries::default()))).collect();
+    assert_eq!(down.plan().target_shards, 2);
 }
 
 #[test]
@@ -535,10 +606,10 @@ fn pairs_are_judged_on_their_time_aligned_sum_not_their_separate_peaks() {
     let mut down = Down::new(even(2), 0.45);
     let shard =
         |hot_half: usize| day(bytes(0.4), move |i, r| Some(if i % 2 == hot_half { r } else { bytes(0.05) }));
-    down.shard_load = [(id(0), shard(0)), (id(1), shard(1))].into();
+    down.shard_load = [(id(0), complete(shard(0))), (id(1), complete(shard(1)))].into();
     assert_eq!(down.plan().target_shards, 1);
     // In phase, the same peaks add to 80 %: over the 60 % target.
-    down.shard_load = [(id(0), shard(0)), (id(1), shard(0))].into();
+    down.shard_load = [(id(0), complete(shard(0))), (id(1), complete(shard(0)))].into();
     assert_eq!(down.plan().action, ScaleDownAction::None);
 }
 

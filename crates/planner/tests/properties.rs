@@ -148,7 +148,7 @@ proptest! {
                     let series = flat_day(now, Rate::capacity_of(1).scaled(load));
                     let plan = plan_scale_down(ScaleDownInput {
                         stream: "s", tiling: &live, policy: &policy, now,
-                        stream_load: &series, shard_load: &BTreeMap::new(), young: &BTreeSet::new(),
+                        stream_load: &series, stream_status: ReadStatus::Complete, shard_load: &BTreeMap::new(), young: &BTreeSet::new(),
                         last_scaled_at: None, created_at: created, update_calls_last_24h: 0,
                     });
                     let after = execute_down(&live, &plan, &mut next_id);

@@ -20,7 +20,8 @@ use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
 use reconciler::scale_down::{ReviewOutcome, SweepContext, SweepReport, SweepSettings, sweep};
 use reconciler::{
     AlarmPort, AlarmState, AlarmSummary, Dimension, MetricPoint, MetricPublisher, MetricQuery, MetricSeries,
-    MetricsPort, PortError, Resharder, SeededJitter, StreamAdmin, StreamReader, StreamSnapshot, Unit,
+    MetricsPort, PortError, Resharder, SeededJitter, StreamAdmin, StreamReader, StreamSnapshot, StreamStatus,
+    Unit,
 };
 
 const MIB: f64 = 1_048_576.0;
@@ -184,6 +185,10 @@ impl<T> Counted<T> {
 impl<T: StreamReader + Sync> StreamReader for Counted<T> {
     async fn describe(&self, stream: &str) -> Result<StreamSnapshot, PortError> {
         self.note("Describe", self.inner.describe(stream)).await
+    }
+
+    async fn status(&self, stream: &str) -> Result<StreamStatus, PortError> {
+        self.note("DescribeStreamSummary", self.inner.status(stream)).await
     }
 
     async fn list_streams(&self) -> Result<Vec<String>, PortError> {

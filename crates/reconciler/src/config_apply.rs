@@ -3,7 +3,8 @@
 //!
 //! Apply order per stream is chosen so an interruption at any point leaves a state the next
 //! `plan` converges from: create and wait for `ACTIVE`; bring the shard count into bounds (one
-//! `UpdateShardCount` of at most 2× / ½ at a time, waiting between); retention; tags in one call,
+//! `UpdateShardCount` of at most 2× / ½ at a time, each recorded in the scaling-state tags first
+//! as the Lambdas record theirs, waiting between); retention; tags in one call,
 //! before any alarm, so the policy the Lambdas read is in place by the time an alarm can fire;
 //! alarms last, computed for the count the stream ends with. Every call is retried by the one
 //! error policy.
@@ -11,9 +12,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use planner::{
-    ALARM_NAME_PREFIX, Change, Observed, ObservedAlarm, ObservedStream, POLICY_TAG, StreamPlan, SyncPlan,
-    decode_policy,
+    ALARM_NAME_PREFIX, Change, Observed, ObservedAlarm, ObservedStream, POLICY_TAG, ScalingState, StreamPlan,
+    SyncPlan, decode_policy,
 };
 
 use crate::ports::{
@@ -34,12 +36,14 @@ pub enum ApplyEvent<'a> {
     DeleteAlarms { names: &'a [String] },
 }
 
-/// How long apply waits for a stream to become `ACTIVE`, and how often it looks.
+/// How long apply waits for a stream to become `ACTIVE`, how often it looks, and its clock.
 #[derive(Debug, Clone)]
 pub struct ApplySettings {
     pub backoff: Backoff,
     pub wait_timeout: Duration,
     pub poll: Duration,
+    /// The time each `UpdateShardCount` is recorded at (the wall clock; fixed in tests).
+    pub clock: fn() -> DateTime<Utc>,
 }
 
 impl Default for ApplySettings {
@@ -48,6 +52,7 @@ impl Default for ApplySettings {
             backoff: Backoff::DEFAULT,
             wait_timeout: Duration::from_secs(600),
             poll: Duration::from_secs(2),
+            clock: Utc::now,
         }
     }
 }
@@ -193,6 +198,7 @@ where
                 let mut count = *from;
                 while count != *to {
                     count = if to > &count { (*to).min(count * 2) } else { (*to).max(count.div_ceil(2)) };
+                    record_update_shard_count(streams, name, (settings.clock)(), backoff, jitter).await?;
                     retry(backoff, jitter, || streams.update_shard_count(name, count)).await?;
                     settle(streams, name, settings, progress).await?;
                 }
@@ -229,6 +235,25 @@ where
     Ok(())
 }
 
+/// Records one `UpdateShardCount` in the stream's scaling-state tags before it is made, as the
+/// Lambdas do ([`ScalingState::record`]): Kinesis allows 10 per stream per rolling 24 h, and the
+/// Lambdas plan with what the tags say is left. It also starts the scale-up cooldown.
+async fn record_update_shard_count<S: StreamAdmin + Sync>(
+    streams: &S,
+    name: &str,
+    now: DateTime<Utc>,
+    backoff: &Backoff,
+    jitter: &mut impl Jitter,
+) -> Result<(), PortError> {
+    // A tag of its own per call, merged by AddTagsToStream: nothing to read first, nothing lost.
+    let mut state = ScalingState::default();
+    let nonce = (jitter.fraction(0) * u64::MAX as f64) as u64;
+    let mut tags = state.record_update_call(now, nonce);
+    state.record(now);
+    tags.extend(state.to_tags());
+    retry(backoff, jitter, || streams.add_tags(name, &tags)).await
+}
+
 /// Tag changes go out together, before the first alarm: the policy tag the Lambdas read is in
 /// place by the time an alarm can fire for the stream.
 async fn flush_tags<S: StreamAdmin + Sync>(
@@ -256,15 +281,14 @@ async fn settle<S: StreamReader + Sync>(
     settings: &ApplySettings,
     progress: &mut impl FnMut(ApplyEvent<'_>),
 ) -> Result<ActiveStream, ReconcileError> {
-    wait_for_active(streams, name, settings.wait_timeout, settings.poll, |snap, elapsed| {
-        progress(ApplyEvent::Waiting { stream: name, status: snap.status.as_str(), elapsed })
+    wait_for_active(streams, name, settings.wait_timeout, settings.poll, |status, elapsed| {
+        progress(ApplyEvent::Waiting { stream: name, status: status.as_str(), elapsed })
     })
     .await
 }
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
     use planner::{Policy, alarm_specs};
 
     use super::*;
@@ -295,6 +319,45 @@ mod tests {
             *counts.entry(alarm.stream.clone().unwrap_or_default()).or_default() += 1;
         }
         counts
+    }
+
+    fn at_noon() -> chrono::DateTime<Utc> {
+        chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("in range")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_update_shard_count_apply_makes_is_recorded_in_the_scaling_state_tags() {
+        let streams = InMemoryStreams::new().with_stream("orders", 1, at_noon());
+        // A call the scale-up Lambda made an hour ago stays on record.
+        let mut earlier = ScalingState::default();
+        let mut tags = earlier.record_update_call(at_noon() - chrono::Duration::hours(1), 9);
+        earlier.record(at_noon() - chrono::Duration::hours(1));
+        tags.extend(earlier.to_tags());
+        streams.add_tags("orders", &tags).await.expect("tag");
+        let plan = SyncPlan {
+            streams: vec![StreamPlan {
+                name: "orders".into(),
+                observed: None,
+                changes: vec![Change::Reshard { from: 1, to: 4, reason: "minShards".into() }],
+            }],
+            unlisted: vec![],
+            orphan_alarms: vec![],
+        };
+        let settings = ApplySettings { clock: at_noon, ..ApplySettings::default() };
+        apply(&streams, &InMemoryCloudWatch::new(), &plan, &settings, &mut SeededJitter::new(1), |_| {})
+            .await
+            .expect("apply");
+        let calls = streams.calls();
+        let updates = calls.iter().filter(|c| c.starts_with("UpdateShardCount")).count();
+        assert_eq!(updates, 2, "1 -> 2 -> 4: {calls:?}");
+        let tags = streams.describe("orders").await.expect("describe").tags;
+        let state = ScalingState::from_tags(&tags, at_noon()).expect("valid state tags");
+        assert_eq!(state.update_calls_last_24h(at_noon()), 3, "the Lambda's call and both of apply's");
+        assert_eq!(state.last_scaled_at, Some(at_noon()));
+        // Recorded before each call, as the Lambdas do: the tag write precedes the reshard.
+        let first_tag = calls.iter().position(|c| c.starts_with("AddTagsToStream")).expect("tagged");
+        let first_update = calls.iter().position(|c| c.starts_with("UpdateShardCount")).expect("updated");
+        assert!(first_tag < first_update, "{calls:?}");
     }
 
     #[tokio::test]

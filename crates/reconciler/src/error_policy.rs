@@ -37,9 +37,13 @@ mod tests {
 
     #[test]
     fn throttles_limits_and_transient_failures_retry_on_the_default_schedule() {
-        for kind in
-            [ErrorKind::Throttled, ErrorKind::LimitExceeded, ErrorKind::Transient, ErrorKind::Inconsistent]
-        {
+        for kind in [
+            ErrorKind::Throttled,
+            ErrorKind::LimitExceeded,
+            ErrorKind::Transient,
+            ErrorKind::TimedOut,
+            ErrorKind::Inconsistent,
+        ] {
             assert_eq!(classify_kind(kind), Retry::After(Backoff::DEFAULT), "{kind}");
         }
     }
@@ -50,8 +54,9 @@ mod tests {
     }
 
     #[test]
-    fn caller_and_permission_errors_never_retry() {
+    fn caller_permission_and_quota_errors_never_retry() {
         for kind in [
+            ErrorKind::QuotaExceeded,
             ErrorKind::NotFound,
             ErrorKind::AlreadyExists,
             ErrorKind::InvalidArgument,

@@ -182,6 +182,7 @@ async fn take_back<P: Resharder + Sync>(
         ErrorKind::ResourceInUse
             | ErrorKind::Throttled
             | ErrorKind::LimitExceeded
+            | ErrorKind::QuotaExceeded
             | ErrorKind::InvalidArgument
     );
     if refused {

@@ -30,11 +30,11 @@ pub use config_apply::{ApplyEvent, ApplySettings, apply, observe, observed_alarm
 pub use error::ReconcileError;
 pub use error_policy::{Retry, classify};
 pub use execute::{ExecuteSettings, Outcome, execute};
-pub use observe::{load_queries, load_series, peak_rate, shard_load_series};
+pub use observe::{get_metric_data_halving, load_queries, load_series, peak_rate, shard_load_series};
 pub use ports::{
     ActiveStream, AlarmPort, AlarmState, AlarmSummary, ContinuationPort, Dimension, ErrorKind, MetricPoint,
-    MetricPublisher, MetricQuery, MetricSeries, MetricsPort, PortError, Resharder, Statistic, StreamAdmin,
-    StreamReader, StreamSnapshot, StreamStatus, Unit,
+    MetricPublisher, MetricQuery, MetricSeries, MetricsPort, PortError, ReadStatus, Resharder, Statistic,
+    StreamAdmin, StreamReader, StreamSnapshot, StreamStatus, Unit,
 };
 pub use rearm::{Reset, Rewrite, rearm, set_ok};
 pub use shard_level::{ShardLevelChanges, converge_shard_level};

@@ -15,7 +15,8 @@ use planner::{AlarmSpec, HashKey, Metric, ShardId, Tiling};
 
 use crate::ports::{
     AlarmPort, AlarmState, AlarmSummary, Dimension, ErrorKind, MetricPoint, MetricPublisher, MetricQuery,
-    MetricSeries, MetricsPort, PortError, Resharder, StreamAdmin, StreamReader, StreamSnapshot, StreamStatus,
+    MetricSeries, MetricsPort, PortError, ReadStatus, Resharder, StreamAdmin, StreamReader, StreamSnapshot,
+    StreamStatus,
 };
 
 /// An account's worth of streams held in memory.
@@ -249,6 +250,14 @@ impl StreamReader for InMemoryStreams {
         })
     }
 
+    async fn status(&self, stream: &str) -> Result<StreamStatus, PortError> {
+        self.read_delay().await;
+        let mut state = self.state.lock().expect("not poisoned");
+        state.fault("DescribeStreamSummary", stream)?;
+        state.stream("DescribeStreamSummary", stream)?;
+        Ok(StreamStatus::Active)
+    }
+
     async fn tags(&self, stream: &str) -> Result<BTreeMap<String, String>, PortError> {
         self.read_delay().await;
         let mut state = self.state.lock().expect("not poisoned");
@@ -386,6 +395,10 @@ struct CloudWatchState {
     alarms: BTreeMap<String, (AlarmSpec, AlarmState)>,
     faults: VecDeque<(&'static str, ErrorKind)>,
     calls: Vec<String>,
+    /// The `StatusCode` a query of these (sorted) dimensions reads with; `Complete` otherwise.
+    read_status: BTreeMap<Vec<Dimension>, ReadStatus>,
+    /// A `GetMetricData` call of more queries than this times out, as a large look-back does.
+    time_out_above: Option<usize>,
 }
 
 impl CloudWatchState {
@@ -425,6 +438,18 @@ impl InMemoryCloudWatch {
     /// The next call named `call` (e.g. `"PutMetricAlarm"`) fails with `kind`.
     pub fn fail_next(&self, call: &'static str, kind: ErrorKind) {
         self.state.lock().expect("not poisoned").faults.push_back((call, kind));
+    }
+
+    /// Queries of exactly `dimensions` read with `status` (e.g. `PartialData`) from now on.
+    pub fn set_read_status(&self, mut dimensions: Vec<Dimension>, status: ReadStatus) {
+        dimensions.sort();
+        self.state.lock().expect("not poisoned").read_status.insert(dimensions, status);
+    }
+
+    /// Every `GetMetricData` call of more than `queries` queries times out from now on
+    /// ([`ErrorKind::TimedOut`], recorded as `"GetMetricData 20 timed out"`).
+    pub fn time_out_above(&self, queries: usize) {
+        self.state.lock().expect("not poisoned").time_out_above = Some(queries);
     }
 
     /// Every call made so far, oldest first, as `"SetAlarmState name OK"`.
@@ -472,6 +497,11 @@ impl MetricsPort for InMemoryCloudWatch {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<Vec<MetricSeries>, PortError> {
+        let limit = self.state.lock().expect("not poisoned").time_out_above;
+        if limit.is_some_and(|limit| queries.len() > limit) {
+            drop(self.record("GetMetricData", format!("{} timed out", queries.len()))?);
+            return Err(PortError::new("GetMetricData", ErrorKind::TimedOut, "injected timeout"));
+        }
         let state = self.record("GetMetricData", queries.len().to_string())?;
         Ok(queries
             .iter()
@@ -480,6 +510,7 @@ impl MetricsPort for InMemoryCloudWatch {
                 dims.sort();
                 let period = i64::from(q.period_secs.max(1));
                 let mut buckets: BTreeMap<DateTime<Utc>, f64> = BTreeMap::new();
+                let status = state.read_status.get(&dims).copied().unwrap_or(ReadStatus::Complete);
                 let key = (q.namespace.clone(), q.metric.clone(), dims);
                 for (t, v) in state.metrics.get(&key).into_iter().flatten() {
                     if *t >= start && *t < end {
@@ -487,7 +518,7 @@ impl MetricsPort for InMemoryCloudWatch {
                         *buckets.entry(start + chrono::Duration::seconds(offset)).or_default() += v;
                     }
                 }
-                MetricSeries { id: q.id.clone(), label: None, points: buckets.into_iter().collect() }
+                MetricSeries { id: q.id.clone(), label: None, points: buckets.into_iter().collect(), status }
             })
             .collect())
     }

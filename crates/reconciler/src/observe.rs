@@ -2,14 +2,19 @@
 //!
 //! Both metrics are read in one `GetMetricData` call (two `MetricStat` queries), aligned by
 //! timestamp and converted to rates by the planner's [`LoadSeries::from_sums`], so the Lambdas and
-//! the CLI decide from exactly the same numbers.
+//! the CLI decide from exactly the same numbers. Each series keeps how complete CloudWatch said
+//! its read was ([`SeriesRead`]): the scale-down never takes a partial read for an idle stream.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use planner::{KINESIS_NAMESPACE, LoadSeries, Metric, Rate, ShardId, align_down, streams_per_metrics_call};
+use planner::{
+    KINESIS_NAMESPACE, LoadSeries, Metric, Rate, ReadStatus, SeriesRead, ShardId, align_down,
+    streams_per_metrics_call,
+};
 
-use crate::ports::{Dimension, MetricQuery, MetricSeries, MetricsPort, PortError, Statistic};
+use crate::ports::{Dimension, ErrorKind, MetricQuery, MetricSeries, MetricsPort, PortError, Statistic};
+use crate::{Backoff, Jitter, retry};
 
 /// The two `Sum` queries the scaler reads for a stream (`shard` none) or one of its shards
 /// (enhanced metrics, `ShardId` dimension), with ids `{prefix}b` and `{prefix}r` (ids must be
@@ -33,11 +38,65 @@ pub fn load_queries(
     [query(Metric::IncomingBytes, "b"), query(Metric::IncomingRecords, "r")]
 }
 
-/// The bytes and records series with ids `{prefix}b` / `{prefix}r` out of one call's answer.
-pub(crate) fn series_of(answer: &[MetricSeries], period_secs: u32, prefix: &str) -> LoadSeries {
-    let points =
-        |id: String| answer.iter().find(|s| s.id == id).map(|s| s.points.clone()).unwrap_or_default();
-    LoadSeries::from_sums(period_secs, points(format!("{prefix}b")), points(format!("{prefix}r")))
+/// The bytes and records series with ids `{prefix}b` / `{prefix}r` out of one call's answer, as
+/// complete as the less complete of the two. A series missing from the answer counts as
+/// `PartialData`: nothing proves it empty.
+pub(crate) fn series_of(answer: &[MetricSeries], period_secs: u32, prefix: &str) -> SeriesRead {
+    let read = |id: String| {
+        answer
+            .iter()
+            .find(|s| s.id == id)
+            .map_or((Vec::new(), ReadStatus::PartialData), |s| (s.points.clone(), s.status))
+    };
+    let ((bytes, bytes_status), (records, records_status)) =
+        (read(format!("{prefix}b")), read(format!("{prefix}r")));
+    SeriesRead {
+        series: LoadSeries::from_sums(period_secs, bytes, records),
+        status: bytes_status.worst(records_status),
+    }
+}
+
+/// Runs `queries` as [`MetricsPort::get_metric_data`] does, each call retried by the error policy,
+/// except that a call that *times out* is never resent whole: it is split into two halves, each
+/// read the same way, down to a single query (whose timeout is the error). A long look-back over
+/// many streams that times out on every attempt would otherwise be a retry storm. Returns the
+/// series in query order and the calls sent (timed-out ones included).
+pub async fn get_metric_data_halving<M: MetricsPort>(
+    metrics: &M,
+    queries: &[MetricQuery],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    backoff: &Backoff,
+    jitter: &mut impl Jitter,
+) -> Result<(Vec<MetricSeries>, u32), PortError> {
+    let mut series = Vec::with_capacity(queries.len());
+    let mut calls = 0u32;
+    // Depth first, first half first, so the series come back in query order.
+    let mut pending = vec![queries];
+    while let Some(part) = pending.pop() {
+        calls = calls.saturating_add(1);
+        // A timeout leaves the retry loop as a value, so only other failures are retried whole.
+        let answer = retry(backoff, jitter, || async {
+            match metrics.get_metric_data(part, start, end).await {
+                Err(e) if e.kind == ErrorKind::TimedOut => Ok(Err(e)),
+                other => other.map(Ok),
+            }
+        })
+        .await?;
+        match answer {
+            Ok(read) => series.extend(read),
+            Err(timeout) if part.len() < 2 => return Err(timeout),
+            Err(timeout) => {
+                let (first, second) = part.split_at(part.len() / 2);
+                tracing::warn!(
+                    queries = part.len(),
+                    "GetMetricData timed out, reading it in halves: {timeout}"
+                );
+                pending.extend([second, first]);
+            }
+        }
+    }
+    Ok((series, calls))
 }
 
 /// The stream's write load over `[start, end)` at `period_secs` resolution.
@@ -55,7 +114,7 @@ pub async fn load_series<M: MetricsPort>(
     let queries = load_queries(stream, None, period_secs, "s");
     let (start, end) = (align_down(start, period_secs), align_down(end, period_secs));
     let series = metrics.get_metric_data(&queries, start, end).await?;
-    Ok(series_of(&series, period_secs, "s"))
+    Ok(series_of(&series, period_secs, "s").series)
 }
 
 /// Each shard's write load over `[start, end)` from Kinesis enhanced (shard-level) metrics, in as
@@ -67,7 +126,7 @@ pub async fn shard_load_series<M: MetricsPort>(
     period_secs: u32,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
-) -> Result<(BTreeMap<ShardId, LoadSeries>, u32), PortError> {
+) -> Result<(BTreeMap<ShardId, SeriesRead>, u32), PortError> {
     let (start, end) = (align_down(start, period_secs), align_down(end, period_secs));
     let points = ((end - start).num_seconds() / i64::from(period_secs.max(1))) as u32;
     let mut loads = BTreeMap::new();

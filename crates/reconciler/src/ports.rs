@@ -14,8 +14,8 @@ use std::fmt;
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-pub use planner::StreamStatus;
 use planner::{AlarmDefinition, AlarmSpec, HashKey, Metric, ShardId, Tiling};
+pub use planner::{ReadStatus, StreamStatus};
 
 /// Everything the planner and the sync logic need to know about one stream, read at one moment.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,6 +89,9 @@ impl std::ops::Deref for ActiveStream {
 pub trait StreamReader {
     /// Reads status, open and closed shards, retention and tags of `stream`.
     fn describe(&self, stream: &str) -> impl Future<Output = Result<StreamSnapshot, PortError>> + Send;
+    /// The status of `stream` alone (`DescribeStreamSummary`): what waiting polls, where
+    /// `describe` would also list shards and tags each time.
+    fn status(&self, stream: &str) -> impl Future<Output = Result<StreamStatus, PortError>> + Send;
     /// The names of every stream in the account and region.
     fn list_streams(&self) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
     /// The tags of `stream` alone: one call, where `describe` takes several, for telling managed
@@ -240,12 +243,15 @@ pub struct MetricQuery {
     pub stat: Statistic,
 }
 
-/// The datapoints of one query, oldest first, across all result pages.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// The datapoints of one query, oldest first, across all result pages, and how complete they are.
+#[derive(Debug, Clone, PartialEq)]
 pub struct MetricSeries {
     pub id: String,
     pub label: Option<String>,
     pub points: Vec<(DateTime<Utc>, f64)>,
+    /// CloudWatch's `StatusCode` for this query once every page was read: anything but
+    /// `Complete` means the points may be missing some, so an empty series is not proof of zero.
+    pub status: ReadStatus,
 }
 
 /// CloudWatch metric reads (`GetMetricData`).
@@ -349,15 +355,23 @@ pub enum ErrorKind {
     Throttled,
     /// The stream is not `ACTIVE` (a reshard or creation is in progress).
     ResourceInUse,
-    /// Kinesis's control-plane rate or concurrency limits (`LimitExceededException`): mostly
-    /// transient, e.g. too many concurrent `CREATING`/`UPDATING` streams.
+    /// Kinesis's control-plane rate or concurrency limits (`LimitExceededException` saying "Rate
+    /// exceeded …"): transient, e.g. too many calls a second or concurrent `CREATING` streams.
     LimitExceeded,
+    /// A hard quota (`LimitExceededException` naming one): 10 `UpdateShardCount` calls per stream
+    /// per rolling 24 h, or the account's shard limit. Waiting seconds does not lift it, so it is
+    /// not retried; a scale-up falls back to `SplitShard` where it can, else reports it.
+    QuotaExceeded,
     NotFound,
     AlreadyExists,
     InvalidArgument,
     AccessDenied,
-    /// Timeouts, connection failures, 5xx responses, unparseable responses.
+    /// Connection failures, 5xx responses, unparseable responses.
     Transient,
+    /// The call took longer than the client allows. Retryable, but a read that times out is
+    /// retried *smaller* where it can be split ([`crate::get_metric_data_halving`]), never resent
+    /// whole: the same request would take as long again.
+    TimedOut,
     /// The service returned data that breaks an invariant, such as open shards that do not tile
     /// the key space (a listing read across a reshard). Reading again normally fixes it.
     Inconsistent,
@@ -373,8 +387,10 @@ impl ErrorKind {
             | ErrorKind::ResourceInUse
             | ErrorKind::LimitExceeded
             | ErrorKind::Transient
+            | ErrorKind::TimedOut
             | ErrorKind::Inconsistent => true,
-            ErrorKind::NotFound
+            ErrorKind::QuotaExceeded
+            | ErrorKind::NotFound
             | ErrorKind::AlreadyExists
             | ErrorKind::InvalidArgument
             | ErrorKind::AccessDenied
@@ -387,11 +403,13 @@ impl ErrorKind {
             ErrorKind::Throttled => "throttled",
             ErrorKind::ResourceInUse => "resource in use",
             ErrorKind::LimitExceeded => "limit exceeded",
+            ErrorKind::QuotaExceeded => "quota exceeded",
             ErrorKind::NotFound => "not found",
             ErrorKind::AlreadyExists => "already exists",
             ErrorKind::InvalidArgument => "invalid argument",
             ErrorKind::AccessDenied => "access denied",
             ErrorKind::Transient => "transient failure",
+            ErrorKind::TimedOut => "timed out",
             ErrorKind::Inconsistent => "inconsistent response",
             ErrorKind::Other => "error",
         }
@@ -486,9 +504,11 @@ mod tests {
             ErrorKind::ResourceInUse,
             ErrorKind::LimitExceeded,
             ErrorKind::Transient,
+            ErrorKind::TimedOut,
             ErrorKind::Inconsistent,
         ];
         let fatal = [
+            ErrorKind::QuotaExceeded,
             ErrorKind::NotFound,
             ErrorKind::AlreadyExists,
             ErrorKind::InvalidArgument,

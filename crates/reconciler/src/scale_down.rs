@@ -17,7 +17,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt};
 use planner::{
-    Execution, LoadSeries, POLICY_TAG, Policy, ScaleDownAction, ScaleDownInput, ScaleDownPlan, ScalingState,
+    Execution, POLICY_TAG, Policy, ScaleDownAction, ScaleDownInput, ScaleDownPlan, ScalingState, SeriesRead,
     ShardId, Step, Utilisation, Window, decode_policy, plan_scale_down, streams_per_metrics_call,
     young_shards,
 };
@@ -29,8 +29,8 @@ use crate::ports::{ActiveStream, AlarmPort, ErrorKind, MetricQuery, MetricsPort,
 use crate::rearm::{Reset, Rewrite, rearm};
 use crate::scale_up::SkipCode;
 use crate::{
-    Clock, ExecuteSettings, Jitter, ReconcileError, SeededJitter, execute, load_queries, retry,
-    shard_load_series,
+    Clock, ExecuteSettings, Jitter, ReconcileError, SeededJitter, execute, get_metric_data_halving,
+    load_queries, retry, shard_load_series,
 };
 
 /// How the sweep paces itself.
@@ -235,7 +235,7 @@ fn failed(stream: &str, error: String) -> Review {
 }
 
 /// Reads the page's metrics (one call per distinct window, more only if a long window's datapoints
-/// exceed one call), decides, and acts.
+/// exceed one call, or if a call times out and is read in halves), decides, and acts.
 async fn review_page<K, C>(
     kinesis: &K,
     cloudwatch: &C,
@@ -275,14 +275,22 @@ async fn review_page<K, C>(
             .enumerate()
             .flat_map(|(i, c)| load_queries(&c.stream.name, None, window.period_secs, &format!("s{i}")))
             .collect();
-        report.metrics_calls += 1;
-        let series = match retry(&settings.execute.backoff, jitter, || {
-            cloudwatch.get_metric_data(&queries, window.start, window.end)
-        })
-        .await
-        {
-            Ok(series) => series,
+        let read = get_metric_data_halving(
+            cloudwatch,
+            &queries,
+            window.start,
+            window.end,
+            &settings.execute.backoff,
+            jitter,
+        )
+        .await;
+        let series = match read {
+            Ok((series, calls)) => {
+                report.metrics_calls += calls;
+                series
+            }
             Err(e) => {
+                report.metrics_calls += 1;
                 report.reviews.extend(group.iter().map(|c| failed(&c.stream.name, e.to_string())));
                 continue;
             }
@@ -350,8 +358,8 @@ impl Decided {
 
 fn decide(
     c: Candidate,
-    load: &LoadSeries,
-    shard_load: &BTreeMap<ShardId, LoadSeries>,
+    load: &SeriesRead,
+    shard_load: &BTreeMap<ShardId, SeriesRead>,
     window: &Window,
     now: DateTime<Utc>,
 ) -> Decided {
@@ -362,14 +370,15 @@ fn decide(
         tiling,
         policy: &c.policy,
         now,
-        stream_load: load,
+        stream_load: &load.series,
+        stream_status: load.status,
         shard_load,
         young: &young,
         last_scaled_at: c.state.last_scaled_at,
         created_at: c.stream.created,
         update_calls_last_24h: c.state.update_calls_last_24h(now),
     });
-    let utilisation = Utilisation::of(load, window, tiling.len());
+    let utilisation = Utilisation::of(&load.series, window, tiling.len());
     Decided { candidate: c, plan, utilisation }
 }
 

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use planner::{
     ALARM_NAME_PREFIX, Admission, AlarmEvidence, AlarmKind, Execution, KINESIS_NAMESPACE, LoadSnapshot,
     Metric, POLICY_TAG, Policy, ScaleUpAction, ScaleUpInput, ScaleUpPlan, ScalingState, ShardId, Step,
-    Window, decode_policy, plan_scale_up,
+    UPDATE_SHARD_COUNT_CALLS_PER_DAY, Window, decode_policy, plan_scale_up,
 };
 use serde::Serialize;
 use tokio::time::Instant;
@@ -327,12 +327,15 @@ where
         }
     }
     let load = load(cloudwatch, trigger, &active, &policy, cx.now, backoff, jitter, deadline).await?;
-    let plan = plan_scale_up(ScaleUpInput {
-        tiling: active.tiling(),
-        load: &load,
-        policy: &policy,
-        update_calls_last_24h: state.update_calls_last_24h(cx.now),
-    });
+    let plan_with = |update_calls_last_24h| {
+        plan_scale_up(ScaleUpInput {
+            tiling: active.tiling(),
+            load: &load,
+            policy: &policy,
+            update_calls_last_24h,
+        })
+    };
+    let plan = plan_with(state.update_calls_last_24h(cx.now));
     if plan.action == ScaleUpAction::None {
         let reason = format!("kinesis-autoscaler: alarms of {} re-armed for the live count", trigger.stream);
         let reset = Reset::ToOk { reason };
@@ -343,7 +346,30 @@ where
     let execution = Execution::of_scale_up(&plan, &policy);
     // Record before acting: the cooldown starts now, and a concurrent delivery sees it.
     state.record(cx.now);
-    act(kinesis, cloudwatch, trigger, &active, &policy, plan, execution, &state, cx, settings, jitter).await
+    match act(kinesis, cloudwatch, trigger, &active, &policy, plan, execution, &state, cx, settings, jitter)
+        .await
+    {
+        // Kinesis says the daily UpdateShardCount quota is spent (calls this tool never recorded):
+        // plan again as Kinesis counts, which splits instead. Any other quota (the account's shard
+        // limit) is reported.
+        Err(ReconcileError::Port(e))
+            if e.kind == ErrorKind::QuotaExceeded && e.call == "UpdateShardCount" =>
+        {
+            tracing::warn!(
+                stream = trigger.stream,
+                "UpdateShardCount quota reached, splitting instead: {}",
+                e.message
+            );
+            let plan = plan_with(UPDATE_SHARD_COUNT_CALLS_PER_DAY);
+            let execution = Execution::of_scale_up(&plan, &policy);
+            if matches!(execution, Execution::Uniform { .. } | Execution::Nothing) {
+                return Err(e.into());
+            }
+            act(kinesis, cloudwatch, trigger, &active, &policy, plan, execution, &state, cx, settings, jitter)
+                .await
+        }
+        other => other,
+    }
 }
 
 /// The checks of a message that need no AWS call: an `ALARM` of this account and region, named
@@ -445,7 +471,7 @@ async fn load<C: MetricsPort + Sync>(
             shard_load_series(cloudwatch, stream, &ids, window.period_secs, window.start, window.end)
         })
         .await?;
-        series.iter().map(|(id, s)| (id.clone(), peak_rate(s))).collect()
+        series.iter().map(|(id, s)| (id.clone(), peak_rate(&s.series))).collect()
     } else {
         BTreeMap::new()
     };

@@ -11,12 +11,15 @@ use tokio::time::Instant;
 use crate::ReconcileError;
 use crate::ports::{ActiveStream, PortError, StreamReader, StreamSnapshot, StreamStatus};
 
-/// Polls `describe` every `poll` until the stream is `ACTIVE` with its shards listed, and returns
-/// it as an [`ActiveStream`]. `progress` sees every snapshot read and the time elapsed so far (for logs and
-/// the CLI's progress line).
+/// Polls the stream's status ([`StreamReader::status`], `DescribeStreamSummary` alone) every
+/// `poll` until it is `ACTIVE`, then reads it whole once (`describe`: shards and tags) and returns
+/// it as an [`ActiveStream`]. Polling `describe` would list tags every second, and
+/// `ListTagsForStream` allows 5 calls a second per account. `progress` sees every status read and
+/// the time elapsed so far (for logs and the CLI's progress line).
 ///
-/// The last poll happens at `timeout` itself. Retryable describe failures (throttles, transient errors, a torn shard listing) are tolerated
-/// until `timeout`; any other failure, or a stream that is being deleted, ends the wait at once.
+/// The last poll happens at `timeout` itself. Retryable failures (throttles, transient errors, a
+/// torn shard listing, a stream read `ACTIVE` but described mid-reshard) are tolerated until
+/// `timeout`; any other failure, or a stream that is being deleted, ends the wait at once.
 pub async fn wait_for_active<P, F>(
     port: &P,
     stream: &str,
@@ -26,22 +29,32 @@ pub async fn wait_for_active<P, F>(
 ) -> Result<ActiveStream, ReconcileError>
 where
     P: StreamReader,
-    F: FnMut(&StreamSnapshot, Duration),
+    F: FnMut(StreamStatus, Duration),
 {
     let started = Instant::now();
     let deadline = started + timeout;
     let mut last_status = None;
     let mut last_error: Option<PortError>;
     loop {
-        match port.describe(stream).await {
-            Ok(snapshot) => {
-                progress(&snapshot, started.elapsed());
-                last_status = Some(snapshot.status);
-                last_error = None;
-                if snapshot.status == StreamStatus::Deleting {
-                    return Err(ReconcileError::StreamDeleting { stream: stream.to_owned() });
+        let read = match port.status(stream).await {
+            Ok(status) => {
+                progress(status, started.elapsed());
+                last_status = Some(status);
+                match status {
+                    StreamStatus::Deleting => {
+                        return Err(ReconcileError::StreamDeleting { stream: stream.to_owned() });
+                    }
+                    StreamStatus::Active => port.describe(stream).await.map(Some),
+                    StreamStatus::Creating | StreamStatus::Updating => Ok(None),
                 }
-                if let Ok(active) = snapshot.into_active() {
+            }
+            Err(err) => Err(err),
+        };
+        match read {
+            Ok(snapshot) => {
+                last_error = None;
+                // Read mid-reshard (another actor's, just after the status said ACTIVE): poll on.
+                if let Some(Ok(active)) = snapshot.map(StreamSnapshot::into_active) {
                     return Ok(active);
                 }
             }
@@ -74,14 +87,20 @@ mod tests {
     use super::*;
     use crate::ports::ErrorKind;
 
-    /// A stream reader whose `describe` plays back a script; every other call is unexpected.
+    /// A stream reader whose `status` plays back a script and whose `describe` reads the stream
+    /// `ACTIVE` (counted); every other call is unexpected.
     struct Scripted {
         script: Mutex<VecDeque<Result<StreamStatus, ErrorKind>>>,
+        describes: Mutex<u32>,
     }
 
     impl Scripted {
         fn new(script: impl IntoIterator<Item = Result<StreamStatus, ErrorKind>>) -> Self {
-            Scripted { script: Mutex::new(script.into_iter().collect()) }
+            Scripted { script: Mutex::new(script.into_iter().collect()), describes: Mutex::new(0) }
+        }
+
+        fn describes(&self) -> u32 {
+            *self.describes.lock().unwrap()
         }
 
         fn remaining(&self) -> usize {
@@ -110,10 +129,13 @@ mod tests {
     }
 
     impl StreamReader for Scripted {
-        async fn describe(&self, stream: &str) -> Result<StreamSnapshot, PortError> {
-            let next = self.script.lock().unwrap().pop_front().expect("describe called more than scripted");
-            next.map(snapshot)
-                .map_err(|kind| PortError::new("DescribeStreamSummary", kind, "").with_stream(stream))
+        async fn status(&self, stream: &str) -> Result<StreamStatus, PortError> {
+            let next = self.script.lock().unwrap().pop_front().expect("status called more than scripted");
+            next.map_err(|kind| PortError::new("DescribeStreamSummary", kind, "").with_stream(stream))
+        }
+        async fn describe(&self, _: &str) -> Result<StreamSnapshot, PortError> {
+            *self.describes.lock().unwrap() += 1;
+            Ok(snapshot(StreamStatus::Active))
         }
         async fn list_streams(&self) -> Result<Vec<String>, PortError> {
             Err(unexpected("ListStreams"))
@@ -131,13 +153,22 @@ mod tests {
         use StreamStatus::*;
         let port = Scripted::new([Ok(Creating), Ok(Creating), Ok(Active), Ok(Active)]);
         let mut seen = Vec::new();
-        let snap =
-            wait_for_active(&port, "orders", 60 * SEC, SEC, |s, t| seen.push((s.status, t))).await.unwrap();
+        let snap = wait_for_active(&port, "orders", 60 * SEC, SEC, |s, t| seen.push((s, t))).await.unwrap();
         assert_eq!(snap.status, Active);
         // Paused tokio time still rounds each sleep up to the next millisecond tick.
         let seen: Vec<_> = seen.into_iter().map(|(s, t)| (s, t.as_secs())).collect();
         assert_eq!(seen, vec![(Creating, 0), (Creating, 1), (Active, 2)]);
         assert_eq!(port.remaining(), 1, "stops polling once active");
+    }
+
+    #[tokio::test]
+    async fn polls_the_summary_alone_and_lists_shards_and_tags_once_when_active() {
+        tokio::time::pause();
+        use StreamStatus::*;
+        // ListTagsForStream allows 5 calls a second per account: a wait must not spend them.
+        let port = Scripted::new([Updating, Updating, Updating, Active].map(Ok));
+        wait_for_active(&port, "orders", 60 * SEC, SEC, |_, _| {}).await.unwrap();
+        assert_eq!(port.describes(), 1);
     }
 
     #[tokio::test]

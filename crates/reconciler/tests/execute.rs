@@ -206,6 +206,7 @@ async fn scale_down_plan(kinesis: &InMemoryStreams, now: DateTime<Utc>) -> Scale
         policy: &Policy::default(),
         now,
         stream_load: &cold_day(now),
+        stream_status: planner::ReadStatus::Complete,
         shard_load: &BTreeMap::new(),
         young: &BTreeSet::new(),
         last_scaled_at: None,

@@ -12,8 +12,8 @@ use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
 use reconciler::scale_down::{ReviewOutcome, SweepContext, SweepReport, SweepSettings, sweep};
 use reconciler::scale_up::SkipCode;
 use reconciler::{
-    AlarmPort, Dimension, MetricPoint, MetricPublisher, Resharder, SeededJitter, StreamAdmin, StreamReader,
-    Unit,
+    AlarmPort, Dimension, MetricPoint, MetricPublisher, ReadStatus, Resharder, SeededJitter, StreamAdmin,
+    StreamReader, Unit,
 };
 use tokio::time::Instant;
 
@@ -253,4 +253,80 @@ async fn a_stream_whose_state_tag_is_in_the_future_is_skipped_as_an_invalid_tag(
     assert!(reason.contains("in the future"), "{reason}");
     assert_eq!(*skip, Some(SkipCode::InvalidTag));
     assert_eq!(kinesis.tiling("forged").unwrap().len(), 4);
+}
+
+/// The review's last reason, for a stream the plan left alone.
+fn last_reason(report: &SweepReport, stream: &str) -> String {
+    let review = report.reviews.iter().find(|r| r.stream == stream).expect("reviewed");
+    review.plan.as_ref().and_then(|p| p.reasons.last().cloned()).unwrap_or_default()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_whose_metrics_read_comes_back_partial_is_not_merged() {
+    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    managed(&kinesis, &cloudwatch, "cut-short", 4, &Policy::default()).await;
+    managed(&kinesis, &cloudwatch, "complete", 4, &Policy::default()).await;
+    // Both idle: no datapoints. Only the complete read proves it.
+    cloudwatch.set_read_status(vec![Dimension::stream("cut-short")], ReadStatus::PartialData);
+    let report = run(&kinesis, &cloudwatch, &settings()).await;
+    assert!(matches!(outcome(&report, "cut-short"), ReviewOutcome::Unchanged), "{report:#?}");
+    let reason = last_reason(&report, "cut-short");
+    assert!(reason.contains("PartialData") && reason.contains("incomplete evidence"), "{reason}");
+    assert_eq!(kinesis.tiling("cut-short").unwrap().len(), 4);
+    assert!(matches!(outcome(&report, "complete"), ReviewOutcome::Scaled { to: 2, .. }), "{report:#?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shard_without_its_own_datapoints_is_not_taken_for_a_cold_one() {
+    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let policy = Policy { shard_level_metrics: true, ..Policy::default() };
+    managed(&kinesis, &cloudwatch, "fresh", 2, &policy).await;
+    let ids = kinesis.tiling("fresh").unwrap().ids();
+    // Shard-level metrics were just turned on: only shard 0 has published yet. The stream carries
+    // 98 % of one shard; read as zero, shard 1 would let the pair merge at 49 %.
+    day(&cloudwatch, "fresh", 0.98, None).await;
+    day_of(
+        &cloudwatch,
+        vec![Dimension::stream("fresh"), Dimension::new("ShardId", ids[0].as_str())],
+        0.49,
+        None,
+    )
+    .await;
+    let report = run(&kinesis, &cloudwatch, &settings()).await;
+    assert!(matches!(outcome(&report, "fresh"), ReviewOutcome::Unchanged), "{report:#?}");
+    assert_eq!(kinesis.tiling("fresh").unwrap().len(), 2);
+    let review = report.reviews.iter().find(|r| r.stream == "fresh").unwrap();
+    let reasons = &review.plan.as_ref().unwrap().reasons;
+    assert!(reasons.iter().any(|r| r.contains("without complete shard-level metrics")), "{reasons:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_metrics_read_that_times_out_is_retried_in_halves_never_resent_whole() {
+    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    for i in 0..10 {
+        managed(&kinesis, &cloudwatch, &format!("s{i}"), 2, &Policy::default()).await;
+    }
+    cloudwatch.time_out_above(6);
+    let report = run(&kinesis, &cloudwatch, &settings()).await;
+    let reads: Vec<String> =
+        cloudwatch.calls().into_iter().filter(|c| c.starts_with("GetMetricData")).collect();
+    assert_eq!(
+        reads,
+        [
+            "GetMetricData 20 timed out",
+            "GetMetricData 10 timed out",
+            "GetMetricData 5",
+            "GetMetricData 5",
+            "GetMetricData 10 timed out",
+            "GetMetricData 5",
+            "GetMetricData 5",
+        ]
+    );
+    assert_eq!(report.metrics_calls, 7);
+    for i in 0..10 {
+        assert!(
+            matches!(outcome(&report, &format!("s{i}")), ReviewOutcome::Scaled { to: 1, .. }),
+            "{report:#?}"
+        );
+    }
 }

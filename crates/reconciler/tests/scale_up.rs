@@ -593,3 +593,19 @@ async fn forged_alarm_actions_never_reach_the_rearmed_alarms() {
         world.assert_alarms(2, AlarmState::Ok);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn when_update_shard_count_hits_its_daily_quota_the_scale_up_splits_instead() {
+    let world = World::new(4, Policy::default()).await;
+    // 3.6 MiB/s on 4 even shards: one UpdateShardCount to 6 would do, but the quota is spent
+    // (calls this tool never recorded).
+    world.kinesis.fail_next("UpdateShardCount", ErrorKind::QuotaExceeded);
+    let decision = world.alarm(&bytes_alarm(t(0), 3.6), t(5)).await;
+    let Decision::Scaled { ref steps, to, complete: true, .. } = decision else { panic!("{decision:?}") };
+    assert!(to >= 6, "{decision:?}");
+    assert!(steps.iter().all(|s| s.starts_with("SplitShard")), "{steps:?}");
+    assert!(world.kinesis.calls().iter().all(|c| !c.starts_with("UpdateShardCount")));
+    let tags = world.kinesis.describe("orders").await.unwrap().tags;
+    let state = ScalingState::from_tags(&tags, t(5)).expect("valid state tags");
+    assert_eq!(state.update_calls_last_24h(t(5)), 0, "a refused call spends no quota of ours");
+}

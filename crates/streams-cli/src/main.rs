@@ -165,10 +165,16 @@ fn hint(error: &anyhow::Error) -> Option<&'static str> {
             "the credentials in use may not make this call: check the profile or role (--profile, AWS_PROFILE)"
         }
         ErrorKind::Throttled | ErrorKind::LimitExceeded => {
-            "AWS kept refusing for rate or quota limits; wait a minute and re-run: apply is safe to re-run"
+            "AWS kept refusing for rate limits; wait a minute and re-run: apply is safe to re-run"
+        }
+        ErrorKind::QuotaExceeded => {
+            "a Kinesis quota is reached (10 UpdateShardCount calls per stream per rolling 24 h, or the \
+             account's shard limit): re-run later, or ask AWS for a higher limit"
         }
         ErrorKind::ResourceInUse => "the stream is busy (being created or resharded); re-run in a minute",
-        ErrorKind::Transient => "AWS (or --endpoint-url) could not be reached; check the network and re-run",
+        ErrorKind::Transient | ErrorKind::TimedOut => {
+            "AWS (or --endpoint-url) could not be reached; check the network and re-run"
+        }
         ErrorKind::NotFound => "it was deleted meanwhile; run `streams plan` again",
         ErrorKind::InvalidArgument => "AWS rejected the request; the message says which value",
         _ => return None,

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use emulator_tests::{REGION, emulator_clients, unique_name};
-use planner::{ALARM_NAME_PREFIX, Policy, alarm_specs, shard_alarm_prefix, shard_alarm_specs};
+use planner::{ALARM_NAME_PREFIX, Policy, ScalingState, alarm_specs, shard_alarm_prefix, shard_alarm_specs};
 use reconciler::{AlarmPort, AlarmSummary, ErrorKind, Resharder, StreamAdmin, StreamReader};
 
 use crate::common::{Cli, TOPIC, remove, stderr, stdout, streams_at, transcript};
@@ -320,6 +320,26 @@ async fn a_live_count_below_min_shards_is_raised_to_the_bound_and_the_alarms_fol
     cli.expect(0, &["apply"]);
     assert_eq!(settle(&streams, &s).await.tiling().len(), 3);
     assert_alarms(&cloudwatch, &s, 80.0, 3).await;
+    check(&cli.run(&["plan"]), 0, &s, &[&format!("= {s}  (observed: 3 open shard(s), ACTIVE): no changes")]);
+    remove(&clients, &s).await;
+}
+
+#[tokio::test]
+async fn every_update_shard_count_apply_makes_is_recorded_in_the_scaling_state_tags() {
+    let clients = emulator_clients().await;
+    let streams = clients.streams();
+    let cli = Cli::new();
+    let s = unique_name("cli-record");
+    cli.write_config(&[format!("{{name: {s}, desiredShards: 1, minShards: 1, maxShards: 8}}")]);
+    cli.expect(0, &["apply"]);
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    cli.write_config(&[format!("{{name: {s}, desiredShards: 3, minShards: 3, maxShards: 8}}")]);
+    cli.expect(0, &["apply"]);
+    let state = ScalingState::from_tags(&settle(&streams, &s).await.tags, chrono::Utc::now())
+        .expect("valid state tags");
+    // 1 → 2 → 3: two calls, both counted against the Lambdas' 10 a day, and the cooldown started.
+    assert_eq!(state.update_calls_last_24h(chrono::Utc::now()), 2, "{state:?}");
+    assert!(state.last_scaled_at.is_some_and(|t| t >= before), "{state:?}");
     check(&cli.run(&["plan"]), 0, &s, &[&format!("= {s}  (observed: 3 open shard(s), ACTIVE): no changes")]);
     remove(&clients, &s).await;
 }

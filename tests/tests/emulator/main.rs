@@ -24,10 +24,10 @@ pub const POLL: Duration = Duration::from_millis(100);
 /// Waits for `stream` to be ACTIVE, logging each status change.
 pub async fn settle(port: &impl StreamReader, stream: &str) -> ActiveStream {
     let mut last = None;
-    wait_for_active(port, stream, SETTLE_TIMEOUT, POLL, |snap, elapsed| {
-        if last != Some(snap.status) {
-            eprintln!("{stream}: {} after {elapsed:?}", snap.status);
-            last = Some(snap.status);
+    wait_for_active(port, stream, SETTLE_TIMEOUT, POLL, |status, elapsed| {
+        if last != Some(status) {
+            eprintln!("{stream}: {status} after {elapsed:?}");
+            last = Some(status);
         }
     })
     .await

@@ -127,6 +127,7 @@ impl Ours {
             policy: &self.policy,
             now: at(now),
             stream_load: &load,
+            stream_status: planner::ReadStatus::Complete,
             shard_load: &BTreeMap::new(),
             young: &young,
             last_scaled_at: self.state.last_scaled_at,
