@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use lambda_shell::emf::document;
 use lambda_shell::{AwsCalls, Function, InvocationError};
+use planner::Windows;
 use reconciler::scale_down::{Review, ReviewOutcome, SweepContext, SweepReport, SweepSettings, sweep};
 use reconciler::{AlarmPort, ContinuationPort, MetricsPort, ReconcileError, Resharder, SeededJitter};
 use serde::de::IgnoredAny;
@@ -110,7 +111,10 @@ impl From<Event> for Start {
 impl Config {
     pub(crate) fn from_env() -> Result<Self, String> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let dry_run = env("DRY_RUN").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+        let flag = |k: &str| env(k).is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+        let dry_run = flag("DRY_RUN");
+        // Only the demo and the emulator tests compress a day into seconds; the stack never sets it.
+        let windows = if flag("COMPRESSED_WINDOWS") { Windows::Compressed } else { Windows::File };
         let max_continuations = match env("MAX_CONTINUATIONS") {
             Some(v) => v.parse().map_err(|_| format!("MAX_CONTINUATIONS={v:?} is not a whole number"))?,
             None => 20,
@@ -118,6 +122,7 @@ impl Config {
         Ok(Config {
             settings: SweepSettings {
                 dry_run,
+                windows,
                 stream_prefix: env("STREAM_NAME_PREFIX").unwrap_or_default(),
                 ..SweepSettings::default()
             },

@@ -37,7 +37,7 @@ pub use load::{
     AlarmEvidence, LoadSeries, LoadSnapshot, LoadSource, ShardLoad, THROTTLE_RETRY_FACTOR, Window,
     align_down, estimate_rate, max_plausible_sum,
 };
-pub use policy::{MAX_SHARDS_PER_STREAM, Policy, ScaleDown, ScaleUp, bounds};
+pub use policy::{MAX_SHARDS_PER_STREAM, Policy, ScaleDown, ScaleUp, Windows, bounds};
 pub use scale_down::{
     PlannedMerge, ReadStatus, ScaleDownAction, ScaleDownInput, ScaleDownPlan, SeriesRead, plan_scale_down,
     young_shards,
@@ -51,8 +51,8 @@ pub use step::{Demand, Execution, NextStep, PlannedCut, Step};
 pub use stream_status::StreamStatus;
 pub use sweep::{MAX_DATAPOINTS_PER_CALL, MAX_QUERIES_PER_CALL, Utilisation, streams_per_metrics_call};
 pub use tags::{
-    DELETION_PROTECTION_TAG, POLICY_TAG, STATE_TAG_PREFIX, TAG_PREFIX, decode_policy, encode_policy,
-    is_valid_tag_text, managed_tags,
+    DELETION_PROTECTION_TAG, POLICY_TAG, STATE_TAG_PREFIX, TAG_PREFIX, decode_policy, decode_policy_with,
+    encode_policy, is_valid_tag_text, managed_tags,
 };
 pub use trigger::{
     Admission, AlarmKind, CLOCK_SKEW_ALLOWANCE, LAST_SCALED_TAG, ScalingState, UPDATE_CALL_TAG_PREFIX,

@@ -54,6 +54,16 @@ pub mod bounds {
         secs == 60 || (secs > 0 && secs <= 3_600 && secs.is_multiple_of(300))
     }
 
+    /// A scale-down window compressed for the demo and the emulator tests ([`Windows::Compressed`]):
+    /// periods of 10 s to an hour in steps of 10 s, look-backs of 30 s to a week. Still bounded,
+    /// so a sweep reads at most a week of 10-second datapoints.
+    pub fn is_compressed_window(period_secs: u32, lookback_secs: u32) -> bool {
+        (10..=3_600).contains(&period_secs)
+            && period_secs.is_multiple_of(10)
+            && (30..=168 * 3_600).contains(&lookback_secs)
+            && lookback_secs >= period_secs
+    }
+
     /// Whole hours from one to a week (168 h), which bounds the datapoints a sweep reads.
     pub fn is_lookback(secs: u32) -> bool {
         (3_600..=168 * 3_600).contains(&secs) && secs.is_multiple_of(3_600)
@@ -131,6 +141,11 @@ impl Policy {
     /// `Ok`. `streams.yaml` reports the same rules with positions; this is for values that come
     /// from anywhere else.
     pub fn validate(&self) -> Result<(), String> {
+        self.validate_with(Windows::File)
+    }
+
+    /// [`Policy::validate`], with the scale-down window held to `windows`.
+    pub fn validate_with(&self, windows: Windows) -> Result<(), String> {
         use bounds::*;
         let (up, down) = (&self.scale_up, &self.scale_down);
         let field = |ok: bool, name: &str, value: u32, allowed: &str| {
@@ -161,13 +176,30 @@ impl Policy {
             ));
         }
         field(is_cooldown(up.cooldown_secs), "cooldown", up.cooldown_secs, "whole minutes up to one day")?;
-        field(
-            is_scale_down_period(down.period_secs),
-            "downperiod",
-            down.period_secs,
-            "60 seconds or a multiple of 300 up to 3600",
-        )?;
-        field(is_lookback(down.lookback_secs), "lookback", down.lookback_secs, "whole hours from 1 to 168")?;
+        match windows {
+            Windows::File => {
+                field(
+                    is_scale_down_period(down.period_secs),
+                    "downperiod",
+                    down.period_secs,
+                    "60 seconds or a multiple of 300 up to 3600",
+                )?;
+                field(
+                    is_lookback(down.lookback_secs),
+                    "lookback",
+                    down.lookback_secs,
+                    "whole hours from 1 to 168",
+                )?;
+            }
+            Windows::Compressed if !is_compressed_window(down.period_secs, down.lookback_secs) => {
+                return Err(format!(
+                    "downperiod={} and lookback={} are not a compressed window (10 s steps up to an hour, \
+                     30 s to a week)",
+                    down.period_secs, down.lookback_secs
+                ));
+            }
+            Windows::Compressed => {}
+        }
         if !target_below_threshold(up.target.get(), up.threshold.get()) {
             return Err(format!("target={} is not below up={}", up.target.percent(), up.threshold.percent()));
         }
@@ -180,6 +212,17 @@ impl Policy {
         }
         Ok(())
     }
+}
+
+/// Which scale-down windows a policy may have. `File` is `streams.yaml`'s (whole minutes and
+/// hours), for every deployment. `Compressed` lets the demo and the emulator tests, which cannot
+/// back-date a stream's history, compress a day into seconds; only a deployer sets it
+/// (`COMPRESSED_WINDOWS` on the scale-down function), never a tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Windows {
+    #[default]
+    File,
+    Compressed,
 }
 
 impl Default for Policy {

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::{PlannerError, Policy, Ratio, ScaleDown, ScaleUp};
+use crate::{PlannerError, Policy, Ratio, ScaleDown, ScaleUp, Windows};
 
 /// Every tag key this tool writes starts with this.
 pub const TAG_PREFIX: &str = "kinesis-autoscaler/";
@@ -67,6 +67,11 @@ fn percent(r: Ratio) -> f64 {
 /// `AddTagsToStream` is reported rather than half-applied. The one exception is `shards=`, added
 /// later: tags written before it exist on live streams and mean `off`.
 pub fn decode_policy(text: &str) -> Result<Policy, PlannerError> {
+    decode_policy_with(text, Windows::File)
+}
+
+/// [`decode_policy`], with the scale-down window held to `windows`.
+pub fn decode_policy_with(text: &str, windows: Windows) -> Result<Policy, PlannerError> {
     let bad = |why: &str| PlannerError::InvalidPolicyTag { value: text.to_owned(), reason: why.to_owned() };
     let mut words = text.split_whitespace();
     if words.next() != Some("v1") {
@@ -106,6 +111,6 @@ pub fn decode_policy(text: &str) -> Result<Policy, PlannerError> {
         },
         shard_level_metrics: if fields.contains_key("shards") { flag("shards")? } else { false },
     };
-    policy.validate().map_err(|why| bad(&why))?;
+    policy.validate_with(windows).map_err(|why| bad(&why))?;
     Ok(policy)
 }

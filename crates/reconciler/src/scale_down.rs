@@ -18,8 +18,8 @@ use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt};
 use planner::{
     Execution, POLICY_TAG, Policy, ScaleDownAction, ScaleDownInput, ScaleDownPlan, ScalingState, SeriesRead,
-    ShardId, Step, Utilisation, Window, decode_policy, plan_scale_down, streams_per_metrics_call,
-    young_shards,
+    ShardId, Step, Utilisation, Window, Windows, decode_policy_with, plan_scale_down,
+    streams_per_metrics_call, young_shards,
 };
 use serde::Serialize;
 use tokio::time::Instant;
@@ -47,6 +47,9 @@ pub struct SweepSettings {
     pub review_reserve: Duration,
     /// Only streams whose names start with this are swept (`STREAM_NAME_PREFIX`; empty: all).
     pub stream_prefix: String,
+    /// Which scale-down windows a policy tag may have: `streams.yaml`'s, or compressed for the
+    /// demo and the emulator tests (`COMPRESSED_WINDOWS`; see [`planner::Windows`]).
+    pub windows: Windows,
 }
 
 impl Default for SweepSettings {
@@ -56,6 +59,7 @@ impl Default for SweepSettings {
             concurrency: 4,
             dry_run: false,
             review_reserve: Duration::from_secs(30),
+            windows: Windows::File,
             stream_prefix: String::new(),
         }
     }
@@ -159,7 +163,7 @@ where
             report.cursor = Some(last_read.cloned().or_else(|| cx.after.clone()).unwrap_or_default());
             break;
         }
-        match read(kinesis, name, cx.now, backoff, jitter).await {
+        match read(kinesis, name, cx.now, settings.windows, backoff, jitter).await {
             Ok(Read::Candidate(candidate)) => page.push(candidate),
             Ok(Read::Skipped(review)) => report.reviews.push(review),
             Ok(Read::NotManaged) => {}
@@ -183,6 +187,7 @@ async fn read<K: Resharder + Sync>(
     kinesis: &K,
     name: &str,
     now: DateTime<Utc>,
+    windows: Windows,
     backoff: &crate::Backoff,
     jitter: &mut impl Jitter,
 ) -> Result<Read, PortError> {
@@ -198,7 +203,7 @@ async fn read<K: Resharder + Sync>(
             ..skipped(name, 0, policy, String::new())
         })
     };
-    let policy = match decode_policy(tag) {
+    let policy = match decode_policy_with(tag, windows) {
         Ok(policy) => policy,
         Err(e) => return Ok(invalid(e, None)),
     };

@@ -323,6 +323,7 @@ async fn scale_up_scenario(rule: Rule) -> Verdict {
         tokio::task::spawn_blocking(move || crate::scale_up::apply(TOPIC, &config)).await.expect("apply");
     let clients = emulator_clients().await;
     let policy = crate::scale_up::policy_of(&clients.streams(), &s).await;
+    crate::scale_up::set_in_alarm(&clients, &s).await;
     let spec = crate::scale_up::spec_for(&s, 1, &policy, Metric::IncomingBytes);
     let message = crate::scale_up::alarm_message(&spec, Utc::now(), crate::scale_up::hot_bytes(&spec));
     let event = crate::scale_up::sns_event(TOPIC, &[message]);

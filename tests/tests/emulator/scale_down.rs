@@ -14,7 +14,8 @@ use std::time::{Duration, Instant as StdInstant};
 use chrono::Utc;
 use emulator_tests::{emulator_clients, unique_name};
 use planner::{
-    KINESIS_NAMESPACE, LAST_SCALED_TAG, Metric, POLICY_TAG, Policy, ScaleDown, alarm_specs, encode_policy,
+    KINESIS_NAMESPACE, LAST_SCALED_TAG, Metric, POLICY_TAG, Policy, ScaleDown, Windows, alarm_specs,
+    encode_policy,
 };
 use reconciler::scale_down::{ReviewOutcome, SweepContext, SweepReport, SweepSettings, sweep};
 use reconciler::{
@@ -79,7 +80,11 @@ async fn run_sweep(
     cloudwatch: &(impl MetricsPort + AlarmPort + Sync),
     prefix: &str,
 ) -> SweepReport {
-    let mut settings = SweepSettings { stream_prefix: prefix.to_owned(), ..SweepSettings::default() };
+    let mut settings = SweepSettings {
+        stream_prefix: prefix.to_owned(),
+        windows: Windows::Compressed,
+        ..SweepSettings::default()
+    };
     settings.execute.poll = Duration::from_millis(100);
     let cx =
         SweepContext { now: Utc::now(), deadline: Instant::now() + Duration::from_secs(300), after: None };
