@@ -47,18 +47,6 @@ const FAULTS: [Fault; 7] = [
 const SCALE_UP_TIMEOUT: Duration = Duration::from_secs(300);
 const SCALE_DOWN_TIMEOUT: Duration = Duration::from_secs(900);
 
-/// Scenarios that fail today because of a production bug, left out of the suite (and printed as
-/// such) until it is fixed; each line says what goes wrong. Remove a line to run its scenario.
-const KNOWN_FAILING: [(&str, &str, Fault, &str); 1] = [(
-    "scale-up Lambda",
-    "SplitShard",
-    Fault::LostAnswer,
-    "the split happens but its answer is lost: the retry of the same SplitShard meets the closed \
-     parent (ResourceInUse, 'Shard ... is not active') 12 times instead of re-reading the stream, \
-     the invocation fails ScaleUpRetryable after minutes, and its redelivery is held as stale, so \
-     the alarms are never re-armed: 2 open shards with the alarm thresholds of 1",
-)];
-
 /// What one scenario showed: how the program came through, or what went wrong.
 type Verdict = Result<String, String>;
 
@@ -98,16 +86,6 @@ where
     Fut: Future<Output = Verdict> + Send + 'static,
 {
     let started = Instant::now();
-    let (known, rules): (Vec<Rule>, Vec<Rule>) = rules.into_iter().partition(|rule| {
-        KNOWN_FAILING
-            .iter()
-            .any(|&(p, op, fault, _)| p == program && op == rule.operation && fault == rule.fault)
-    });
-    for rule in &known {
-        let why =
-            KNOWN_FAILING.iter().find(|k| k.1 == rule.operation && k.2 == rule.fault).map_or("", |k| k.3);
-        eprintln!("LEFT OUT {}: a known production bug: {why}", label(program, rule));
-    }
     let total = rules.len();
     let verdicts: Vec<(String, Verdict)> = futures_util::stream::iter(rules)
         .map(|rule| {
