@@ -32,7 +32,10 @@ use emulator_tests::lambda::{LocalLambda, scheduled_event};
 use emulator_tests::sns_bridge::{SnsBridge, Topic};
 use emulator_tests::{emulator_clients, emulator_function, endpoint, streams_command, unique_name};
 use futures_util::FutureExt;
-use planner::{ALARM_NAME_PREFIX, Metric, POLICY_TAG, alarm_specs, decode_policy, encode_policy};
+use planner::{
+    ALARM_NAME_PREFIX, Metric, POLICY_TAG, Windows, alarm_specs, decode_policy, decode_policy_with,
+    encode_policy,
+};
 use reconciler::{
     AlarmPort, AlarmState, AlarmSummary, Resharder, StreamAdmin, StreamReader, wait_for_active,
 };
@@ -409,7 +412,8 @@ impl Demo {
     async fn check_alarms(&self, short: &str, shards: u32, how: &str, states: &[AlarmState]) -> Result<()> {
         let stream = &self.name(short);
         let tags = self.streams.describe(stream).await?.tags;
-        let policy = decode_policy(tags.get(POLICY_TAG).context("no policy tag")?)?;
+        // As the demo's scale-down function reads it: the quiet stream's day is compressed.
+        let policy = decode_policy_with(tags.get(POLICY_TAG).context("no policy tag")?, Windows::Compressed)?;
         let topic = self.topic.lock().unwrap_or_else(PoisonError::into_inner).clone().context("no topic")?;
         let want = alarm_specs(stream, shards, &policy, &[topic.arn]);
         let alarms = self.cloudwatch.describe_alarms(&format!("{ALARM_NAME_PREFIX}{stream}-")).await?;
