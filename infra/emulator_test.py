@@ -224,10 +224,20 @@ def main():
         and down["Continue"]["Resource"] == out["ContinuationTopicArn"],
         down,
     )
-    everything = [a for doc in (up, down) for s in doc.values()
+    state_tags_only = {"ForAllValues:StringLike": {"aws:TagKeys": "kinesis-autoscaler/state-*"}}
+    for role, doc in (("scale-up", up), ("scale-down", down)):
+        forget = doc.get("ForgetExpiredScalingState", {})
+        check(
+            f"{role} role: removes only its own state tags, on orders-* streams",
+            forget.get("Action") == "kinesis:RemoveTagsFromStream"
+            and forget.get("Resource") == stream_arn
+            and forget.get("Condition") == state_tags_only,
+            forget,
+        )
+    everything = [a for doc in (up, down) for sid, s in doc.items() if sid != "ForgetExpiredScalingState"
                   for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
     check(
-        "neither role may delete or create streams, remove tags, write metrics, or use wildcards",
+        "neither role may delete or create streams, remove other tags, write metrics, or use wildcards",
         not any(a.split(":")[1].startswith(("Delete", "Create", "PutMetricData", "RemoveTags"))
                 or a.endswith(":*")
                 for a in everything if a not in ("logs:CreateLogStream", "cloudwatch:DeleteAlarms")),

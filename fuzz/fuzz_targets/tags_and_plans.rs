@@ -64,6 +64,7 @@ fuzz_target!(|data: &[u8]| {
         policy: &policy,
         now: now(),
         stream_load: &series,
+        stream_status: ReadStatus::Complete,
         shard_load: &BTreeMap::new(),
         young: &BTreeSet::new(),
         last_scaled_at: state.last_scaled_at,
