@@ -14,14 +14,20 @@
 //!
 //! Everything else the tool writes it owns outright, as Terraform owns a resource's arguments:
 //! tags not in the file are removed, alarms under the tool's prefix that no stream wants are
-//! deleted. Streams absent from the file are only ever reported, unless `prune` is asked for *and*
-//! the stream's own deletion-protection tag (written from the file earlier) is off.
+//! deleted. Streams absent from the file are only ever reported, unless `prune` is asked for, the
+//! stream carries this file's owner id, *and* its own deletion-protection tag (written from the
+//! file earlier) is off.
+//!
+//! Changes that delete records (a retention decrease, a stream deletion) are marked destructive
+//! ([`Change::is_destructive`], [`UnlistedStream::deletes`]); the plan states it, and the apply
+//! refuses them unless its command line allows them. A file that omits `retentionHours` keeps an
+//! existing stream's retention: adopting a stream never shortens it by default.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::tags::{DELETION_PROTECTION_TAG, POLICY_TAG, STATE_TAG_PREFIX, managed_tags};
+use crate::tags::{DELETION_PROTECTION_TAG, OWNER_TAG, OwnerId, POLICY_TAG, STATE_TAG_PREFIX, managed_tags};
 use crate::{AlarmSpec, Policy, SHARD_METRICS, ShardId, StreamStatus, alarm_specs, shard_alarm_specs};
 
 /// Retention Kinesis gives a new stream (hours).
@@ -33,7 +39,8 @@ pub struct DesiredStream {
     pub name: String,
     /// Shards to create the stream with; an existing stream's count is the autoscaler's.
     pub desired_shards: u32,
-    pub retention_hours: u32,
+    /// `None`: keep what the stream has (a new stream gets Kinesis's [`DEFAULT_RETENTION_HOURS`]).
+    pub retention_hours: Option<u32>,
     /// The user's tags (the tool adds its own).
     pub tags: BTreeMap<String, String>,
     pub policy: Policy,
@@ -194,8 +201,28 @@ pub struct SyncPlan {
 impl SyncPlan {
     pub fn has_changes(&self) -> bool {
         self.streams.iter().any(|s| !s.changes.is_empty())
-            || self.unlisted.iter().any(|u| u.delete)
+            || self.unlisted.iter().any(UnlistedStream::deletes)
             || !self.orphan_alarms.is_empty()
+    }
+
+    /// Every change that deletes records, as `(stream, what)`, derived from the changes themselves
+    /// (never from a flag a saved plan carries, which anyone can edit).
+    pub fn destructive(&self) -> Vec<(String, String)> {
+        let changes = self.streams.iter().flat_map(|s| {
+            s.changes.iter().filter_map(|c| match c {
+                Change::Retention { from, to } if c.is_destructive() => Some((
+                    s.name.clone(),
+                    format!("retention {from} → {to} hours deletes the records older than {to} hours"),
+                )),
+                _ => None,
+            })
+        });
+        let deletions = self
+            .unlisted
+            .iter()
+            .filter(|u| u.deletes())
+            .map(|u| (u.name.clone(), "deleting the stream deletes all its records".to_owned()));
+        changes.chain(deletions).collect()
     }
 }
 
@@ -206,7 +233,23 @@ pub struct StreamPlan {
     /// What exists now (`None`: the stream will be created). The shard count is shown as
     /// observed, never as drift.
     pub observed: Option<ObservedSummary>,
+    #[serde(serialize_with = "changes_with_destructive_flag")]
     pub changes: Vec<Change>,
+}
+
+/// Each change with a `destructive` flag beside its fields, for readers of the JSON plan. Only
+/// written: a saved plan's flags are ignored when read back, and [`Change::is_destructive`] decides.
+fn changes_with_destructive_flag<S: serde::Serializer>(
+    changes: &[Change],
+    out: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Flagged<'a> {
+        #[serde(flatten)]
+        change: &'a Change,
+        destructive: bool,
+    }
+    out.collect_seq(changes.iter().map(|change| Flagged { change, destructive: change.is_destructive() }))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -215,6 +258,9 @@ pub struct ObservedSummary {
     pub open_shards: Option<u32>,
     /// The file names a stream that exists but was not managed yet: apply adopts it.
     pub adopting: bool,
+    /// The stream carries another file's owner id: this file takes it over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taking_over_from: Option<String>,
 }
 
 /// One change, exact enough to execute without further choices.
@@ -264,6 +310,14 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// Whether applying it deletes records: a retention decrease drops everything older than the
+    /// new period at once.
+    pub fn is_destructive(&self) -> bool {
+        matches!(self, Change::Retention { from, to } if to < from)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldChange {
     pub field: String,
@@ -275,10 +329,44 @@ pub struct FieldChange {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UnlistedStream {
     pub name: String,
+    /// Its owner tag: the file that created or adopted it, if any did.
+    pub owner: Option<String>,
     pub deletion_protection: bool,
-    /// Deleted by this apply (prune asked for and protection off), with its alarms.
-    pub delete: bool,
+    pub disposition: Disposition,
+    /// Its alarms, deleted with it.
     pub alarms: Vec<String>,
+}
+
+impl UnlistedStream {
+    /// Deleted by this apply, with its alarms.
+    pub fn deletes(&self) -> bool {
+        self.disposition == Disposition::Delete
+    }
+}
+
+/// What the apply does with a managed stream absent from the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", content = "reason", rename_all = "snake_case")]
+pub enum Disposition {
+    /// `--prune`, this file's owner id, protection off: deleted (destructive).
+    Delete,
+    Keep(KeepReason),
+}
+
+/// Why a managed stream absent from the file is kept, most fundamental reason first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum KeepReason {
+    /// Another file created or adopted it.
+    OtherOwner { owner: String },
+    /// It has no owner tag: tagged by hand, or last applied before owner ids existed.
+    NoOwnerTag,
+    /// The file names no `owner`, so no stream is provably its own.
+    FileHasNoOwner,
+    /// Its deletion-protection tag is on (or missing).
+    DeletionProtection,
+    /// `--prune` was not asked for.
+    NotPruning,
 }
 
 /// The inputs of one sync decision.
@@ -288,13 +376,15 @@ pub struct SyncInput<'a> {
     pub observed: &'a Observed,
     /// The SNS topic(s) the alarms notify.
     pub alarm_actions: &'a [String],
-    /// `--prune`: delete managed streams absent from the file whose protection is off.
+    /// The file's `owner`: written on its streams, and the only streams `prune` may delete.
+    pub owner: Option<&'a OwnerId>,
+    /// `--prune`: delete streams of this owner absent from the file whose protection is off.
     pub prune: bool,
 }
 
 /// Decides what `streams apply` must change. Pure: the same input always yields the same plan.
 pub fn plan_sync(input: SyncInput<'_>) -> SyncPlan {
-    let SyncInput { desired, observed, alarm_actions, prune } = input;
+    let SyncInput { desired, observed, alarm_actions, owner, prune } = input;
     let mut alarms_by_stream: BTreeMap<&str, Vec<&ObservedAlarm>> = BTreeMap::new();
     let mut orphan_alarms = Vec::new();
     let mut shard_alarms: BTreeMap<&str, Vec<&ObservedAlarm>> = BTreeMap::new();
@@ -315,7 +405,7 @@ pub fn plan_sync(input: SyncInput<'_>) -> SyncPlan {
         .map(|d| {
             let live_alarms = alarms_by_stream.get(d.name.as_str()).map(Vec::as_slice).unwrap_or_default();
             let live_shard_alarms = shard_alarms.get(d.name.as_str()).map(Vec::as_slice).unwrap_or_default();
-            let mut plan = plan_stream(d, observed.streams.get(&d.name), live_alarms, alarm_actions);
+            let mut plan = plan_stream(d, observed.streams.get(&d.name), live_alarms, alarm_actions, owner);
             let live = observed.streams.get(&d.name);
             let shards = plan_shards(&plan).or(live.and_then(|l| l.open_shards)).unwrap_or(d.desired_shards);
             plan.changes.extend(plan_shard_level(d, live, shards, live_shard_alarms, alarm_actions));
@@ -329,6 +419,19 @@ pub fn plan_sync(input: SyncInput<'_>) -> SyncPlan {
         .filter(|s| s.is_managed() && !listed.contains(s.name.as_str()))
         .map(|s| {
             let deletion_protection = s.tags.get(DELETION_PROTECTION_TAG).map(String::as_str) != Some("off");
+            let stream_owner = s.tags.get(OWNER_TAG).cloned();
+            let disposition = match (&stream_owner, owner) {
+                (Some(theirs), Some(ours)) if theirs != ours.as_str() => {
+                    Disposition::Keep(KeepReason::OtherOwner { owner: theirs.clone() })
+                }
+                (None, _) => Disposition::Keep(KeepReason::NoOwnerTag),
+                (Some(_), None) => Disposition::Keep(KeepReason::FileHasNoOwner),
+                (Some(_), Some(_)) if deletion_protection => {
+                    Disposition::Keep(KeepReason::DeletionProtection)
+                }
+                (Some(_), Some(_)) if !prune => Disposition::Keep(KeepReason::NotPruning),
+                (Some(_), Some(_)) => Disposition::Delete,
+            };
             let stream = s.name.as_str();
             let alarms = [&alarms_by_stream, &shard_alarms]
                 .into_iter()
@@ -338,8 +441,9 @@ pub fn plan_sync(input: SyncInput<'_>) -> SyncPlan {
                 .collect();
             UnlistedStream {
                 name: s.name.clone(),
+                owner: stream_owner,
                 deletion_protection,
-                delete: prune && !deletion_protection,
+                disposition,
                 alarms,
             }
         })
@@ -400,6 +504,7 @@ fn plan_stream(
     live: Option<&ObservedStream>,
     live_alarms: &[&ObservedAlarm],
     alarm_actions: &[String],
+    owner: Option<&OwnerId>,
 ) -> StreamPlan {
     let mut changes = Vec::new();
     let (policy, name) = (&d.policy, d.name.as_str());
@@ -422,11 +527,11 @@ fn plan_stream(
             (live.retention_hours, live.tags.clone(), bounded)
         }
     };
-    if retention != d.retention_hours {
-        changes.push(Change::Retention { from: retention, to: d.retention_hours });
+    if let Some(to) = d.retention_hours.filter(|to| *to != retention) {
+        changes.push(Change::Retention { from: retention, to });
     }
     let mut want = d.tags.clone();
-    want.extend(managed_tags(policy, d.deletion_protection));
+    want.extend(managed_tags(policy, d.deletion_protection, owner));
     for (key, to) in &want {
         if tags.get(key) != Some(to) {
             changes.push(Change::SetTag { key: key.clone(), from: tags.get(key).cloned(), to: to.clone() });
@@ -459,6 +564,11 @@ fn plan_stream(
         status: l.status,
         open_shards: l.open_shards,
         adopting: !l.is_managed(),
+        taking_over_from: l
+            .tags
+            .get(OWNER_TAG)
+            .filter(|o| owner.is_none_or(|ours| ours.as_str() != o.as_str()))
+            .cloned(),
     });
     StreamPlan { name: d.name.clone(), observed, changes }
 }

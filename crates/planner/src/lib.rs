@@ -28,8 +28,9 @@ pub use alarm_specs::{
 };
 pub use capacity::{Rate, Ratio, SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
 pub use config_plan::{
-    AlarmDefinition, Change, DEFAULT_RETENTION_HOURS, DesiredStream, FieldChange, Observed, ObservedAlarm,
-    ObservedStream, ObservedSummary, StreamPlan, SyncInput, SyncPlan, UnlistedStream, plan_sync,
+    AlarmDefinition, Change, DEFAULT_RETENTION_HOURS, DesiredStream, Disposition, FieldChange, KeepReason,
+    Observed, ObservedAlarm, ObservedStream, ObservedSummary, StreamPlan, SyncInput, SyncPlan,
+    UnlistedStream, plan_sync,
 };
 pub use error::PlannerError;
 pub use hashkey::{HashKey, HashRange};
@@ -51,8 +52,8 @@ pub use step::{Demand, Execution, NextStep, PlannedCut, Step};
 pub use stream_status::StreamStatus;
 pub use sweep::{MAX_DATAPOINTS_PER_CALL, MAX_QUERIES_PER_CALL, Utilisation, streams_per_metrics_call};
 pub use tags::{
-    DELETION_PROTECTION_TAG, POLICY_TAG, STATE_TAG_PREFIX, TAG_PREFIX, decode_policy, decode_policy_with,
-    encode_policy, is_valid_tag_text, managed_tags,
+    DELETION_PROTECTION_TAG, OWNER_TAG, OwnerId, POLICY_TAG, STATE_TAG_PREFIX, TAG_PREFIX, decode_policy,
+    decode_policy_with, encode_policy, is_valid_tag_text, managed_tags,
 };
 pub use trigger::{
     Admission, AlarmKind, CLOCK_SKEW_ALLOWANCE, LAST_SCALED_TAG, ScalingState, UPDATE_CALL_TAG_PREFIX,

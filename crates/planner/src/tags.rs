@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::{PlannerError, Policy, Ratio, ScaleDown, ScaleUp, Windows};
 
 /// Every tag key this tool writes starts with this.
@@ -15,6 +17,10 @@ pub const TAG_PREFIX: &str = "kinesis-autoscaler/";
 pub const POLICY_TAG: &str = "kinesis-autoscaler/policy";
 /// `on` or `off`: whether `streams apply --prune` may delete the stream once it leaves the file.
 pub const DELETION_PROTECTION_TAG: &str = "kinesis-autoscaler/deletion-protection";
+/// The owner id of the `streams.yaml` that created or adopted the stream: `streams apply --prune`
+/// deletes only streams carrying its own file's id, so two files in one account (two teams), or a
+/// policy tag added by hand, never make one file's CI delete a stream it never declared.
+pub const OWNER_TAG: &str = "kinesis-autoscaler/owner";
 /// Tags under this prefix are written by the Lambdas at run time (last scaling, cooldown) and
 /// belong to the autoscaler: the CLI never treats them as drift.
 pub const STATE_TAG_PREFIX: &str = "kinesis-autoscaler/state-";
@@ -24,12 +30,65 @@ pub fn is_valid_tag_text(s: &str) -> bool {
     s.chars().all(|c| c.is_alphanumeric() || c.is_whitespace() || "_./=+-%@".contains(c))
 }
 
-/// The tool's own tags for a stream with this policy.
-pub fn managed_tags(policy: &Policy, deletion_protection: bool) -> BTreeMap<String, String> {
-    BTreeMap::from([
+/// The tool's own tags for a stream with this policy, declared by a file with this owner id.
+pub fn managed_tags(
+    policy: &Policy,
+    deletion_protection: bool,
+    owner: Option<&OwnerId>,
+) -> BTreeMap<String, String> {
+    let mut tags = BTreeMap::from([
         (POLICY_TAG.to_owned(), encode_policy(policy)),
         (DELETION_PROTECTION_TAG.to_owned(), if deletion_protection { "on" } else { "off" }.to_owned()),
-    ])
+    ]);
+    if let Some(owner) = owner {
+        tags.insert(OWNER_TAG.to_owned(), owner.as_str().to_owned());
+    }
+    tags
+}
+
+/// The short id a `streams.yaml` names itself by (`owner:`), written on every stream it creates or
+/// adopts ([`OWNER_TAG`]). Checked once, here, so a value that would not survive as a tag value, or
+/// that could not be told apart from another at a glance, never reaches AWS.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct OwnerId(String);
+
+impl OwnerId {
+    pub const MAX_LEN: usize = 32;
+    /// What [`OwnerId::new`] accepts, worded for error messages.
+    pub const RULE: &'static str = "1 to 32 characters of lowercase letters, digits and '-', starting with a \
+         letter or digit (for example \"team-data\")";
+
+    pub fn new(id: impl Into<String>) -> Result<OwnerId, &'static str> {
+        let id = id.into();
+        let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+        let ok = (1..=Self::MAX_LEN).contains(&id.len()) && id.chars().all(allowed) && !id.starts_with('-');
+        if ok { Ok(OwnerId(id)) } else { Err(Self::RULE) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for OwnerId {
+    type Error = &'static str;
+
+    fn try_from(id: String) -> Result<Self, Self::Error> {
+        OwnerId::new(id)
+    }
+}
+
+impl From<OwnerId> for String {
+    fn from(id: OwnerId) -> String {
+        id.0
+    }
+}
+
+impl std::fmt::Display for OwnerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// `v1 min=2 max=32 up=75 target=60 period=60 evals=1 cooldown=300 throttle=on bypass=on down=50

@@ -10,11 +10,16 @@ fn desired(name: &str) -> DesiredStream {
     DesiredStream {
         name: name.into(),
         desired_shards: 4,
-        retention_hours: 48,
+        retention_hours: Some(48),
         tags: BTreeMap::from([("team".into(), "data".into())]),
         policy: Policy { min_shards: 2, max_shards: 16, ..Policy::default() },
         deletion_protection: true,
     }
+}
+
+/// The `owner` of the file these tests plan for.
+fn owner() -> OwnerId {
+    OwnerId::new("team-data").expect("valid owner id")
 }
 
 fn actions() -> Vec<String> {
@@ -26,14 +31,14 @@ fn applied(streams: &[DesiredStream], open: u32) -> Observed {
     let mut observed = Observed::default();
     for d in streams {
         let mut tags = d.tags.clone();
-        tags.extend(managed_tags(&d.policy, d.deletion_protection));
+        tags.extend(managed_tags(&d.policy, d.deletion_protection, Some(&owner())));
         observed.streams.insert(
             d.name.clone(),
             ObservedStream {
                 name: d.name.clone(),
                 status: StreamStatus::Active,
                 open_shards: Some(open),
-                retention_hours: d.retention_hours,
+                retention_hours: d.retention_hours.unwrap_or(DEFAULT_RETENTION_HOURS),
                 tags,
                 shard_level_metrics: if d.policy.shard_level_metrics {
                     SHARD_METRICS.iter().map(|m| m.as_str().to_owned()).collect()
@@ -62,7 +67,7 @@ fn applied(streams: &[DesiredStream], open: u32) -> Observed {
 }
 
 fn plan(desired: &[DesiredStream], observed: &Observed, prune: bool) -> SyncPlan {
-    plan_sync(SyncInput { desired, observed, alarm_actions: &actions(), prune })
+    plan_sync(SyncInput { desired, observed, alarm_actions: &actions(), owner: Some(&owner()), prune })
 }
 
 fn kinds(plan: &StreamPlan) -> Vec<String> {
@@ -96,6 +101,7 @@ fn a_missing_stream_is_created_with_retention_tags_and_alarms() {
             "create 4",
             "retention 24->48",
             "tag kinesis-autoscaler/deletion-protection",
+            "tag kinesis-autoscaler/owner",
             "tag kinesis-autoscaler/policy",
             "tag team",
             "+alarm IncomingBytes",
@@ -151,11 +157,59 @@ fn a_new_threshold_changes_the_alarms_and_the_policy_tag_only() {
 }
 
 #[test]
-fn retention_changes_both_ways() {
+fn retention_changes_both_ways_and_only_a_decrease_is_destructive() {
     let before = [desired("orders")];
     let mut after = desired("orders");
-    after.retention_hours = 24;
-    assert_eq!(kinds(&plan(&[after], &applied(&before, 4), false).streams[0]), ["retention 48->24"]);
+    after.retention_hours = Some(24);
+    let shorter = plan(&[after.clone()], &applied(&before, 4), false);
+    assert_eq!(kinds(&shorter.streams[0]), ["retention 48->24"]);
+    assert!(shorter.streams[0].changes[0].is_destructive());
+    assert_eq!(shorter.destructive().len(), 1);
+    after.retention_hours = Some(72);
+    let longer = plan(&[after], &applied(&before, 4), false);
+    assert_eq!(kinds(&longer.streams[0]), ["retention 48->72"]);
+    assert!(longer.destructive().is_empty(), "keeping records longer deletes nothing");
+}
+
+#[test]
+fn an_omitted_retention_keeps_the_live_one_and_a_new_stream_gets_the_kinesis_default() {
+    let mut week = desired("orders");
+    week.retention_hours = Some(168);
+    let observed = applied(&[week], 4);
+    let mut unsaid = desired("orders");
+    unsaid.retention_hours = None;
+    let adopted = plan(std::slice::from_ref(&unsaid), &observed, false);
+    assert!(!adopted.has_changes(), "no retention change for a file that does not say: {adopted:#?}");
+    let created = plan(&[unsaid], &Observed::default(), false);
+    assert!(!kinds(&created.streams[0]).iter().any(|k| k.starts_with("retention")));
+}
+
+#[test]
+fn every_change_in_the_json_plan_says_whether_it_destroys_data_and_a_saved_plan_reads_back() {
+    let before = [desired("orders"), desired("old")];
+    let mut shorter = desired("orders");
+    shorter.retention_hours = Some(24);
+    let mut observed = applied(&before, 4);
+    observed.streams.get_mut("old").unwrap().tags.insert(DELETION_PROTECTION_TAG.into(), "off".into());
+    let plan = plan(&[shorter], &observed, true);
+    let json = serde_json::to_value(&plan).expect("serialises");
+    let flags: Vec<(String, bool)> = json["streams"][0]["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap().to_owned(),
+                c["destructive"].as_bool().expect("a flag on every change"),
+            )
+        })
+        .collect();
+    assert!(flags.contains(&("retention".into(), true)), "{flags:?}");
+    assert!(flags.iter().filter(|(kind, _)| kind != "retention").all(|(_, d)| !d), "{flags:?}");
+    assert_eq!(json["unlisted"][0]["disposition"]["action"], "delete");
+    assert_eq!(plan.destructive().len(), 2, "the decrease and the deletion");
+    let read_back: SyncPlan = serde_json::from_value(json).expect("a saved plan reads back");
+    assert_eq!(read_back, plan);
 }
 
 #[test]
@@ -199,15 +253,79 @@ fn a_managed_stream_left_out_of_the_file_is_reported_and_deleted_only_when_prune
     let observed = applied(&[kept[0].clone(), gone.clone()], 4);
     let reported = plan(&kept, &observed, false);
     assert_eq!(reported.unlisted.len(), 1);
-    assert!(!reported.unlisted[0].delete && reported.unlisted[0].deletion_protection);
+    assert!(!reported.unlisted[0].deletes() && reported.unlisted[0].deletion_protection);
     assert!(!reported.has_changes());
-    assert!(!plan(&kept, &observed, true).unlisted[0].delete, "protection on: --prune alone is not enough");
+    assert_eq!(
+        plan(&kept, &observed, true).unlisted[0].disposition,
+        Disposition::Keep(KeepReason::DeletionProtection),
+        "protection on: --prune alone is not enough"
+    );
     gone.deletion_protection = false;
     let observed = applied(&[kept[0].clone(), gone], 4);
     let pruned = plan(&kept, &observed, true);
-    assert!(pruned.unlisted[0].delete);
+    assert!(pruned.unlisted[0].deletes());
     assert_eq!(pruned.unlisted[0].alarms.len(), 3, "its alarms go with it");
-    assert!(!plan(&kept, &observed, false).unlisted[0].delete, "no --prune, no deletion");
+    assert_eq!(
+        plan(&kept, &observed, false).unlisted[0].disposition,
+        Disposition::Keep(KeepReason::NotPruning),
+        "no --prune, no deletion"
+    );
+}
+
+#[test]
+fn prune_deletes_only_streams_carrying_this_files_owner_id() {
+    let unprotected = |name: &str| {
+        let mut d = desired(name);
+        d.deletion_protection = false;
+        d
+    };
+    let kept = [desired("orders")];
+    let mut observed =
+        applied(&[kept[0].clone(), unprotected("mine"), unprotected("theirs"), unprotected("by-hand")], 4);
+    observed.streams.get_mut("theirs").unwrap().tags.insert(OWNER_TAG.into(), "team-web".into());
+    observed.streams.get_mut("by-hand").unwrap().tags.remove(OWNER_TAG);
+    let pruned = plan(&kept, &observed, true);
+    let dispositions: BTreeMap<&str, &Disposition> =
+        pruned.unlisted.iter().map(|u| (u.name.as_str(), &u.disposition)).collect();
+    assert_eq!(
+        dispositions,
+        BTreeMap::from([
+            ("by-hand", &Disposition::Keep(KeepReason::NoOwnerTag)),
+            ("mine", &Disposition::Delete),
+            ("theirs", &Disposition::Keep(KeepReason::OtherOwner { owner: "team-web".into() })),
+        ])
+    );
+    let ownerless = plan_sync(SyncInput {
+        desired: &kept,
+        observed: &observed,
+        alarm_actions: &actions(),
+        owner: None,
+        prune: true,
+    });
+    assert!(
+        ownerless.unlisted.iter().all(|u| !u.deletes()),
+        "a file with no owner deletes nothing: {ownerless:#?}"
+    );
+}
+
+#[test]
+fn a_stream_another_file_owns_is_taken_over_visibly() {
+    let streams = [desired("orders")];
+    let mut observed = applied(&streams, 4);
+    observed.streams.get_mut("orders").unwrap().tags.insert(OWNER_TAG.into(), "team-web".into());
+    let plan = plan(&streams, &observed, false);
+    assert_eq!(plan.streams[0].observed.as_ref().unwrap().taking_over_from.as_deref(), Some("team-web"));
+    assert_eq!(kinds(&plan.streams[0]), ["tag kinesis-autoscaler/owner"]);
+}
+
+#[test]
+fn owner_ids_are_short_lowercase_words() {
+    for ok in ["a", "team-data", "t1", &"x".repeat(32)] {
+        assert!(OwnerId::new(ok).is_ok(), "{ok:?}");
+    }
+    for bad in ["", "-team", "Team", "team data", "team/data", "tëam", &"x".repeat(33)] {
+        assert!(OwnerId::new(bad).is_err(), "{bad:?}");
+    }
 }
 
 #[test]
@@ -234,7 +352,7 @@ fn an_unmanaged_stream_named_in_the_file_is_adopted() {
     observed.streams.get_mut("orders").unwrap().tags.clear();
     let plan = plan(&streams, &observed, false);
     assert!(plan.streams[0].observed.as_ref().unwrap().adopting);
-    assert_eq!(kinds(&plan.streams[0]).len(), 3, "three tags to add");
+    assert_eq!(kinds(&plan.streams[0]).len(), 4, "four tags to add");
 }
 
 #[test]

@@ -147,7 +147,7 @@ where
     for stream_plan in &plan.streams {
         apply_stream(streams, alarms, stream_plan, settings, jitter, &mut progress).await?;
     }
-    for unlisted in plan.unlisted.iter().filter(|u| u.delete) {
+    for unlisted in plan.unlisted.iter().filter(|u| u.deletes()) {
         progress(ApplyEvent::DeleteStream { stream: &unlisted.name });
         if !unlisted.alarms.is_empty() {
             retry(&settings.backoff, jitter, || alarms.delete_alarms(&unlisted.alarms)).await?;

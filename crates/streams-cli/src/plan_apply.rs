@@ -28,10 +28,14 @@ pub(crate) struct PlanArgs {
     /// The configuration file.
     #[arg(default_value = "streams.yaml")]
     file: PathBuf,
-    /// Also plan to delete managed streams that are no longer in the file, if their deletion
-    /// protection (written from the file earlier) is off.
+    /// Also plan to delete streams this file created or adopted (its `owner` id) that are no
+    /// longer in it, if their deletion protection (written from the file earlier) is off.
     #[arg(long)]
     prune: bool,
+    /// Record in the saved plan (--out) that its destructive changes (retention decreases, stream
+    /// deletions: both delete records) may be applied.
+    #[arg(long)]
+    allow_destructive: bool,
     /// Save the plan as JSON to PLANFILE; `streams apply PLANFILE` applies exactly it.
     #[arg(long, value_name = "PLANFILE")]
     out: Option<PathBuf>,
@@ -42,9 +46,14 @@ pub(crate) struct ApplyArgs {
     /// The configuration file, or a plan saved with `streams plan --out`.
     #[arg(default_value = "streams.yaml")]
     file: PathBuf,
-    /// Delete managed streams that are no longer in the file, if their deletion protection is off.
+    /// Delete streams this file created or adopted (its `owner` id) that are no longer in it, if
+    /// their deletion protection is off. Needs --allow-destructive too.
     #[arg(long)]
     prune: bool,
+    /// Apply changes that delete records: a retention decrease, a stream deletion (--prune).
+    /// Without it, a plan with any such change is refused as a whole and nothing is changed.
+    #[arg(long)]
+    allow_destructive: bool,
 }
 
 /// The plan as printed with `--output json` and saved with `--out`. `version` lets the shape
@@ -54,9 +63,42 @@ struct PlanDocument {
     kind: String,
     version: u32,
     file: String,
+    /// The file's `owner` id.
+    #[serde(default)]
+    owner: Option<String>,
     prune: bool,
+    /// Made with `--allow-destructive`: `apply PLANFILE` may carry out its destructive changes.
+    #[serde(default)]
+    allow_destructive: bool,
     changes: bool,
+    /// Every change that deletes records. Written for readers; `apply` recomputes it from the
+    /// changes, so editing it in a saved plan changes nothing.
+    #[serde(default)]
+    destructive: Vec<Destructive>,
     regions: Vec<RegionPlan>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Destructive {
+    region: String,
+    stream: String,
+    what: String,
+}
+
+impl PlanDocument {
+    /// The destructive changes, from the changes themselves.
+    fn destructive_changes(&self) -> Vec<Destructive> {
+        self.regions
+            .iter()
+            .flat_map(|r| {
+                r.plan.destructive().into_iter().map(|(stream, what)| Destructive {
+                    region: r.region.clone(),
+                    stream,
+                    what,
+                })
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -73,7 +115,7 @@ const PLAN_KIND: &str = "streams-plan";
 
 pub(crate) fn plan(args: &PlanArgs, only_changes: bool, aws: &AwsArgs, output: Output) -> Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
-    let (doc, _) = runtime.block_on(make_plan(&args.file, args.prune, aws))?;
+    let (doc, _) = runtime.block_on(make_plan(&args.file, args.prune, args.allow_destructive, aws))?;
     if let Some(path) = &args.out {
         let json = serde_json::to_string_pretty(&doc)?;
         std::fs::write(path, json + "\n")
@@ -108,13 +150,25 @@ pub(crate) fn apply_command(args: &ApplyArgs, aws: &AwsArgs, output: Output) -> 
                 let regions = check_unchanged(&saved, aws).await?;
                 (saved, regions)
             }
-            None => make_plan(&args.file, args.prune, aws).await?,
+            None => make_plan(&args.file, args.prune, args.allow_destructive, aws).await?,
         };
         // Progress goes to stderr when stdout carries the JSON document.
         let json = output == Output::Json;
         let mut progress = Progress::new(json);
         if !json {
             progress.write(&render_document(&doc, true));
+        }
+        let destructive = doc.destructive_changes();
+        let allowed = args.allow_destructive || doc.allow_destructive;
+        if !allowed && !destructive.is_empty() {
+            let list: Vec<String> =
+                destructive.iter().map(|d| format!("  {} ({}): {}", d.stream, d.region, d.what)).collect();
+            bail!(
+                "the plan has {} destructive change(s) and --allow-destructive was not given; nothing was \
+                 applied:\n{}",
+                destructive.len(),
+                list.join("\n")
+            );
         }
         let mut jitter = SeededJitter::from_entropy();
         for region_plan in &doc.regions {
@@ -136,8 +190,20 @@ pub(crate) fn apply_command(args: &ApplyArgs, aws: &AwsArgs, output: Output) -> 
 }
 
 /// Loads and validates the file, reads the live state of each region it uses, and plans.
-async fn make_plan(file: &Path, prune: bool, aws: &AwsArgs) -> Result<(PlanDocument, Regions)> {
+async fn make_plan(
+    file: &Path,
+    prune: bool,
+    allow_destructive: bool,
+    aws: &AwsArgs,
+) -> Result<(PlanDocument, Regions)> {
     let config = load(file)?;
+    if prune && config.owner.is_none() {
+        bail!(
+            "--prune needs `owner:` in {}: it deletes only streams carrying the file's owner id, so \
+             another file's streams, or a stream tagged by hand, are never deleted",
+            file.display()
+        );
+    }
     let actions: Vec<String> = config.alarm_topic_arn.iter().cloned().collect();
     if actions.is_empty() && !config.streams.is_empty() {
         eprintln!(
@@ -149,8 +215,11 @@ async fn make_plan(file: &Path, prune: bool, aws: &AwsArgs) -> Result<(PlanDocum
         kind: PLAN_KIND.into(),
         version: 1,
         file: file.display().to_string(),
+        owner: config.owner.as_ref().map(|o| o.as_str().to_owned()),
         prune,
+        allow_destructive,
         changes: false,
+        destructive: Vec::new(),
         regions: Vec::new(),
     };
     for (region, clients) in &regions.clients {
@@ -159,8 +228,13 @@ async fn make_plan(file: &Path, prune: bool, aws: &AwsArgs) -> Result<(PlanDocum
         let names: Vec<String> = specs.iter().map(|s| s.name.as_str().to_owned()).collect();
         let observed = observe_region(clients, &names).await?;
         let desired: Vec<_> = specs.iter().map(|s| s.desired()).collect();
-        let plan =
-            plan_sync(SyncInput { desired: &desired, observed: &observed, alarm_actions: &actions, prune });
+        let plan = plan_sync(SyncInput {
+            desired: &desired,
+            observed: &observed,
+            alarm_actions: &actions,
+            owner: config.owner.as_ref(),
+            prune,
+        });
         doc.changes |= plan.has_changes();
         doc.regions.push(RegionPlan {
             region: region.clone(),
@@ -169,6 +243,7 @@ async fn make_plan(file: &Path, prune: bool, aws: &AwsArgs) -> Result<(PlanDocum
             plan,
         });
     }
+    doc.destructive = doc.destructive_changes();
     Ok((doc, regions))
 }
 

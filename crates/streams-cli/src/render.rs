@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use planner::{Change, StreamPlan, SyncPlan};
+use planner::{Change, Disposition, KeepReason, StreamPlan, SyncPlan};
 
 /// Counts for the summary line.
 #[derive(Debug, Default)]
@@ -14,6 +14,8 @@ pub(crate) struct Totals {
     pub(crate) change: usize,
     pub(crate) delete: usize,
     pub(crate) unchanged: usize,
+    /// Changes that delete records (retention decreases, stream deletions).
+    pub(crate) destructive: usize,
 }
 
 /// Renders one region's plan. With `only_changes`, streams with nothing to do are left out
@@ -39,29 +41,55 @@ pub(crate) fn plan(out: &mut String, region: &str, plan: &SyncPlan, only_changes
             change_line(out, change);
         }
     }
+    totals.destructive += plan.destructive().len();
+    let mut others: Vec<&str> = Vec::new();
     for u in &plan.unlisted {
-        if u.delete {
-            totals.delete += 1;
-            let _ = writeln!(
+        let name = &u.name;
+        let _ = match &u.disposition {
+            Disposition::Delete => {
+                totals.delete += 1;
+                writeln!(
+                    out,
+                    "  - {name}  (not in the file; --prune, this file's owner, deletion protection off: \
+                     deleted with {} alarm(s); DESTRUCTIVE: all its records are lost)",
+                    u.alarms.len()
+                )
+            }
+            // Another team's streams: one line for all of them, not one each.
+            Disposition::Keep(KeepReason::OtherOwner { owner }) => {
+                others.push(owner);
+                Ok(())
+            }
+            Disposition::Keep(KeepReason::NoOwnerTag) => writeln!(
                 out,
-                "  - {}  (not in the file; --prune and deletion protection off: deleted with {} alarm(s))",
-                u.name,
-                u.alarms.len()
-            );
-        } else if u.deletion_protection {
-            let _ = writeln!(
+                "  ! {name}  has the tool's policy tag but no owner tag; kept: --prune deletes only streams \
+                 this file created or adopted (list it in the file to adopt it)"
+            ),
+            Disposition::Keep(KeepReason::FileHasNoOwner) => writeln!(
                 out,
-                "  ! {}  is managed but not in the file; kept: deletion protection is on (set \
-                 deletionProtection: false and apply, then remove it and apply --prune)",
-                u.name
-            );
-        } else {
-            let _ = writeln!(
+                "  ! {name}  is managed but not in the file; kept: the file names no owner (set `owner:` \
+                 to prune)"
+            ),
+            Disposition::Keep(KeepReason::DeletionProtection) => writeln!(
                 out,
-                "  ! {}  is managed but not in the file; kept: run with --prune to delete it",
-                u.name
-            );
-        }
+                "  ! {name}  is managed but not in the file; kept: deletion protection is on (set \
+                 deletionProtection: false and apply, then remove it and apply --prune)"
+            ),
+            Disposition::Keep(KeepReason::NotPruning) => writeln!(
+                out,
+                "  ! {name}  is managed but not in the file; kept: run with --prune to delete it"
+            ),
+        };
+    }
+    if !others.is_empty() {
+        let count = others.len();
+        others.sort_unstable();
+        others.dedup();
+        let _ = writeln!(
+            out,
+            "  ({count} stream(s) owned by other files ({}) are not this file's: left alone)",
+            others.join(", ")
+        );
     }
     for name in &plan.orphan_alarms {
         totals.delete += 1;
@@ -76,7 +104,11 @@ fn observed(stream: &StreamPlan) -> String {
             let shards =
                 o.open_shards.map_or("shards not listed yet".into(), |n| format!("{n} open shard(s)"));
             let adopting = if o.adopting { "; not managed yet: adopting it" } else { "" };
-            format!("observed: {shards}, {}{adopting}", o.status)
+            let taking_over = match &o.taking_over_from {
+                Some(owner) => format!("; owned by {owner:?}: this file takes it over"),
+                None => String::new(),
+            };
+            format!("observed: {shards}, {}{adopting}{taking_over}", o.status)
         }
     }
 }
@@ -93,6 +125,11 @@ pub(crate) fn change_line(out: &mut String, change: &Change) {
                 "      ~ shards: {from} → {to}  ({reason}; UpdateShardCount, at most 2× or ½ per call)"
             )
         }
+        Change::Retention { from, to } if change.is_destructive() => writeln!(
+            out,
+            "      ~ retention: {from} → {to} hours  (DESTRUCTIVE: records older than {to} hours are deleted; \
+             apply needs --allow-destructive)"
+        ),
         Change::Retention { from, to } => writeln!(out, "      ~ retention: {from} → {to} hours"),
         Change::SetTag { key, from: None, to } => writeln!(out, "      + tag {key} = {to:?}"),
         Change::SetTag { key, from: Some(from), to } => writeln!(out, "      ~ tag {key}: {from:?} → {to:?}"),
@@ -138,8 +175,12 @@ fn symbol(comparison: planner::Comparison) -> &'static str {
 }
 
 pub(crate) fn summary(totals: &Totals) -> String {
+    let destructive = match totals.destructive {
+        0 => String::new(),
+        n => format!(" {n} destructive change(s): apply needs --allow-destructive."),
+    };
     format!(
-        "Plan: {} to create, {} to change, {} to delete, {} unchanged.",
+        "Plan: {} to create, {} to change, {} to delete, {} unchanged.{destructive}",
         totals.create, totals.change, totals.delete, totals.unchanged
     )
 }

@@ -11,6 +11,9 @@ use crate::SpecError;
 /// A whole `streams.yaml`, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    /// Names this file on the streams it creates or adopts; `streams apply --prune` deletes only
+    /// streams carrying it, so two files in one account never delete each other's streams.
+    pub owner: Option<planner::OwnerId>,
     /// The SNS topic the scaling alarms notify (the autoscaler Lambda subscribes to it).
     pub alarm_topic_arn: Option<String>,
     /// In file order, so output lists streams the way the user wrote them.
@@ -30,8 +33,9 @@ pub struct StreamSpec {
     /// Shard count to create the stream with when it does not exist yet; within the policy's
     /// `min_shards..=max_shards`. An existing stream's count is left to the autoscaler.
     pub desired_shards: u32,
-    /// Data retention (24..=8760, the Kinesis limits).
-    pub retention_hours: u32,
+    /// Data retention (24..=8760, the Kinesis limits). `None`: not in the file, so an existing
+    /// stream keeps its own and a new one gets Kinesis's 24 h: adopting a stream never shortens it.
+    pub retention_hours: Option<u32>,
     /// `None`: the region of the caller's AWS configuration.
     pub region: Option<String>,
     /// Default tags overridden key by key by the stream's own.

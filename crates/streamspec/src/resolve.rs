@@ -57,7 +57,8 @@ fn pick<T: Clone>(own: &Field<T>, inherited: &Field<T>, builtin: T) -> Option<Va
 pub(crate) struct Effective {
     min_shards: Option<Value<u32>>,
     max_shards: Option<Value<u32>>,
-    retention_hours: Option<Value<u32>>,
+    /// `Some(None)`: not written anywhere; an existing stream keeps its retention.
+    retention_hours: Option<Value<Option<u32>>>,
     region: Option<Value<Option<String>>>,
     deletion_protection: Option<Value<bool>>,
     shard_level_metrics: Option<Value<bool>>,
@@ -75,20 +76,20 @@ pub(crate) struct Effective {
     tags: Option<BTreeMap<String, String>>,
 }
 
-/// Data retention Kinesis gives a new stream.
-const DEFAULT_RETENTION_HOURS: u32 = 24;
-
 impl Effective {
     /// `own` over `inherited` over [`Policy::default`].
     pub fn merge(own: &Layer, inherited: &Layer) -> Effective {
         let builtin = Policy::default();
         let (up, down) = (&own.scale_up, &own.scale_down);
         let (parent_up, parent_down) = (&inherited.scale_up, &inherited.scale_down);
-        let region = |field: &Field<String>| match field {
-            Field::Absent => Field::Absent,
-            Field::Invalid => Field::Invalid,
-            Field::Set(region, at) => Field::Set(Some(region.clone()), *at),
-        };
+        // Settings with no built-in value: absent everywhere means "leave it to AWS".
+        fn optional<T: Clone>(field: &Field<T>) -> Field<Option<T>> {
+            match field {
+                Field::Absent => Field::Absent,
+                Field::Invalid => Field::Invalid,
+                Field::Set(value, at) => Field::Set(Some(value.clone()), *at),
+            }
+        }
         let tags = match (&inherited.tags, &own.tags) {
             (Field::Invalid, _) | (_, Field::Invalid) => None,
             (parent, child) => {
@@ -104,8 +105,12 @@ impl Effective {
         Effective {
             min_shards: pick(&own.min_shards, &inherited.min_shards, builtin.min_shards),
             max_shards: pick(&own.max_shards, &inherited.max_shards, builtin.max_shards),
-            retention_hours: pick(&own.retention_hours, &inherited.retention_hours, DEFAULT_RETENTION_HOURS),
-            region: pick(&region(&own.region), &region(&inherited.region), None),
+            retention_hours: pick(
+                &optional(&own.retention_hours),
+                &optional(&inherited.retention_hours),
+                None,
+            ),
+            region: pick(&optional(&own.region), &optional(&inherited.region), None),
             deletion_protection: pick(&own.deletion_protection, &inherited.deletion_protection, true),
             shard_level_metrics: pick(
                 &own.shard_level_metrics,
@@ -287,7 +292,7 @@ impl Effective {
         })
     }
 
-    pub fn retention_hours(&self) -> Option<u32> {
+    pub fn retention_hours(&self) -> Option<Option<u32>> {
         Some(self.retention_hours?.value)
     }
 

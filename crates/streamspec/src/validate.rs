@@ -13,7 +13,7 @@ use crate::reader::{Reporter, as_str, at, describe};
 use crate::resolve::Effective;
 use crate::{Config, Location, StreamName, StreamSpec};
 
-const TOP_LEVEL: &[&str] = &["version", "alarmTopicArn", "defaults", "streams"];
+pub(crate) const TOP_LEVEL: &[&str] = &["version", "owner", "alarmTopicArn", "defaults", "streams"];
 const STREAM_ONLY: &[&str] = &["name", "desiredShards"];
 
 pub(crate) fn config(root: &MarkedYaml, report: &mut Reporter) -> Option<Config> {
@@ -33,6 +33,7 @@ pub(crate) fn config(root: &MarkedYaml, report: &mut Reporter) -> Option<Config>
     let entries = report.mapping("the file", root, "at top level", TOP_LEVEL, &misplaced)?;
 
     let mut alarm_topic_arn = None;
+    let mut owner = None;
     let mut defaults = Layer::default();
     let mut streams_node = None;
     for entry in &entries {
@@ -41,6 +42,7 @@ pub(crate) fn config(root: &MarkedYaml, report: &mut Reporter) -> Option<Config>
                 report.whole("version", entry.value, "1 (the only version this tool reads)", |n| n == 1);
             }
             "alarmTopicArn" => alarm_topic_arn = read_topic_arn(report, entry.value),
+            "owner" => owner = read_owner(report, entry.value),
             "defaults" => defaults = read_defaults(report, entry.value),
             "streams" => streams_node = Some(entry.value),
             _ => unreachable!("mapping() only returns allowed keys"),
@@ -76,13 +78,13 @@ pub(crate) fn config(root: &MarkedYaml, report: &mut Reporter) -> Option<Config>
             streams.push(stream);
         }
     }
-    report.is_clean().then_some(Config { alarm_topic_arn, streams })
+    report.is_clean().then_some(Config { owner, alarm_topic_arn, streams })
 }
 
 fn read_defaults(report: &mut Reporter, node: &MarkedYaml) -> Layer {
     let misplaced = |key: &str| match key {
         "name" | "desiredShards" => Some("set it on each stream, not in defaults".to_owned()),
-        "alarmTopicArn" | "version" => Some("it belongs at the top level".to_owned()),
+        "alarmTopicArn" | "version" | "owner" => Some("it belongs at the top level".to_owned()),
         _ => None,
     };
     let mut layer = Layer::default();
@@ -119,7 +121,7 @@ fn read_stream(
     let owner = Owner::Stream(label.clone());
     let allowed: Vec<&str> = STREAM_ONLY.iter().chain(SETTINGS).copied().collect();
     let misplaced = |key: &str| match key {
-        "alarmTopicArn" | "version" => Some("it is set once, at the top level".to_owned()),
+        "alarmTopicArn" | "version" | "owner" => Some("it is set once, at the top level".to_owned()),
         "defaults" | "streams" => Some("it belongs at the top level".to_owned()),
         _ => None,
     };
@@ -185,6 +187,19 @@ fn read_name(
     }
     first_seen.insert(name.to_owned(), here);
     StreamName::new(name).ok()
+}
+
+/// The file's owner id, written on every stream it creates or adopts; `--prune` deletes only
+/// streams carrying it.
+fn read_owner(report: &mut Reporter, node: &MarkedYaml) -> Option<planner::OwnerId> {
+    let id = report.string("owner", node)?;
+    match planner::OwnerId::new(id) {
+        Ok(owner) => Some(owner),
+        Err(rule) => {
+            report.at(at(node), format!("owner: {id:?} is not a valid owner id: {rule}"));
+            None
+        }
+    }
 }
 
 /// `arn:<partition>:sns:<region>:<12-digit account>:<topic>`: a typo here would only show when

@@ -104,13 +104,14 @@ fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 fn streams_inherit_defaults_and_override_them_field_by_field() {
     let config = load("config/valid/merging.yaml");
     assert_eq!(config.alarm_topic_arn.as_deref(), Some("arn:aws:sns:eu-west-1:123456789012:alarms"));
+    assert_eq!(config.owner.as_ref().map(|o| o.as_str()), Some("team-data"));
     let names: Vec<&str> = config.streams.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["inherits-everything", "overrides"]);
 
     let inherits: &StreamSpec = &config.streams[0];
-    assert_eq!(inherits.location, Location { line: 18, column: 5 });
+    assert_eq!(inherits.location, Location { line: 19, column: 5 });
     assert_eq!(inherits.desired_shards, 2);
-    assert_eq!(inherits.retention_hours, 72);
+    assert_eq!(inherits.retention_hours, Some(72));
     assert_eq!(inherits.region.as_deref(), Some("eu-west-1"));
     assert_eq!(inherits.tags, tags(&[("env", "prod"), ("team", "data")]));
     assert!(!inherits.deletion_protection);
@@ -130,7 +131,7 @@ fn streams_inherit_defaults_and_override_them_field_by_field() {
 
     let overrides = config.stream("overrides").expect("second stream");
     assert_eq!(overrides.desired_shards, 40);
-    assert_eq!(overrides.retention_hours, 24);
+    assert_eq!(overrides.retention_hours, Some(24));
     assert_eq!(overrides.region.as_deref(), Some("eu-central-1"));
     assert_eq!(overrides.tags, tags(&[("env", "staging"), ("owner", "search"), ("team", "data")]));
     assert!(overrides.deletion_protection);
@@ -154,11 +155,12 @@ fn a_file_without_settings_gets_the_planner_defaults() {
     let config = load("config/valid/minimal.yaml");
     let stream = &config.streams[0];
     assert_eq!(stream.policy, planner::Policy::default());
-    assert_eq!(stream.retention_hours, 24);
+    assert_eq!(stream.retention_hours, None, "unsaid: an existing stream keeps its own");
     assert_eq!(stream.region, None);
     assert!(stream.tags.is_empty());
     assert!(stream.deletion_protection);
     assert_eq!(config.alarm_topic_arn, None);
+    assert_eq!(config.owner, None);
 }
 
 /// Positions as `(line, column, start of message)`.

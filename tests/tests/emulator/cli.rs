@@ -260,7 +260,7 @@ async fn shard_level_metrics_turn_on_enhanced_monitoring_and_an_alarm_per_shard_
 }
 
 #[tokio::test]
-async fn retention_is_increased_and_decreased_to_the_file() {
+async fn retention_is_increased_and_decreased_to_the_file_the_decrease_only_when_allowed() {
     let clients = emulator_clients().await;
     let streams = clients.streams();
     let cli = Cli::new();
@@ -280,7 +280,7 @@ async fn retention_is_increased_and_decreased_to_the_file() {
                 &format!("~ retention: {from} → {to} hours"),
             ],
         );
-        cli.expect(0, &["apply"]);
+        cli.expect(0, &["apply", "--allow-destructive"]);
         assert_eq!(settle(&streams, &s).await.retention_hours, to);
     }
     check(&cli.run(&["plan"]), 0, &s, &[&format!("= {s}  (observed: 1 open shard(s), ACTIVE): no changes")]);
@@ -427,7 +427,7 @@ async fn hand_made_drift_in_alarms_and_tags_is_undone_but_state_tags_are_kept() 
 async fn streams_leave_the_file_but_are_deleted_only_with_prune_and_protection_off() {
     let clients = emulator_clients().await;
     let (streams, cloudwatch) = (clients.streams(), clients.cloudwatch());
-    let cli = Cli::new();
+    let cli = Cli::with_owner(&unique_name("o"));
     let (a, b, c) = (unique_name("cli-prune-a"), unique_name("cli-prune-b"), unique_name("cli-prune-c"));
     // C is not the tool's: never in the file, never tagged.
     streams.create_stream(&c, 1).await.expect("create an unmanaged stream");
@@ -456,12 +456,18 @@ async fn streams_leave_the_file_but_are_deleted_only_with_prune_and_protection_o
         &cli.run(&["plan", "--prune"]),
         2,
         &b,
-        &[&format!("- {b}  (not in the file; --prune and deletion protection off: deleted with 3 alarm(s))")],
+        &[&format!(
+            "- {b}  (not in the file; --prune, this file's owner, deletion protection off: deleted with 3 \
+             alarm(s); DESTRUCTIVE"
+        )],
     );
     cli.expect(0, &["apply"]);
     assert!(streams.describe(&b).await.is_ok(), "apply without --prune deletes nothing");
+    let refused = cli.expect(1, &["apply", "--prune"]);
+    assert!(stderr(&refused).contains("--allow-destructive was not given"), "{}", transcript(&refused));
+    assert!(streams.describe(&b).await.is_ok(), "a deletion needs --allow-destructive too");
     assert_eq!(alarms_of(&cloudwatch, &b).await.len(), 3);
-    let pruned = cli.expect(0, &["apply", "--prune"]);
+    let pruned = cli.expect(0, &["apply", "--prune", "--allow-destructive"]);
     assert!(
         stdout(&pruned).contains(&format!("{b}: deleting the stream and its alarms")),
         "{}",
@@ -478,6 +484,122 @@ async fn streams_leave_the_file_but_are_deleted_only_with_prune_and_protection_o
     assert!(unmanaged.tags.is_empty(), "{:?}", unmanaged.tags);
     assert!(alarms_of(&cloudwatch, &c).await.is_empty());
     for stream in [&a, &c] {
+        remove(&clients, stream).await;
+    }
+}
+
+#[tokio::test]
+async fn adopting_a_stream_keeps_its_retention_and_a_decrease_is_applied_only_when_allowed() {
+    let clients = emulator_clients().await;
+    let streams = clients.streams();
+    let cli = Cli::new();
+    let s = unique_name("cli-adopt-retention");
+    streams.create_stream(&s, 1).await.expect("create a stream the tool does not manage");
+    settle(&streams, &s).await;
+    streams.set_retention(&s, 24, 168).await.expect("keep records for a week");
+    assert_eq!(settle(&streams, &s).await.retention_hours, 168);
+
+    // The file does not say: the week stays.
+    cli.write_config(&[format!("{{name: {s}, desiredShards: 1}}")]);
+    let adopting = cli.expect(2, &["plan"]);
+    let text = stdout(&adopting);
+    let lines = section(&text, &s);
+    assert!(lines[0].contains("adopting it"), "{}", transcript(&adopting));
+    assert!(!lines.iter().any(|l| l.contains("~ retention")), "{}", transcript(&adopting));
+    cli.expect(0, &["apply"]);
+    assert_eq!(settle(&streams, &s).await.retention_hours, 168, "adoption keeps the retention");
+
+    // The file says less: the plan marks it destructive, and apply refuses it unless allowed.
+    cli.write_config(&[format!("{{name: {s}, desiredShards: 1, retentionHours: 48}}")]);
+    let planned = cli.run(&["plan"]);
+    check(&planned, 2, &s, &[&format!("~ {s}"), "~ retention: 168 → 48 hours  (DESTRUCTIVE"]);
+    assert!(stdout(&planned).contains("1 destructive change(s)"), "{}", transcript(&planned));
+    let json: serde_json::Value =
+        serde_json::from_slice(&cli.expect(2, &["--output", "json", "plan"]).stdout)
+            .expect("one JSON document");
+    let change = &json["regions"][0]["plan"]["streams"][0]["changes"][0];
+    assert_eq!((&change["kind"], &change["destructive"]), (&"retention".into(), &true.into()), "{json:#}");
+    assert_eq!(json["destructive"][0]["stream"], s.as_str());
+
+    let refused = cli.expect(1, &["apply"]);
+    assert!(
+        stderr(&refused)
+            .contains("1 destructive change(s) and --allow-destructive was not given; nothing was applied"),
+        "{}",
+        transcript(&refused)
+    );
+    let plan_file = cli.path("plan.json");
+    cli.expect(2, &["plan", "--out", &plan_file]);
+    cli.expect(1, &["apply", &plan_file]);
+    assert_eq!(settle(&streams, &s).await.retention_hours, 168, "refused: nothing was applied");
+
+    // Allowed when the plan is saved: the saved plan records it.
+    cli.expect(2, &["plan", "--allow-destructive", "--out", &plan_file]);
+    cli.expect(0, &["apply", &plan_file]);
+    assert_eq!(settle(&streams, &s).await.retention_hours, 48);
+    remove(&clients, &s).await;
+}
+
+#[tokio::test]
+async fn two_files_in_one_account_each_pruning_never_touch_each_others_streams() {
+    let clients = emulator_clients().await;
+    let streams = clients.streams();
+    let (owner_a, owner_b) = (unique_name("a"), unique_name("b"));
+    let (cli_a, cli_b) = (Cli::with_owner(&owner_a), Cli::with_owner(&owner_b));
+    let (a1, a2, b1) = (unique_name("cli-own-a1"), unique_name("cli-own-a2"), unique_name("cli-own-b1"));
+    let hand = unique_name("cli-own-hand");
+    let unprotected = |name: &str| format!("{{name: {name}, desiredShards: 1, deletionProtection: false}}");
+    cli_a.write_config(&[unprotected(&a1), unprotected(&a2)]);
+    cli_b.write_config(&[unprotected(&b1)]);
+    cli_a.expect(0, &["apply"]);
+    cli_b.expect(0, &["apply"]);
+    assert_eq!(
+        settle(&streams, &a1).await.tags.get(planner::OWNER_TAG),
+        Some(&owner_a),
+        "a file's streams carry its id"
+    );
+    // A stream someone tagged by hand as managed and unprotected, which no file created.
+    streams.create_stream(&hand, 1).await.expect("create");
+    settle(&streams, &hand).await;
+    let tags_by_hand =
+        tags(&[(planner::POLICY_TAG, &policy_tag(1, 4, 80)), (planner::DELETION_PROTECTION_TAG, "off")]);
+    streams.add_tags(&hand, &tags_by_hand).await.expect("tag by hand");
+
+    // A drops a2 and prunes: only a2 goes; B's stream and the hand-tagged one are kept, and said why.
+    cli_a.write_config(&[unprotected(&a1)]);
+    let plan = cli_a.run(&["plan", "--prune"]);
+    check(&plan, 2, &a2, &[&format!("- {a2}  (not in the file; --prune, this file's owner")]);
+    check(&plan, 2, &hand, &[&format!("! {hand}  has the tool's policy tag but no owner tag; kept")]);
+    assert!(section(&stdout(&plan), &b1).is_empty(), "another file's stream is summarised, not listed");
+    assert!(stdout(&plan).contains(&owner_b), "the summary names the other owner: {}", transcript(&plan));
+    let json: serde_json::Value =
+        serde_json::from_slice(&cli_a.run(&["--output", "json", "plan", "--prune"]).stdout)
+            .expect("JSON plan");
+    let unlisted = json["regions"][0]["plan"]["unlisted"].as_array().expect("unlisted").clone();
+    let of = |name: &str| unlisted.iter().find(|u| u["name"] == name).cloned().unwrap_or_default();
+    assert_eq!(
+        of(&b1)["disposition"]["reason"],
+        serde_json::json!({"kind": "other_owner", "owner": owner_b})
+    );
+    assert_eq!(of(&hand)["disposition"]["reason"]["kind"], "no_owner_tag");
+    cli_a.expect(0, &["apply", "--prune", "--allow-destructive"]);
+    match streams.describe(&a2).await {
+        Err(e) => assert_eq!(e.kind, ErrorKind::NotFound, "{e}"),
+        Ok(snap) => assert_eq!(snap.status, reconciler::StreamStatus::Deleting),
+    }
+
+    // B prunes too: A's remaining stream and the hand-tagged one survive.
+    cli_b.expect(0, &["apply", "--prune", "--allow-destructive"]);
+    for kept in [&a1, &b1, &hand] {
+        assert_eq!(settle(&streams, kept).await.status, reconciler::StreamStatus::Active, "{kept} is kept");
+    }
+
+    // A file that names no owner cannot prune at all.
+    let ownerless = Cli::new();
+    ownerless.write_config(&[unprotected(&a1)]);
+    let refused = ownerless.expect(1, &["plan", "--prune"]);
+    assert!(stderr(&refused).contains("--prune needs `owner:`"), "{}", transcript(&refused));
+    for stream in [&a1, &b1, &hand] {
         remove(&clients, stream).await;
     }
 }

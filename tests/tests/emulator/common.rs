@@ -40,6 +40,8 @@ pub fn streams_at(dir: &Path, endpoint: &str, args: &[&str]) -> Output {
 pub struct Cli {
     pub dir: PathBuf,
     topic: String,
+    /// The file's `owner:`, if it names one.
+    owner: Option<String>,
 }
 
 impl Cli {
@@ -52,12 +54,21 @@ impl Cli {
     pub fn with_topic(topic: &str) -> Self {
         let dir = std::env::temp_dir().join(unique_name("streams-cli"));
         std::fs::create_dir_all(&dir).expect("create the test's directory");
-        Cli { dir, topic: topic.to_owned() }
+        Cli { dir, topic: topic.to_owned(), owner: None }
     }
 
-    /// Writes `streams.yaml`: the alarm topic, then `streams` (YAML list items, one per line).
+    /// Alarms notify [`TOPIC`]; the file names `owner` as its owner id.
+    pub fn with_owner(owner: &str) -> Self {
+        let mut cli = Cli::new();
+        cli.owner = Some(owner.to_owned());
+        cli
+    }
+
+    /// Writes `streams.yaml`: the owner, the alarm topic, then `streams` (YAML list items, one per
+    /// line).
     pub fn write_config(&self, streams: &[String]) {
-        let mut yaml = format!("alarmTopicArn: {}\nstreams:\n", self.topic);
+        let owner = self.owner.as_ref().map(|o| format!("owner: {o}\n")).unwrap_or_default();
+        let mut yaml = format!("{owner}alarmTopicArn: {}\nstreams:\n", self.topic);
         for stream in streams {
             yaml.push_str(&format!("  - {stream}\n"));
         }
