@@ -1,6 +1,7 @@
 """Deploys infra/template.yaml without its Lambda functions (DeployFunctions=false) to the local
-emulator and checks what it made: the alarm topic and its policy, the continuation topic, the
-dead-letter queue and its policy, the schedule rule and its expression (also after an update to a
+emulator and checks what it made: the topics' key and its policy, the alarm topic and its policy,
+the continuation topic and its policy, both topics encrypted under the key, the dead-letter queue
+(SQS-managed encryption) and its policy, the schedule rule and its expression (also after an update to a
 cron expression), the roles' policies, the log groups, the stack's own alarm and the dashboard;
 then deletes the stack and checks that nothing is left.
 
@@ -50,8 +51,8 @@ def client(service):
     )
 
 
-cfn, sns, sqs, events, iam, logs, cw = (
-    client(s) for s in ("cloudformation", "sns", "sqs", "events", "iam", "logs", "cloudwatch")
+cfn, sns, sqs, events, iam, logs, cw, kms = (
+    client(s) for s in ("cloudformation", "sns", "sqs", "events", "iam", "logs", "cloudwatch", "kms")
 )
 
 
@@ -157,7 +158,8 @@ def main():
     topic = out["AlarmTopicArn"]
     check("alarm topic is named by AlarmTopicName", topic.endswith(":" + STACK + "-alarms"), topic)
     policy = sns.get_topic_attributes(TopicArn=topic)["Attributes"].get("Policy", "{}")
-    publish = [s for s in statements(policy) if s.get("Action") in ("sns:Publish", ["sns:Publish"])]
+    publish = [s for s in statements(policy)
+               if s.get("Action") in ("sns:Publish", ["sns:Publish"]) and s["Effect"] == "Allow"]
     check(
         "alarm topic policy: one Allow sns:Publish for cloudwatch.amazonaws.com only",
         len(publish) == 1
@@ -175,10 +177,50 @@ def main():
         cond,
     )
 
+    insecure = {"Bool": {"aws:SecureTransport": "false"}}
+    check(
+        "alarm topic policy: publishing without TLS is denied to everyone",
+        any(s["Effect"] == "Deny" and s.get("Principal") in ("*", {"AWS": "*"}) and s.get("Condition") == insecure
+            for s in statements(policy)),
+        policy,
+    )
+
+    # The topics' key: customer-managed, rotated, usable by CloudWatch alarms; both topics under it.
+    key_id = physical("TopicKey")
+    key = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    check("topic key is a customer-managed, enabled key", key.get("KeyManager") == "CUSTOMER"
+          and key.get("KeyState") == "Enabled", key)
+    check("topic key rotates", kms.get_key_rotation_status(KeyId=key_id).get("KeyRotationEnabled") is True)
+    key_policy = statements(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+    cloudwatch_use = [s for s in key_policy if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    check(
+        "key policy: CloudWatch may kms:Decrypt and kms:GenerateDataKey* (alarms publish to encrypted topics)",
+        len(cloudwatch_use) == 1 and sorted(cloudwatch_use[0]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"],
+        key_policy,
+    )
+    for name, arn in (("alarm", topic), ("continuation", out["ContinuationTopicArn"])):
+        attributes = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+        check(f"{name} topic is encrypted under the topic key",
+              attributes.get("KmsMasterKeyId") in (key["KeyId"], key["Arn"]), attributes.get("KmsMasterKeyId"))
+
+    # The continuation topic: only the scale-down role publishes, over TLS.
+    continuation = statements(sns.get_topic_attributes(TopicArn=out["ContinuationTopicArn"])["Attributes"]
+                              .get("Policy", '{"Statement": []}'))
+    by = {s.get("Sid"): s for s in continuation}
+    down_role_arn = iam.get_role(RoleName=physical("ScaleDownRole"))["Role"]["Arn"]
+    check(
+        "continuation topic policy: the scale-down role may publish, everyone else is denied, TLS only",
+        by.get("ScaleDownFunctionOnly", {}).get("Principal") == {"AWS": down_role_arn}
+        and by.get("DenyEveryoneElse", {}).get("Condition") == {"ArnNotEquals": {"aws:PrincipalArn": down_role_arn}}
+        and by.get("DenyInsecureTransport", {}).get("Condition") == insecure,
+        continuation,
+    )
+
     # The dead-letter queue and who may write to it.
     queue_url = out["DeadLetterQueueUrl"]
     attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
     check("dead-letter queue keeps messages 14 days", attrs.get("MessageRetentionPeriod") == "1209600", attrs)
+    check("dead-letter queue is encrypted with SQS-managed keys", attrs.get("SqsManagedSseEnabled") == "true", attrs)
     queue_policy = statements(attrs.get("Policy", '{"Statement": []}'))
     check(
         "dead-letter queue policy lets only SNS, from the stack's two topics, send",
@@ -203,11 +245,10 @@ def main():
     up, down = by_sid(up), by_sid(down)
     stream_arn = f"arn:aws:kinesis:{REGION}:{account}:stream/orders-*"
     check(
-        "scale-up role: split/update/tag only on orders-* streams with the policy tag",
+        "scale-up role: split/update/monitor only on orders-* streams with the policy tag",
         up["ReshardManagedStreams"]["Resource"] == stream_arn
         and sorted(up["ReshardManagedStreams"]["Action"])
-        == ["kinesis:AddTagsToStream", "kinesis:EnableEnhancedMonitoring", "kinesis:SplitShard",
-            "kinesis:UpdateShardCount"]
+        == ["kinesis:EnableEnhancedMonitoring", "kinesis:SplitShard", "kinesis:UpdateShardCount"]
         and up["ReshardManagedStreams"]["Condition"]
         == {"Null": {"aws:ResourceTag/kinesis-autoscaler/policy": "false"}},
         up["ReshardManagedStreams"],
@@ -217,6 +258,37 @@ def main():
         up["RearmAlarms"]["Resource"].endswith(":alarm:kinesis-autoscaler-orders-*"),
         up["RearmAlarms"],
     )
+    for role, doc in (("scale-up", up), ("scale-down", down)):
+        put = doc.get("WriteAlarmsNotifyingTheAlarmTopic", {})
+        check(
+            f"{role} role: PutMetricAlarm only under kinesis-autoscaler-orders-, alarm actions pinned to the alarm topic",
+            put.get("Action") == "cloudwatch:PutMetricAlarm"
+            and put.get("Resource", "").endswith(":alarm:kinesis-autoscaler-orders-*")
+            and put.get("Condition") == {"ForAllValues:StringLike": {"cloudwatch:AlarmActions": topic}},
+            put,
+        )
+        record = doc.get("RecordScalingState", {})
+        check(
+            f"{role} role: AddTagsToStream only of state tags, on orders-* streams with the policy tag",
+            record.get("Action") == "kinesis:AddTagsToStream"
+            and record.get("Resource") == stream_arn
+            and record.get("Condition") == {
+                "ForAllValues:StringLike": {"aws:TagKeys": "kinesis-autoscaler/state-*"},
+                "Null": {"aws:ResourceTag/kinesis-autoscaler/policy": "false"},
+            },
+            record,
+        )
+    check(
+        "scale-down role: the topic key only through SNS, for the encrypted continuation topic",
+        sorted(down.get("ContinueEncrypted", {}).get("Action", [])) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+        and down["ContinueEncrypted"].get("Resource") == key["Arn"]
+        and down["ContinueEncrypted"].get("Condition")
+        == {"StringEquals": {"kms:ViaService": f"sns.{REGION}.amazonaws.com"}},
+        down.get("ContinueEncrypted"),
+    )
+    check("scale-up role: no use of the topic key (it publishes nothing)",
+          not any(a.startswith("kms:") for s in up.values()
+                  for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])), up)
     check(
         "scale-down role: merges, publishes only to the continuation topic, no split",
         "kinesis:MergeShards" in down["ReshardManagedStreams"]["Action"]
@@ -296,6 +368,9 @@ def main():
         left.append("log groups")
     if cw.describe_alarms(AlarmNamePrefix=f"KinesisAutoscaler-{STACK}-")["MetricAlarms"]:
         left.append("alarm")
+    state = kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"]
+    if state != "PendingDeletion":
+        left.append(f"topic key ({state}, not PendingDeletion)")
     check("nothing of the stack is left after deletion", not left, left)
     print(f"test-infra: {time.monotonic() - started:.1f} s")
 
