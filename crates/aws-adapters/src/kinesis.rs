@@ -212,6 +212,9 @@ impl StreamReader for KinesisStreams {
                 .flat_map(|m| m.shard_level_metrics())
                 .map(|m| m.as_str().to_owned())
                 .collect(),
+            on_demand: summary
+                .stream_mode_details()
+                .is_some_and(|m| m.stream_mode() == &StreamMode::OnDemand),
         })
     }
 

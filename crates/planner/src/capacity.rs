@@ -110,4 +110,10 @@ impl Ratio {
     pub fn percent(self) -> f64 {
         self.0 * 100.0
     }
+
+    /// As a percentage without float noise, for writing it down: 0.55 gives `55`, not
+    /// `55.00000000000001`. Six decimals survive, far finer than any threshold anyone sets.
+    pub fn written_percent(self) -> f64 {
+        (self.percent() * 1e6).round() / 1e6
+    }
 }

@@ -101,24 +101,18 @@ pub fn encode_policy(p: &Policy) -> String {
          downperiod={} lookback={} shards={}",
         p.min_shards,
         p.max_shards,
-        percent(up.threshold),
-        percent(up.target),
+        up.threshold.written_percent(),
+        up.target.written_percent(),
         up.period_secs,
         up.evaluation_periods,
         up.cooldown_secs,
         on(up.throttle_alarm),
         on(up.throttle_bypasses_cooldown),
-        percent(down.threshold),
+        down.threshold.written_percent(),
         down.period_secs,
         down.lookback_secs,
         on(p.shard_level_metrics),
     )
-}
-
-/// A ratio as a percentage without float noise: 0.55 prints as `55`, not `55.00000000000001`.
-/// Six decimals survive, far finer than any threshold anyone sets.
-fn percent(r: Ratio) -> f64 {
-    (r.percent() * 1e6).round() / 1e6
 }
 
 /// Parses what [`encode_policy`] wrote. Strict: every field must be present and within the bounds

@@ -247,6 +247,7 @@ impl StreamReader for InMemoryStreams {
             tags: s.tags.clone(),
             created: s.created,
             shard_level_metrics: s.shard_level_metrics.clone(),
+            on_demand: false,
         })
     }
 

@@ -36,6 +36,9 @@ pub struct StreamSnapshot {
     pub created: DateTime<Utc>,
     /// Enhanced monitoring: the shard-level metrics Kinesis publishes for this stream.
     pub shard_level_metrics: BTreeSet<String>,
+    /// In on-demand capacity mode Kinesis scales the stream itself; this tool manages provisioned
+    /// streams only.
+    pub on_demand: bool,
 }
 
 impl StreamSnapshot {

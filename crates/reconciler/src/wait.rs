@@ -121,6 +121,7 @@ mod tests {
             tags: BTreeMap::new(),
             created: DateTime::UNIX_EPOCH,
             shard_level_metrics: Default::default(),
+            on_demand: false,
         }
     }
 

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod aws;
+mod import;
 mod plan_apply;
 mod render;
 mod status;
@@ -102,6 +103,19 @@ enum Command {
     /// GetMetricData calls), the same decision.
     #[command(after_help = EXIT_CODES)]
     Status,
+
+    /// Write streams.yaml entries for streams that already exist, from their live state.
+    ///
+    /// For each stream named, or matching --prefix, in the region (--region): its open shard count
+    /// as desiredShards, bounds that contain it (half to four times the live count, or the policy
+    /// its tag carries if the tool manages it already), its retention, region and user tags. The
+    /// first `streams plan` of the result adds only the tool's tags and alarms: nothing
+    /// destructive, no reshard. On-demand streams and streams not ACTIVE are left out with a
+    /// warning. Prints the file, or writes it to --out (never over an existing file); JSON output:
+    /// {"kind":"streams-import","version":1,"region","streams":[NAMES],"skipped":[{"name","reason"}],
+    /// "yaml"}.
+    #[command(after_help = EXIT_CODES)]
+    Import(import::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -117,6 +131,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => plan_apply::plan(args, true, &cli.aws, cli.output),
         Command::Apply(args) => plan_apply::apply_command(args, &cli.aws, cli.output),
         Command::Status => status::run(&cli.aws, cli.output),
+        Command::Import(args) => import::run(args, &cli.aws, cli.output),
     };
     match result {
         Ok(code) => code,

@@ -10,6 +10,7 @@
 //! maxShards") get positions too, not only syntax errors.
 
 mod error;
+mod import;
 mod layer;
 mod model;
 mod reader;
@@ -20,6 +21,7 @@ mod yaml_tree;
 use std::path::Path;
 
 pub use error::{Diagnostic, Diagnostics, SpecError};
+pub use import::{ImportHeader, LiveStream, bounds_around, import_file};
 pub use layer::RESERVED_TAG_PREFIX;
 pub use model::{Config, Location, StreamName, StreamSpec};
 

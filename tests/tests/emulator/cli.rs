@@ -605,6 +605,77 @@ async fn two_files_in_one_account_each_pruning_never_touch_each_others_streams()
 }
 
 #[tokio::test]
+async fn import_writes_a_file_whose_first_plan_only_adds_the_tools_tags_and_alarms() {
+    use aws_sdk_kinesis::types::{StreamMode, StreamModeDetails};
+    let clients = emulator_clients().await;
+    let streams = clients.streams();
+    let cli = Cli::new();
+    let prefix = unique_name("cli-import");
+    let (a, b, on_demand) = (format!("{prefix}-a"), format!("{prefix}-b"), format!("{prefix}-c"));
+    streams.create_stream(&a, 3).await.expect("create");
+    streams.create_stream(&b, 1).await.expect("create");
+    let mode = StreamModeDetails::builder().stream_mode(StreamMode::OnDemand).build().expect("mode");
+    clients
+        .kinesis
+        .create_stream()
+        .stream_name(&on_demand)
+        .stream_mode_details(mode)
+        .send()
+        .await
+        .expect("create");
+    settle(&streams, &a).await;
+    settle(&streams, &b).await;
+    settle(&streams, &on_demand).await;
+    streams.add_tags(&a, &tags(&[("team", "data"), ("cost-center", "4711")])).await.expect("tag");
+    streams.set_retention(&b, 24, 72).await.expect("retention");
+    settle(&streams, &b).await;
+
+    let file = cli.path("imported.yaml");
+    let owner = unique_name("o");
+    let imported = cli.expect(
+        0,
+        &["import", "--prefix", &prefix, "--owner", &owner, "--alarm-topic-arn", TOPIC, "--out", &file],
+    );
+    assert!(
+        stderr(&imported).contains(&format!("{on_demand}: not imported: on-demand")),
+        "{}",
+        transcript(&imported)
+    );
+    cli.expect(0, &["validate", &file]);
+    let plan = cli.expect(2, &["plan", &file]);
+    let text = stdout(&plan);
+    for stream in [&a, &b] {
+        let lines = section(&text, stream);
+        assert!(lines[0].contains("adopting it"), "{}", transcript(&plan));
+        let changes = &lines[1..];
+        let adds_only_tools_tags_and_alarms = changes.iter().all(|l| {
+            l.starts_with("+ tag kinesis-autoscaler/") || l.starts_with("+ alarm kinesis-autoscaler-")
+        });
+        assert!(adds_only_tools_tags_and_alarms && changes.len() == 6, "{stream}: {changes:#?}");
+    }
+    assert!(section(&text, &on_demand).is_empty(), "{}", transcript(&plan));
+    cli.expect(0, &["apply", &file]);
+    let adopted_b = settle(&streams, &b).await;
+    assert_eq!((adopted_b.retention_hours, adopted_b.tags.get(planner::OWNER_TAG)), (72, Some(&owner)));
+    assert_eq!(settle(&streams, &a).await.tags.get("cost-center").map(String::as_str), Some("4711"));
+    check(
+        &cli.run(&["plan", &file]),
+        0,
+        &a,
+        &[&format!("= {a}  (observed: 3 open shard(s), ACTIVE): no changes")],
+    );
+
+    // Import never overwrites, and names a stream that does not exist.
+    let kept = cli.expect(1, &["import", &a, "--out", &file]);
+    assert!(stderr(&kept).contains("never overwrites"), "{}", transcript(&kept));
+    let missing = cli.expect(1, &["import", &format!("{prefix}-nope")]);
+    assert!(stderr(&missing).contains("no such stream"), "{}", transcript(&missing));
+    for stream in [&a, &b, &on_demand] {
+        remove(&clients, stream).await;
+    }
+}
+
+#[tokio::test]
 async fn a_saved_plan_is_applied_exactly_and_refused_once_the_live_state_changed() {
     let clients = emulator_clients().await;
     let (streams, cloudwatch) = (clients.streams(), clients.cloudwatch());
