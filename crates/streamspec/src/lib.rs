@@ -14,6 +14,7 @@ mod layer;
 mod model;
 mod reader;
 mod resolve;
+mod schema;
 mod validate;
 mod yaml_tree;
 
@@ -22,6 +23,7 @@ use std::path::Path;
 pub use error::{Diagnostic, Diagnostics, SpecError};
 pub use layer::RESERVED_TAG_PREFIX;
 pub use model::{Config, Location, StreamName, StreamSpec};
+pub use schema::json_schema;
 
 /// Parses and validates `text`; `file_name` only labels the diagnostics.
 pub fn parse(file_name: &str, text: &str) -> Result<Config, Diagnostics> {

@@ -76,7 +76,7 @@ pub(crate) struct Effective {
 }
 
 /// Data retention Kinesis gives a new stream.
-const DEFAULT_RETENTION_HOURS: u32 = 24;
+pub(crate) const DEFAULT_RETENTION_HOURS: u32 = 24;
 
 impl Effective {
     /// `own` over `inherited` over [`Policy::default`].

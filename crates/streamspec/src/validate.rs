@@ -13,8 +13,8 @@ use crate::reader::{Reporter, as_str, at, describe};
 use crate::resolve::Effective;
 use crate::{Config, Location, StreamName, StreamSpec};
 
-const TOP_LEVEL: &[&str] = &["version", "alarmTopicArn", "defaults", "streams"];
-const STREAM_ONLY: &[&str] = &["name", "desiredShards"];
+pub(crate) const TOP_LEVEL: &[&str] = &["version", "alarmTopicArn", "defaults", "streams"];
+pub(crate) const STREAM_ONLY: &[&str] = &["name", "desiredShards"];
 
 pub(crate) fn config(root: &MarkedYaml, report: &mut Reporter) -> Option<Config> {
     let misplaced = |key: &str| {
