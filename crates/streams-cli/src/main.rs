@@ -65,7 +65,7 @@ enum Command {
     /// <= maxShards, scaleUp.targetPercent below scaleUp.thresholdPercent,
     /// scaleDown.thresholdPercent below scaleUp.targetPercent, ...).
     ///
-    /// Text output: "FILE: OK, N streams (names)" on stdout, or each problem on stderr followed
+    /// Text output: "FILE: OK, N streams" on stdout (with the names when there are at most 10), or each problem on stderr followed
     /// by a summary line. JSON output: {"version":1,"valid":BOOL,"streams":[NAMES],
     /// "diagnostics":[{"file","line","column","message"}]} on stdout.
     #[command(after_help = EXIT_CODES)]
@@ -116,6 +116,16 @@ enum Command {
     /// "yaml"}.
     #[command(after_help = EXIT_CODES)]
     Import(import::ImportArgs),
+
+    /// Print the JSON Schema of streams.yaml, for editors; reads no file and touches nothing.
+    ///
+    /// Editors with the YAML language server (VS Code's YAML extension, Neovim, Helix, ...) then
+    /// complete keys, show each key's help on hover and flag wrong types and out-of-range values as
+    /// you type. Save it next to the file and make the file's first line
+    /// "# yaml-language-server: $schema=./streams.schema.json". The schema cannot check the rules
+    /// between settings (minShards <= maxShards, ...) or duplicate names: run validate for those.
+    #[command(after_help = EXIT_CODES)]
+    Schema,
 }
 
 fn main() -> ExitCode {
@@ -132,6 +142,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => plan_apply::apply_command(args, &cli.aws, cli.output),
         Command::Status => status::run(&cli.aws, cli.output),
         Command::Import(args) => import::run(args, &cli.aws, cli.output),
+        Command::Schema => schema(&mut io::stdout().lock()),
     };
     match result {
         Ok(code) => code,
@@ -145,6 +156,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `streams schema`: JSON whatever `--output` says, since the schema is a JSON document.
+fn schema(out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let text = serde_json::to_string_pretty(&streamspec::json_schema())?;
+    writeln!(out, "{text}")?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Prints clap's message and exits 0 for `--help` and `--version`, 1 for a usage error. Clap's own

@@ -20,6 +20,10 @@ pub(crate) struct Args {
     file: PathBuf,
 }
 
+/// The most stream names the text output lists: enough to recognise a small file, while a fleet's
+/// file gets a count instead of a wall of names (`--output json` always lists every one).
+const NAMED_STREAMS: usize = 10;
+
 /// The `--output json` document; `version` lets its shape change compatibly later.
 #[derive(Debug, Serialize)]
 struct Report<'a> {
@@ -62,7 +66,11 @@ fn text(
         Ok(config) => {
             let names: Vec<&str> = config.streams.iter().map(|s| s.name.as_str()).collect();
             let count = plural(names.len(), "stream", "streams");
-            writeln!(out, "{file}: OK, {count} ({})", names.join(", "))?;
+            if names.len() <= NAMED_STREAMS {
+                writeln!(out, "{file}: OK, {count} ({})", names.join(", "))?;
+            } else {
+                writeln!(out, "{file}: OK, {count}")?;
+            }
         }
         Err(diagnostics) => {
             writeln!(err, "{diagnostics}")?;
@@ -96,8 +104,10 @@ fn json(outcome: &Result<Config, Diagnostics>, out: &mut dyn Write) -> Result<()
                 .collect(),
         },
     };
-    serde_json::to_writer(&mut *out, &report)?;
-    writeln!(out)?;
+    // Serialised first, then written: serde_json hides the `io::Error` of a closed pipe from the
+    // error chain, and `main` must see it to end quietly.
+    let document = serde_json::to_string(&report)?;
+    writeln!(out, "{document}")?;
     Ok(())
 }
 

@@ -159,22 +159,76 @@ fn help_explains_the_subcommands_and_exit_codes() {
     assert!(validate.contains("minShards <= desiredShards"), "{validate}");
 }
 
+/// A file of `count` streams in a directory of its own, removed when dropped.
+struct ManyStreams {
+    dir: PathBuf,
+    file: PathBuf,
+}
+
+impl ManyStreams {
+    fn new(label: &str, count: usize) -> ManyStreams {
+        let dir = std::env::temp_dir().join(format!("streams-cli-{label}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("many.yaml");
+        let mut yaml = String::from("streams:\n");
+        for i in 0..count {
+            yaml.push_str(&format!("  - {{name: stream-with-a-long-name-{i:05}, desiredShards: 1}}\n"));
+        }
+        std::fs::write(&file, yaml).unwrap();
+        ManyStreams { dir, file }
+    }
+
+    fn path(&self) -> &str {
+        self.file.to_str().expect("a UTF-8 temporary path")
+    }
+}
+
+impl Drop for ManyStreams {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+#[test]
+fn validate_names_a_few_streams_but_only_counts_many_while_json_lists_them_all() {
+    let eleven = ManyStreams::new("eleven", 11);
+    check(&["validate", eleven.path()], 0, &format!("{}: OK, 11 streams\n", eleven.path()), "");
+    let ten = ManyStreams::new("ten", 10);
+    let names: Vec<String> = (0..10).map(|i| format!("stream-with-a-long-name-{i:05}")).collect();
+    check(
+        &["validate", ten.path()],
+        0,
+        &format!("{}: OK, 10 streams ({})\n", ten.path(), names.join(", ")),
+        "",
+    );
+
+    let many = ManyStreams::new("many", 5000);
+    check(&["validate", many.path()], 0, &format!("{}: OK, 5000 streams\n", many.path()), "");
+    let (code, report) = json_of(&["validate", many.path(), "--output", "json"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(report["streams"].as_array().map(Vec::len), Some(5000));
+}
+
+#[test]
+fn schema_prints_the_checked_in_streams_schema_json() {
+    let output = streams(&["schema"]);
+    assert_eq!((output.status.code(), text(&output.stderr)), (Some(0), ""));
+    expect_test::expect_file!["../../../streams.schema.json"].assert_eq(text(&output.stdout));
+}
+
+#[test]
+fn the_example_file_points_editors_at_the_schema() {
+    let example = std::fs::read_to_string(repo().join("streams.yaml")).unwrap();
+    assert_eq!(example.lines().next(), Some("# yaml-language-server: $schema=./streams.schema.json"));
+}
+
 #[test]
 fn a_closed_stdout_ends_quietly_with_exit_0() {
-    // Enough streams that the OK line outgrows a pipe buffer, so the write must hit the closed
+    // Enough streams that the JSON list outgrows a pipe buffer, so the write must hit the closed
     // pipe whatever the timing.
-    let dir = std::env::temp_dir().join(format!("streams-cli-pipe-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("many.yaml");
-    let mut yaml = String::from("streams:\n");
-    for i in 0..6000 {
-        yaml.push_str(&format!("  - {{name: stream-with-a-long-name-{i:05}, desiredShards: 1}}\n"));
-    }
-    std::fs::write(&file, yaml).unwrap();
-
+    let many = ManyStreams::new("pipe", 6000);
     let mut child = Command::new(env!("CARGO_BIN_EXE_streams"))
-        .arg("validate")
-        .arg(&file)
+        .args(["validate", "--output", "json", many.path()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -183,6 +237,5 @@ fn a_closed_stdout_ends_quietly_with_exit_0() {
     let mut stderr = String::new();
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     let status = child.wait().unwrap();
-    std::fs::remove_dir_all(&dir).ok();
     assert_eq!((status.code(), stderr.as_str()), (Some(0), ""));
 }

@@ -37,8 +37,8 @@ pub(crate) const SCALE_DOWN: &[&str] = &["thresholdPercent", "periodMinutes", "l
 /// Kinesis allows 50 tags per stream; the tool keeps 4 for its own (policy, deletion protection
 /// and the Lambdas' state tags), so a file can never push a stream over the limit.
 pub(crate) const MAX_TAGS: usize = 46;
-const MAX_TAG_KEY: usize = 128;
-const MAX_TAG_VALUE: usize = 256;
+pub(crate) const MAX_TAG_KEY: usize = 128;
+pub(crate) const MAX_TAG_VALUE: usize = 256;
 /// Tags the autoscaler writes itself (its policy, the time of the last scaling action); the user
 /// must not set them, or the tool would overwrite them or act on forged values.
 pub const RESERVED_TAG_PREFIX: &str = planner::TAG_PREFIX;

@@ -15,6 +15,7 @@ mod layer;
 mod model;
 mod reader;
 mod resolve;
+mod schema;
 mod validate;
 mod yaml_tree;
 
@@ -24,6 +25,7 @@ pub use error::{Diagnostic, Diagnostics, SpecError};
 pub use import::{ImportHeader, LiveStream, bounds_around, import_file};
 pub use layer::RESERVED_TAG_PREFIX;
 pub use model::{Config, Location, StreamName, StreamSpec};
+pub use schema::json_schema;
 
 /// Parses and validates `text`; `file_name` only labels the diagnostics.
 pub fn parse(file_name: &str, text: &str) -> Result<Config, Diagnostics> {

@@ -8,6 +8,12 @@ use saphyr::{MarkedYaml, Scalar, YamlData};
 
 use crate::{Diagnostic, Location};
 
+/// YAML's merge key (`<<: *base`), which saphyr reads as a plain key: `defaults` is this file's
+/// way to share settings, so the message says so instead of suggesting a key.
+const MERGE_KEY: &str = "<<";
+const MERGE_KEY_ADVICE: &str =
+    "YAML merge keys are not supported: put shared settings under \"defaults\" (every stream inherits them)";
+
 /// Collects the diagnostics for one file.
 #[derive(Debug)]
 pub(crate) struct Reporter {
@@ -74,12 +80,16 @@ impl Reporter {
                 entries.push(Entry { key, value });
                 continue;
             }
-            let advice = match misplaced(key) {
-                Some(advice) => advice,
-                None => match suggest(key, allowed) {
-                    Some(close) => format!("did you mean {close:?}?"),
-                    None => format!("expected one of: {}", allowed.join(", ")),
-                },
+            let advice = if key == MERGE_KEY {
+                MERGE_KEY_ADVICE.to_owned()
+            } else {
+                match misplaced(key) {
+                    Some(advice) => advice,
+                    None => match suggest(key, allowed) {
+                        Some(close) => format!("did you mean {close:?}?"),
+                        None => format!("expected one of: {}", allowed.join(", ")),
+                    },
+                }
             };
             self.at(key_at, format!("unknown key {key:?} {context}; {advice}"));
         }
@@ -145,7 +155,7 @@ impl Reporter {
             Some(Scalar::Integer(n)) => (*n as f64, false),
             Some(Scalar::FloatingPoint(f)) => (f.0, false),
             Some(Scalar::String(s)) => {
-                match s.trim().strip_suffix('%').and_then(|n| n.trim().parse::<f64>().ok()) {
+                match s.trim().strip_suffix('%').and_then(|n| plain_decimal(n.trim())) {
                     Some(value) => (value, true),
                     None => {
                         self.expected(path, "a percentage such as 80 or \"80%\"", node);
@@ -183,6 +193,16 @@ impl Reporter {
     fn expected(&mut self, path: &str, what: &str, node: &MarkedYaml) {
         self.at(at(node), format!("{path}: expected {what}, found {}", describe(node)));
     }
+}
+
+/// `80`, `62.5`, `.5`, `5.`: digits and at most one point, no `+` or exponent, so that a
+/// percentage string means the same to every reader (the JSON Schema's pattern says the same). A
+/// `-` is read, so that `"-5%"` is told it is out of range rather than malformed.
+fn plain_decimal(text: &str) -> Option<f64> {
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let digits = unsigned.bytes().filter(u8::is_ascii_digit).count();
+    let point = usize::from(unsigned.contains('.'));
+    (digits > 0 && digits + point == unsigned.len()).then(|| text.parse().ok()).flatten()
 }
 
 /// Where a node starts.

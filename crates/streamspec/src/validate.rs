@@ -14,7 +14,7 @@ use crate::resolve::Effective;
 use crate::{Config, Location, StreamName, StreamSpec};
 
 pub(crate) const TOP_LEVEL: &[&str] = &["version", "owner", "alarmTopicArn", "defaults", "streams"];
-const STREAM_ONLY: &[&str] = &["name", "desiredShards"];
+pub(crate) const STREAM_ONLY: &[&str] = &["name", "desiredShards"];
 
 pub(crate) fn config(root: &MarkedYaml, report: &mut Reporter) -> Option<Config> {
     let misplaced = |key: &str| {
