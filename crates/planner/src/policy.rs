@@ -100,6 +100,10 @@ pub struct Policy {
     /// the stream-level average notices; this sees it at the threshold instead of at throttling.
     /// Off by default: CloudWatch bills each shard-level metric and alarm.
     pub shard_level_metrics: bool,
+    /// Neither Lambda reshards the stream (an incident, a migration, a load test), and each says
+    /// so in its decision record. Its alarms stay written for the live count, so the first alarm
+    /// or sweep after un-pausing acts at once, with nothing to re-create.
+    pub paused: bool,
 }
 
 /// When and how far to scale up.
@@ -233,6 +237,7 @@ impl Default for Policy {
             scale_up: ScaleUp::default(),
             scale_down: ScaleDown::default(),
             shard_level_metrics: false,
+            paused: false,
         }
     }
 }

@@ -92,13 +92,14 @@ impl std::fmt::Display for OwnerId {
 }
 
 /// `v1 min=2 max=32 up=75 target=60 period=60 evals=1 cooldown=300 throttle=on bypass=on down=50
-/// downperiod=300 lookback=86400 shards=off` (about 130 characters; the limit is 256).
+/// downperiod=300 lookback=86400 shards=off paused=off` (about 140 characters, under 190
+/// with every field at its widest; the limit is 256).
 pub fn encode_policy(p: &Policy) -> String {
     let on = |b: bool| if b { "on" } else { "off" };
     let (up, down) = (&p.scale_up, &p.scale_down);
     format!(
         "v1 min={} max={} up={} target={} period={} evals={} cooldown={} throttle={} bypass={} down={} \
-         downperiod={} lookback={} shards={}",
+         downperiod={} lookback={} shards={} paused={}",
         p.min_shards,
         p.max_shards,
         up.threshold.written_percent(),
@@ -112,13 +113,14 @@ pub fn encode_policy(p: &Policy) -> String {
         down.period_secs,
         down.lookback_secs,
         on(p.shard_level_metrics),
+        on(p.paused),
     )
 }
 
 /// Parses what [`encode_policy`] wrote. Strict: every field must be present and within the bounds
 /// `streams.yaml` enforces ([`Policy::validate`]), so a tag edited by hand or by anyone allowed
-/// `AddTagsToStream` is reported rather than half-applied. The one exception is `shards=`, added
-/// later: tags written before it exist on live streams and mean `off`.
+/// `AddTagsToStream` is reported rather than half-applied. The exceptions are `shards=` and
+/// `paused=`, added later: tags written before them exist on live streams and mean `off`.
 pub fn decode_policy(text: &str) -> Result<Policy, PlannerError> {
     decode_policy_with(text, Windows::File)
 }
@@ -145,6 +147,7 @@ pub fn decode_policy_with(text: &str, windows: Windows) -> Result<Policy, Planne
         "off" => Ok(false),
         _ => Err(bad(&format!("{k}= is neither on nor off"))),
     };
+    let added_later = |k: &str| if fields.contains_key(k) { flag(k) } else { Ok(false) };
     let policy = Policy {
         min_shards: num("min")?,
         max_shards: num("max")?,
@@ -162,7 +165,8 @@ pub fn decode_policy_with(text: &str, windows: Windows) -> Result<Policy, Planne
             period_secs: num("downperiod")?,
             lookback_secs: num("lookback")?,
         },
-        shard_level_metrics: if fields.contains_key("shards") { flag("shards")? } else { false },
+        shard_level_metrics: added_later("shards")?,
+        paused: added_later("paused")?,
     };
     policy.validate_with(windows).map_err(|why| bad(&why))?;
     Ok(policy)

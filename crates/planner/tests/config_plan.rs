@@ -388,6 +388,46 @@ fn a_policy_tag_written_before_shard_level_metrics_existed_means_off() {
 }
 
 #[test]
+fn a_paused_policy_round_trips_through_its_tag_as_paused_on() {
+    let paused = Policy { paused: true, ..Policy::default() };
+    let tag = encode_policy(&paused);
+    assert!(tag.ends_with(" paused=on"), "{tag}");
+    assert_eq!(decode_policy(&tag), Ok(paused));
+    assert!(encode_policy(&Policy::default()).ends_with(" paused=off"));
+}
+
+#[test]
+fn a_policy_tag_written_before_pause_existed_means_not_paused() {
+    for old in [
+        "v1 min=2 max=32 up=75 target=60 period=60 evals=1 cooldown=300 throttle=on bypass=on down=50 \
+         downperiod=300 lookback=86400",
+        "v1 min=2 max=32 up=75 target=60 period=60 evals=1 cooldown=300 throttle=on bypass=on down=50 \
+         downperiod=300 lookback=86400 shards=on",
+    ] {
+        let policy = decode_policy(old).expect("an older tag still decodes");
+        assert!(!policy.paused, "{old}");
+    }
+}
+
+#[test]
+fn the_longest_policy_tag_fits_a_kinesis_tag_value() {
+    let mut widest = Policy { min_shards: 10_000, max_shards: 10_000, paused: true, ..Policy::default() };
+    widest.scale_up.threshold = Ratio::from_percent(99.999_999).unwrap();
+    widest.scale_up.target = Ratio::from_percent(99.999_998).unwrap();
+    widest.scale_up.period_secs = 86_400;
+    widest.scale_up.evaluation_periods = 100;
+    widest.scale_up.cooldown_secs = 86_400;
+    widest.scale_up.throttle_alarm = false;
+    widest.scale_up.throttle_bypasses_cooldown = false;
+    widest.scale_down.threshold = Ratio::from_percent(99.999_997).unwrap();
+    widest.scale_down.period_secs = 3_600;
+    widest.scale_down.lookback_secs = 604_800;
+    widest.shard_level_metrics = true;
+    let tag = encode_policy(&widest);
+    assert!(tag.len() <= 256, "{} characters, Kinesis allows 256: {tag}", tag.len());
+}
+
+#[test]
 fn a_policy_tag_edited_into_nonsense_is_rejected_with_the_reason() {
     let tag = encode_policy(&Policy::default()).replace("up=80", "up=lots");
     let err = decode_policy(&tag).unwrap_err().to_string();

@@ -51,6 +51,7 @@ fn a_policy_tag_outside_the_files_bounds_is_rejected() {
     rejected(&[("lookback", "0")], "lookback=");
     rejected(&[("lookback", "4294967295")], "lookback=");
     rejected(&[("lookback", "1800")], "lookback=");
+    rejected(&[("paused", "yes")], "paused= is neither on nor off");
 }
 
 #[test]

@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use crate::observe::series_of;
 use crate::ports::{ActiveStream, AlarmPort, ErrorKind, MetricQuery, MetricsPort, PortError, Resharder};
 use crate::rearm::{Reset, Rewrite, rearm};
-use crate::scale_up::SkipCode;
+use crate::scale_up::{SkipCode, paused_reason};
 use crate::{
     Clock, ExecuteSettings, Jitter, ReconcileError, SeededJitter, execute, get_metric_data_halving,
     load_queries, retry, shard_load_series,
@@ -96,7 +96,7 @@ pub enum ReviewOutcome {
     Unchanged,
     /// Dry run: the plan would have acted.
     WouldScale { to: u32 },
-    /// Could not be reviewed (not ACTIVE, bad policy or state tag, ...); `skip` codes the reasons
+    /// Not reviewed (paused, not ACTIVE, bad policy or state tag, ...); `skip` codes the reasons
     /// a metric filter counts.
     Skipped {
         reason: String,
@@ -207,6 +207,11 @@ async fn read<K: Resharder + Sync>(
         Ok(policy) => policy,
         Err(e) => return Ok(invalid(e, None)),
     };
+    if policy.paused {
+        let open = snapshot.tiling().map_or(0, |t| t.len());
+        let outcome = ReviewOutcome::Skipped { reason: paused_reason(name), skip: Some(SkipCode::Paused) };
+        return Ok(Read::Skipped(Review { outcome, ..skipped(name, open, Some(&policy), String::new()) }));
+    }
     // Not ACTIVE: a reshard is under way (the scale-up Lambda), whose children have no history yet.
     let stream = match snapshot.into_active() {
         Ok(stream) => stream,

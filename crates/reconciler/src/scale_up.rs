@@ -54,7 +54,8 @@ pub struct Invocation {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Decision {
     /// Not ours to act on (not `ALARM`, another account or region, no stream, unmanaged stream),
-    /// or a stream skipped until its tags are fixed (`skip` says so, for a metric filter).
+    /// or a stream skipped until its tags are fixed or its pause is lifted (`skip` says so, for a
+    /// metric filter).
     Ignored {
         reason: String,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -82,6 +83,17 @@ pub enum SkipCode {
     /// A policy or state tag fails validation (forged, corrupt or hand-edited): the stream is left
     /// alone until `streams apply` rewrites it.
     InvalidTag,
+    /// The policy says `paused`: the stream is left alone, its alarms as they are. One in `ALARM`
+    /// is reported so by every resync, and acted on by the first one after the pause is lifted.
+    Paused,
+}
+
+/// Why a paused stream is left alone: one sentence for both Lambdas' records.
+pub(crate) fn paused_reason(stream: &str) -> String {
+    format!(
+        "stream {stream} is paused (paused: true in streams.yaml): not resharded, its alarms kept; \
+         set paused: false and run `streams apply` to resume"
+    )
 }
 
 /// The whole record, for the structured log line.
@@ -395,7 +407,9 @@ fn gate<'m>(message: &AlarmMessage, stream: Option<&'m str>, cx: &Invocation) ->
 }
 
 /// Reads the stream and its policy tag, waiting out another actor's reshard so the decision is
-/// made from what it left. The inner `Err` says why the alarm is ignored.
+/// made from what it left. The inner `Err` says why the alarm is ignored: among others, a paused
+/// policy, which leaves the alarm in whatever state it is in (no reset: one in `ALARM` would only
+/// fire again every period while paused; left there, the resync acts once the pause is lifted).
 async fn read<K: Resharder + Sync>(
     kinesis: &K,
     stream: &str,
@@ -421,6 +435,10 @@ async fn read<K: Resharder + Sync>(
         Ok(policy) => policy,
         Err(e) => return Ok(invalid(e)),
     };
+    // Before any wait or metric read: a paused stream costs the resync only this read.
+    if policy.paused {
+        return Ok(Err((paused_reason(stream), Some(SkipCode::Paused))));
+    }
     let active = match snapshot.into_active() {
         Ok(active) => active,
         Err(_) => {

@@ -255,6 +255,28 @@ async fn a_stream_whose_state_tag_is_in_the_future_is_skipped_as_an_invalid_tag(
     assert_eq!(kinesis.tiling("forged").unwrap().len(), 4);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_paused_cold_stream_is_reviewed_as_paused_not_merged_and_merged_once_unpaused() {
+    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let paused = Policy { paused: true, ..Policy::default() };
+    managed(&kinesis, &cloudwatch, "held", 4, &paused).await;
+    day(&cloudwatch, "held", 0.4, None).await;
+    let report = run(&kinesis, &cloudwatch, &settings()).await;
+    let ReviewOutcome::Skipped { reason, skip } = outcome(&report, "held") else { panic!("{report:#?}") };
+    assert_eq!(*skip, Some(SkipCode::Paused));
+    assert!(reason.contains("paused"), "{reason}");
+    assert_eq!(report.reviews[0].open_shards, 4);
+    assert_eq!(kinesis.tiling("held").unwrap().len(), 4);
+    assert!(!kinesis.describe("held").await.unwrap().tags.contains_key(LAST_SCALED_TAG), "nothing recorded");
+
+    kinesis
+        .add_tags("held", &[(POLICY_TAG.to_owned(), encode_policy(&Policy::default()))].into())
+        .await
+        .unwrap();
+    let report = run(&kinesis, &cloudwatch, &settings()).await;
+    assert!(matches!(outcome(&report, "held"), ReviewOutcome::Scaled { to: 2, .. }), "{report:#?}");
+}
+
 /// The review's last reason, for a stream the plan left alone.
 fn last_reason(report: &SweepReport, stream: &str) -> String {
     let review = report.reviews.iter().find(|r| r.stream == stream).expect("reviewed");

@@ -384,6 +384,19 @@ async fn a_stream_whose_state_tag_is_in_the_future_is_skipped_as_an_invalid_tag_
     assert_eq!(skip, Some(SkipCode::InvalidTag));
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_paused_stream_with_a_hot_alarm_is_not_split_and_the_decision_says_paused() {
+    let world = World::new(1, Policy { paused: true, ..Policy::default() }).await;
+    let decision = world.alarm(&bytes_alarm(t(0), 0.9), t(5)).await;
+    let Decision::Ignored { reason, skip } = decision else { panic!("{decision:?}") };
+    assert_eq!(skip, Some(SkipCode::Paused));
+    assert!(reason.contains("paused"), "{reason}");
+    assert_eq!(world.shards().await, 1);
+    let tags = world.kinesis.describe("orders").await.unwrap().tags;
+    assert!(!tags.contains_key(LAST_SCALED_TAG), "no scaling recorded, no cooldown started");
+    world.assert_alarms(1, AlarmState::Alarm);
+}
+
 // Stuck alarms: every path leaves the alarms armed for the live count, or in ALARM for the resync.
 
 #[tokio::test(start_paused = true)]
@@ -445,6 +458,31 @@ async fn at_max_shards_the_alarm_stays_in_alarm_and_the_resync_scales_once_max_i
 }
 
 // The resync: nothing left in ALARM is forgotten.
+
+#[tokio::test(start_paused = true)]
+async fn a_paused_streams_alarms_are_reported_paused_by_every_resync_and_acted_on_once_unpaused() {
+    let mut world = World::new(1, Policy { paused: true, ..Policy::default() }).await;
+    world.alarm(&bytes_alarm(t(0), 0.9), t(5)).await;
+    for tick in [300, 600] {
+        let (cw_before, kinesis_before) = (world.cloudwatch.calls().len(), world.kinesis.calls().len());
+        let records = world.resync(t(tick)).await;
+        assert_eq!(records.len(), 3, "bytes, records and throttling alarms, all still in ALARM");
+        for record in &records {
+            let Decision::Ignored { skip, .. } = &record.decision else { panic!("{record:?}") };
+            assert_eq!(*skip, Some(SkipCode::Paused), "{record:?}");
+        }
+        let calls = world.cloudwatch.calls()[cw_before..].to_vec();
+        assert_eq!(calls, ["DescribeAlarms kinesis-autoscaler- state=ALARM"], "plus the stream's reads");
+        assert_eq!(world.kinesis.calls().len(), kinesis_before, "no write to the stream");
+        world.assert_alarms(1, AlarmState::Alarm);
+    }
+
+    world.set_policy(Policy::default()).await;
+    let records = world.resync(t(900)).await;
+    let scaled = records.iter().filter(|r| matches!(r.decision, Decision::Scaled { .. })).count();
+    assert_eq!(scaled, 1, "{records:#?}");
+    assert!(world.shards().await > 1);
+}
 
 #[tokio::test(start_paused = true)]
 async fn a_quiet_resync_costs_one_describe_alarms_call_and_touches_no_stream() {

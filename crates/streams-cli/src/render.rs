@@ -35,7 +35,7 @@ pub(crate) fn plan(out: &mut String, region: &str, plan: &SyncPlan, only_changes
             let _ = writeln!(out, "  + {}  (new stream)", stream.name);
         } else {
             totals.change += 1;
-            let _ = writeln!(out, "  ~ {}  ({})", stream.name, observed(stream));
+            let _ = writeln!(out, "  ~ {}  ({}{})", stream.name, observed(stream), pause_note(stream));
         }
         for change in &stream.changes {
             change_line(out, change);
@@ -113,6 +113,23 @@ fn observed(stream: &StreamPlan) -> String {
     }
 }
 
+/// What a policy tag change does to the pause, for the stream's header: `paused=on` alone is easy
+/// to miss at the end of a long tag line.
+fn pause_note(stream: &StreamPlan) -> &'static str {
+    let paused = |tag: &str| planner::decode_policy(tag).is_ok_and(|p| p.paused);
+    let flip = stream.changes.iter().find_map(|c| match c {
+        Change::SetTag { key, from, to } if key == planner::POLICY_TAG => {
+            Some((from.as_deref().is_some_and(paused), paused(to)))
+        }
+        _ => None,
+    });
+    match flip {
+        Some((false, true)) => "; pausing: the Lambdas will not reshard it",
+        Some((true, false)) => "; resuming: the Lambdas scale it again",
+        _ => "",
+    }
+}
+
 /// One change as an indented line (two for alarm field changes).
 pub(crate) fn change_line(out: &mut String, change: &Change) {
     let _ = match change {
@@ -183,4 +200,38 @@ pub(crate) fn summary(totals: &Totals) -> String {
         "Plan: {} to create, {} to change, {} to delete, {} unchanged.{destructive}",
         totals.create, totals.change, totals.delete, totals.unchanged
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use planner::{ObservedSummary, Policy, StreamStatus, encode_policy};
+
+    use super::*;
+
+    /// The header line of `orders` when its policy tag goes from `from` to `to`.
+    fn header(from: Option<&Policy>, to: &Policy) -> String {
+        let change = Change::SetTag {
+            key: planner::POLICY_TAG.into(),
+            from: from.map(encode_policy),
+            to: encode_policy(to),
+        };
+        let observed =
+            ObservedSummary { status: StreamStatus::Active, open_shards: Some(4), adopting: false };
+        let stream = StreamPlan { name: "orders".into(), observed: Some(observed), changes: vec![change] };
+        let sync = SyncPlan { streams: vec![stream], unlisted: vec![], orphan_alarms: vec![] };
+        let mut out = String::new();
+        plan(&mut out, "us-east-1", &sync, false, &mut Totals::default());
+        out.lines().nth(1).unwrap_or_default().to_owned()
+    }
+
+    #[test]
+    fn the_header_says_when_a_plan_pauses_or_resumes_a_stream() {
+        let (running, paused) = (Policy::default(), Policy { paused: true, ..Policy::default() });
+        assert!(
+            header(Some(&running), &paused).ends_with("ACTIVE; pausing: the Lambdas will not reshard it)")
+        );
+        assert!(header(Some(&paused), &running).ends_with("ACTIVE; resuming: the Lambdas scale it again)"));
+        let bigger = Policy { max_shards: 128, ..paused.clone() };
+        assert!(header(Some(&paused), &bigger).ends_with("ACTIVE)"), "still paused: nothing to say");
+    }
 }

@@ -10,6 +10,7 @@ use chrono::Utc;
 use planner::ScaleDownAction;
 use reconciler::SeededJitter;
 use reconciler::scale_down::{Review, ReviewOutcome, SweepContext, SweepSettings, sweep};
+use reconciler::scale_up::SkipCode;
 use serde_json::json;
 
 use crate::Output;
@@ -76,6 +77,9 @@ fn row(r: &Review, width: usize) -> String {
 /// What the next cycle would do, in a few words.
 fn next(r: &Review) -> String {
     match (&r.outcome, &r.plan) {
+        (ReviewOutcome::Skipped { skip: Some(SkipCode::Paused), .. }, _) => {
+            "paused: neither Lambda reshards it (paused: true in streams.yaml)".into()
+        }
         (ReviewOutcome::Skipped { reason, .. }, _) => format!("skipped: {reason}"),
         (ReviewOutcome::Failed { error }, _) => format!("unknown: {error}"),
         (_, Some(plan)) => match &plan.action {
@@ -91,5 +95,27 @@ fn next(r: &Review) -> String {
             }
         },
         _ => "-".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_paused_stream_reads_as_paused_not_as_skipped() {
+        let review = Review {
+            stream: "orders".into(),
+            open_shards: 4,
+            min_shards: 1,
+            max_shards: 64,
+            utilisation: None,
+            plan: None,
+            outcome: ReviewOutcome::Skipped {
+                reason: "stream orders is paused".into(),
+                skip: Some(SkipCode::Paused),
+            },
+        };
+        assert!(next(&review).starts_with("paused: "), "{}", next(&review));
     }
 }

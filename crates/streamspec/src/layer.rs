@@ -22,6 +22,7 @@ pub(crate) const SETTINGS: &[&str] = &[
     "scaleDown",
     "shardLevelMetrics",
     "deletionProtection",
+    "paused",
 ];
 pub(crate) const SCALE_UP: &[&str] = &[
     "thresholdPercent",
@@ -80,6 +81,7 @@ pub(crate) struct Layer {
     pub tags: Field<Vec<Tag>>,
     pub deletion_protection: Field<bool>,
     pub shard_level_metrics: Field<bool>,
+    pub paused: Field<bool>,
     pub scale_up: ScaleUpLayer,
     pub scale_down: ScaleDownLayer,
 }
@@ -207,6 +209,7 @@ impl Layer {
                 self.shard_level_metrics =
                     Field::from_option(report.boolean("shardLevelMetrics", value), here);
             }
+            "paused" => self.paused = Field::from_option(report.boolean("paused", value), here),
             "scaleUp" => self.read_scale_up(report, owner, value),
             "scaleDown" => self.read_scale_down(report, owner, value),
             _ => return false,

@@ -62,6 +62,7 @@ pub(crate) struct Effective {
     region: Option<Value<Option<String>>>,
     deletion_protection: Option<Value<bool>>,
     shard_level_metrics: Option<Value<bool>>,
+    paused: Option<Value<bool>>,
     up_threshold: Option<Value<f64>>,
     up_target: Option<Value<f64>>,
     up_period_seconds: Option<Value<u32>>,
@@ -117,6 +118,7 @@ impl Effective {
                 &inherited.shard_level_metrics,
                 builtin.shard_level_metrics,
             ),
+            paused: pick(&own.paused, &inherited.paused, builtin.paused),
             up_threshold: pick(
                 &up.threshold_percent,
                 &parent_up.threshold_percent,
@@ -289,6 +291,7 @@ impl Effective {
             scale_up: up,
             scale_down: down,
             shard_level_metrics: self.shard_level_metrics?.value,
+            paused: self.paused?.value,
         })
     }
 

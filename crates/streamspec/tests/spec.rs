@@ -151,6 +151,15 @@ fn streams_inherit_defaults_and_override_them_field_by_field() {
 }
 
 #[test]
+fn a_pause_in_defaults_pauses_every_stream_that_does_not_lift_it() {
+    let config = load("config/valid/paused.yaml");
+    let paused: Vec<(&str, bool)> =
+        config.streams.iter().map(|s| (s.name.as_str(), s.policy.paused)).collect();
+    assert_eq!(paused, [("paused-by-defaults", true), ("running", false)]);
+    assert!(!load("config/valid/minimal.yaml").streams[0].policy.paused, "not paused unless written");
+}
+
+#[test]
 fn a_file_without_settings_gets_the_planner_defaults() {
     let config = load("config/valid/minimal.yaml");
     let stream = &config.streams[0];

@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod errors;
 mod faults;
+mod pause;
 mod scale_down;
 mod scale_up;
 mod settings;
