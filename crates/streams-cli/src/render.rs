@@ -215,8 +215,12 @@ mod tests {
             from: from.map(encode_policy),
             to: encode_policy(to),
         };
-        let observed =
-            ObservedSummary { status: StreamStatus::Active, open_shards: Some(4), adopting: false };
+        let observed = ObservedSummary {
+            status: StreamStatus::Active,
+            open_shards: Some(4),
+            adopting: false,
+            taking_over_from: None,
+        };
         let stream = StreamPlan { name: "orders".into(), observed: Some(observed), changes: vec![change] };
         let sync = SyncPlan { streams: vec![stream], unlisted: vec![], orphan_alarms: vec![] };
         let mut out = String::new();

@@ -101,6 +101,9 @@ fn policy_settings(out: &mut String, p: &Policy) {
     if p.shard_level_metrics != d.shard_level_metrics {
         let _ = writeln!(out, "    shardLevelMetrics: {}", p.shard_level_metrics);
     }
+    if p.paused != d.paused {
+        let _ = writeln!(out, "    paused: {}", p.paused);
+    }
     let (up, du) = (&p.scale_up, &d.scale_up);
     let mut lines = Vec::new();
     if up.threshold != du.threshold {
@@ -212,8 +215,13 @@ mod tests {
 
     #[test]
     fn a_managed_stream_keeps_the_policy_its_tag_carries_widened_to_hold_the_live_count() {
-        let mut policy =
-            Policy { min_shards: 2, max_shards: 8, shard_level_metrics: true, ..Policy::default() };
+        let mut policy = Policy {
+            min_shards: 2,
+            max_shards: 8,
+            shard_level_metrics: true,
+            paused: true,
+            ..Policy::default()
+        };
         policy.scale_up.threshold = planner::Ratio::from_percent(62.5).expect("valid");
         policy.scale_up.cooldown_secs = 600;
         policy.scale_down.lookback_secs = 6 * 3600;

@@ -161,6 +161,11 @@ fn setting(key: &str) -> Option<Value> {
              CloudWatch bills each shard-level metric and alarm.",
             policy.shard_level_metrics,
         ),
+        "paused" => boolean(
+            "Both Lambdas leave the stream alone and say so in their decision records; its alarms stay, \
+             so setting it back to false resumes scaling at once.",
+            policy.paused,
+        ),
         "deletionProtection" => boolean(
             "`streams apply --prune` deletes a stream no longer in the file only when this is false.",
             true,
