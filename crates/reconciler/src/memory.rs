@@ -42,6 +42,8 @@ struct State {
     calls: Vec<String>,
     /// xorshift64 state for `jitter`.
     rng: u64,
+    /// Tags another actor writes on a stream just before its nth describe from now.
+    concurrent_tags: Vec<(String, usize, BTreeMap<String, String>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +131,12 @@ impl InMemoryStreams {
     /// The next call named `call` (e.g. `"SplitShard"`) fails with `kind`. Faults queue in order.
     pub fn fail_next(&self, call: &'static str, kind: ErrorKind) {
         self.state.lock().expect("not poisoned").faults.push_back((call, kind));
+    }
+
+    /// Another actor (a concurrent `streams apply`) writes `tags` on `stream` just before its `nth`
+    /// describe from now (1: the next one): a change between a decision's read and its act.
+    pub fn tag_before_describe(&self, stream: &str, nth: usize, tags: BTreeMap<String, String>) {
+        self.state.lock().expect("not poisoned").concurrent_tags.push((stream.to_owned(), nth, tags));
     }
 
     /// Makes every read (describe, tags, list) take `latency`, for deadline tests.
@@ -228,7 +236,19 @@ impl StreamReader for InMemoryStreams {
         self.read_delay().await;
         let mut state = self.state.lock().expect("not poisoned");
         state.fault("DescribeStreamSummary", stream)?;
+        let mut due = Vec::new();
+        state.concurrent_tags.retain_mut(|(name, nth, tags)| {
+            if name != stream {
+                return true;
+            }
+            *nth -= 1;
+            if *nth == 0 {
+                due.push(std::mem::take(tags));
+            }
+            *nth > 0
+        });
         let s = state.stream("DescribeStreamSummary", stream)?;
+        due.into_iter().for_each(|tags| s.tags.extend(tags));
         Ok(StreamSnapshot {
             name: stream.to_owned(),
             arn: format!("arn:aws:kinesis:us-east-1:000000000000:stream/{stream}"),

@@ -434,6 +434,22 @@ where
             let reason = "scaled by another actor since it was read; the next cycle decides again".to_owned();
             return Ok(ReviewOutcome::Skipped { reason, skip: None });
         }
+        // A `streams apply` since the read may have paused the stream or changed its bounds: the
+        // plan was made under the policy read then, so only that policy lets it go ahead.
+        match fresh.tags.get(POLICY_TAG).map(|tag| decode_policy_with(tag, settings.windows)) {
+            Some(Ok(policy)) if policy.paused => {
+                return Ok(ReviewOutcome::Skipped {
+                    reason: paused_reason(&name),
+                    skip: Some(SkipCode::Paused),
+                });
+            }
+            Some(Ok(policy)) if policy == c.policy => {}
+            _ => {
+                let reason =
+                    "its policy tag changed since it was read; the next cycle decides again".to_owned();
+                return Ok(ReviewOutcome::Skipped { reason, skip: None });
+            }
+        }
         let recorded = state.record(now);
         let execution = Execution::of_scale_down(&decided.plan, recorded);
         let tags = state.to_tags();

@@ -277,6 +277,24 @@ async fn a_paused_cold_stream_is_reviewed_as_paused_not_merged_and_merged_once_u
     assert!(matches!(outcome(&report, "held"), ReviewOutcome::Scaled { to: 2, .. }), "{report:#?}");
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_stream_paused_between_the_sweeps_read_and_its_merge_is_not_merged() {
+    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    managed(&kinesis, &cloudwatch, "paused-meanwhile", 4, &Policy::default()).await;
+    day(&cloudwatch, "paused-meanwhile", 0.4, None).await;
+    // The sweep reads the stream once to decide, and again before it acts: the pause lands between.
+    let paused = encode_policy(&Policy { paused: true, ..Policy::default() });
+    kinesis.tag_before_describe("paused-meanwhile", 2, [(POLICY_TAG.to_owned(), paused)].into());
+    let report = run(&kinesis, &cloudwatch, &settings()).await;
+    let ReviewOutcome::Skipped { reason, skip } = outcome(&report, "paused-meanwhile") else {
+        panic!("{report:#?}")
+    };
+    assert_eq!(*skip, Some(SkipCode::Paused), "{reason}");
+    assert_eq!(kinesis.tiling("paused-meanwhile").unwrap().len(), 4, "not merged");
+    let tags = kinesis.describe("paused-meanwhile").await.unwrap().tags;
+    assert!(!tags.contains_key(LAST_SCALED_TAG), "nothing recorded");
+}
+
 /// The review's last reason, for a stream the plan left alone.
 fn last_reason(report: &SweepReport, stream: &str) -> String {
     let review = report.reviews.iter().find(|r| r.stream == stream).expect("reviewed");
