@@ -38,6 +38,7 @@ pub mod cost;
 pub mod kinesis;
 pub mod plot;
 pub mod policies;
+pub mod recorded;
 pub mod report;
 pub mod sim;
 pub mod trace;
@@ -53,6 +54,15 @@ pub enum SimError {
     },
     #[error("trace {trace}: {why}")]
     TraceInvalid { trace: String, why: String },
+    /// A recorded trace's file, with every problem found (`crate::recorded`).
+    #[error("{}", problems.iter().map(|p| format!("{file}:{}: {}", p.line, p.message)).collect::<Vec<_>>().join("; "))]
+    Csv { file: String, problems: Vec<CsvProblem> },
+    #[error("cannot read {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("invariant broken by {policy} at t = {at} s: {what}")]
     Invariant { policy: String, at: i64, what: String },
     #[error("cannot write {path}")]
@@ -63,4 +73,11 @@ pub enum SimError {
     },
     #[error("cannot plot {path}: {message}")]
     Plot { path: String, message: String },
+}
+
+/// One problem in a recorded trace's file, at its 1-based line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvProblem {
+    pub line: usize,
+    pub message: String,
 }

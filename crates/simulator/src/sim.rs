@@ -136,9 +136,9 @@ pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
     let hours = trace.secs as f64 / 3600.0;
     out.cost = match policy.billing() {
         Billing::Provisioned => {
-            cost::provisioned(out.shard_hours, out.accepted_records, trace.spec.record_bytes)
+            cost::provisioned(out.shard_hours, out.accepted_records, trace.record_bytes())
         }
-        Billing::OnDemand => cost::on_demand(hours, out.accepted_records, trace.spec.record_bytes),
+        Billing::OnDemand => cost::on_demand(hours, out.accepted_records, trace.record_bytes()),
     };
     Ok(out)
 }

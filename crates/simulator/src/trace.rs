@@ -1,5 +1,6 @@
 //! Traces: seeded generators of write traffic, kept under version control as small JSON files
-//! in `traces/` (a seed and a handful of shape parameters each, never generated data).
+//! in `traces/` (a seed and a handful of shape parameters each, never generated data), or a
+//! user's own traffic recorded per minute (`crate::recorded`, `simulate --trace FILE.csv`).
 //!
 //! A trace yields, for every second, the stream's demand (bytes and records per second) and, for
 //! every minute, the share of that demand carried by one hot partition key. Demand is a per-minute
@@ -11,6 +12,7 @@ use planner::{HashKey, SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
 use serde::Deserialize;
 
 use crate::SimError;
+use crate::assumptions::MAX_SHARDS;
 
 /// A trace as written in `traces/*.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -92,15 +94,30 @@ pub struct Event {
     pub until: i64,
 }
 
-/// A generated trace.
+/// Where a trace's demand comes from. Only the per-second jitter and the metadata differ: both
+/// sources fill the same per-minute series, so every accessor below serves either.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A committed spec: per-second seeded jitter on top of the per-minute shape.
+    Generated(TraceSpec),
+    /// A user's file of per-minute rates. Demand is flat within each minute: the file is the
+    /// truth, and jitter would invent seconds it does not record.
+    Recorded { file: String },
+}
+
+/// A trace, generated or recorded.
 #[derive(Debug, Clone)]
 pub struct Trace {
-    pub spec: TraceSpec,
+    pub source: Source,
+    name: String,
+    description: String,
     pub secs: i64,
-    /// Demand per minute in bytes per second (before the per-second jitter).
+    /// Demand per minute in bytes per second (before any per-second jitter).
     minute_bytes: Vec<f64>,
     /// Share of demand on the hot key per minute (0 when there is none).
     minute_hot: Vec<f64>,
+    /// Every record is this big (bytes): the spec's size, or a recording's mean.
+    record_bytes: f64,
     pub hot_key: HashKey,
     pub event: Option<Event>,
 }
@@ -163,27 +180,83 @@ impl Trace {
             level.push(l * wander * spec.base_mib_per_sec * SHARD_BYTES_PER_SEC);
             hot.push(k);
         }
-        let secs = minutes as i64 * 60;
-        let event = spec.shape.event(secs);
+        let event = spec.shape.event(minutes as i64 * 60);
         let key_position = match spec.shape {
             Shape::HotKey { key_position, .. } => key_position,
             _ => 0.5,
         };
-        let hot_key = HashKey((key_position.clamp(0.0, 1.0) * u128::MAX as f64) as u128);
-        let trace = Trace { secs, minute_bytes: level, minute_hot: hot, hot_key, event, spec };
+        let trace = Trace {
+            name: spec.name.clone(),
+            description: spec.description.clone(),
+            secs: minutes as i64 * 60,
+            minute_bytes: level,
+            minute_hot: hot,
+            record_bytes: spec.record_bytes,
+            hot_key: HashKey((key_position.clamp(0.0, 1.0) * u128::MAX as f64) as u128),
+            event,
+            source: Source::Generated(spec),
+        };
         // A single key can never be spread over shards: if it alone exceeds a shard, every
         // policy (and the oracle) throttles, and the comparison says nothing.
-        let worst_hot = (0..minutes)
-            .map(|m| trace.minute_hot[m] * trace.peak_units_in_minute(m as i64))
-            .fold(0.0, f64::max);
+        let worst_hot = (0..trace.minutes()).map(|m| trace.hot_key_shards(m)).fold(0.0, f64::max);
         if worst_hot > 1.0 {
             return Err(bad(format!("the hot key alone needs {worst_hot:.2} shards")));
         }
         Ok(trace)
     }
 
+    /// A recorded trace: one entry per minute of each series, `record_bytes` the mean record
+    /// size, the hot key in the middle of the key space (where it falls does not change how
+    /// much it needs), no event. The caller has validated the series (`crate::recorded`).
+    pub(crate) fn recorded(
+        file: &str,
+        name: String,
+        minute_bytes: Vec<f64>,
+        minute_hot: Vec<f64>,
+        record_bytes: f64,
+    ) -> Trace {
+        Trace {
+            description: format!("recorded traffic from `{file}`, {} minutes", minute_bytes.len()),
+            source: Source::Recorded { file: file.to_owned() },
+            name,
+            secs: minute_bytes.len() as i64 * 60,
+            minute_bytes,
+            minute_hot,
+            record_bytes,
+            hot_key: HashKey(u128::MAX / 2),
+            event: None,
+        }
+    }
+
+    /// The same trace with its event from minute `m` to the end: a recording has no shape to
+    /// say when its demand changed, so the user says it (`--event-minute`).
+    pub fn with_event_at_minute(mut self, m: u32) -> Result<Trace, SimError> {
+        let last = self.minutes() - 1;
+        if i64::from(m) > last {
+            return Err(SimError::TraceInvalid {
+                trace: self.name,
+                why: format!("the event minute {m} is past the last minute, {last}"),
+            });
+        }
+        self.event = Some(Event { at: i64::from(m) * 60, until: self.secs });
+        Ok(self)
+    }
+
     pub fn name(&self) -> &str {
-        &self.spec.name
+        &self.name
+    }
+
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// Part of the CI set (`--short`): only committed traces can be.
+    pub fn is_short(&self) -> bool {
+        matches!(&self.source, Source::Generated(spec) if spec.short)
+    }
+
+    pub fn record_bytes(&self) -> f64 {
+        self.record_bytes
     }
 
     pub fn minutes(&self) -> i64 {
@@ -192,7 +265,10 @@ impl Trace {
 
     /// Demand in bytes per second during second `t`.
     pub fn bytes_at(&self, t: i64) -> f64 {
-        let jitter = 1.0 + self.spec.noise * (2.0 * unit(self.spec.seed, t as u64) - 1.0);
+        let jitter = match &self.source {
+            Source::Generated(spec) => 1.0 + spec.noise * (2.0 * unit(spec.seed, t as u64) - 1.0),
+            Source::Recorded { .. } => 1.0,
+        };
         self.minute_bytes[(t / 60) as usize] * jitter
     }
 
@@ -205,21 +281,31 @@ impl Trace {
         self.minute_hot[m.clamp(0, self.minutes() - 1) as usize]
     }
 
-    /// Open shards every provisioned policy starts with.
+    /// Open shards every provisioned policy starts with: the spec's count, else the fewest that
+    /// carry the first minute at the planner's 60 % target, within the simulated bounds.
     pub fn initial_shards(&self) -> u32 {
-        self.spec
-            .initial_shards
-            .unwrap_or_else(|| (self.units(self.minute_bytes(0)) / 0.6).ceil().max(1.0) as u32)
+        let given = match &self.source {
+            Source::Generated(spec) => spec.initial_shards,
+            Source::Recorded { .. } => None,
+        };
+        given.unwrap_or_else(|| {
+            (self.units(self.minute_bytes(0)) / 0.6).ceil().clamp(1.0, f64::from(MAX_SHARDS)) as u32
+        })
     }
 
     pub fn records_per_byte(&self) -> f64 {
-        1.0 / self.spec.record_bytes
+        1.0 / self.record_bytes
     }
 
     /// Demand in "shard units": the larger of bytes and records over one shard's limits.
     pub fn units(&self, bytes_per_sec: f64) -> f64 {
         (bytes_per_sec / SHARD_BYTES_PER_SEC)
             .max(bytes_per_sec * self.records_per_byte() / SHARD_RECORDS_PER_SEC)
+    }
+
+    /// Shards the hot key alone needs in minute `m`: above 1, no tiling can carry it.
+    pub fn hot_key_shards(&self, m: i64) -> f64 {
+        self.hot_share(m) * self.peak_units_in_minute(m)
     }
 
     /// The highest per-second demand within minute `m`, in shard units.

@@ -1,7 +1,8 @@
 //! Behaviour of the simulator as a whole: determinism, invariants, throttling that a too-small
 //! stream must show, an oracle that never throttles, and the policy under test staying legal.
 
-use simulator::policies::PolicyKind;
+use simulator::policies::{Billing, PolicyKind};
+use simulator::recorded;
 use simulator::report::run_all;
 use simulator::sim::run;
 use simulator::trace::{self, Trace, TraceSpec};
@@ -111,4 +112,29 @@ fn unknown_trace_fields_are_rejected() {
     let text = r#"{"name": "x", "description": "d", "seed": 1, "days": 1, "record_bytes": 2048,
         "base_mib_per_sec": 1, "noise": 0.1, "shape": {"kind": "steady"}, "sead": 2}"#;
     assert!(Trace::parse("x.json", text).is_err());
+}
+
+#[test]
+fn the_example_recording_runs_every_policy_within_the_invariants() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("traces/csv/example.csv");
+    let t = recorded::read(&path).unwrap().with_event_at_minute(120).unwrap();
+    assert_eq!((t.name(), t.minutes()), ("example", 240));
+    // `run` fails with SimError::Invariant if our policy breaks one.
+    let r = run_all(std::slice::from_ref(&t)).unwrap().pop().unwrap();
+    let oracle = r.of(PolicyKind::Oracle);
+    assert_eq!(oracle.throttled_records, 0.0);
+    assert_eq!(r.of(PolicyKind::StaticPeak).throttled_records, 0.0);
+    for o in &r.outcomes {
+        assert!(
+            (o.accepted_records + o.throttled_records - o.demand_records).abs() < 1e-6 * o.demand_records
+        );
+        // No policy that never throttled can have done it on fewer shard-hours than hindsight.
+        if o.policy.billing() == Billing::Provisioned && o.throttled_records == 0.0 {
+            assert!(oracle.shard_hours <= o.shard_hours, "{} beat the oracle", o.policy.name());
+        }
+    }
+    let ours = r.of(PolicyKind::Ours);
+    assert_eq!(ours.ops.refused, 0);
+    assert!(ours.time_to_capacity.is_some(), "ours never caught up with the launch at minute 120");
+    assert!(r.bound.is_some());
 }
