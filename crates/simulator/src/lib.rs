@@ -9,7 +9,9 @@
 //!   second beyond a shard's limit is throttled (Kinesis enforces the limits per second).
 //! * **Traffic** (`trace`): a per-minute shape times seeded jitter per second; partition keys are
 //!   uniform over the key space except one optional hot key, so a hot key makes a hot shard.
-//!   Records are 2 KiB, so bytes are the binding limit.
+//!   Records are 2 KiB, so bytes are the binding limit. A recorded trace (`recorded`, a user's
+//!   CSV) gives each minute's rate and hot share instead, flat within the minute, at the file's
+//!   mean record size.
 //! * **CloudWatch** (`cloudwatch`): stream-level 1-minute `Sum`s of *accepted* bytes and records
 //!   and of throttled records, published 90 s after the minute (AWS: "within a minute or two");
 //!   alarms evaluated every minute over published periods, missing data not breaching, actions
