@@ -54,10 +54,10 @@ impl Outcome {
     }
 }
 
-/// Runs `policy` over `trace`. Only the policy under test (ours) has invariants enforced; see
-/// [`crate::kinesis`].
+/// Runs `policy` over `trace`. Only the policy under test (ours) and the bound's path have
+/// invariants enforced; see [`crate::kinesis`].
 pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
-    let strict = (policy == PolicyKind::Ours).then(|| policy.name().to_owned());
+    let strict = matches!(policy, PolicyKind::Ours | PolicyKind::BoundPath).then(|| policy.name().to_owned());
     let mut kinesis = Kinesis::new(trace.initial_shards(), (MIN_SHARDS, MAX_SHARDS), strict);
     let mut controller = policy.controller(trace, &mut kinesis);
     let rpb = trace.records_per_byte();

@@ -2,7 +2,7 @@
 //! stream must show, an oracle that never throttles, and the policy under test staying legal.
 
 use simulator::policies::PolicyKind;
-use simulator::report::run_all;
+use simulator::report::{TraceResult, run_all};
 use simulator::sim::run;
 use simulator::trace::{self, Trace, TraceSpec};
 
@@ -58,6 +58,33 @@ fn every_committed_trace_runs_every_policy_within_the_invariants() {
         let ours = r.of(PolicyKind::Ours);
         assert!((1..=256).contains(&ours.max_open));
         assert_eq!(ours.ops.refused, 0, "{}", r.trace.name());
+        the_bound_path_throttles_no_more_than_a_reactive_policy(r);
+    }
+}
+
+/// A physical bound: no policy woken by an alarm (or on-demand, which adapts after the fact)
+/// may throttle less than the bound's path carried out; if one did, the bound would be wrong.
+/// Static provisioning and the oracle know the future and are not bounded by it.
+fn the_bound_path_throttles_no_more_than_a_reactive_policy(r: &TraceResult) {
+    let Some(path) = &r.bound_path else { return };
+    assert_eq!(path.ops.refused, 0, "{}", r.trace.name());
+    let reactive = [
+        PolicyKind::Ours,
+        PolicyKind::Baseline,
+        PolicyKind::ScalingUtils,
+        PolicyKind::GoSample,
+        PolicyKind::OnDemand,
+    ];
+    for policy in reactive {
+        let o = r.of(policy);
+        assert!(
+            path.throttled_records <= o.throttled_records,
+            "{} throttled {} records on {}, the bound path {}",
+            policy.name(),
+            o.throttled_records,
+            r.trace.name(),
+            path.throttled_records
+        );
     }
 }
 

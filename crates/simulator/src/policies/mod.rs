@@ -50,6 +50,9 @@ pub enum PolicyKind {
     OnDemand,
     StaticPeak,
     Oracle,
+    /// Not a policy: the physical bound's path, run through the same engine
+    /// ([`crate::bound::BoundPath`]); not in [`PolicyKind::ALL`].
+    BoundPath,
 }
 
 impl PolicyKind {
@@ -72,6 +75,7 @@ impl PolicyKind {
             PolicyKind::OnDemand => "on-demand",
             PolicyKind::StaticPeak => "static at peak",
             PolicyKind::Oracle => "oracle",
+            PolicyKind::BoundPath => "bound path",
         }
     }
 
@@ -85,6 +89,7 @@ impl PolicyKind {
             PolicyKind::OnDemand => "on-demand",
             PolicyKind::StaticPeak => "static",
             PolicyKind::Oracle => "oracle",
+            PolicyKind::BoundPath => "bound-path",
         }
     }
 
@@ -98,6 +103,7 @@ impl PolicyKind {
             PolicyKind::OnDemand => on_demand::PARAMETERS,
             PolicyKind::StaticPeak => static_peak::PARAMETERS,
             PolicyKind::Oracle => oracle::PARAMETERS,
+            PolicyKind::BoundPath => crate::bound::PARAMETERS,
         }
     }
 
@@ -116,6 +122,7 @@ impl PolicyKind {
             PolicyKind::OnDemand => Box::new(on_demand::OnDemand::new(trace)),
             PolicyKind::StaticPeak => Box::new(static_peak::StaticPeak::new(trace, kinesis)),
             PolicyKind::Oracle => Box::new(oracle::Oracle),
+            PolicyKind::BoundPath => Box::new(crate::bound::BoundPath::new(trace)),
         }
     }
 }
@@ -130,7 +137,7 @@ pub(crate) fn widest(kinesis: &Kinesis) -> Option<(planner::ShardId, planner::Ha
 
 /// Whether now is a CloudWatch alarm evaluation (once a minute).
 pub(crate) fn evaluation(now: i64) -> bool {
-    now % 60 == 0
+    crate::cloudwatch::next_evaluation(now) == now
 }
 
 /// CloudWatch's once-a-minute evaluation of `alarms`: each that goes to `ALARM` is delivered to
