@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use crate::SimError;
 use crate::assumptions;
 use crate::bound::{Bound, describe, physical_bound};
+use crate::cost;
 use crate::policies::{Billing, PolicyKind};
 use crate::sim::{CLEAN_SECS, Outcome, run};
 use crate::trace::Trace;
@@ -111,9 +112,17 @@ pub fn targets(results: &[TraceResult]) -> Vec<Target> {
     for name in ["steady", "diurnal"] {
         let Some(r) = find(name) else { continue };
         let (ours, od) = (r.of(PolicyKind::Ours), r.of(PolicyKind::OnDemand));
+        let advantage = r.of(PolicyKind::OnDemandAdvantage).cost;
         out.push(Target {
             what: format!("{name}: cost at least 3× below on-demand's"),
-            figures: format!("${:.2} vs ${:.2} ({:.2}× cheaper)", ours.cost, od.cost, od.cost / ours.cost),
+            figures: format!(
+                "${:.2} vs ${:.2} ({:.2}× cheaper); on-demand Advantage ${advantage:.2} plus the account's commitment \
+                 (${:.2} over this trace)",
+                ours.cost,
+                od.cost,
+                od.cost / ours.cost,
+                cost::advantage_commitment(r.trace.secs as f64 / 3600.0)
+            ),
             met: 3.0 * ours.cost <= od.cost,
         });
     }
@@ -168,7 +177,7 @@ fn trace_table(r: &TraceResult) -> String {
     );
     for o in r.outcomes.iter().chain(&r.bound_path) {
         let ttc = if r.trace.event.is_some() { minutes(o.time_to_capacity) } else { "—".into() };
-        let hours = if o.policy.billing() == Billing::OnDemand {
+        let hours = if o.policy.billing() != Billing::Provisioned {
             format!("({:.0})", o.shard_hours)
         } else {
             format!("{:.0}", o.shard_hours)
@@ -255,9 +264,12 @@ pub fn markdown(results: &[TraceResult], targets: &[Target], short: bool) -> Str
          reaction to bound. The *bound path* row is that path carried out by the simulator: its throttling is the least \
          any policy woken by this alarm could have.\n\
          * *shard-hours*: open shards × hours (closed shards still listed for the 24 h retention are not billed but count \
-         in `ListShards`: *peak listed*). On-demand's are its internal even shards, in parentheses: it is billed per stream-hour and GB.\n\
-         * *cost*: provisioned ${}/shard-hour + ${} per million 25 KB PUT units; on-demand ${}/stream-hour + ${}/GB \
-         (records rounded up to 1 KB), us-east-1.\n",
+         in `ListShards`: *peak listed*). On-demand's are its internal shards, in parentheses: it is billed per stream-hour and GB.\n\
+         * *cost*: provisioned ${}/shard-hour + ${} per million 25 KB PUT units; on-demand (Standard) ${}/stream-hour + \
+         ${}/GB written + ${}/GB read; on-demand Advantage ${}/GB written + ${}/GB read and no stream-hours, but an \
+         account-wide commitment of {} MiB/s of ingest (${:.2} a day at its data-in price), shown beside the cost targets \
+         rather than charged to one stream. Records are rounded up to 1 KB; the traces have no consumers, so each record \
+         is assumed read once. us-east-1.\n",
         CLEAN_SECS / 60,
         assumptions::METRIC_DELAY_SECS,
         assumptions::NOTIFY_LATENCY_SECS,
@@ -265,8 +277,13 @@ pub fn markdown(results: &[TraceResult], targets: &[Target], short: bool) -> Str
         assumptions::update_shard_count_secs(4, 8),
         assumptions::PRICE_SHARD_HOUR,
         assumptions::PRICE_PUT_UNITS_PER_MILLION,
-        assumptions::PRICE_ON_DEMAND_STREAM_HOUR,
-        assumptions::PRICE_ON_DEMAND_PER_GB,
+        assumptions::ON_DEMAND_STANDARD.stream_hour,
+        assumptions::ON_DEMAND_STANDARD.per_gb_in,
+        assumptions::ON_DEMAND_STANDARD.per_gb_out,
+        assumptions::ON_DEMAND_ADVANTAGE.per_gb_in,
+        assumptions::ON_DEMAND_ADVANTAGE.per_gb_out,
+        assumptions::ON_DEMAND_ADVANTAGE_COMMITMENT_MIB_PER_SEC,
+        cost::advantage_commitment(24.0),
     );
     for r in results {
         let _ = writeln!(

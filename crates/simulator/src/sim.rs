@@ -10,7 +10,7 @@
 //! pollers act on minute (or five-minute) sums, as CloudWatch gives them.
 
 use crate::SimError;
-use crate::assumptions::{HISTORY_MINUTES, MAX_SHARDS, MIN_SHARDS};
+use crate::assumptions::{HISTORY_MINUTES, MAX_SHARDS, MIN_SHARDS, ON_DEMAND_ADVANTAGE, ON_DEMAND_STANDARD};
 use crate::cloudwatch::{Metrics, Point};
 use crate::cost;
 use crate::kinesis::{Kinesis, OpCounts, accepted_units};
@@ -138,7 +138,12 @@ pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
         Billing::Provisioned => {
             cost::provisioned(out.shard_hours, out.accepted_records, trace.spec.record_bytes)
         }
-        Billing::OnDemand => cost::on_demand(hours, out.accepted_records, trace.spec.record_bytes),
+        Billing::OnDemand => {
+            cost::on_demand(ON_DEMAND_STANDARD, hours, out.accepted_records, trace.spec.record_bytes)
+        }
+        Billing::OnDemandAdvantage => {
+            cost::on_demand(ON_DEMAND_ADVANTAGE, hours, out.accepted_records, trace.spec.record_bytes)
+        }
     };
     Ok(out)
 }

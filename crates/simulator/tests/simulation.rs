@@ -139,3 +139,13 @@ fn unknown_trace_fields_are_rejected() {
         "base_mib_per_sec": 1, "noise": 0.1, "shape": {"kind": "steady"}, "sead": 2}"#;
     assert!(Trace::parse("x.json", text).is_err());
 }
+
+#[test]
+fn on_demand_splits_a_hot_keys_shard_within_its_adaptation_time() {
+    // The hot key's shard is written at over 500 KB/s from the event on; after about 15 minutes
+    // on-demand splits it and the stream stops throttling. Without the per-shard split it throttles
+    // until the trace ends.
+    let o = run(&trace("hot-key"), PolicyKind::OnDemand).unwrap();
+    let ttc = o.time_to_capacity.expect("on-demand adapts to a hot key");
+    assert!((15 * 60..=17 * 60).contains(&ttc), "{ttc} s");
+}
