@@ -23,6 +23,14 @@ pub fn update_shard_count_secs(from: u32, to: u32) -> i64 {
     60 + 4 * i64::from(from.max(to))
 }
 
+/// Producers retry a rejected record this many times (four attempts in all) before giving up:
+/// the AWS SDKs' legacy retry mode, and the count `planner::THROTTLE_RETRY_FACTOR` is argued
+/// from. (The newer "standard" mode makes three attempts in all; more retries are the
+/// conservative choice here, since they inflate the rejected-attempt counts the alarms see.)
+/// Backoff before a retry is sub-second at first (full-jitter exponential from a base of tens
+/// of milliseconds), so a rejected record is retried in the next simulated second.
+pub const PRODUCER_RETRIES: usize = 3;
+
 /// Lambda timeout (15 minutes) less a 30 s margin: the scale-up Lambda's deadline.
 pub const LAMBDA_DEADLINE_SECS: i64 = 900 - 30;
 

@@ -173,7 +173,7 @@ fn trace_table(r: &TraceResult) -> String {
     let oracle = r.of(PolicyKind::Oracle).shard_hours;
     let bound = if r.trace.event.is_some() { bound_minutes(r.bound.as_ref()) } else { "—".into() };
     let mut s = String::from(
-        "| policy | throttled | time to capacity (min) | bound (min) | shard-hours | × oracle | cost (USD) | reshards: split / merge / update | max open | peak listed |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| policy | throttled | lost | time to capacity (min) | bound (min) | shard-hours | × oracle | cost (USD) | reshards: split / merge / update | max open | peak listed |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for o in r.outcomes.iter().chain(&r.bound_path) {
         let ttc = if r.trace.event.is_some() { minutes(o.time_to_capacity) } else { "—".into() };
@@ -184,9 +184,10 @@ fn trace_table(r: &TraceResult) -> String {
         };
         let _ = writeln!(
             s,
-            "| {} | {:.3} % | {ttc} | {bound} | {hours} | {:.2} | {:.2} | {} / {} / {} | {} | {} |",
+            "| {} | {:.3} % | {:.4} % | {ttc} | {bound} | {hours} | {:.2} | {:.2} | {} / {} / {} | {} | {} |",
             o.policy.name(),
             o.throttled_pct(),
+            100.0 * o.lost_records / o.demand_records.max(1.0),
             o.shard_hours / oracle,
             o.cost,
             o.ops.splits,
@@ -253,7 +254,11 @@ pub fn markdown(results: &[TraceResult], targets: &[Target], short: bool) -> Str
     let _ = writeln!(
         s,
         "\n## How to read the tables\n\n\
-         * *throttled*: records rejected for exceeding a shard's limit in a second, as a share of all records written.\n\
+         * *throttled*: records rejected at least once for exceeding a shard's limit in a second, as a share of all \
+         records written: each is either delayed (written on a retry) or lost (rejected at all {} attempts; producers retry \
+         {} times, as the AWS SDKs do, in the next second). Retries add to the next second's load, and \
+         `WriteProvisionedThroughputExceeded`, which the throttling alarm watches, counts every rejected attempt. *lost*: \
+         records rejected at every attempt.\n\
          * *time to capacity*: from the trace's event (spike, step, hot key, surge) until the stream first went {} \
          minutes without throttling a record; *not reached* if that never happened before the event ended; 0 if it never throttled.\n\
          * *bound*: the physical bound for this project's alarm, for a sudden event: the event's minute published {} s \
@@ -270,6 +275,8 @@ pub fn markdown(results: &[TraceResult], targets: &[Target], short: bool) -> Str
          account-wide commitment of {} MiB/s of ingest (${:.2} a day at its data-in price), shown beside the cost targets \
          rather than charged to one stream. Records are rounded up to 1 KB; the traces have no consumers, so each record \
          is assumed read once. us-east-1.\n",
+        assumptions::PRODUCER_RETRIES + 1,
+        assumptions::PRODUCER_RETRIES,
         CLEAN_SECS / 60,
         assumptions::METRIC_DELAY_SECS,
         assumptions::NOTIFY_LATENCY_SECS,

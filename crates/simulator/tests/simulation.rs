@@ -51,8 +51,11 @@ fn every_committed_trace_runs_every_policy_within_the_invariants() {
     for r in &results {
         for o in &r.outcomes {
             assert!(o.throttled_records <= o.demand_records + 1e-6, "{} on {}", o.policy.name(), o.trace);
+            // Every record is written, lost after its retries, or still retrying at the end.
+            let settled = o.accepted_records + o.lost_records + o.retrying_at_end;
+            assert!((settled - o.demand_records).abs() < 1e-6 * o.demand_records);
             assert!(
-                (o.accepted_records + o.throttled_records - o.demand_records).abs() < 1e-6 * o.demand_records
+                o.lost_records <= o.throttled_records && o.throttled_records <= o.rejected_attempts + 1e-6
             );
         }
         let ours = r.of(PolicyKind::Ours);
@@ -99,6 +102,23 @@ fn a_stream_with_too_few_shards_throttles() {
     // Ours reacts within minutes, so it must lose far less.
     let ours = run(&t, PolicyKind::Ours).unwrap();
     assert!(ours.throttled_pct() < slow.throttled_pct() / 2.0, "ours {:.2} %", ours.throttled_pct());
+}
+
+#[test]
+fn producers_retry_rejected_records_and_the_metric_counts_every_attempt() {
+    // 3 MiB/s on one shard from 30 minutes in: most first attempts are rejected until the Go
+    // sample doubles, 25 minutes later.
+    let t = custom(0.05, 0.5, r#"{"kind": "step", "at_hours": 0.5, "factor": 6}"#, Some(1));
+    let o = run(&t, PolicyKind::GoSample).unwrap();
+    // Each rejected record is retried up to three times: the rejected attempts outnumber the
+    // records rejected, and some records are rejected at all four attempts and lost.
+    assert!(
+        o.rejected_attempts > 2.0 * o.throttled_records,
+        "{} vs {}",
+        o.rejected_attempts,
+        o.throttled_records
+    );
+    assert!(o.lost_records > 0.0 && o.lost_records < o.throttled_records);
 }
 
 #[test]
