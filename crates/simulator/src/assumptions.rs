@@ -23,6 +23,14 @@ pub fn update_shard_count_secs(from: u32, to: u32) -> i64 {
     60 + 4 * i64::from(from.max(to))
 }
 
+/// Producers retry a rejected record this many times (four attempts in all) before giving up:
+/// the AWS SDKs' legacy retry mode, and the count `planner::THROTTLE_RETRY_FACTOR` is argued
+/// from. (The newer "standard" mode makes three attempts in all; more retries are the
+/// conservative choice here, since they inflate the rejected-attempt counts the alarms see.)
+/// Backoff before a retry is sub-second at first (full-jitter exponential from a base of tens
+/// of milliseconds), so a rejected record is retried in the next simulated second.
+pub const PRODUCER_RETRIES: usize = 3;
+
 /// Lambda timeout (15 minutes) less a 30 s margin: the scale-up Lambda's deadline.
 pub const LAMBDA_DEADLINE_SECS: i64 = 900 - 30;
 
@@ -46,6 +54,13 @@ pub const HISTORY_MINUTES: i64 = 2 * 24 * 60;
 pub const ON_DEMAND_MIN_UNITS: f64 = 4.0;
 pub const ON_DEMAND_ADAPT_SECS: i64 = 15 * 60;
 
+/// On-demand mode also adapts shard by shard: a shard written at more than 500 KB/s is split
+/// within about 15 minutes (as the issue quotes the Kinesis Developer Guide, "Choose the data
+/// stream capacity mode"; the stored copy of that page searched here shows the section but not
+/// the sentence, so it was not re-read). We take KB as KiB: half a shard unit, and split after
+/// [`ON_DEMAND_ADAPT_SECS`] of minutes above it.
+pub const ON_DEMAND_SPLIT_UNITS: f64 = 0.5;
+
 /// Prices, us-east-1, from the Amazon Kinesis Data Streams pricing page
 /// (<https://aws.amazon.com/kinesis/data-streams/pricing/>), figures as of 2026-11-23 as given in
 /// the issue; this machine has no network, so they were not re-read from the page.
@@ -53,9 +68,34 @@ pub const PRICE_SHARD_HOUR: f64 = 0.015;
 /// Per million PUT payload units (one unit per started 25 KB of a record).
 pub const PRICE_PUT_UNITS_PER_MILLION: f64 = 0.014;
 pub const PUT_PAYLOAD_UNIT_BYTES: f64 = 25.0 * 1024.0;
-/// On-demand: per stream-hour and per GB written (each record rounded up to 1 KB; GB = 2^30 bytes).
-pub const PRICE_ON_DEMAND_STREAM_HOUR: f64 = 0.04;
-pub const PRICE_ON_DEMAND_PER_GB: f64 = 0.08;
+/// An on-demand mode's prices: per stream-hour, per GB written and per GB read (each record
+/// rounded up to 1 KB both ways; GB = 2^30 bytes).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OnDemandPrices {
+    pub stream_hour: f64,
+    pub per_gb_in: f64,
+    pub per_gb_out: f64,
+}
+
+/// On-demand Standard (pricing page, as above).
+pub const ON_DEMAND_STANDARD: OnDemandPrices =
+    OnDemandPrices { stream_hour: 0.04, per_gb_in: 0.08, per_gb_out: 0.04 };
+
+/// On-demand Advantage, an account-level mode (pricing page, as given in the issue): no
+/// stream-hour charge and lower data prices, in exchange for an account-wide minimum throughput
+/// commitment (`MinimumThroughputBillingCommitment`, at least 24 h, Kinesis API Reference).
+pub const ON_DEMAND_ADVANTAGE: OnDemandPrices =
+    OnDemandPrices { stream_hour: 0.0, per_gb_in: 0.032, per_gb_out: 0.016 };
+
+/// On-demand Advantage's commitment: the account pays for at least this much ingest (25 MiB/s)
+/// whatever its streams write. It belongs to the account, not to one stream, so the report shows
+/// its minimum charge beside the Advantage row instead of loading it onto one simulated stream.
+pub const ON_DEMAND_ADVANTAGE_COMMITMENT_MIB_PER_SEC: f64 = 25.0;
+
+/// The traces model writes only. For the read side of on-demand bills we assume each accepted
+/// record is read once, by one consumer (no enhanced fan-out), as most streams have at least one.
+pub const READS_PER_RECORD: f64 = 1.0;
+
 pub const ON_DEMAND_RECORD_ROUNDING_BYTES: f64 = 1024.0;
 pub const GB: f64 = 1024.0 * 1024.0 * 1024.0;
 

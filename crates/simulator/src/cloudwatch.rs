@@ -10,6 +10,19 @@ use planner::{AlarmSpec, Comparison, Metric, SHARD_BYTES_PER_SEC, SHARD_RECORDS_
 
 use crate::assumptions::METRIC_DELAY_SECS;
 
+/// CloudWatch evaluates an alarm once a minute, on the minute.
+pub const EVALUATION_SECS: i64 = 60;
+
+/// When the datapoint of minute `m` is published: the minute's end plus the metric delay.
+pub fn published_at(m: i64) -> i64 {
+    (m + 1) * 60 + METRIC_DELAY_SECS
+}
+
+/// The first alarm evaluation at or after `t`.
+pub fn next_evaluation(t: i64) -> i64 {
+    -(-t).div_euclid(EVALUATION_SECS) * EVALUATION_SECS
+}
+
 /// One minute's sums.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Point {
@@ -45,7 +58,7 @@ impl Metrics {
         self.points.push(point);
     }
 
-    /// The first minute not yet published at `now`.
+    /// The first minute not yet published at `now` (the inverse of [`published_at`]).
     pub fn published_until(&self, now: i64) -> i64 {
         let recorded = self.points.len() as i64 - self.history;
         (now - METRIC_DELAY_SECS).div_euclid(60).min(recorded)
@@ -195,5 +208,29 @@ impl Alarm {
             self.state = State::Ok;
             self.changed_at = now;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minute_is_published_exactly_at_published_at() {
+        let mut metrics = Metrics::new(0, Point::default());
+        for m in 0..10 {
+            metrics.push(m, Point::default());
+        }
+        for m in 0..5 {
+            assert_eq!(metrics.published_until(published_at(m) - 1), m);
+            assert_eq!(metrics.published_until(published_at(m)), m + 1);
+        }
+    }
+
+    #[test]
+    fn evaluations_fall_on_the_minute() {
+        assert_eq!(next_evaluation(150), 180);
+        assert_eq!(next_evaluation(180), 180);
+        assert_eq!(next_evaluation(-30), 0);
     }
 }

@@ -25,7 +25,8 @@
 //!   `ListShards` (the report's *peak listed*), and they make their children "young" for the
 //!   scale-down rule.
 //! * **Cost** (`cost`, `assumptions`): us-east-1 prices from the Kinesis Data Streams pricing page as of
-//!   2026-11-23, as given in the issue (not re-read from the page: no network here).
+//!   2026-11-23, as given in the issue (not re-read from the page: no network here). The traces
+//!   have no consumers; on-demand bills assume each record is read once.
 //! * **Time**: one-second steps for traffic and throttling, for every trace (a week is 604,800
 //!   steps); policies act on minute or five-minute datapoints as their real counterparts do.
 //!

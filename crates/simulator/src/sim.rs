@@ -10,7 +10,9 @@
 //! pollers act on minute (or five-minute) sums, as CloudWatch gives them.
 
 use crate::SimError;
-use crate::assumptions::{HISTORY_MINUTES, MAX_SHARDS, MIN_SHARDS};
+use crate::assumptions::{
+    HISTORY_MINUTES, MAX_SHARDS, MIN_SHARDS, ON_DEMAND_ADVANTAGE, ON_DEMAND_STANDARD, PRODUCER_RETRIES,
+};
 use crate::cloudwatch::{Metrics, Point};
 use crate::cost;
 use crate::kinesis::{Kinesis, OpCounts, accepted_units};
@@ -34,8 +36,17 @@ pub struct Outcome {
     pub policy: PolicyKind,
     pub trace: String,
     pub demand_records: f64,
+    /// Records written, at their first attempt or a retry.
     pub accepted_records: f64,
+    /// Records rejected at least once: delayed (accepted on a retry) or lost. What the report
+    /// calls *throttled*.
     pub throttled_records: f64,
+    /// Records rejected at every attempt: lost to the producer's retries.
+    pub lost_records: f64,
+    /// Records still waiting for a retry when the trace ends.
+    pub retrying_at_end: f64,
+    /// Rejected attempts, retries included: what `WriteProvisionedThroughputExceeded` sums.
+    pub rejected_attempts: f64,
     /// Open shards × hours (for on-demand: its even shards, which are not what it bills).
     pub shard_hours: f64,
     pub cost: f64,
@@ -54,10 +65,10 @@ impl Outcome {
     }
 }
 
-/// Runs `policy` over `trace`. Only the policy under test (ours) has invariants enforced; see
-/// [`crate::kinesis`].
+/// Runs `policy` over `trace`. Only the policy under test (ours) and the bound's path have
+/// invariants enforced; see [`crate::kinesis`].
 pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
-    let strict = (policy == PolicyKind::Ours).then(|| policy.name().to_owned());
+    let strict = matches!(policy, PolicyKind::Ours | PolicyKind::BoundPath).then(|| policy.name().to_owned());
     let mut kinesis = Kinesis::new(trace.initial_shards(), (MIN_SHARDS, MAX_SHARDS), strict);
     let mut controller = policy.controller(trace, &mut kinesis);
     let rpb = trace.records_per_byte();
@@ -70,6 +81,9 @@ pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
         demand_records: 0.0,
         accepted_records: 0.0,
         throttled_records: 0.0,
+        lost_records: 0.0,
+        retrying_at_end: 0.0,
+        rejected_attempts: 0.0,
         shard_hours: 0.0,
         cost: 0.0,
         ops: OpCounts::default(),
@@ -83,6 +97,8 @@ pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
     let (mut demand_units, mut capacity_units, mut throttled_units) = (0.0, 0.0, 0.0);
     let mut shard_secs = 0u64;
     let mut clean_since: Option<i64> = None;
+    // retrying[k]: records rejected at attempt k + 1, retried in the next second.
+    let mut retrying = [0.0; PRODUCER_RETRIES];
     for t in 0..trace.secs {
         kinesis.advance(t)?;
         controller.tick(t, &mut Env { kinesis: &mut kinesis, metrics: &metrics, trace })?;
@@ -90,7 +106,11 @@ pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
             shares = kinesis.shares(trace.hot_key, trace.hot_share(t / 60));
             kinesis.changed = false;
         }
-        let bytes = trace.bytes_at(t);
+        // Retries go to the same keys as first attempts, so they scale the second's demand.
+        let fresh_bytes = trace.bytes_at(t);
+        let fresh = fresh_bytes * rpb;
+        let retries: f64 = retrying.iter().sum();
+        let bytes = fresh_bytes + retries / rpb;
         let units = trace.units(bytes);
         let accepted = accepted_units(units, &shares, kinesis.shard_limit);
         // Shares sum to 1 only to float precision: a shortfall below 1e-9 is rounding, not throttling.
@@ -100,13 +120,20 @@ pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
         let records = bytes * rpb;
         minute.bytes += bytes * fraction;
         minute.records += records * fraction;
+        // The metric counts every rejected attempt, retries included.
         minute.throttled += records * (1.0 - fraction);
-        out.demand_records += records;
+        out.rejected_attempts += records * (1.0 - fraction);
+        out.demand_records += fresh;
         out.accepted_records += records * fraction;
-        out.throttled_records += records * (1.0 - fraction);
+        out.throttled_records += fresh * (1.0 - fraction);
+        out.lost_records += retrying[PRODUCER_RETRIES - 1] * (1.0 - fraction);
+        for k in (1..PRODUCER_RETRIES).rev() {
+            retrying[k] = retrying[k - 1] * (1.0 - fraction);
+        }
+        retrying[0] = fresh * (1.0 - fraction);
         shard_secs += u64::from(kinesis.open());
         out.max_open = out.max_open.max(kinesis.open());
-        demand_units += units;
+        demand_units += trace.units(fresh_bytes);
         capacity_units += f64::from(kinesis.open()) * kinesis.shard_limit;
         throttled_units += units - accepted;
         if let Some(event) = trace.event
@@ -130,6 +157,7 @@ pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
             (demand_units, capacity_units, throttled_units) = (0.0, 0.0, 0.0);
         }
     }
+    out.retrying_at_end = retrying.iter().sum();
     out.shard_hours = shard_secs as f64 / 3600.0;
     out.ops = kinesis.ops;
     out.peak_listed = kinesis.peak_listed;
@@ -138,7 +166,12 @@ pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
         Billing::Provisioned => {
             cost::provisioned(out.shard_hours, out.accepted_records, trace.record_bytes())
         }
-        Billing::OnDemand => cost::on_demand(hours, out.accepted_records, trace.record_bytes()),
+        Billing::OnDemand => {
+            cost::on_demand(ON_DEMAND_STANDARD, hours, out.accepted_records, trace.record_bytes())
+        }
+        Billing::OnDemandAdvantage => {
+            cost::on_demand(ON_DEMAND_ADVANTAGE, hours, out.accepted_records, trace.record_bytes())
+        }
     };
     Ok(out)
 }

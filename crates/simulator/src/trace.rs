@@ -48,7 +48,7 @@ pub enum Shape {
         amplitude: f64,
         peak_hour: f64,
     },
-    /// `factor`× from `at_hours` for `hold_minutes`, with a one-minute ramp up.
+    /// `factor`× from `at_hours` for `hold_minutes`: an instant step up and down.
     Flash {
         at_hours: f64,
         factor: f64,
@@ -324,11 +324,7 @@ impl Shape {
             Shape::Diurnal { amplitude, peak_hour } => (diurnal(amplitude, peak_hour), 0.0),
             Shape::Flash { at_hours, factor, hold_minutes } => {
                 let into = (h - at_hours) * 60.0;
-                let level = if into < 0.0 || into >= hold_minutes {
-                    1.0
-                } else {
-                    1.0 + (factor - 1.0) * (into + 1.0).min(1.0)
-                };
+                let level = if into < 0.0 || into >= hold_minutes { 1.0 } else { factor };
                 (level, 0.0)
             }
             Shape::Step { at_hours, factor } => (if h >= at_hours { factor } else { 1.0 }, 0.0),

@@ -3,7 +3,7 @@
 
 use simulator::policies::{Billing, PolicyKind};
 use simulator::recorded;
-use simulator::report::run_all;
+use simulator::report::{TraceResult, run_all};
 use simulator::sim::run;
 use simulator::trace::{self, Trace, TraceSpec};
 
@@ -50,15 +50,37 @@ fn every_committed_trace_runs_every_policy_within_the_invariants() {
     // makes a call Kinesis refuses.
     let results = run_all(&trace::all().unwrap()).unwrap();
     for r in &results {
-        for o in &r.outcomes {
-            assert!(o.throttled_records <= o.demand_records + 1e-6, "{} on {}", o.policy.name(), o.trace);
-            assert!(
-                (o.accepted_records + o.throttled_records - o.demand_records).abs() < 1e-6 * o.demand_records
-            );
-        }
+        r.outcomes.iter().for_each(assert_records_add_up);
         let ours = r.of(PolicyKind::Ours);
         assert!((1..=256).contains(&ours.max_open));
         assert_eq!(ours.ops.refused, 0, "{}", r.trace.name());
+        the_bound_path_throttles_no_more_than_a_reactive_policy(r);
+    }
+}
+
+/// A physical bound: no policy woken by an alarm (or on-demand, which adapts after the fact)
+/// may throttle less than the bound's path carried out; if one did, the bound would be wrong.
+/// Static provisioning and the oracle know the future and are not bounded by it.
+fn the_bound_path_throttles_no_more_than_a_reactive_policy(r: &TraceResult) {
+    let Some(path) = &r.bound_path else { return };
+    assert_eq!(path.ops.refused, 0, "{}", r.trace.name());
+    let reactive = [
+        PolicyKind::Ours,
+        PolicyKind::Baseline,
+        PolicyKind::ScalingUtils,
+        PolicyKind::GoSample,
+        PolicyKind::OnDemand,
+    ];
+    for policy in reactive {
+        let o = r.of(policy);
+        assert!(
+            path.throttled_records <= o.throttled_records,
+            "{} throttled {} records on {}, the bound path {}",
+            policy.name(),
+            o.throttled_records,
+            r.trace.name(),
+            path.throttled_records
+        );
     }
 }
 
@@ -73,6 +95,23 @@ fn a_stream_with_too_few_shards_throttles() {
     // Ours reacts within minutes, so it must lose far less.
     let ours = run(&t, PolicyKind::Ours).unwrap();
     assert!(ours.throttled_pct() < slow.throttled_pct() / 2.0, "ours {:.2} %", ours.throttled_pct());
+}
+
+#[test]
+fn producers_retry_rejected_records_and_the_metric_counts_every_attempt() {
+    // 3 MiB/s on one shard from 30 minutes in: most first attempts are rejected until the Go
+    // sample doubles, 25 minutes later.
+    let t = custom(0.05, 0.5, r#"{"kind": "step", "at_hours": 0.5, "factor": 6}"#, Some(1));
+    let o = run(&t, PolicyKind::GoSample).unwrap();
+    // Each rejected record is retried up to three times: the rejected attempts outnumber the
+    // records rejected, and some records are rejected at all four attempts and lost.
+    assert!(
+        o.rejected_attempts > 2.0 * o.throttled_records,
+        "{} vs {}",
+        o.rejected_attempts,
+        o.throttled_records
+    );
+    assert!(o.lost_records > 0.0 && o.lost_records < o.throttled_records);
 }
 
 #[test]
@@ -125,9 +164,7 @@ fn the_example_recording_runs_every_policy_within_the_invariants() {
     assert_eq!(oracle.throttled_records, 0.0);
     assert_eq!(r.of(PolicyKind::StaticPeak).throttled_records, 0.0);
     for o in &r.outcomes {
-        assert!(
-            (o.accepted_records + o.throttled_records - o.demand_records).abs() < 1e-6 * o.demand_records
-        );
+        assert_records_add_up(o);
         // No policy that never throttled can have done it on fewer shard-hours than hindsight.
         if o.policy.billing() == Billing::Provisioned && o.throttled_records == 0.0 {
             assert!(oracle.shard_hours <= o.shard_hours, "{} beat the oracle", o.policy.name());
@@ -137,4 +174,29 @@ fn the_example_recording_runs_every_policy_within_the_invariants() {
     assert_eq!(ours.ops.refused, 0);
     assert!(ours.time_to_capacity.is_some(), "ours never caught up with the launch at minute 120");
     assert!(r.bound.is_some());
+}
+
+#[test]
+fn on_demand_splits_a_hot_keys_shard_within_its_adaptation_time() {
+    // The hot key's shard is written at over 500 KB/s from the event on; after about 15 minutes
+    // on-demand splits it and the stream stops throttling. Without the per-shard split it throttles
+    // until the trace ends.
+    let o = run(&trace("hot-key"), PolicyKind::OnDemand).unwrap();
+    let ttc = o.time_to_capacity.expect("on-demand adapts to a hot key");
+    assert!((15 * 60..=17 * 60).contains(&ttc), "{ttc} s");
+}
+
+/// Every record is written, lost after its retries, or still retrying at the end; a record is
+/// lost only after it was throttled.
+#[track_caller]
+fn assert_records_add_up(o: &simulator::sim::Outcome) {
+    assert!(o.throttled_records <= o.demand_records + 1e-6, "{} on {}", o.policy.name(), o.trace);
+    let settled = o.accepted_records + o.lost_records + o.retrying_at_end;
+    assert!(
+        (settled - o.demand_records).abs() < 1e-6 * o.demand_records,
+        "{} on {}",
+        o.policy.name(),
+        o.trace
+    );
+    assert!(o.lost_records <= o.throttled_records && o.throttled_records <= o.rejected_attempts + 1e-6);
 }

@@ -38,6 +38,7 @@ pub trait Controller {
 pub enum Billing {
     Provisioned,
     OnDemand,
+    OnDemandAdvantage,
 }
 
 /// The policies, in the order the report prints them.
@@ -48,17 +49,23 @@ pub enum PolicyKind {
     ScalingUtils,
     GoSample,
     OnDemand,
+    /// On-demand's capacity, billed as On-demand Advantage.
+    OnDemandAdvantage,
     StaticPeak,
     Oracle,
+    /// Not a policy: the physical bound's path, run through the same engine
+    /// ([`crate::bound::BoundPath`]); not in [`PolicyKind::ALL`].
+    BoundPath,
 }
 
 impl PolicyKind {
-    pub const ALL: [PolicyKind; 7] = [
+    pub const ALL: [PolicyKind; 8] = [
         PolicyKind::Ours,
         PolicyKind::Baseline,
         PolicyKind::ScalingUtils,
         PolicyKind::GoSample,
         PolicyKind::OnDemand,
+        PolicyKind::OnDemandAdvantage,
         PolicyKind::StaticPeak,
         PolicyKind::Oracle,
     ];
@@ -70,8 +77,10 @@ impl PolicyKind {
             PolicyKind::ScalingUtils => "scaling-utils (Java)",
             PolicyKind::GoSample => "AWS Go sample",
             PolicyKind::OnDemand => "on-demand",
+            PolicyKind::OnDemandAdvantage => "on-demand Advantage",
             PolicyKind::StaticPeak => "static at peak",
             PolicyKind::Oracle => "oracle",
+            PolicyKind::BoundPath => "bound path",
         }
     }
 
@@ -83,8 +92,10 @@ impl PolicyKind {
             PolicyKind::ScalingUtils => "scaling-utils",
             PolicyKind::GoSample => "go-sample",
             PolicyKind::OnDemand => "on-demand",
+            PolicyKind::OnDemandAdvantage => "on-demand-advantage",
             PolicyKind::StaticPeak => "static",
             PolicyKind::Oracle => "oracle",
+            PolicyKind::BoundPath => "bound-path",
         }
     }
 
@@ -96,13 +107,19 @@ impl PolicyKind {
             PolicyKind::ScalingUtils => scaling_utils::PARAMETERS,
             PolicyKind::GoSample => go_sample::PARAMETERS,
             PolicyKind::OnDemand => on_demand::PARAMETERS,
+            PolicyKind::OnDemandAdvantage => on_demand::ADVANTAGE_PARAMETERS,
             PolicyKind::StaticPeak => static_peak::PARAMETERS,
             PolicyKind::Oracle => oracle::PARAMETERS,
+            PolicyKind::BoundPath => crate::bound::PARAMETERS,
         }
     }
 
     pub fn billing(self) -> Billing {
-        if self == PolicyKind::OnDemand { Billing::OnDemand } else { Billing::Provisioned }
+        match self {
+            PolicyKind::OnDemand => Billing::OnDemand,
+            PolicyKind::OnDemandAdvantage => Billing::OnDemandAdvantage,
+            _ => Billing::Provisioned,
+        }
     }
 
     /// Whether the policy starts from the trace's initial shard count (the autoscalers) or
@@ -113,9 +130,10 @@ impl PolicyKind {
             PolicyKind::Baseline => Box::new(baseline::Baseline::new(kinesis.open())),
             PolicyKind::ScalingUtils => Box::new(scaling_utils::ScalingUtils::default()),
             PolicyKind::GoSample => Box::new(go_sample::GoSample::new(kinesis.open())),
-            PolicyKind::OnDemand => Box::new(on_demand::OnDemand::new(trace)),
+            PolicyKind::OnDemand | PolicyKind::OnDemandAdvantage => Box::new(on_demand::OnDemand::new(trace)),
             PolicyKind::StaticPeak => Box::new(static_peak::StaticPeak::new(trace, kinesis)),
             PolicyKind::Oracle => Box::new(oracle::Oracle),
+            PolicyKind::BoundPath => Box::new(crate::bound::BoundPath::new(trace)),
         }
     }
 }
@@ -130,7 +148,7 @@ pub(crate) fn widest(kinesis: &Kinesis) -> Option<(planner::ShardId, planner::Ha
 
 /// Whether now is a CloudWatch alarm evaluation (once a minute).
 pub(crate) fn evaluation(now: i64) -> bool {
-    now % 60 == 0
+    crate::cloudwatch::next_evaluation(now) == now
 }
 
 /// CloudWatch's once-a-minute evaluation of `alarms`: each that goes to `ALARM` is delivered to
