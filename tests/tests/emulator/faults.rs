@@ -301,20 +301,34 @@ async fn scale_up_scenario(rule: Rule) -> Verdict {
         tokio::task::spawn_blocking(move || crate::scale_up::apply(TOPIC, &config)).await.expect("apply");
     let clients = emulator_clients().await;
     let policy = crate::scale_up::policy_of(&clients.streams(), &s).await;
-    crate::scale_up::set_in_alarm(&clients, &s).await;
     let spec = crate::scale_up::spec_for(&s, 1, &policy, Metric::IncomingBytes);
     let message = crate::scale_up::alarm_message(&spec, Utc::now(), crate::scale_up::hot_bytes(&spec));
     let event = crate::scale_up::sns_event(TOPIC, &[message]);
 
-    let proxy = Arc::new(FaultProxy::start(&endpoint(), FaultPlan::none()));
-    let (via, plan, first_event) = (proxy.clone(), FaultPlan::new(vec![rule.clone()]), event.clone());
-    let (lambda, answer) = tokio::task::spawn_blocking(move || {
-        let lambda = function_through("lambda-scale-up", &via, &[], SCALE_UP_TIMEOUT, plan);
-        let answer = lambda.try_invoke(first_event);
-        (lambda, answer)
-    })
-    .await
-    .expect("invoke");
+    // The scenario needs the alarm in ALARM when the function confirms it. The emulator evaluates
+    // alarms on its own and may set a hand-set ALARM back to OK in between (more often on a busy
+    // machine); the function then rightly ignores the alarm and makes no call the fault could hit.
+    // That run tested nothing: set the alarm again and run it again.
+    let mut attempts = 0;
+    let (proxy, lambda, answer) = loop {
+        attempts += 1;
+        crate::scale_up::set_in_alarm(&clients, &s).await;
+        let proxy = Arc::new(FaultProxy::start(&endpoint(), FaultPlan::none()));
+        let (via, plan, first_event) = (proxy.clone(), FaultPlan::new(vec![rule.clone()]), event.clone());
+        let (lambda, answer) = tokio::task::spawn_blocking(move || {
+            let lambda = function_through("lambda-scale-up", &via, &[], SCALE_UP_TIMEOUT, plan);
+            let answer = lambda.try_invoke(first_event);
+            (lambda, answer)
+        })
+        .await
+        .expect("invoke");
+        let reset_meanwhile = proxy.injected().is_empty()
+            && crate::scale_up::decision_outcomes(&lambda, 1) == ["ignored"]
+            && lambda.decisions()[0]["reason"].as_str().is_some_and(|r| r.contains("not in ALARM"));
+        if !reset_meanwhile || attempts == 3 {
+            break (proxy, lambda, answer);
+        }
+    };
     check_injected(&proxy)?;
     let how = match answer.map_err(|hung| format!("the function did not answer: {hung}"))? {
         Ok(_) => "converged".to_owned(),

@@ -172,7 +172,7 @@ pub(crate) fn hot_bytes(spec: &AlarmSpec) -> f64 {
 /// The outcomes of every decision so far, once at least `expected` have arrived (or 5 s passed):
 /// the function prints each decision before it answers, but the harness reads its stdout on
 /// another thread, so a line may land just after the invocation returns.
-fn decision_outcomes(lambda: &LocalLambda, expected: usize) -> Vec<String> {
+pub(crate) fn decision_outcomes(lambda: &LocalLambda, expected: usize) -> Vec<String> {
     let until = Instant::now() + Duration::from_secs(5);
     while lambda.decisions().len() < expected && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(20));
