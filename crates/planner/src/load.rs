@@ -61,6 +61,12 @@ impl LoadSeries {
         LoadSeries { period_secs: self.period_secs, points }
     }
 
+    /// Each dimension at its own maximum over the series (zero when empty): the per-shard load a
+    /// scale-up sizes from where shard-level metrics are on.
+    pub fn peak(&self) -> Rate {
+        self.points.values().fold(Rate::ZERO, |peak, r| peak.max(*r))
+    }
+
     /// The highest utilisation of `shards` shards at any datapoint, and when (`None` if empty).
     pub fn peak_utilisation(&self, shards: u32) -> Option<(DateTime<Utc>, f64)> {
         self.points
@@ -393,6 +399,14 @@ mod tests {
 
     fn evidence(metric: Metric, datapoints: &[f64]) -> AlarmEvidence {
         AlarmEvidence { metric, period_secs: 60, datapoints: datapoints.to_vec(), threshold: Some(1.0) }
+    }
+
+    #[test]
+    fn the_peak_takes_each_dimension_at_its_own_maximum() {
+        let t = |s| DateTime::from_timestamp(s, 0).unwrap();
+        let series =
+            LoadSeries::from_sums(60, [(t(0), 60.0), (t(60), 120.0)], [(t(0), 600.0), (t(60), 60.0)]);
+        assert_eq!(series.peak(), Rate { bytes_per_sec: 2.0, records_per_sec: 10.0 });
     }
 
     #[test]

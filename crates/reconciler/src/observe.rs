@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use planner::{
-    KINESIS_NAMESPACE, LoadSeries, Metric, Rate, ReadStatus, SeriesRead, ShardId, align_down,
+    KINESIS_NAMESPACE, LoadSeries, Metric, ReadStatus, SeriesRead, ShardId, align_down,
     streams_per_metrics_call,
 };
 
@@ -144,22 +144,4 @@ pub async fn shard_load_series<M: MetricsPort>(
         }
     }
     Ok((loads, calls))
-}
-
-/// The peak of each dimension over a series: what a scale-up decision sizes for.
-pub fn peak_rate(series: &LoadSeries) -> Rate {
-    series.points.values().fold(Rate::ZERO, |peak, r| peak.max(*r))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_peak_takes_each_dimension_at_its_own_maximum() {
-        let t = |s| DateTime::from_timestamp(s, 0).unwrap();
-        let series =
-            LoadSeries::from_sums(60, [(t(0), 60.0), (t(60), 120.0)], [(t(0), 600.0), (t(60), 60.0)]);
-        assert_eq!(peak_rate(&series), Rate { bytes_per_sec: 2.0, records_per_sec: 10.0 });
-    }
 }

@@ -30,8 +30,8 @@ use crate::ports::{
 };
 use crate::rearm::{Reset, Rewrite, rearm, set_ok};
 use crate::{
-    Clock, ExecuteSettings, Jitter, ReconcileError, execute, load_series, peak_rate, retry_until,
-    shard_load_series, wait_for_active,
+    Clock, ExecuteSettings, Jitter, ReconcileError, execute, load_series, retry_until, shard_load_series,
+    wait_for_active,
 };
 
 /// Where and when the handler runs: one invocation's facts.
@@ -489,7 +489,7 @@ async fn load<C: MetricsPort + Sync>(
             shard_load_series(cloudwatch, stream, &ids, window.period_secs, window.start, window.end)
         })
         .await?;
-        series.iter().map(|(id, s)| (id.clone(), peak_rate(&s.series))).collect()
+        series.iter().map(|(id, s)| (id.clone(), s.series.peak())).collect()
     } else {
         BTreeMap::new()
     };

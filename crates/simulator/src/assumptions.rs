@@ -92,6 +92,28 @@ pub const ON_DEMAND_ADVANTAGE: OnDemandPrices =
 /// its minimum charge beside the Advantage row instead of loading it onto one simulated stream.
 pub const ON_DEMAND_ADVANTAGE_COMMITMENT_MIB_PER_SEC: f64 = 25.0;
 
+/// Shard-level (enhanced) metrics are billed by CloudWatch, not Kinesis: Kinesis sends them "every
+/// minute for an additional cost" once `EnableEnhancedMonitoring` turns them on (Elastic's
+/// Kinesis metricset docs, <https://www.elastic.co/guide/en/beats/metricbeat/current/metricbeat-metricset-aws-kinesis.html>,
+/// paraphrasing the Kinesis Developer Guide), each metric of each shard being one CloudWatch
+/// metric at the custom-metric price: US$0.30 per metric-month for the first 10,000 metrics
+/// (CloudWatch pricing, <https://aws.amazon.com/cloudwatch/pricing/>, as quoted by
+/// <https://cal53.calculator.city/cloudwatch-custom-metrics-calculator/>; the stored copy of the
+/// AWS page searched here shows the free tier but not the paid table), prorated by the hour.
+/// This tool enables the two it reads (`planner::SHARD_METRICS`: IncomingBytes, IncomingRecords).
+pub const PRICE_METRIC_MONTH: f64 = 0.30;
+pub const SHARD_LEVEL_METRICS_PER_SHARD: f64 = 2.0;
+
+/// A standard-resolution (60 s) alarm: US$0.10 per alarm-month (CloudWatch pricing, as quoted
+/// by <https://c3x.dev/resources/aws/aws_cloudwatch_metric_alarm>), prorated by the hour; the
+/// free tier's 10 alarms are left out (an account running this tool has more). With shard-level
+/// metrics on, `planner::shard_alarm_specs` writes a bytes and a records alarm per open shard.
+pub const PRICE_ALARM_MONTH: f64 = 0.10;
+pub const SHARD_ALARMS_PER_SHARD: f64 = 2.0;
+
+/// CloudWatch bills metrics and alarms per month, prorated by the hour: 730 hours a month.
+pub const HOURS_PER_MONTH: f64 = 730.0;
+
 /// The traces model writes only. For the read side of on-demand bills we assume each accepted
 /// record is read once, by one consumer (no enhanced fan-out), as most streams have at least one.
 pub const READS_PER_RECORD: f64 = 1.0;

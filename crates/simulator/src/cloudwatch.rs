@@ -5,8 +5,16 @@
 //! put", AWS docs); rejected ones appear only in `WriteProvisionedThroughputExceeded` (records).
 //! So while a stream throttles, its load metrics show its capacity, not its demand: a policy
 //! cannot see how far short it is from these metrics alone.
+//!
+//! Shard-level ("enhanced") metrics, where a policy turns them on (`EnableEnhancedMonitoring`),
+//! are the same sums per open shard (`ShardId` dimension), published with the same delay: AWS
+//! sends both levels every minute. A shard's series starts in the minute it opened and stops
+//! after the minute it closed; a per-shard alarm reads its shard's series, so one on a closed
+//! shard sees no data (`notBreaching`).
 
-use planner::{AlarmSpec, Comparison, Metric, SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
+use std::collections::BTreeMap;
+
+use planner::{AlarmSpec, Comparison, Metric, SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC, ShardId};
 
 use crate::assumptions::METRIC_DELAY_SECS;
 
@@ -52,6 +60,11 @@ impl Metrics {
         Metrics { history, points: vec![before; history as usize] }
     }
 
+    /// A series whose first minute is `m` (a shard opened in it), with no history before.
+    pub fn from_minute(m: i64) -> Metrics {
+        Metrics { history: -m, points: Vec::new() }
+    }
+
     /// Records the sums of minute `m`, which must be the next one.
     pub fn push(&mut self, m: i64, point: Point) {
         debug_assert_eq!(m + self.history, self.points.len() as i64);
@@ -88,6 +101,47 @@ impl Metrics {
     }
 }
 
+/// Each shard's own sums (enhanced monitoring), by shard id; empty where it is off.
+#[derive(Debug, Clone, Default)]
+pub struct ShardMetrics {
+    by_shard: BTreeMap<ShardId, Metrics>,
+}
+
+impl ShardMetrics {
+    /// The shards open at the start, each with `history` minutes of its share of `before`.
+    pub fn new<'a>(
+        history: i64,
+        before: Point,
+        shares: impl IntoIterator<Item = (&'a ShardId, f64)>,
+    ) -> ShardMetrics {
+        let by_shard = shares
+            .into_iter()
+            .map(|(id, share)| {
+                let point = Point {
+                    bytes: before.bytes * share,
+                    records: before.records * share,
+                    throttled: before.throttled * share,
+                };
+                (id.clone(), Metrics::new(history, point))
+            })
+            .collect();
+        ShardMetrics { by_shard }
+    }
+
+    /// Records the sums of minute `m` for every shard open during it; a shard seen for the first
+    /// time starts its series here.
+    pub fn push(&mut self, m: i64, points: BTreeMap<ShardId, Point>) {
+        for (id, point) in points {
+            self.by_shard.entry(id).or_insert_with(|| Metrics::from_minute(m)).push(m, point);
+        }
+    }
+
+    /// One shard's series, if it ever had one.
+    pub fn of(&self, shard: &ShardId) -> Option<&Metrics> {
+        self.by_shard.get(shard)
+    }
+}
+
 /// What an alarm watches.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Watch {
@@ -115,6 +169,8 @@ pub enum State {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alarm {
     pub watch: Watch,
+    /// The `ShardId` dimension of a per-shard alarm: it reads that shard's metrics.
+    pub shard: Option<ShardId>,
     pub period_secs: i64,
     pub evaluation_periods: u32,
     pub datapoints_to_alarm: u32,
@@ -129,6 +185,10 @@ pub struct Alarm {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification {
     pub alarm: usize,
+    /// What the alarm watches and, for a per-shard alarm, its shard (the Lambda reads the
+    /// `ShardId` dimension): together they name the alarm across re-arms.
+    pub watch: Watch,
+    pub shard: Option<ShardId>,
     pub changed_at: i64,
     /// The breaching datapoints the state reason quotes.
     pub datapoints: Vec<f64>,
@@ -140,6 +200,7 @@ impl Alarm {
     pub fn from_spec(spec: &AlarmSpec) -> Alarm {
         Alarm {
             watch: Watch::Metric(spec.metric),
+            shard: spec.shard.clone(),
             period_secs: i64::from(spec.period_secs),
             evaluation_periods: spec.evaluation_periods,
             datapoints_to_alarm: spec.datapoints_to_alarm,
@@ -225,6 +286,20 @@ mod tests {
             assert_eq!(metrics.published_until(published_at(m) - 1), m);
             assert_eq!(metrics.published_until(published_at(m)), m + 1);
         }
+    }
+
+    #[test]
+    fn a_shard_opened_later_has_datapoints_only_from_its_first_minute() {
+        let (old, new) = (ShardId::new("shardId-000000000000"), ShardId::new("shardId-000000000001"));
+        let before = Point { bytes: 60.0, records: 6.0, throttled: 0.0 };
+        let mut shards = ShardMetrics::new(2, before, [(&old, 0.5)]);
+        let point = Point { bytes: 1.0, records: 1.0, throttled: 0.0 };
+        shards.push(0, [(old.clone(), point)].into());
+        shards.push(1, [(old.clone(), point), (new.clone(), point)].into());
+        let now = published_at(1);
+        assert_eq!(shards.of(&old).unwrap().sum(-2, -1, now).unwrap().bytes, 30.0);
+        assert_eq!(shards.of(&new).unwrap().sum(0, 2, now), None, "no datapoint before it opened");
+        assert_eq!(shards.of(&new).unwrap().sum(1, 2, now), Some(point));
     }
 
     #[test]

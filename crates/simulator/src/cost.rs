@@ -2,8 +2,10 @@
 //! written and read. Prices and rounding rules are in [`crate::assumptions`].
 
 use crate::assumptions::{
-    GB, ON_DEMAND_ADVANTAGE, ON_DEMAND_ADVANTAGE_COMMITMENT_MIB_PER_SEC, ON_DEMAND_RECORD_ROUNDING_BYTES,
-    OnDemandPrices, PRICE_PUT_UNITS_PER_MILLION, PRICE_SHARD_HOUR, PUT_PAYLOAD_UNIT_BYTES, READS_PER_RECORD,
+    GB, HOURS_PER_MONTH, ON_DEMAND_ADVANTAGE, ON_DEMAND_ADVANTAGE_COMMITMENT_MIB_PER_SEC,
+    ON_DEMAND_RECORD_ROUNDING_BYTES, OnDemandPrices, PRICE_ALARM_MONTH, PRICE_METRIC_MONTH,
+    PRICE_PUT_UNITS_PER_MILLION, PRICE_SHARD_HOUR, PUT_PAYLOAD_UNIT_BYTES, READS_PER_RECORD,
+    SHARD_ALARMS_PER_SHARD, SHARD_LEVEL_METRICS_PER_SHARD,
 };
 
 /// Provisioned mode: `shard_hours` of open shards (closed ones are not billed) and one PUT
@@ -11,6 +13,16 @@ use crate::assumptions::{
 pub fn provisioned(shard_hours: f64, records: f64, record_bytes: f64) -> f64 {
     let units_per_record = (record_bytes / PUT_PAYLOAD_UNIT_BYTES).ceil();
     shard_hours * PRICE_SHARD_HOUR + records * units_per_record / 1e6 * PRICE_PUT_UNITS_PER_MILLION
+}
+
+/// Shard-level metrics for one shard for a month: its enhanced metrics and its per-shard alarms.
+pub fn shard_level_metrics_per_shard_month() -> f64 {
+    SHARD_LEVEL_METRICS_PER_SHARD * PRICE_METRIC_MONTH + SHARD_ALARMS_PER_SHARD * PRICE_ALARM_MONTH
+}
+
+/// Shard-level metrics over `shard_hours` of open shards (CloudWatch prorates by the hour).
+pub fn shard_level_metrics(shard_hours: f64) -> f64 {
+    shard_hours / HOURS_PER_MONTH * shard_level_metrics_per_shard_month()
 }
 
 /// An on-demand mode: `hours` of the stream, every accepted record rounded up to 1 KB written,
@@ -39,6 +51,14 @@ mod tests {
         assert!((provisioned(240.0, 100e6, 2048.0) - 5.00).abs() < 1e-9);
         // A 30 KB record takes two 25 KB units: 1 M of them cost 2 × $0.014.
         assert!((provisioned(0.0, 1e6, 30.0 * 1024.0) - 0.028).abs() < 1e-12);
+    }
+
+    #[test]
+    fn shard_level_metrics_cost_eighty_cents_per_shard_month() {
+        // 2 metrics × $0.30 + 2 alarms × $0.10 = $0.80 a shard-month; 10 shards for 73 h are a
+        // tenth of a month each: $0.80.
+        assert!((shard_level_metrics_per_shard_month() - 0.80).abs() < 1e-12);
+        assert!((shard_level_metrics(730.0) - 0.80).abs() < 1e-12);
     }
 
     #[test]

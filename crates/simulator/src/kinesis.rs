@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use planner::{HashKey, ShardId, Tiling, UPDATE_SHARD_COUNT_CALLS_PER_DAY};
+use planner::{HashKey, HashRange, ShardId, Tiling, UPDATE_SHARD_COUNT_CALLS_PER_DAY};
 
 use crate::SimError;
 use crate::assumptions::{RESHARD_SECS, RETENTION_SECS, update_shard_count_secs};
@@ -63,6 +63,8 @@ pub struct Kinesis {
     strict: Option<String>,
     /// The most shards `ListShards` returned at once (open plus closed within retention).
     pub peak_listed: u32,
+    /// The key range of the first shard split: whether a policy's first split hit the hot shard.
+    pub first_split: Option<HashRange>,
 }
 
 /// `n` evenly split shards, as `CreateStream` and `UpdateShardCount` make them, with fresh ids.
@@ -91,6 +93,7 @@ impl Kinesis {
             bounds,
             strict,
             peak_listed: n,
+            first_split: None,
         }
     }
 
@@ -144,6 +147,9 @@ impl Kinesis {
                 .refuse(now, "SplitShard", Refusal::Invalid(format!("cannot split {shard} at {at}")))
                 .map(Some);
         };
+        if self.first_split.is_none() {
+            self.first_split = self.tiling.shards().iter().find(|s| &s.id == shard).map(|s| s.range);
+        }
         self.ops.splits += 1;
         self.begin(now, RESHARD_SECS, tiling, vec![shard.clone()], ids.to_vec());
         Ok(None)

@@ -7,13 +7,19 @@
 //! second is the granularity at which Kinesis enforces its limits, and the traces' per-second
 //! jitter makes near-capacity seconds throttle as they would. A week of traffic is 604,800 steps;
 //! the release build runs all 8 traces × 7 policies (24 days) in under a second. Alarms and
-//! pollers act on minute (or five-minute) sums, as CloudWatch gives them.
+//! pollers act on minute (or five-minute) sums, as CloudWatch gives them. Where the policy turns
+//! shard-level metrics on, each open shard's accepted and rejected amounts are summed too and
+//! published as its own series (only then: it costs a pass over the shards every second).
 
 use crate::SimError;
 use crate::assumptions::{
     HISTORY_MINUTES, MAX_SHARDS, MIN_SHARDS, ON_DEMAND_ADVANTAGE, ON_DEMAND_STANDARD, PRODUCER_RETRIES,
 };
-use crate::cloudwatch::{Metrics, Point};
+use std::collections::BTreeMap;
+
+use planner::{HashRange, ShardId};
+
+use crate::cloudwatch::{Metrics, Point, ShardMetrics};
 use crate::cost;
 use crate::kinesis::{Kinesis, OpCounts, accepted_units};
 use crate::policies::{Billing, Env, PolicyKind};
@@ -53,6 +59,8 @@ pub struct Outcome {
     pub ops: OpCounts,
     pub peak_listed: u32,
     pub max_open: u32,
+    /// The key range of the first shard split (`None`: no split).
+    pub first_split: Option<HashRange>,
     /// Seconds from the trace's event until the stream stopped throttling for [`CLEAN_SECS`];
     /// `None` if it never did before the event ended (or the trace has no event).
     pub time_to_capacity: Option<i64>,
@@ -68,13 +76,29 @@ impl Outcome {
 /// Runs `policy` over `trace`. Only the policy under test (ours) and the bound's path have
 /// invariants enforced; see [`crate::kinesis`].
 pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
-    let strict = matches!(policy, PolicyKind::Ours | PolicyKind::BoundPath).then(|| policy.name().to_owned());
+    let strict = matches!(policy, PolicyKind::Ours | PolicyKind::OursShardMetrics | PolicyKind::BoundPath)
+        .then(|| policy.name().to_owned());
     let mut kinesis = Kinesis::new(trace.initial_shards(), (MIN_SHARDS, MAX_SHARDS), strict);
     let mut controller = policy.controller(trace, &mut kinesis);
     let rpb = trace.records_per_byte();
     let before = trace.minute_bytes(0) * 60.0;
-    let mut metrics =
-        Metrics::new(HISTORY_MINUTES, Point { bytes: before, records: before * rpb, throttled: 0.0 });
+    let before = Point { bytes: before, records: before * rpb, throttled: 0.0 };
+    let mut metrics = Metrics::new(HISTORY_MINUTES, before);
+    let per_shard = policy.shard_level_metrics();
+    let mut shard_metrics = if per_shard {
+        let shares = kinesis.shares(trace.hot_key, trace.hot_share(0));
+        ShardMetrics::new(
+            HISTORY_MINUTES,
+            before,
+            kinesis.tiling().shards().iter().map(|s| &s.id).zip(shares),
+        )
+    } else {
+        ShardMetrics::default()
+    };
+    // This minute's per-shard sums: `shard_points` for the shards `shard_ids` open now, folded
+    // into `shard_minute` when the shards change and at the minute's end.
+    let (mut shard_ids, mut shard_points): (Vec<ShardId>, Vec<Point>) = (Vec::new(), Vec::new());
+    let mut shard_minute: BTreeMap<ShardId, Point> = BTreeMap::new();
     let mut out = Outcome {
         policy,
         trace: trace.name().to_owned(),
@@ -89,6 +113,7 @@ pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
         ops: OpCounts::default(),
         peak_listed: 0,
         max_open: 0,
+        first_split: None,
         time_to_capacity: None,
         minutes: Vec::with_capacity(trace.minutes() as usize),
     };
@@ -101,8 +126,14 @@ pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
     let mut retrying = [0.0; PRODUCER_RETRIES];
     for t in 0..trace.secs {
         kinesis.advance(t)?;
-        controller.tick(t, &mut Env { kinesis: &mut kinesis, metrics: &metrics, trace })?;
+        let env = &mut Env { kinesis: &mut kinesis, metrics: &metrics, shard_metrics: &shard_metrics, trace };
+        controller.tick(t, env)?;
         if t % 60 == 0 || kinesis.changed {
+            if per_shard {
+                fold(&mut shard_minute, &shard_ids, &mut shard_points);
+                shard_ids = kinesis.tiling().ids();
+                shard_points = vec![Point::default(); shard_ids.len()];
+            }
             shares = kinesis.shares(trace.hot_key, trace.hot_share(t / 60));
             kinesis.changed = false;
         }
@@ -118,6 +149,13 @@ pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
         let throttled = fraction < 1.0 - 1e-9;
         let fraction = if throttled { fraction } else { 1.0 };
         let records = bytes * rpb;
+        for (point, share) in shard_points.iter_mut().zip(&shares) {
+            let offered = units * share;
+            let accepted = if offered > kinesis.shard_limit { kinesis.shard_limit / offered } else { 1.0 };
+            point.bytes += bytes * share * accepted;
+            point.records += records * share * accepted;
+            point.throttled += records * share * (1.0 - accepted);
+        }
         minute.bytes += bytes * fraction;
         minute.records += records * fraction;
         // The metric counts every rejected attempt, retries included.
@@ -149,6 +187,10 @@ pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
         }
         if t % 60 == 59 {
             metrics.push(t / 60, std::mem::take(&mut minute));
+            if per_shard {
+                fold(&mut shard_minute, &shard_ids, &mut shard_points);
+                shard_metrics.push(t / 60, std::mem::take(&mut shard_minute));
+            }
             out.minutes.push(Minute {
                 demand: (demand_units / 60.0) as f32,
                 capacity: (capacity_units / 60.0) as f32,
@@ -161,10 +203,12 @@ pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
     out.shard_hours = shard_secs as f64 / 3600.0;
     out.ops = kinesis.ops;
     out.peak_listed = kinesis.peak_listed;
+    out.first_split = kinesis.first_split;
     let hours = trace.secs as f64 / 3600.0;
     out.cost = match policy.billing() {
         Billing::Provisioned => {
-            cost::provisioned(out.shard_hours, out.accepted_records, trace.record_bytes())
+            let metrics = if per_shard { cost::shard_level_metrics(out.shard_hours) } else { 0.0 };
+            cost::provisioned(out.shard_hours, out.accepted_records, trace.record_bytes()) + metrics
         }
         Billing::OnDemand => {
             cost::on_demand(ON_DEMAND_STANDARD, hours, out.accepted_records, trace.record_bytes())
@@ -174,4 +218,15 @@ pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
         }
     };
     Ok(out)
+}
+
+/// Adds the per-shard sums of `points` (for the shards `ids`) to the minute's, and zeroes them.
+fn fold(minute: &mut BTreeMap<ShardId, Point>, ids: &[ShardId], points: &mut [Point]) {
+    for (id, point) in ids.iter().zip(points.iter_mut()) {
+        let sum = minute.entry(id.clone()).or_default();
+        sum.bytes += point.bytes;
+        sum.records += point.records;
+        sum.throttled += point.throttled;
+        *point = Point::default();
+    }
 }

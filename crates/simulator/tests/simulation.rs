@@ -186,6 +186,28 @@ fn on_demand_splits_a_hot_keys_shard_within_its_adaptation_time() {
     assert!((15 * 60..=17 * 60).contains(&ttc), "{ttc} s");
 }
 
+#[test]
+fn with_shard_level_metrics_the_first_split_hits_the_hot_keys_shard() {
+    // A per-shard alarm names the hot shard and its measured load sizes the split. With stream-level
+    // metrics only, the throttling alarm splits the widest shard in key order, which is not it
+    // (the hot key sits at 0.8 of the key space).
+    let t = trace("hot-key");
+    let on = run(&t, PolicyKind::OursShardMetrics).unwrap();
+    assert!(on.first_split.is_some_and(|r| r.contains(t.hot_key)), "{:?}", on.first_split);
+    let off = run(&t, PolicyKind::Ours).unwrap();
+    assert!(off.first_split.is_some_and(|r| !r.contains(t.hot_key)), "{:?}", off.first_split);
+}
+
+#[test]
+fn shard_level_metrics_are_billed_per_shard_hour() {
+    // The same policy on uniform keys makes the same reshards; only the CloudWatch bill differs.
+    let t = trace("steady");
+    let (on, off) = (run(&t, PolicyKind::OursShardMetrics).unwrap(), run(&t, PolicyKind::Ours).unwrap());
+    assert_eq!(on.shard_hours, off.shard_hours);
+    let extra = simulator::cost::shard_level_metrics(on.shard_hours);
+    assert!(extra > 0.0 && (on.cost - off.cost - extra).abs() < 1e-9, "{} {} {extra}", on.cost, off.cost);
+}
+
 /// Every record is written, lost after its retries, or still retrying at the end; a record is
 /// lost only after it was throttled.
 #[track_caller]

@@ -56,7 +56,7 @@ impl Baseline {
 
 impl Controller for Baseline {
     fn tick(&mut self, now: i64, env: &mut Env<'_>) -> Result<(), SimError> {
-        evaluate_alarms(&mut self.alarms, now, env.metrics, &mut self.queue);
+        evaluate_alarms(&mut self.alarms, now, env, &mut self.queue);
         if !env.kinesis.is_active() {
             return Ok(());
         }

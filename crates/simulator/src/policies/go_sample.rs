@@ -24,6 +24,7 @@ pub struct GoSample {
 
 fn alarm(shards: u32, evaluation_periods: u32, datapoints_to_alarm: u32, threshold: f64, cmp: Cmp) -> Alarm {
     Alarm {
+        shard: None,
         watch: Watch::Usage { shards },
         period_secs: 300,
         evaluation_periods,

@@ -15,7 +15,7 @@ pub mod scaling_utils;
 pub mod static_peak;
 
 use crate::SimError;
-use crate::cloudwatch::Metrics;
+use crate::cloudwatch::{Metrics, ShardMetrics};
 use crate::kinesis::Kinesis;
 use crate::trace::Trace;
 
@@ -24,6 +24,8 @@ use crate::trace::Trace;
 pub struct Env<'a> {
     pub kinesis: &'a mut Kinesis,
     pub metrics: &'a Metrics,
+    /// Per-shard metrics: empty unless the policy turns shard-level metrics on.
+    pub shard_metrics: &'a ShardMetrics,
     pub trace: &'a Trace,
 }
 
@@ -45,6 +47,8 @@ pub enum Billing {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PolicyKind {
     Ours,
+    /// This project's policy with `shardLevelMetrics: true`: per-shard metrics and alarms.
+    OursShardMetrics,
     Baseline,
     ScalingUtils,
     GoSample,
@@ -59,8 +63,9 @@ pub enum PolicyKind {
 }
 
 impl PolicyKind {
-    pub const ALL: [PolicyKind; 8] = [
+    pub const ALL: [PolicyKind; 9] = [
         PolicyKind::Ours,
+        PolicyKind::OursShardMetrics,
         PolicyKind::Baseline,
         PolicyKind::ScalingUtils,
         PolicyKind::GoSample,
@@ -73,6 +78,7 @@ impl PolicyKind {
     pub fn name(self) -> &'static str {
         match self {
             PolicyKind::Ours => "this project",
+            PolicyKind::OursShardMetrics => "this project, shard-level metrics",
             PolicyKind::Baseline => "baseline design",
             PolicyKind::ScalingUtils => "scaling-utils (Java)",
             PolicyKind::GoSample => "AWS Go sample",
@@ -88,6 +94,7 @@ impl PolicyKind {
     pub fn slug(self) -> &'static str {
         match self {
             PolicyKind::Ours => "ours",
+            PolicyKind::OursShardMetrics => "ours-shard-metrics",
             PolicyKind::Baseline => "baseline",
             PolicyKind::ScalingUtils => "scaling-utils",
             PolicyKind::GoSample => "go-sample",
@@ -103,6 +110,7 @@ impl PolicyKind {
     pub fn parameters(self) -> &'static str {
         match self {
             PolicyKind::Ours => ours::PARAMETERS,
+            PolicyKind::OursShardMetrics => ours::SHARD_METRICS_PARAMETERS,
             PolicyKind::Baseline => baseline::PARAMETERS,
             PolicyKind::ScalingUtils => scaling_utils::PARAMETERS,
             PolicyKind::GoSample => go_sample::PARAMETERS,
@@ -122,11 +130,17 @@ impl PolicyKind {
         }
     }
 
+    /// Whether the stream has shard-level metrics on (billed per shard: [`crate::cost`]).
+    pub fn shard_level_metrics(self) -> bool {
+        self == PolicyKind::OursShardMetrics
+    }
+
     /// Whether the policy starts from the trace's initial shard count (the autoscalers) or
     /// sets its own capacity from the first second.
     pub fn controller(self, trace: &Trace, kinesis: &mut Kinesis) -> Box<dyn Controller> {
         match self {
-            PolicyKind::Ours => Box::new(ours::Ours::new(kinesis.open())),
+            PolicyKind::Ours => Box::new(ours::Ours::new(kinesis.tiling(), false)),
+            PolicyKind::OursShardMetrics => Box::new(ours::Ours::new(kinesis.tiling(), true)),
             PolicyKind::Baseline => Box::new(baseline::Baseline::new(kinesis.open())),
             PolicyKind::ScalingUtils => Box::new(scaling_utils::ScalingUtils::default()),
             PolicyKind::GoSample => Box::new(go_sample::GoSample::new(kinesis.open())),
@@ -152,21 +166,31 @@ pub(crate) fn evaluation(now: i64) -> bool {
 }
 
 /// CloudWatch's once-a-minute evaluation of `alarms`: each that goes to `ALARM` is delivered to
-/// the Lambda after the SNS + Lambda latency.
+/// the Lambda after the SNS + Lambda latency. A per-shard alarm reads its shard's metrics; one
+/// whose shard has no datapoint yet is not evaluated.
 pub(crate) fn evaluate_alarms(
     alarms: &mut [crate::cloudwatch::Alarm],
     now: i64,
-    metrics: &Metrics,
+    env: &Env<'_>,
     queue: &mut std::collections::VecDeque<crate::cloudwatch::Notification>,
 ) {
     if !evaluation(now) {
         return;
     }
     for (i, alarm) in alarms.iter_mut().enumerate() {
+        let metrics = match &alarm.shard {
+            None => env.metrics,
+            Some(id) => match env.shard_metrics.of(id) {
+                Some(metrics) => metrics,
+                None => continue,
+            },
+        };
         if let Some(datapoints) = alarm.evaluate(now, metrics) {
             let deliver_at = now + crate::assumptions::NOTIFY_LATENCY_SECS;
             queue.push_back(crate::cloudwatch::Notification {
                 alarm: i,
+                watch: alarm.watch,
+                shard: alarm.shard.clone(),
                 changed_at: now,
                 datapoints,
                 deliver_at,

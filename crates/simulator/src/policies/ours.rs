@@ -5,9 +5,13 @@
 //!   the start and re-armed after every reshard (reset to `OK` after a scale-up only, as
 //!   `reconciler::rearm` is told to);
 //! * a notification: `planner::admit` (stale / cooldown / act; a cooldown sets the alarm back to
-//!   `OK`), the load from `Window::for_scale_up` and `LoadSnapshot::for_alarm` (stream-level
-//!   alarms, so no per-shard numbers and no hot shard), `plan_scale_up`, the scaling recorded with
-//!   `ScalingState::record` before acting;
+//!   `OK`), the load from `Window::for_scale_up` and `LoadSnapshot::for_alarm`, `plan_scale_up`,
+//!   the scaling recorded with `ScalingState::record` before acting;
+//! * with shard-level metrics on (`PolicyKind::OursShardMetrics`, the same policy with
+//!   `shard_level_metrics: true`): the per-shard alarms of `planner::shard_alarm_specs`, re-armed
+//!   with the rest, and each open shard's peak (`LoadSeries::peak`) in the scale-up's
+//!   `LoadSnapshot` and its series in the sweep's `shard_load`, as `reconciler::scale_up::load`
+//!   and the sweep read them; a per-shard alarm names its shard as the hot one;
 //! * execution: `planner::Execution` asked for the next step against the live tiling once the
 //!   stream is `ACTIVE`, no step with less than the step budget left;
 //! * every 36 h the sweep's decision: `Window::ending_at`, `young_shards` from the shards whose
@@ -19,9 +23,10 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use planner::{
-    Admission, AlarmEvidence, AlarmKind, Execution, LoadSeries, LoadSnapshot, Metric, NextStep, Policy,
-    ScaleDownAction, ScaleDownInput, ScaleUpAction, ScaleUpInput, ScalingState, Step, Window, admit,
-    alarm_specs, plan_scale_down, plan_scale_up, young_shards,
+    Admission, AlarmEvidence, AlarmKind, AlarmSpec, Execution, LoadSeries, LoadSnapshot, Metric, NextStep,
+    Policy, ReadStatus, ScaleDownAction, ScaleDownInput, ScaleUpAction, ScaleUpInput, ScalingState,
+    SeriesRead, Step, Tiling, Window, admit, alarm_specs, plan_scale_down, plan_scale_up, shard_alarm_specs,
+    young_shards,
 };
 
 use super::{Controller, Env, evaluate_alarms};
@@ -34,6 +39,11 @@ use crate::cloudwatch::{Alarm, Metrics, Notification};
 pub const PARAMETERS: &str = "planner::Policy::default() (scale up at 80 % to a 60 % target, 60 s period, \
 1 evaluation period, 5 min cooldown, throttling alarm bypasses it; scale down every 36 h when every \
 5-minute point of 24 h is under 50 %, merged pairs at most 60 %), shards within [1, 256]";
+
+pub const SHARD_METRICS_PARAMETERS: &str = "the same, with shardLevelMetrics: true: Kinesis enhanced \
+monitoring of IncomingBytes and IncomingRecords per shard, a bytes and a records alarm per open shard at \
+80 % of one shard, each shard's measured load in both decisions; billed per shard-month as CloudWatch \
+custom metrics and standard alarms";
 
 /// The stream's name in alarm names; nothing depends on it.
 const STREAM: &str = "simulated";
@@ -64,9 +74,10 @@ pub struct Ours {
 }
 
 impl Ours {
-    pub fn new(open: u32) -> Ours {
-        let policy = policy();
-        let specs = alarm_specs(STREAM, open, &policy, &[]);
+    /// The policy on a stream of `tiling`, with shard-level metrics on or off.
+    pub fn new(tiling: &Tiling, shard_level_metrics: bool) -> Ours {
+        let policy = Policy { shard_level_metrics, ..policy() };
+        let specs = specs(tiling, &policy);
         Ours {
             alarms: specs.iter().map(Alarm::from_spec).collect(),
             metrics_of: specs.iter().map(|s| s.metric).collect(),
@@ -80,12 +91,17 @@ impl Ours {
 
     /// `scale_up::decide` from the gate on.
     fn handle(&mut self, n: Notification, now: i64, env: &mut Env<'_>) {
-        let metric = self.metrics_of[n.alarm];
+        // The alarm as it is now: a per-shard alarm deleted by a re-arm is ignored, as the Lambda
+        // ignores an alarm that no longer exists.
+        let Some(i) = self.alarms.iter().position(|a| a.watch == n.watch && a.shard == n.shard) else {
+            return;
+        };
+        let metric = self.metrics_of[i];
         match admit(at(n.changed_at), AlarmKind::of(metric), &self.state, &self.policy, at(now)) {
             Admission::Act => {}
             Admission::Stale { .. } => return,
             Admission::Cooldown { .. } => {
-                self.alarms[n.alarm].reset(now);
+                self.alarms[i].reset(now);
                 return;
             }
         }
@@ -97,9 +113,14 @@ impl Ours {
             metric,
             period_secs: window.period_secs,
             datapoints: n.datapoints.clone(),
-            threshold: Some(self.alarms[n.alarm].threshold),
+            threshold: Some(self.alarms[i].threshold),
         };
-        let load = LoadSnapshot::for_alarm(&recent, &evidence, BTreeMap::new(), None);
+        let per_shard = if self.policy.shard_level_metrics {
+            shard_series(env, &tiling, &window).map(|(id, s)| (id, s.peak())).collect()
+        } else {
+            BTreeMap::new()
+        };
+        let load = LoadSnapshot::for_alarm(&recent, &evidence, per_shard, n.shard.clone());
         let plan = plan_scale_up(ScaleUpInput {
             tiling: &tiling,
             load: &load,
@@ -121,14 +142,21 @@ impl Ours {
         let young =
             young_shards(&env.kinesis.with_listed_parent(now), self.state.last_scaled_at, window.start);
         let tiling = env.kinesis.tiling().clone();
+        let shard_load: BTreeMap<_, _> = if self.policy.shard_level_metrics {
+            shard_series(env, &tiling, &window)
+                .map(|(id, series)| (id, SeriesRead { series, status: ReadStatus::Complete }))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
         let plan = plan_scale_down(ScaleDownInput {
             stream: STREAM,
             tiling: &tiling,
             policy: &self.policy,
             now: at(now),
             stream_load: &load,
-            stream_status: planner::ReadStatus::Complete,
-            shard_load: &BTreeMap::new(),
+            stream_status: ReadStatus::Complete,
+            shard_load: &shard_load,
             young: &young,
             last_scaled_at: self.state.last_scaled_at,
             created_at: at(-30 * 24 * 3600),
@@ -160,25 +188,33 @@ impl Ours {
         }
     }
 
-    /// Re-arms the alarms for the live count; after a scale-up every alarm goes back to `OK`.
-    fn rearm(&mut self, open: u32, reset: bool, now: i64) {
-        let specs = alarm_specs(STREAM, open, &self.policy, &[]);
-        for (alarm, spec) in self.alarms.iter_mut().zip(&specs) {
-            let mut fresh = Alarm::from_spec(spec);
-            if reset {
-                fresh.changed_at =
-                    if alarm.state == crate::cloudwatch::State::Ok { alarm.changed_at } else { now };
-            } else {
-                (fresh.state, fresh.changed_at) = (alarm.state, alarm.changed_at);
-            }
-            *alarm = fresh;
-        }
+    /// Re-arms the alarms for the live tiling; after a scale-up every alarm goes back to `OK`.
+    /// Per-shard alarms follow the open shards: new shards get fresh alarms, closed ones lose theirs.
+    fn rearm(&mut self, tiling: &Tiling, reset: bool, now: i64) {
+        let specs = specs(tiling, &self.policy);
+        let old = std::mem::take(&mut self.alarms);
+        self.alarms = specs
+            .iter()
+            .map(|spec| {
+                let mut fresh = Alarm::from_spec(spec);
+                if let Some(alarm) = old.iter().find(|a| a.watch == fresh.watch && a.shard == fresh.shard) {
+                    if reset {
+                        fresh.changed_at =
+                            if alarm.state == crate::cloudwatch::State::Ok { alarm.changed_at } else { now };
+                    } else {
+                        (fresh.state, fresh.changed_at) = (alarm.state, alarm.changed_at);
+                    }
+                }
+                fresh
+            })
+            .collect();
+        self.metrics_of = specs.iter().map(|s| s.metric).collect();
     }
 }
 
 impl Controller for Ours {
     fn tick(&mut self, now: i64, env: &mut Env<'_>) -> Result<(), SimError> {
-        evaluate_alarms(&mut self.alarms, now, env.metrics, &mut self.queue);
+        evaluate_alarms(&mut self.alarms, now, env, &mut self.queue);
         if let Some(run) = &mut self.run {
             if !env.kinesis.is_active() {
                 return Ok(());
@@ -190,7 +226,8 @@ impl Controller for Ours {
                 None => {
                     let up = run.up;
                     self.run = None;
-                    self.rearm(env.kinesis.open(), up, now);
+                    let tiling = env.kinesis.tiling().clone();
+                    self.rearm(&tiling, up, now);
                 }
             }
             return Ok(());
@@ -208,6 +245,31 @@ impl Controller for Ours {
         }
         Ok(())
     }
+}
+
+/// The stream-level alarms and, where shard-level metrics are on, the per-shard ones, as
+/// `streams apply` and the re-arm write them.
+fn specs(tiling: &Tiling, policy: &Policy) -> Vec<AlarmSpec> {
+    let mut specs = alarm_specs(STREAM, tiling.len(), policy, &[]);
+    specs.extend(shard_alarm_specs(STREAM, &tiling.ids(), policy, &[]));
+    specs
+}
+
+/// What `reconciler::shard_load_series` returns: every open shard's published datapoints in
+/// `window` (none yet for a shard just opened).
+fn shard_series<'a>(
+    env: &'a Env<'_>,
+    tiling: &'a Tiling,
+    window: &'a Window,
+) -> impl Iterator<Item = (planner::ShardId, LoadSeries)> + 'a {
+    let (period, from, to) = (i64::from(window.period_secs), secs(window.start), secs(window.end));
+    tiling.shards().iter().map(move |s| {
+        let series = env.shard_metrics.of(&s.id).map_or_else(
+            || LoadSeries { period_secs: window.period_secs, ..LoadSeries::default() },
+            |m| load_series(m, period, from, to),
+        );
+        (s.id.clone(), series)
+    })
 }
 
 /// What `reconciler::observe::load_series` returns: published `Sum` datapoints of both load
