@@ -98,7 +98,8 @@ impl Ours {
             period_secs: window.period_secs,
             datapoints: n.datapoints.clone(),
             threshold: Some(self.alarms[n.alarm].threshold),
-        };
+        }
+        .within_capacity(tiling.len());
         let load = LoadSnapshot::for_alarm(&recent, &evidence, BTreeMap::new(), None);
         let plan = plan_scale_up(ScaleUpInput {
             tiling: &tiling,
