@@ -329,13 +329,21 @@ pub struct AlarmEvidence {
     pub threshold: Option<f64>,
 }
 
+/// How many attempts producers make per record, as [`estimate_rate`] reads a rejected count: the
+/// AWS SDKs' legacy default (three retries). Fewer attempts (the SDKs' standard mode makes three,
+/// a producer without retries one) lose more records for the same rejected share, so assuming
+/// four never sizes a stream above its demand; a producer retrying without end (the KPL) is
+/// under-sized and the next alarm's fresh numbers add a round.
+pub const PRODUCER_ATTEMPTS: i32 = 4;
+
 /// How many times the records capacity a throttling alarm's `Sum` of rejected records may quote.
 ///
 /// Rejections count *attempts*, and producers retry: the AWS SDKs three times by default (four
 /// attempts per record), the KPL until its record TTL. A stream offered 2.5× its capacity by SDK
 /// producers can thus reject up to about 1.5 × 4 = 6× its capacity in records per period; 10×
 /// leaves room for that and more while still telling a measurement from a forged number (which
-/// [`estimate_rate`] would in any case credit only up to the accepted rate).
+/// [`estimate_rate`] in any case reads through the retries: on a stream accepting its capacity,
+/// the largest count allowed, 10 rejected attempts per accepted record, is a demand of 3.2 times it).
 pub const THROTTLE_RETRY_FACTOR: f64 = 10.0;
 
 /// The largest `Sum` one datapoint of `metric` over `period_secs` seconds can hold on a stream of
@@ -370,12 +378,16 @@ impl AlarmEvidence {
 /// Metrics lag by a minute or two, so the alarm's evidence is often the freshest number.
 ///
 /// The load metrics count accepted writes only, so a throttled stream's read at most its capacity.
-/// A throttling alarm's datapoints are `Sum`s of *rejected* records: they are demand the metrics
-/// miss, and are added to the records rate, with bytes in proportion (rejected records taken to be
-/// the size of accepted ones). This holds whichever tiling the datapoint came from, even one
-/// replaced a minute ago. Producers retry rejected records, so the count overstates the shortfall:
-/// it is credited up to the accepted rate, so one alarm at most doubles the demand the metrics show
-/// (as one `UpdateShardCount` at most doubles the count), and the next alarm sees fresh numbers.
+/// A throttling alarm's datapoints are `Sum`s of *rejected* attempts: demand the metrics miss. This
+/// holds whichever tiling the datapoint came from, even one replaced a minute ago. Producers retry,
+/// so the count is not the shortfall: a record lost after [`PRODUCER_ATTEMPTS`] attempts was
+/// counted that many times, and one accepted at its second attempt once. With `p` the share of
+/// attempts rejected (`rejected / (rejected + accepted)`), a record is lost when every attempt is
+/// rejected, `p^attempts` of them, and the accepted writes are the rest of the demand: demand is
+/// `accepted / (1 - p^attempts)`, bytes in proportion (rejected records taken to be the size of
+/// accepted ones). Crediting the count in full instead would size a stream offered twice its
+/// capacity for more than six times it; crediting it only up to the accepted rate (as before)
+/// grew a 10× spike by at most ×2 per alarm.
 pub fn estimate_rate(recent: &LoadSeries, evidence: Option<&AlarmEvidence>) -> Rate {
     let peak = recent.points.values().fold(Rate::ZERO, |peak, r| peak.max(*r));
     let Some(e) = evidence else { return peak };
@@ -385,9 +397,10 @@ pub fn estimate_rate(recent: &LoadSeries, evidence: Option<&AlarmEvidence>) -> R
     match e.metric {
         Metric::IncomingBytes => Rate { bytes_per_sec: peak.bytes_per_sec.max(per_sec), ..peak },
         Metric::IncomingRecords => Rate { records_per_sec: peak.records_per_sec.max(per_sec), ..peak },
-        Metric::WriteProvisionedThroughputExceeded if peak.records_per_sec > 0.0 => {
-            let rejected = per_sec.min(peak.records_per_sec);
-            peak.scaled(1.0 + rejected / peak.records_per_sec)
+        Metric::WriteProvisionedThroughputExceeded if peak.records_per_sec > 0.0 && per_sec > 0.0 => {
+            let rejected_share = per_sec / (per_sec + peak.records_per_sec);
+            let lost_share = rejected_share.powi(PRODUCER_ATTEMPTS);
+            peak.scaled(1.0 / (1.0 - lost_share))
         }
         Metric::WriteProvisionedThroughputExceeded => peak,
     }

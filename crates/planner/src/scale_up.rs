@@ -12,9 +12,9 @@
 //! widest) carry at least their capacity, so each gets at least one split.
 //!
 //! `UpdateShardCount` re-creates equal-width shards, which undoes targeted splits, so it is only
-//! considered when the key space is already split evenly and the load is not skewed; then it
-//! reaches a need of up to twice the open count in one call where splits would take one call per
-//! new shard.
+//! considered when the key space is already split evenly and the load is not skewed; then each
+//! call reaches up to twice the open count where splits would take one call per new shard, and a
+//! bigger need is reached by chaining calls in the same invocation.
 
 use serde::Serialize;
 
@@ -129,17 +129,18 @@ pub fn plan_scale_up(input: ScaleUpInput<'_>) -> ScaleUpPlan {
         reasons.push("no shard is over the target and the stream has enough capacity".into());
         return plan(open, ScaleUpAction::None, reasons);
     }
-    if let Some(uniform) = uniform_target(input, needed) {
+    if let Some(first) = uniform_round(input, needed) {
+        let goal = needed.min(policy.max_shards);
         let split_calls = added;
-        let uniform_calls = doublings(open, needed.min(policy.max_shards));
+        let uniform_calls = doublings(open, goal);
         let split_leftover = (open + added).saturating_sub(needed);
-        let uniform_leftover = uniform.saturating_sub(needed);
-        if (uniform_calls, uniform_leftover) < (split_calls, split_leftover) {
+        if (uniform_calls, 0) < (split_calls, split_leftover) {
             reasons.push(format!(
-                "shards are evenly split and the load is not skewed: UpdateShardCount to {uniform} \
-                 ({uniform_calls} call(s) to reach {needed}) beats {split_calls} SplitShard call(s)"
+                "shards are evenly split and the load is not skewed: UpdateShardCount to {first}, \
+                 {uniform_call} call(s) in all to reach {goal}, beats {split_calls} SplitShard call(s)",
+                uniform_call = uniform_calls,
             ));
-            return plan(uniform, ScaleUpAction::UpdateShardCount { target: uniform }, reasons);
+            return plan(goal, ScaleUpAction::UpdateShardCount { target: first }, reasons);
         }
     }
     if open + added < needed {
@@ -231,15 +232,36 @@ fn ordered_cuts(cuts: Vec<HashKey>) -> Vec<HashKey> {
     out
 }
 
-/// The `UpdateShardCount` target if uniform scaling is allowed here, else `None`.
-fn uniform_target(input: ScaleUpInput<'_>, needed: u32) -> Option<u32> {
+/// The first of the `UpdateShardCount` rounds that reach `needed`, if uniform scaling is allowed
+/// here, else `None`. One call at most doubles the count, so a bigger need takes several, which
+/// the execution chains in one invocation (each re-planned from the live stream, within the daily
+/// quota). The rounds are sized backwards from where they stop, so none is wasted: the first that
+/// stops the throttling (the demand at the scale-up threshold) where it takes fewer rounds than
+/// the need, then the need itself. A call's
+/// duration grows with the count, so 7 → 13 → 25 → 33 reaches a 20-shard demand sooner than
+/// 7 → 14 → 28 → 33.
+fn uniform_round(input: ScaleUpInput<'_>, needed: u32) -> Option<u32> {
     let ScaleUpInput { tiling, load, policy, update_calls_last_24h } = input;
     let open = tiling.len();
     let allowed = update_calls_last_24h < UPDATE_SHARD_COUNT_CALLS_PER_DAY
         && tiling.is_even(EVEN_TOLERANCE)
         && !load.is_skewed(tiling, SKEW_TOLERANCE);
-    let target = needed.min(open.saturating_mul(2)).min(policy.max_shards);
-    (allowed && target > open).then_some(target)
+    let goal = needed.min(policy.max_shards);
+    let relief = load.stream.shards_needed(policy.scale_up.threshold);
+    let sooner = open < relief && doublings(open, relief) < doublings(open, goal);
+    let stop = if sooner { relief } else { goal };
+    (allowed && goal > open).then(|| first_of_rounds(open, stop))
+}
+
+/// The first count on the fewest doubling rounds from `open` to `stop` (> `open`) whose last round
+/// lands exactly on `stop`: `stop` halved, rounded up, once per round after the first.
+fn first_of_rounds(open: u32, stop: u32) -> u32 {
+    let later_rounds = doublings(open, stop).saturating_sub(1);
+    let mut first = stop;
+    for _ in 0..later_rounds {
+        first = first.div_ceil(2);
+    }
+    first
 }
 
 /// `UpdateShardCount` calls needed to grow from `open` to `needed`, doubling at most per call.

@@ -120,7 +120,8 @@ pub enum Execution {
         recorded: DateTime<Utc>,
     },
     /// One `UpdateShardCount` from `from` open shards to `target`; a scale-up's demand lets it be
-    /// re-derived when the count has moved.
+    /// re-derived when the count has moved, and chains the next round while the count is under
+    /// the demand's ceiling (one call at most doubles it).
     Uniform {
         from: u32,
         target: u32,
@@ -239,6 +240,9 @@ impl Execution {
             Execution::Uniform { from, target, demand, recorded } => {
                 let open = live.len();
                 let up = *target >= *from;
+                if up && open >= *target && demand.as_ref().is_some_and(|d| open < d.ceiling) {
+                    return None; // one round of several done: the next is planned from the live count
+                }
                 if (up && open >= *target) || (!up && open <= *target) {
                     return Some(NextStep::Done);
                 }

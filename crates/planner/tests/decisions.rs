@@ -294,33 +294,42 @@ fn a_throttle_with_measured_rates_all_under_the_threshold_floors_the_hottest_sha
     assert_eq!(split_shards(&plan), [("shardId-000000000002".into(), 3)]);
 }
 
+/// The rejected attempts a minute of throttling quotes when `accepted` records/s got through and
+/// producers making four attempts per record lost `lost_share` of their records.
+fn rejected_per_minute(accepted: f64, lost_share: f64) -> f64 {
+    let rejected_share = lost_share.powf(0.25);
+    accepted * rejected_share / (1.0 - rejected_share) * 60.0
+}
+
 #[test]
-fn a_throttled_stream_is_sized_from_accepted_plus_rejected_writes() {
-    // 4 shards accept 4 MiB/s (2,048 records/s of 2 KiB); the alarm quotes 122,880 rejected
-    // records in its minute, 2,048/s: demand is 8 MiB/s, which needs 14 shards at 60 %, more than
-    // the 1 / target (7) that the accepted writes alone could ever show.
+fn a_throttled_stream_is_sized_from_the_records_its_producers_lost() {
+    // 4 shards accept 4 MiB/s (2,048 records/s of 2 KiB) of an 8 MiB/s demand: half the records
+    // are lost after four attempts, and the alarm quotes every rejected attempt. Demand is 8 MiB/s,
+    // which needs 14 shards at 60 %, more than the 1 / target (7) the accepted writes could show.
     let recent = LoadSeries::from_sums(60, [(at(0), 240.0 * MIB)], [(at(0), 122_880.0)]);
     let evidence = AlarmEvidence {
         metric: Metric::WriteProvisionedThroughputExceeded,
         period_secs: 60,
-        datapoints: vec![122_880.0],
+        datapoints: vec![rejected_per_minute(2_048.0, 0.5)],
         threshold: Some(0.0),
     };
     let stream = estimate_rate(&recent, Some(&evidence));
-    assert_eq!(stream, Rate { bytes_per_sec: 8.0 * MIB, records_per_sec: 4_096.0 });
+    assert!((stream.bytes_per_sec - 8.0 * MIB).abs() < 1.0, "{stream:?}");
+    assert!((stream.records_per_sec - 4_096.0).abs() < 1e-3, "{stream:?}");
     let plan = scale_up(
         &even(4),
         LoadSnapshot { stream, throttled: true, ..Default::default() },
         &Policy::default(),
     );
     assert_eq!(plan.needed_shards, 14);
-    assert_eq!(plan.action, ScaleUpAction::UpdateShardCount { target: 8 });
+    assert_eq!(plan.target_shards, 14);
+    assert_eq!(plan.action, ScaleUpAction::UpdateShardCount { target: 7 }, "7, then 14");
 }
 
 #[test]
-fn rejected_records_count_at_most_as_much_again_as_the_accepted_ones() {
-    // Producers retry rejected records, so the count overstates the shortfall: it is credited up
-    // to the accepted rate, at most doubling the demand the metrics show.
+fn rejected_attempts_are_not_counted_as_demand_one_for_one() {
+    // 500 records/s accepted and 10,000 rejected attempts/s: mostly retries, so the demand is
+    // 5.6× the accepted writes, not the 21× that counting every attempt as a record would say.
     let recent = LoadSeries::from_sums(60, [(at(0), 60.0 * MIB)], [(at(0), 30_000.0)]);
     let evidence = AlarmEvidence {
         metric: Metric::WriteProvisionedThroughputExceeded,
@@ -329,7 +338,48 @@ fn rejected_records_count_at_most_as_much_again_as_the_accepted_ones() {
         threshold: Some(0.0),
     };
     let rate = estimate_rate(&recent, Some(&evidence));
-    assert_eq!(rate, Rate { bytes_per_sec: 2.0 * MIB, records_per_sec: 1_000.0 });
+    let expected = 1.0 / (1.0 - (20.0f64 / 21.0).powi(PRODUCER_ATTEMPTS));
+    assert!((rate.records_per_sec / 500.0 - expected).abs() < 1e-9, "{rate:?}");
+    assert!(rate.records_per_sec < 6.0 * 500.0);
+    assert!((rate.bytes_per_sec / MIB - expected).abs() < 1e-9, "bytes in proportion: {rate:?}");
+}
+
+#[test]
+fn a_need_beyond_twice_the_count_is_reached_by_update_shard_count_calls_chained_in_one_run() {
+    // 20 MiB/s on 7 even shards: 34 shards at 60 %. The throttling stops at 25 (the demand at the
+    // 80 % threshold), reached in two rounds where 34 takes three: 7 → 13 → 25 → 34.
+    let plan = scale_up(
+        &even(7),
+        LoadSnapshot { stream: bytes(20.0), throttled: true, ..Default::default() },
+        &Policy::default(),
+    );
+    assert_eq!((plan.needed_shards, plan.target_shards), (34, 34));
+    let mut execution = Execution::of_scale_up(&plan, &Policy::default());
+    let (mut live, mut state, mut counts) = (even(7), ScalingState::default(), vec![]);
+    while let NextStep::Step(Step::UpdateShardCount { target }) = execution.next(&live, &state, now()) {
+        state.record_update_call(now(), 0);
+        counts.push(target);
+        live = Tiling::uniform(target, 100 * u64::from(target));
+    }
+    assert_eq!(counts, vec![13, 25, 34]);
+}
+
+#[test]
+fn a_chain_of_update_shard_count_calls_stops_at_the_daily_quota_and_splits_the_rest() {
+    let plan =
+        scale_up(&even(7), LoadSnapshot { stream: bytes(20.0), ..Default::default() }, &Policy::default());
+    let mut execution = Execution::of_scale_up(&plan, &Policy::default());
+    let mut state = ScalingState::default();
+    for _ in 0..UPDATE_SHARD_COUNT_CALLS_PER_DAY - 1 {
+        state.record_update_call(now() - Duration::hours(1), 0);
+    }
+    let NextStep::Step(Step::UpdateShardCount { target: 13 }) = execution.next(&even(7), &state, now())
+    else {
+        panic!("the last call of the day is made")
+    };
+    state.record_update_call(now(), 0);
+    let next = execution.next(&even(13), &state, now());
+    assert!(matches!(next, NextStep::Step(Step::Split { .. })), "{next:?}");
 }
 
 #[test]

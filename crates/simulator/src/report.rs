@@ -295,10 +295,10 @@ fn trace_table(r: &TraceResult) -> String {
 const WHY: &str = "## Where this project's policy falls short, and why\n\n\
 * **Sizing from censored load.** `IncomingBytes`/`IncomingRecords` count only accepted writes, so while a stream \
 throttles its load metrics read at most its capacity, and a capacity alarm's round grows the stream by at most \
-1 / target (1.67× at 60 %). A throttling alarm's quoted datapoints (records *rejected*) are added to the demand, \
-but `estimate_rate` credits them only up to the accepted rate (producers' retries inflate the count), so one round \
-at most doubles the demand the metrics show. A 10× spike therefore takes several rounds, each waiting for the next \
-alarm, where the bound needs one decision.\n\
+1 / target (1.67× at 60 %). A throttling alarm's quoted datapoints (rejected *attempts*) size the demand through \
+the producers' retries (`estimate_rate`), and `UpdateShardCount` rounds are chained in one invocation; but the \
+bytes alarm of the same evaluation is handled first, from capped traffic, and the throttling alarm then waits for \
+its next state change, so a 10× spike still takes one round more than the bound.\n\
 * **Throttle alarms planned from stale metrics.** Datapoints are published ~90 s after their minute and alarms are \
 set back to `OK` after a scale-up, so a throttling alarm re-fires right after a throttled reshard on a datapoint \
 from before it, planned from metrics that still show the old capacity. The throttled floor puts only the widest \

@@ -114,7 +114,8 @@ impl Ours {
             period_secs: window.period_secs,
             datapoints: n.datapoints.clone(),
             threshold: Some(self.alarms[i].threshold),
-        };
+        }
+        .within_capacity(tiling.len());
         let per_shard = if self.policy.shard_level_metrics {
             shard_series(env, &tiling, &window).map(|(id, s)| (id, s.peak())).collect()
         } else {
