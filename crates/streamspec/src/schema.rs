@@ -28,8 +28,12 @@ use crate::layer::{MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS, SCALE_DOWN, SCALE_UP, S
 use crate::validate::{STREAM_ONLY, TOP_LEVEL};
 
 /// The schema `streams schema` prints.
+///
+/// Keys are sorted at every level: serde_json keeps insertion order when any crate in the build
+/// turns on its `preserve_order` feature (the AWS SDK does, in some builds) and sorts otherwise, and
+/// the checked-in `streams.schema.json` must not depend on which.
 pub fn json_schema() -> Value {
-    json!({
+    let mut schema = json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "streams.yaml",
         "description": "The Kinesis streams an account should have and how each one scales. \
@@ -38,7 +42,20 @@ pub fn json_schema() -> Value {
         "required": ["streams"],
         "additionalProperties": false,
         "properties": properties(TOP_LEVEL, top_level),
-    })
+    });
+    sort_keys(&mut schema);
+    schema
+}
+
+fn sort_keys(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.sort_keys();
+            map.values_mut().for_each(sort_keys);
+        }
+        Value::Array(items) => items.iter_mut().for_each(sort_keys),
+        _ => {}
+    }
 }
 
 /// A schema fragment per key: the one place a key's type, limits, default and help text are
@@ -316,6 +333,24 @@ fn tags() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_schema_lists_keys_in_sorted_order_at_every_level_whatever_serde_jsons_map_keeps() {
+        fn check(value: &Value, path: &str) {
+            match value {
+                Value::Object(map) => {
+                    let keys: Vec<&String> = map.keys().collect();
+                    let mut sorted = keys.clone();
+                    sorted.sort();
+                    assert_eq!(keys, sorted, "keys of {path}");
+                    map.iter().for_each(|(k, v)| check(v, &format!("{path}.{k}")));
+                }
+                Value::Array(items) => items.iter().for_each(|v| check(v, path)),
+                _ => {}
+            }
+        }
+        check(&json_schema(), "$");
+    }
 
     /// A key the validator reads but the schema does not know would make the schema refuse a valid
     /// file; this lists every such key at once.
