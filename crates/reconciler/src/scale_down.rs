@@ -107,6 +107,14 @@ pub enum ReviewOutcome {
     Failed { error: String },
 }
 
+impl ReviewOutcome {
+    /// Left alone because its policy says `paused`, whether read before deciding or just before
+    /// acting.
+    fn paused(stream: &str) -> ReviewOutcome {
+        ReviewOutcome::Skipped { reason: paused_reason(stream), skip: Some(SkipCode::Paused) }
+    }
+}
+
 /// What a sweep did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SweepReport {
@@ -209,7 +217,7 @@ async fn read<K: Resharder + Sync>(
     };
     if policy.paused {
         let open = snapshot.tiling().map_or(0, |t| t.len());
-        let outcome = ReviewOutcome::Skipped { reason: paused_reason(name), skip: Some(SkipCode::Paused) };
+        let outcome = ReviewOutcome::paused(name);
         return Ok(Read::Skipped(Review { outcome, ..skipped(name, open, Some(&policy), String::new()) }));
     }
     // Not ACTIVE: a reshard is under way (the scale-up Lambda), whose children have no history yet.
@@ -437,12 +445,7 @@ where
         // A `streams apply` since the read may have paused the stream or changed its bounds: the
         // plan was made under the policy read then, so only that policy lets it go ahead.
         match fresh.tags.get(POLICY_TAG).map(|tag| decode_policy_with(tag, settings.windows)) {
-            Some(Ok(policy)) if policy.paused => {
-                return Ok(ReviewOutcome::Skipped {
-                    reason: paused_reason(&name),
-                    skip: Some(SkipCode::Paused),
-                });
-            }
+            Some(Ok(policy)) if policy.paused => return Ok(ReviewOutcome::paused(&name)),
             Some(Ok(policy)) if policy == c.policy => {}
             _ => {
                 let reason =

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use planner::{MAX_SHARDS_PER_STREAM, OwnerId, Policy, STATE_TAG_PREFIX, TAG_PREFIX};
+use planner::{MAX_SHARDS_PER_STREAM, OwnerId, Policy, TAG_PREFIX};
 
 /// One existing stream, as read from AWS.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,7 +92,6 @@ fn entry(out: &mut String, s: &LiveStream) {
             let _ = writeln!(out, "      {}: {}", quote(key), quote(value));
         }
     }
-    debug_assert!(STATE_TAG_PREFIX.starts_with(TAG_PREFIX), "state tags are the tool's, never the user's");
 }
 
 /// The policy's settings that differ from the built-in defaults, in the file's units.
@@ -172,7 +171,7 @@ mod tests {
                 ("team".into(), "data".into()),
                 ("cost-center".into(), "4711".into()),
                 ("aws:cloudformation:stack-name".into(), "s".into()),
-                (format!("{STATE_TAG_PREFIX}last-scaled"), "1800000000".into()),
+                (format!("{}last-scaled", planner::STATE_TAG_PREFIX), "1800000000".into()),
             ]),
             policy: None,
             unprotected: false,
