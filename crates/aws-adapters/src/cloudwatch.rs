@@ -168,6 +168,8 @@ fn summary(alarm: &MetricAlarm) -> AlarmSummary {
             description: alarm.alarm_description().map(str::to_owned),
         },
         state: alarm.state_value().and_then(alarm_state),
+        state_reason: alarm.state_reason().unwrap_or_default().to_owned(),
+        state_updated_at: alarm.state_updated_timestamp().map(to_chrono),
     }
 }
 

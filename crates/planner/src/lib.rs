@@ -36,7 +36,7 @@ pub use error::PlannerError;
 pub use hashkey::{HashKey, HashRange};
 pub use load::{
     AlarmEvidence, LoadSeries, LoadSnapshot, LoadSource, PRODUCER_ATTEMPTS, ShardLoad, THROTTLE_RETRY_FACTOR,
-    Window, align_down, estimate_rate, max_plausible_sum,
+    Throttling, Window, align_down, estimate_rate, max_plausible_sum,
 };
 pub use policy::{MAX_SHARDS_PER_STREAM, Policy, ScaleDown, ScaleUp, Windows, bounds};
 pub use scale_down::{

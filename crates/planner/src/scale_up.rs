@@ -19,7 +19,7 @@
 use serde::Serialize;
 
 use crate::capacity::count_up_to;
-use crate::{HashKey, HashRange, LoadSnapshot, Policy, Rate, ShardId, Tiling};
+use crate::{HashKey, HashRange, LoadSnapshot, Policy, Rate, ShardId, Throttling, Tiling};
 
 /// UpdateShardCount may be called this many times per stream in a rolling 24 h (Kinesis quota).
 pub const UPDATE_SHARD_COUNT_CALLS_PER_DAY: u32 = 10;
@@ -110,6 +110,13 @@ pub fn plan_scale_up(input: ScaleUpInput<'_>) -> ScaleUpPlan {
             floor.why,
         ));
     }
+    if load.throttling == Throttling::BeforeLastResize {
+        reasons.push(
+            "the throttling alarm quotes only minutes before the last resize: its rejected count \
+             sizes the demand, and no shard of the new tiling is floored"
+                .into(),
+        );
+    }
     let plan = |target_shards, action, reasons| ScaleUpPlan {
         demand: load.stream,
         open_shards: open,
@@ -174,7 +181,7 @@ fn split_candidates(input: ScaleUpInput<'_>, min_new: u32, reasons: &mut Vec<Str
     // child at a time, widest share first. Throttling always adds at least one shard, even where
     // the throttled floor does not (a 100 % target, or a floored shard too narrow to cut).
     let mut minimum = min_new;
-    if load.throttled && added == 0 {
+    if load.throttling == Throttling::Now && added == 0 {
         reasons.push(
             "writes are throttled and the throttled floor splits nothing: splitting the widest range".into(),
         );
@@ -248,7 +255,9 @@ fn uniform_round(input: ScaleUpInput<'_>, needed: u32) -> Option<u32> {
         && !load.is_skewed(tiling, SKEW_TOLERANCE);
     let goal = needed.min(policy.max_shards);
     let relief = load.stream.shards_needed(policy.scale_up.threshold);
-    let sooner = open < relief && doublings(open, relief) < doublings(open, goal);
+    let (to_relief, to_goal) = (doublings(open, relief), doublings(open, goal));
+    let sooner =
+        open < relief && relief < goal && (to_relief < to_goal || to_relief >= 2 && to_relief == to_goal);
     let stop = if sooner { relief } else { goal };
     (allowed && goal > open).then(|| first_of_rounds(open, stop))
 }

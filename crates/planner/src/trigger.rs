@@ -85,6 +85,13 @@ impl ScalingState {
         Ok(ScalingState { last_scaled_at, update_calls })
     }
 
+    /// Whether a scaling recorded since answered an alarm whose state changed at `changed_at`:
+    /// the gate's test for a stale trigger ([`admit`]), and which of a stream's other alarms in
+    /// `ALARM` still add their evidence to a decision.
+    pub fn answered(&self, changed_at: DateTime<Utc>) -> bool {
+        self.last_scaled_at.is_some_and(|last| changed_at <= last)
+    }
+
     /// The tag that records the last scaling (the `UpdateShardCount` calls have their own; see
     /// [`ScalingState::record_update_call`]).
     pub fn to_tags(&self) -> BTreeMap<String, String> {
@@ -193,7 +200,7 @@ pub fn admit(
     now: DateTime<Utc>,
 ) -> Admission {
     let Some(last) = state.last_scaled_at else { return Admission::Act };
-    if changed_at <= last {
+    if state.answered(changed_at) {
         return Admission::Stale { changed_at, last_scaled_at: last };
     }
     // A forged or corrupt time near the last representable date must not panic: a cooldown that

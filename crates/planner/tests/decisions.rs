@@ -220,7 +220,7 @@ fn scale_up_stops_at_max_shards_and_says_so() {
 #[test]
 fn throttling_with_no_known_hot_shard_splits_the_widest_range() {
     let tiling = even(2).split(&id(0), HashRange::FULL.equal_cuts(4)[0], [id(7), id(8)]).unwrap();
-    let load = LoadSnapshot { stream: bytes(0.2), throttled: true, ..Default::default() };
+    let load = LoadSnapshot { stream: bytes(0.2), throttling: Throttling::Now, ..Default::default() };
     let plan = scale_up(&tiling, load, &Policy::default());
     assert_eq!(split_shards(&plan), [("shardId-000000000001".into(), 1)]);
 }
@@ -229,7 +229,7 @@ fn throttling_with_no_known_hot_shard_splits_the_widest_range() {
 fn throttling_with_stream_level_numbers_only_splits_the_widest_shard_not_the_whole_stream() {
     // 7 even shards whose (possibly stale) metrics show 57 %: the alarm cannot say which tiling
     // throttled, so the floor goes on the widest shard, not on all seven.
-    let load = LoadSnapshot { stream: bytes(4.0), throttled: true, ..Default::default() };
+    let load = LoadSnapshot { stream: bytes(4.0), throttling: Throttling::Now, ..Default::default() };
     let plan = scale_up(&even(7), load, &Policy::default());
     assert_eq!(split_shards(&plan), [("shardId-000000000000".into(), 1)]);
     assert_eq!(plan.target_shards, 8);
@@ -253,8 +253,12 @@ fn low_target() -> Policy {
 fn a_throttled_hot_shard_on_an_over_provisioned_stream_gets_the_floor_not_the_stream() {
     // 20 shards at 10 %: one hot key throttles shard 3. Only shard 3 is cut, into children sized
     // for its full capacity (4 at 30 %), not the threshold (3); the stream is not resized.
-    let load =
-        LoadSnapshot { stream: bytes(2.0), hot: [id(3)].into(), throttled: true, ..Default::default() };
+    let load = LoadSnapshot {
+        stream: bytes(2.0),
+        hot: [id(3)].into(),
+        throttling: Throttling::Now,
+        ..Default::default()
+    };
     let plan = scale_up(&even(20), load, &low_target());
     assert_eq!(split_shards(&plan), [("shardId-000000000003".into(), 3)]);
     assert_eq!(plan.target_shards, 23);
@@ -273,7 +277,7 @@ fn a_throttle_with_measured_rates_floors_the_shards_over_the_threshold() {
     let load = LoadSnapshot {
         stream: bytes(1.0),
         per_shard: per_shard.into(),
-        throttled: true,
+        throttling: Throttling::Now,
         ..Default::default()
     };
     let plan = scale_up(&even(4), load, &low_target());
@@ -287,7 +291,7 @@ fn a_throttle_with_measured_rates_all_under_the_threshold_floors_the_hottest_sha
     let load = LoadSnapshot {
         stream: bytes(0.8),
         per_shard: per_shard.into(),
-        throttled: true,
+        throttling: Throttling::Now,
         ..Default::default()
     };
     let plan = scale_up(&even(4), load, &low_target());
@@ -306,24 +310,86 @@ fn a_throttled_stream_is_sized_from_the_records_its_producers_lost() {
     // 4 shards accept 4 MiB/s (2,048 records/s of 2 KiB) of an 8 MiB/s demand: half the records
     // are lost after four attempts, and the alarm quotes every rejected attempt. Demand is 8 MiB/s,
     // which needs 14 shards at 60 %, more than the 1 / target (7) the accepted writes could show.
+    // The throttling stops at 10 (80 %): two rounds either way, and 4 → 5 → 10 reaches it sooner
+    // than 4 → 7 → 14 reaches 14, as a call's duration grows with the count.
     let recent = LoadSeries::from_sums(60, [(at(0), 240.0 * MIB)], [(at(0), 122_880.0)]);
     let evidence = AlarmEvidence {
         metric: Metric::WriteProvisionedThroughputExceeded,
         period_secs: 60,
         datapoints: vec![rejected_per_minute(2_048.0, 0.5)],
         threshold: Some(0.0),
+        newest_period_start: None,
     };
-    let stream = estimate_rate(&recent, Some(&evidence));
+    let stream = estimate_rate(&recent, std::slice::from_ref(&evidence));
     assert!((stream.bytes_per_sec - 8.0 * MIB).abs() < 1.0, "{stream:?}");
     assert!((stream.records_per_sec - 4_096.0).abs() < 1e-3, "{stream:?}");
     let plan = scale_up(
         &even(4),
-        LoadSnapshot { stream, throttled: true, ..Default::default() },
+        LoadSnapshot { stream, throttling: Throttling::Now, ..Default::default() },
         &Policy::default(),
     );
     assert_eq!(plan.needed_shards, 14);
     assert_eq!(plan.target_shards, 14);
-    assert_eq!(plan.action, ScaleUpAction::UpdateShardCount { target: 7 }, "7, then 14");
+    assert_eq!(plan.action, ScaleUpAction::UpdateShardCount { target: 5 }, "5, 10, then 14");
+}
+
+/// What a throttling alarm quotes about a 4-shard stream accepting its 4 MiB/s of an 8 MiB/s
+/// demand, from the minute starting at `minute` (seconds after `at(0)`), if it says.
+fn throttle_evidence(minute: Option<i64>) -> AlarmEvidence {
+    AlarmEvidence {
+        metric: Metric::WriteProvisionedThroughputExceeded,
+        period_secs: 60,
+        datapoints: vec![rejected_per_minute(2_048.0, 0.5)],
+        threshold: Some(0.0),
+        newest_period_start: minute.map(at),
+    }
+}
+
+#[test]
+fn the_bytes_and_throttling_alarms_of_one_evaluation_size_one_plan_from_the_rejected_count() {
+    let recent = LoadSeries::from_sums(60, [(at(0), 240.0 * MIB)], [(at(0), 122_880.0)]);
+    let bytes_alarm = AlarmEvidence {
+        metric: Metric::IncomingBytes,
+        period_secs: 60,
+        datapoints: vec![240.0 * MIB],
+        threshold: Some(192.0 * MIB),
+        newest_period_start: Some(at(0)),
+    };
+    let plan = |evidence: &[AlarmEvidence]| {
+        let load =
+            LoadSnapshot::for_alarms(&recent, evidence, BTreeMap::new(), None, &ScalingState::default());
+        scale_up(&even(4), load, &Policy::default())
+    };
+    // Alone, the bytes alarm sees the capped, accepted 4 MiB/s: 7 shards.
+    assert_eq!(plan(std::slice::from_ref(&bytes_alarm)).needed_shards, 7);
+    // With the throttling alarm that fired with it, the demand of 8 MiB/s: 14.
+    let both = plan(&[bytes_alarm, throttle_evidence(Some(0))]);
+    assert_eq!(both.needed_shards, 14);
+    assert!(both.reasons.iter().any(|r| r.contains("throttled floor")), "{:?}", both.reasons);
+}
+
+#[test]
+fn a_throttle_quoted_from_before_the_last_resize_floors_no_shard_of_the_new_tiling() {
+    // Resized 4 → 14 for that very demand: its call at +130 s, after the quoted minute began.
+    let recent = LoadSeries::from_sums(60, [(at(0), 240.0 * MIB)], [(at(0), 122_880.0)]);
+    let mut resized = ScalingState::default();
+    resized.record(at(70));
+    resized.record_update_call(at(130), 0);
+    let load = |evidence: AlarmEvidence, state: &ScalingState| {
+        LoadSnapshot::for_alarms(&recent, &[evidence], BTreeMap::new(), None, state)
+    };
+    let stale = load(throttle_evidence(Some(60)), &resized);
+    assert_eq!(stale.throttling, Throttling::BeforeLastResize);
+    let plan = scale_up(&even(14), stale, &Policy::default());
+    assert_eq!((plan.needed_shards, &plan.action), (14, &ScaleUpAction::None), "{:?}", plan.reasons);
+    // A minute that began after the last call, or a reason that quotes no time, is the live tiling's.
+    assert_eq!(load(throttle_evidence(Some(180)), &resized).throttling, Throttling::Now);
+    assert_eq!(load(throttle_evidence(None), &resized).throttling, Throttling::Now);
+    // After targeted splits (no UpdateShardCount call), the floor stays: a split of the widest
+    // shard was a guess at the hot one, and throttling that goes on says it missed.
+    let mut split = ScalingState::default();
+    split.record(at(70));
+    assert_eq!(load(throttle_evidence(Some(60)), &split).throttling, Throttling::Now);
 }
 
 #[test]
@@ -336,8 +402,9 @@ fn rejected_attempts_are_not_counted_as_demand_one_for_one() {
         period_secs: 60,
         datapoints: vec![600_000.0],
         threshold: Some(0.0),
+        newest_period_start: None,
     };
-    let rate = estimate_rate(&recent, Some(&evidence));
+    let rate = estimate_rate(&recent, std::slice::from_ref(&evidence));
     let expected = 1.0 / (1.0 - (20.0f64 / 21.0).powi(PRODUCER_ATTEMPTS));
     assert!((rate.records_per_sec / 500.0 - expected).abs() < 1e-9, "{rate:?}");
     assert!(rate.records_per_sec < 6.0 * 500.0);
@@ -350,7 +417,7 @@ fn a_need_beyond_twice_the_count_is_reached_by_update_shard_count_calls_chained_
     // 80 % threshold), reached in two rounds where 34 takes three: 7 → 13 → 25 → 34.
     let plan = scale_up(
         &even(7),
-        LoadSnapshot { stream: bytes(20.0), throttled: true, ..Default::default() },
+        LoadSnapshot { stream: bytes(20.0), throttling: Throttling::Now, ..Default::default() },
         &Policy::default(),
     );
     assert_eq!((plan.needed_shards, plan.target_shards), (34, 34));
@@ -801,8 +868,9 @@ fn the_alarms_quoted_datapoint_raises_a_lagging_metrics_estimate() {
         period_secs: 60,
         datapoints: vec![60.0 * MIB, 90.0 * MIB],
         threshold: Some(48.0 * MIB),
+        newest_period_start: None,
     };
-    let rate = estimate_rate(&recent, Some(&evidence));
+    let rate = estimate_rate(&recent, std::slice::from_ref(&evidence));
     assert_eq!(rate, Rate { bytes_per_sec: 1.5 * MIB, records_per_sec: 100.0 });
 }
 
@@ -813,8 +881,9 @@ fn without_quoted_datapoints_the_threshold_is_the_floor() {
         period_secs: 60,
         datapoints: vec![],
         threshold: Some(48_000.0),
+        newest_period_start: None,
     };
-    let rate = estimate_rate(&LoadSeries::default(), Some(&evidence));
+    let rate = estimate_rate(&LoadSeries::default(), std::slice::from_ref(&evidence));
     assert_eq!(rate, Rate { bytes_per_sec: 0.0, records_per_sec: 800.0 });
 }
 

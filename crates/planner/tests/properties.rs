@@ -134,7 +134,7 @@ proptest! {
                     let load = LoadSnapshot {
                         stream: Rate::capacity_of(1).scaled(load),
                         hot,
-                        throttled,
+                        throttling: if throttled { Throttling::Now } else { Throttling::None },
                         ..LoadSnapshot::default()
                     };
                     let plan = plan_scale_up(ScaleUpInput {

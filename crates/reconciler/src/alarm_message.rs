@@ -12,7 +12,7 @@
 //! we do not keep (`Region`, `AWSAccountId`, `AlarmConfigurationUpdatedTimestamp`, …) and fields we
 //! have never seen are ignored. Broken input is an [`AlarmMessageError`], never a panic.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -164,14 +164,11 @@ impl AlarmMessage {
             .or_else(|| self.trigger.metrics.iter().find_map(|m| m.metric_name.as_deref()))
     }
 
-    /// The datapoint values AWS quotes in `NewStateReason`, in the order given (newest first), e.g.
-    /// `[2.5E8 (01/01/25 10:04:00), 2.4E8 (01/01/25 10:03:00)]` → `[2.5e8, 2.4e8]`.
-    ///
-    /// Empty when the reason quotes none: the emulator says only "Threshold Crossed", and
-    /// `SetAlarmState` carries the caller's text. Only a hint for logs: the handler re-reads the
-    /// metrics rather than trust a notification's numbers.
-    pub fn reason_datapoints(&self) -> Vec<f64> {
-        datapoints_in(&self.reason)
+    /// The datapoints AWS quotes in `NewStateReason` ([`Quoted::from_reason`]). Only a bound on
+    /// what the handler sizes from: it re-reads the metrics rather than trust a notification's
+    /// numbers, and drops quoted values no stream of its size could produce.
+    pub fn quoted(&self) -> Quoted {
+        Quoted::from_reason(&self.reason)
     }
 
     /// A key for idempotency: the alarm ARN and the state change time (RFC 3339, milliseconds,
@@ -377,24 +374,44 @@ fn normalise_statistic(s: &str) -> String {
 
 /// The numbers of every `value (time)` item inside `[…]` in `reason`. AWS also writes
 /// `[NonBreaching]` for missing data; items that are not a number followed by a time are skipped.
-fn datapoints_in(reason: &str) -> Vec<f64> {
-    let mut values = Vec::new();
-    let mut rest = reason;
-    while let Some(open) = rest.find('[') {
-        let list = &rest[open + 1..];
-        let Some(close) = list.find(']') else { break };
-        for item in list[..close].split(',') {
-            if let Some((number, time)) = item.trim().split_once(" (")
-                && time.ends_with(')')
-                && let Ok(value) = number.parse::<f64>()
-                && value.is_finite()
-            {
-                values.push(value);
+/// What an alarm's state reason quotes: the breaching datapoints, in a notification's
+/// `NewStateReason` and in `DescribeAlarms`' `StateReason` alike.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Quoted {
+    /// The values, in the order given (newest first).
+    pub values: Vec<f64>,
+    /// Where the newest quoted datapoint's period starts: AWS prints each as `dd/MM/yy HH:mm:ss`,
+    /// UTC. `None` when no time parses.
+    pub newest_period_start: Option<DateTime<Utc>>,
+}
+
+impl Quoted {
+    /// `[2.5E8 (01/01/25 10:04:00), 2.4E8 (01/01/25 10:03:00)]` → `[2.5e8, 2.4e8]`, newest
+    /// 2025-01-01T10:04:00Z. Empty when the reason quotes none: the emulator says only "Threshold
+    /// Crossed", and `SetAlarmState` carries the caller's text. A value whose time does not parse
+    /// is kept (the time only tells old evidence from new); one that is not a finite number is not.
+    pub fn from_reason(reason: &str) -> Quoted {
+        let mut quoted = Quoted::default();
+        let mut rest = reason;
+        while let Some(open) = rest.find('[') {
+            let list = &rest[open + 1..];
+            let Some(close) = list.find(']') else { break };
+            for item in list[..close].split(',') {
+                if let Some((number, time)) = item.trim().split_once(" (")
+                    && let Some(time) = time.strip_suffix(')')
+                    && let Ok(value) = number.parse::<f64>()
+                    && value.is_finite()
+                {
+                    quoted.values.push(value);
+                    let at =
+                        NaiveDateTime::parse_from_str(time, "%d/%m/%y %H:%M:%S").ok().map(|t| t.and_utc());
+                    quoted.newest_period_start = quoted.newest_period_start.max(at);
+                }
             }
+            rest = &list[close + 1..];
         }
-        rest = &list[close + 1..];
+        quoted
     }
-    values
 }
 
 fn object<T: DeserializeOwned>(field: &str, value: Value) -> Result<T, AlarmMessageError> {
@@ -512,7 +529,7 @@ mod tests {
     use super::*;
 
     fn check_datapoints(reason: &str, expected: &[f64]) {
-        assert_eq!(datapoints_in(reason), expected, "reason: {reason}");
+        assert_eq!(Quoted::from_reason(reason).values, expected, "reason: {reason}");
     }
 
     fn check_time(text: &str, expected_rfc3339_millis: &str) {
@@ -536,6 +553,18 @@ mod tests {
              (minimum 2 datapoints for OK -> ALARM transition).",
             &[2.5e8, 2.4e8],
         );
+    }
+
+    #[test]
+    fn the_newest_quoted_period_is_read_day_first_whatever_the_order() {
+        let newest = |reason: &str| Quoted::from_reason(reason).newest_period_start.map(|t| t.to_rfc3339());
+        let reason = "Threshold Crossed: 2 out of the last 2 datapoints [2.4E8 (23/11/26 10:04:00), \
+                      2.5E8 (23/11/26 10:05:00)] was greater than the threshold (1.0).";
+        assert_eq!(newest(reason).as_deref(), Some("2026-11-23T10:05:00+00:00"));
+        // Day first: 12/01 is the 12th of January, and a 13th month is no time at all.
+        assert_eq!(newest("[1.0 (12/01/26 00:00:00)]").as_deref(), Some("2026-01-12T00:00:00+00:00"));
+        let undated = Quoted::from_reason("[1.0 (01/13/26 00:00:00), 2.0 (yesterday)]");
+        assert_eq!((undated.values, undated.newest_period_start), (vec![1.0, 2.0], None));
     }
 
     #[test]

@@ -414,6 +414,8 @@ type MetricKey = (String, String, Vec<Dimension>);
 struct CloudWatchState {
     metrics: BTreeMap<MetricKey, Vec<(DateTime<Utc>, f64)>>,
     alarms: BTreeMap<String, (AlarmSpec, AlarmState)>,
+    /// Each alarm's state reason and, where [`InMemoryCloudWatch::fire`] set it, when it changed.
+    reasons: BTreeMap<String, (String, Option<DateTime<Utc>>)>,
     faults: VecDeque<(&'static str, ErrorKind)>,
     calls: Vec<String>,
     /// The `StatusCode` a query of these (sorted) dimensions reads with; `Complete` otherwise.
@@ -441,11 +443,16 @@ impl CloudWatchState {
         self.alarms
             .iter()
             .filter(|(name, (_, state))| wanted(name, *state))
-            .map(|(_, (spec, alarm_state))| AlarmSummary {
-                name: spec.name.clone(),
-                dimensions: Dimension::of_alarm(spec),
-                definition: spec.definition(),
-                state: Some(*alarm_state),
+            .map(|(name, (spec, alarm_state))| {
+                let (reason, updated) = self.reasons.get(name).cloned().unwrap_or_default();
+                AlarmSummary {
+                    name: spec.name.clone(),
+                    dimensions: Dimension::of_alarm(spec),
+                    definition: spec.definition(),
+                    state: Some(*alarm_state),
+                    state_reason: reason,
+                    state_updated_at: updated,
+                }
             })
             .collect()
     }
@@ -476,6 +483,16 @@ impl InMemoryCloudWatch {
     /// Every call made so far, oldest first, as `"SetAlarmState name OK"`.
     pub fn calls(&self) -> Vec<String> {
         self.state.lock().expect("not poisoned").calls.clone()
+    }
+
+    /// `alarm` goes to `ALARM` at `at`, quoting `reason` as CloudWatch would: what
+    /// `DescribeAlarms` then reports as its state reason and time.
+    pub fn fire(&self, alarm: &str, reason: &str, at: DateTime<Utc>) {
+        let mut state = self.state.lock().expect("not poisoned");
+        if let Some((_, s)) = state.alarms.get_mut(alarm) {
+            *s = AlarmState::Alarm;
+            state.reasons.insert(alarm.to_owned(), (reason.to_owned(), Some(at)));
+        }
     }
 
     /// An alarm as last written, and its state.
@@ -576,11 +593,12 @@ impl AlarmPort for InMemoryCloudWatch {
         Ok(())
     }
 
-    async fn set_alarm_state(&self, name: &str, new: AlarmState, _reason: &str) -> Result<(), PortError> {
+    async fn set_alarm_state(&self, name: &str, new: AlarmState, reason: &str) -> Result<(), PortError> {
         let mut state = self.record("SetAlarmState", format!("{name} {}", new.as_str()))?;
         match state.alarms.get_mut(name) {
             Some((_, s)) => {
                 *s = new;
+                state.reasons.insert(name.to_owned(), (reason.to_owned(), None));
                 Ok(())
             }
             None => Err(PortError::new("SetAlarmState", ErrorKind::NotFound, format!("no alarm {name}"))),

@@ -309,6 +309,11 @@ pub struct AlarmSummary {
     pub dimensions: Vec<Dimension>,
     pub definition: AlarmDefinition,
     pub state: Option<AlarmState>,
+    /// Why it is in that state: AWS quotes the breaching datapoints here as in a notification's
+    /// `NewStateReason`; `SetAlarmState` writes the caller's text.
+    pub state_reason: String,
+    /// When the state last changed.
+    pub state_updated_at: Option<DateTime<Utc>>,
 }
 
 impl AlarmSummary {
@@ -529,6 +534,8 @@ mod tests {
             dimensions: vec![Dimension::new("Other", "x"), Dimension::stream("orders")],
             definition: AlarmDefinition::default(),
             state: None,
+            state_reason: String::new(),
+            state_updated_at: None,
         };
         assert_eq!(summary.stream(), Some("orders"));
     }

@@ -18,12 +18,12 @@ use chrono::{DateTime, Utc};
 use planner::{
     ALARM_NAME_PREFIX, Admission, AlarmEvidence, AlarmKind, Execution, KINESIS_NAMESPACE, LoadSnapshot,
     Metric, POLICY_TAG, Policy, ScaleUpAction, ScaleUpInput, ScaleUpPlan, ScalingState, ShardId, Step,
-    UPDATE_SHARD_COUNT_CALLS_PER_DAY, Window, decode_policy, plan_scale_up,
+    Throttling, UPDATE_SHARD_COUNT_CALLS_PER_DAY, Window, decode_policy, plan_scale_up,
 };
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::alarm_message::AlarmMessage;
+use crate::alarm_message::{AlarmMessage, Quoted};
 use crate::ports::{
     ActiveStream, AlarmPort, AlarmState, AlarmSummary, ErrorKind, MetricsPort, PortError, Resharder,
     StreamSnapshot,
@@ -138,7 +138,7 @@ where
             .await?;
             match alarm.as_ref().ok_or_else(|| format!("alarm {} does not exist", message.name)).and_then(
                 |a| {
-                    confirm(a, cx, message.state_change_time, message.reason_datapoints())
+                    confirm(a, cx, message.state_change_time, message.quoted())
                         .and_then(|t| same_stream(t, stream))
                 },
             ) {
@@ -199,7 +199,7 @@ where
     C: MetricsPort + AlarmPort + Sync,
 {
     let started = StdInstant::now();
-    let decision = match confirm(alarm, cx, cx.now, Vec::new()) {
+    let decision = match confirm(alarm, cx, cx.now, Quoted::default()) {
         Err(reason) => Decision::Ignored { reason, skip: None },
         Ok(trigger) => decide(kinesis, cloudwatch, &trigger, cx, settings, jitter).await?,
     };
@@ -225,8 +225,8 @@ struct Trigger<'a> {
     shard: Option<ShardId>,
     /// When its state changed: the message's time, or `now` for the resync.
     changed_at: DateTime<Utc>,
-    /// `Sum` values the message quotes (none from the resync), not yet bounded.
-    datapoints: Vec<f64>,
+    /// What the message quotes (nothing from the resync), not yet bounded.
+    quoted: Quoted,
 }
 
 /// Whether `alarm`, as CloudWatch describes it now, is one this tool acts on: named with the
@@ -237,7 +237,7 @@ fn confirm<'a>(
     alarm: &'a AlarmSummary,
     cx: &Invocation,
     changed_at: DateTime<Utc>,
-    datapoints: Vec<f64>,
+    quoted: Quoted,
 ) -> Result<Trigger<'a>, String> {
     let name = &alarm.name;
     if !name.starts_with(ALARM_NAME_PREFIX) {
@@ -266,7 +266,7 @@ fn confirm<'a>(
         return Err(format!("alarm {name} is not in ALARM now ({state})"));
     }
     let shard = alarm.dimensions.iter().find(|d| d.name == "ShardId").map(|d| ShardId::new(&d.value));
-    Ok(Trigger { alarm, stream, metric, shard, changed_at, datapoints })
+    Ok(Trigger { alarm, stream, metric, shard, changed_at, quoted })
 }
 
 /// A message about `stream` must name an alarm on that stream.
@@ -338,7 +338,7 @@ where
             return Ok(Decision::Held { admission });
         }
     }
-    let load = load(cloudwatch, trigger, &active, &policy, cx.now, backoff, jitter, deadline).await?;
+    let load = load(cloudwatch, trigger, &active, &policy, &state, cx.now, backoff, jitter, deadline).await?;
     let plan_with = |update_calls_last_24h| {
         plan_scale_up(ScaleUpInput {
             tiling: active.tiling(),
@@ -353,6 +353,14 @@ where
         let reset = Reset::ToOk { reason };
         rearm(kinesis, cloudwatch, &active, &policy, &reset, Rewrite::IfDrifted, backoff, jitter, deadline)
             .await?;
+        // Throttling quoted from before the last resize, on a stream now big enough for what it
+        // shows: back to `OK`, to fire on the next fresh minute if the live tiling throttles too.
+        if load.throttling == Throttling::BeforeLastResize {
+            let reason = format!(
+                "kinesis-autoscaler: {name} quoted minutes from before the last resize; re-evaluating"
+            );
+            set_ok(cloudwatch, name, &reason, backoff, jitter, deadline).await?;
+        }
         return Ok(Decision::NoChange { plan });
     }
     let execution = Execution::of_scale_up(&plan, &policy);
@@ -455,15 +463,22 @@ async fn read<K: Resharder + Sync>(
     Ok(Ok((active, policy, state)))
 }
 
-/// The load to size from: recent metrics at the alarm's period, raised to what the alarm itself
-/// proves (its threshold, and the quoted datapoints a stream of this size could have produced),
-/// with each shard's own peak where shard-level metrics are on.
+/// The load to size from: recent metrics at the alarm's period, raised to what the alarms
+/// themselves prove (their thresholds, and the quoted datapoints a stream of this size could have
+/// produced), with each shard's own peak where shard-level metrics are on.
+///
+/// The evidence is the triggering alarm's and that of the stream's other alarms in `ALARM` that
+/// no scaling has answered yet ([`ScalingState::answered`]), read with one `DescribeAlarms`: the
+/// bytes and throttling alarms of one evaluation arrive as two notifications, and the first one
+/// handled must not size the stream from capped, accepted bytes alone while the rejected count
+/// that measures the demand sits in its twin ([`LoadSnapshot::for_alarms`]).
 #[allow(clippy::too_many_arguments)] // each is one input of the estimate; a struct would only rename them
-async fn load<C: MetricsPort + Sync>(
+async fn load<C: MetricsPort + AlarmPort + Sync>(
     cloudwatch: &C,
     trigger: &Trigger<'_>,
     active: &ActiveStream,
     policy: &Policy,
+    state: &ScalingState,
     now: DateTime<Utc>,
     backoff: &crate::Backoff,
     jitter: &mut impl Jitter,
@@ -475,14 +490,37 @@ async fn load<C: MetricsPort + Sync>(
         load_series(cloudwatch, stream, window.period_secs, window.start, window.end)
     })
     .await?;
-    // A throttling alarm's datapoints count rejected records: demand the metrics never show.
-    let evidence = AlarmEvidence {
-        metric: trigger.metric,
-        period_secs: trigger.alarm.definition.period_secs.unwrap_or(window.period_secs),
-        datapoints: trigger.datapoints.clone(),
-        threshold: trigger.alarm.definition.threshold,
+    let open = active.tiling().len();
+    let evidence_of = |alarm: &AlarmSummary, metric: Metric, quoted: &Quoted| {
+        AlarmEvidence {
+            metric,
+            period_secs: alarm.definition.period_secs.unwrap_or(window.period_secs),
+            datapoints: quoted.values.clone(),
+            threshold: alarm.definition.threshold,
+            newest_period_start: quoted.newest_period_start,
+        }
+        .within_capacity(open)
+    };
+    let mut evidence = vec![evidence_of(trigger.alarm, trigger.metric, &trigger.quoted)];
+    // At `maxShards` no evidence changes the plan: the resync re-driving a stream stuck there
+    // keeps to its five calls a tick.
+    let prefix = format!("{ALARM_NAME_PREFIX}{stream}-");
+    let alarms = if open < policy.max_shards {
+        retry_until(backoff, jitter, deadline, || cloudwatch.describe_alarms(&prefix)).await?
+    } else {
+        Vec::new()
+    };
+    for alarm in alarms.iter().filter(|a| a.name != trigger.alarm.name && a.state == Some(AlarmState::Alarm))
+    {
+        let stream_level = alarm.stream() == Some(stream) && alarm.dimensions.len() == 1;
+        let unanswered = alarm.state_updated_at.is_some_and(|t| !state.answered(t));
+        let metric = alarm.definition.metric.as_deref().and_then(Metric::parse);
+        if let (true, true, Some(metric)) = (stream_level, unanswered, metric)
+            && alarm.definition.namespace.as_deref() == Some(KINESIS_NAMESPACE)
+        {
+            evidence.push(evidence_of(alarm, metric, &Quoted::from_reason(&alarm.state_reason)));
+        }
     }
-    .within_capacity(active.tiling().len());
     let per_shard = if policy.shard_level_metrics {
         let ids = active.tiling().ids();
         let (series, _) = retry_until(backoff, jitter, deadline, || {
@@ -493,7 +531,7 @@ async fn load<C: MetricsPort + Sync>(
     } else {
         BTreeMap::new()
     };
-    Ok(LoadSnapshot::for_alarm(&recent, &evidence, per_shard, trigger.shard.clone()))
+    Ok(LoadSnapshot::for_alarms(&recent, &evidence, per_shard, trigger.shard.clone(), state))
 }
 
 /// Records the scaling on the stream, executes within the deadline, and re-arms every alarm for

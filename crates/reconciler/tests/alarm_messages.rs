@@ -41,7 +41,8 @@ fn dump(message: &str) -> String {
         format!("[{}]", pairs.join(", "))
     };
     let trigger = &alarm.trigger;
-    let datapoints: Vec<String> = alarm.reason_datapoints().iter().map(f64::to_string).collect();
+    let quoted = alarm.quoted();
+    let datapoints: Vec<String> = quoted.values.iter().map(f64::to_string).collect();
 
     let mut out = String::new();
     let mut line = |key: &str, value: String| writeln!(out, "{key}={value}").unwrap();
@@ -80,6 +81,7 @@ fn dump(message: &str) -> String {
         );
     }
     line("datapoints", format!("[{}]", datapoints.join(", ")));
+    line("newest_datapoint", opt(quoted.newest_period_start.map(|t| t.to_rfc3339()).as_deref()));
     line("reason", format!("{:?}", alarm.reason));
     line("description", alarm.description.as_ref().map_or("-".to_owned(), |d| format!("{d:?}")));
     line("actions", format!("[{}]", alarm.alarm_actions.join(", ")));

@@ -647,3 +647,79 @@ async fn when_update_shard_count_hits_its_daily_quota_the_scale_up_splits_instea
     let state = ScalingState::from_tags(&tags, t(5)).expect("valid state tags");
     assert_eq!(state.update_calls_last_24h(t(5)), 0, "a refused call spends no quota of ours");
 }
+
+/// Stream-level sums of `orders` for the three minutes before `t(0)`: `mib` MiB/s in 2 KiB records.
+async fn publish_accepted(world: &World, mib: f64) {
+    let mut points = Vec::new();
+    for minute in 1..=3 {
+        for (metric, value, unit) in [
+            (Metric::IncomingBytes, mib * MIB * 60.0, Unit::Bytes),
+            (Metric::IncomingRecords, mib * 512.0 * 60.0, Unit::Count),
+        ] {
+            points.push(MetricPoint {
+                namespace: KINESIS_NAMESPACE.into(),
+                metric: metric.as_str().into(),
+                dimensions: vec![Dimension::stream("orders")],
+                timestamp: t(-60 * minute),
+                value,
+                unit,
+            });
+        }
+    }
+    world.cloudwatch.put_metric_data(&points).await.unwrap();
+}
+
+/// A state reason quoting one rejected-records `Sum` of the minute starting at `minute` (UTC
+/// wall-clock `HH:MM` of 23 Nov 2026), as CloudWatch writes it.
+fn throttle_reason(rejected: f64, minute: &str) -> String {
+    format!(
+        "Threshold Crossed: 1 out of the last 1 datapoints [{rejected:E} (23/11/26 {minute}:00)] was greater \
+         than or equal to the threshold (1.0E0) (minimum 1 datapoint for OK -> ALARM transition)."
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bytes_alarm_is_sized_with_the_throttling_alarm_that_fired_with_it() {
+    // 4 shards accept 4 MiB/s of an 8 MiB/s demand. The bytes alarm's own numbers say 4 MiB/s,
+    // 7 shards at 60 %; the throttling alarm of the same evaluation, in ALARM with its rejected
+    // count, says 8 MiB/s: 14.
+    let world = World::new(4, Policy::default()).await;
+    publish_accepted(&world, 4.0).await;
+    let throttle = alarm_name("orders", Metric::WriteProvisionedThroughputExceeded);
+    // Half of all attempts rejected: 2,048 records/s accepted, each lost record tried four times.
+    let rejected = 2_048.0 * 60.0 * (0.5f64.powf(0.25) / (1.0 - 0.5f64.powf(0.25)));
+    world.cloudwatch.fire(&throttle, &throttle_reason(rejected, "10:04"), t(0));
+    let decision = world.alarm(&bytes_alarm(t(0), 4.0), t(5)).await;
+    let Decision::Scaled { plan, to, .. } = decision else { panic!("{decision:?}") };
+    assert_eq!((plan.needed_shards, to), (14, 14), "{:?}", plan.reasons);
+    // Its twin's own delivery is answered by that scaling.
+    let throttled = message(Metric::WriteProvisionedThroughputExceeded, "ALARM", t(0), rejected, "");
+    world.cloudwatch.fire(&throttle, "still throttling", t(0));
+    let again = world.alarm(&throttled, t(6)).await;
+    assert!(matches!(again, Decision::Held { admission: Admission::Stale { .. } }), "{again:?}");
+    assert_eq!(world.shards().await, 14);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttle_quoting_minutes_before_the_last_resize_adds_no_split_and_re_evaluates() {
+    // Resized 4 → 14 at t(0) for an 8 MiB/s demand; the throttling alarm fires again at t(100)
+    // on the minute from before the resize (CloudWatch publishes a minute or two late).
+    let world = World::new(4, Policy::default()).await;
+    publish_accepted(&world, 4.0).await;
+    let rejected = 2_048.0 * 60.0 * (0.5f64.powf(0.25) / (1.0 - 0.5f64.powf(0.25)));
+    let throttle = alarm_name("orders", Metric::WriteProvisionedThroughputExceeded);
+    world.cloudwatch.fire(&throttle, &throttle_reason(rejected, "10:04"), t(0));
+    let decision = world.alarm(&bytes_alarm(t(0), 4.0), t(5)).await;
+    assert!(matches!(decision, Decision::Scaled { to: 14, .. }), "{decision:?}");
+    let resized = world.shards().await;
+    let before = t(-60).format("%d/%m/%y %H:%M").to_string();
+    let reason = throttle_reason(rejected, "XX:XX").replace("23/11/26 XX:XX", &before);
+    world.cloudwatch.fire(&throttle, &reason, t(100));
+    let message = message(Metric::WriteProvisionedThroughputExceeded, "ALARM", t(100), rejected, "")
+        .replace("23/11/26 10:04", &before);
+    let decision = world.alarm(&message, t(105)).await;
+    let Decision::NoChange { plan } = decision else { panic!("{decision:?}") };
+    assert!(plan.reasons.iter().any(|r| r.contains("before the last resize")), "{:?}", plan.reasons);
+    assert_eq!(world.shards().await, resized);
+    assert_eq!(world.cloudwatch.alarm(&throttle).unwrap().1, AlarmState::Ok, "re-evaluated on fresh minutes");
+}

@@ -179,6 +179,17 @@ pub struct Alarm {
     pub state: State,
     /// When the state last changed (seconds).
     pub changed_at: i64,
+    /// What the state reason quotes: set on the change to `ALARM`, cleared by a reset.
+    pub reason: Reason,
+}
+
+/// An alarm's state reason as the Lambda reads it, from the notification or `DescribeAlarms`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reason {
+    /// The breaching datapoints quoted, newest first.
+    pub datapoints: Vec<f64>,
+    /// Where the newest quoted datapoint's period starts (seconds).
+    pub newest_period_start: Option<i64>,
 }
 
 /// An alarm's transition to `ALARM`: what SNS delivers.
@@ -190,8 +201,7 @@ pub struct Notification {
     pub watch: Watch,
     pub shard: Option<ShardId>,
     pub changed_at: i64,
-    /// The breaching datapoints the state reason quotes.
-    pub datapoints: Vec<f64>,
+    pub reason: Reason,
     pub deliver_at: i64,
 }
 
@@ -211,6 +221,7 @@ impl Alarm {
             },
             state: State::Ok,
             changed_at: i64::MIN,
+            reason: Reason::default(),
         }
     }
 
@@ -236,26 +247,32 @@ impl Alarm {
 
     /// One evaluation at `now` over the last `evaluation_periods` published periods. Returns
     /// the quoted breaching datapoints (newest first) when the alarm goes from `OK` to `ALARM`.
-    pub fn evaluate(&mut self, now: i64, metrics: &Metrics) -> Option<Vec<f64>> {
+    pub fn evaluate(&mut self, now: i64, metrics: &Metrics) -> Option<Reason> {
         let per = self.period_secs / 60;
         let end = metrics.published_until(now).div_euclid(per) * per;
         let start = end - per * i64::from(self.evaluation_periods);
-        let values: Vec<f64> = metrics
+        let breaching: Vec<(i64, f64)> = metrics
             .series(self.period_secs, start * 60, end * 60, now)
             .iter()
-            .map(|(_, p)| self.value(p))
+            .rev()
+            .map(|(t, p)| (*t, self.value(p)))
+            .filter(|(_, v)| self.breaches(*v))
             .collect();
-        let breaching: Vec<f64> = values.iter().rev().copied().filter(|v| self.breaches(*v)).collect();
         let alarm = breaching.len() as u32 >= self.datapoints_to_alarm;
         match (self.state, alarm) {
             (State::Ok, true) => {
                 self.state = State::Alarm;
                 self.changed_at = now;
-                Some(breaching)
+                self.reason = Reason {
+                    datapoints: breaching.iter().map(|(_, v)| *v).collect(),
+                    newest_period_start: breaching.first().map(|(t, _)| *t),
+                };
+                Some(self.reason.clone())
             }
             (State::Alarm, false) => {
                 self.state = State::Ok;
                 self.changed_at = now;
+                self.reason = Reason::default();
                 None
             }
             _ => None,
@@ -268,6 +285,7 @@ impl Alarm {
         if self.state != State::Ok {
             self.state = State::Ok;
             self.changed_at = now;
+            self.reason = Reason::default();
         }
     }
 }

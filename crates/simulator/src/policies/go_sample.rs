@@ -33,6 +33,7 @@ fn alarm(shards: u32, evaluation_periods: u32, datapoints_to_alarm: u32, thresho
         cmp,
         state: State::Ok,
         changed_at: i64::MIN,
+        reason: Default::default(),
     }
 }
 

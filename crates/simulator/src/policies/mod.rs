@@ -185,14 +185,14 @@ pub(crate) fn evaluate_alarms(
                 None => continue,
             },
         };
-        if let Some(datapoints) = alarm.evaluate(now, metrics) {
+        if let Some(reason) = alarm.evaluate(now, metrics) {
             let deliver_at = now + crate::assumptions::NOTIFY_LATENCY_SECS;
             queue.push_back(crate::cloudwatch::Notification {
                 alarm: i,
                 watch: alarm.watch,
                 shard: alarm.shard.clone(),
                 changed_at: now,
-                datapoints,
+                reason,
                 deliver_at,
             });
         }

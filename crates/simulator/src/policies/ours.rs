@@ -25,8 +25,8 @@ use std::collections::{BTreeMap, VecDeque};
 use planner::{
     Admission, AlarmEvidence, AlarmKind, AlarmSpec, Execution, LoadSeries, LoadSnapshot, Metric, NextStep,
     Policy, ReadStatus, ScaleDownAction, ScaleDownInput, ScaleUpAction, ScaleUpInput, ScalingState,
-    SeriesRead, Step, Tiling, Window, admit, alarm_specs, plan_scale_down, plan_scale_up, shard_alarm_specs,
-    young_shards,
+    SeriesRead, Step, Throttling, Tiling, Window, admit, alarm_specs, plan_scale_down, plan_scale_up,
+    shard_alarm_specs, young_shards,
 };
 
 use super::{Controller, Env, evaluate_alarms};
@@ -34,7 +34,7 @@ use crate::SimError;
 use crate::assumptions::{
     LAMBDA_DEADLINE_SECS, MAX_SHARDS, MIN_SHARDS, SCALE_DOWN_EVERY_SECS, STEP_BUDGET_SECS, at, secs,
 };
-use crate::cloudwatch::{Alarm, Metrics, Notification};
+use crate::cloudwatch::{Alarm, Metrics, Notification, State};
 
 pub const PARAMETERS: &str = "planner::Policy::default() (scale up at 80 % to a 60 % target, 60 s period, \
 1 evaluation period, 5 min cooldown, throttling alarm bypasses it; scale down every 36 h when every \
@@ -109,19 +109,31 @@ impl Ours {
         let window = Window::for_scale_up(at(now), &self.policy);
         let recent =
             load_series(env.metrics, i64::from(window.period_secs), secs(window.start), secs(window.end));
-        let evidence = AlarmEvidence {
-            metric,
-            period_secs: window.period_secs,
-            datapoints: n.datapoints.clone(),
-            threshold: Some(self.alarms[i].threshold),
-        }
-        .within_capacity(tiling.len());
+        // The triggering alarm's quoted datapoints, and those of the stream's other alarms in
+        // `ALARM` that no scaling answered yet, as the Lambda reads them with `DescribeAlarms`.
+        let siblings = self.alarms.iter().enumerate().filter(|(j, a)| {
+            *j != i && a.shard.is_none() && a.state == State::Alarm && !self.state.answered(at(a.changed_at))
+        });
+        let evidence: Vec<AlarmEvidence> = [(i, &n.reason)]
+            .into_iter()
+            .chain(siblings.map(|(j, a)| (j, &a.reason)))
+            .map(|(j, reason)| {
+                AlarmEvidence {
+                    metric: self.metrics_of[j],
+                    period_secs: window.period_secs,
+                    datapoints: reason.datapoints.clone(),
+                    threshold: Some(self.alarms[j].threshold),
+                    newest_period_start: reason.newest_period_start.map(at),
+                }
+                .within_capacity(tiling.len())
+            })
+            .collect();
         let per_shard = if self.policy.shard_level_metrics {
             shard_series(env, &tiling, &window).map(|(id, s)| (id, s.peak())).collect()
         } else {
             BTreeMap::new()
         };
-        let load = LoadSnapshot::for_alarm(&recent, &evidence, per_shard, n.shard.clone());
+        let load = LoadSnapshot::for_alarms(&recent, &evidence, per_shard, n.shard.clone(), &self.state);
         let plan = plan_scale_up(ScaleUpInput {
             tiling: &tiling,
             load: &load,
@@ -129,6 +141,11 @@ impl Ours {
             update_calls_last_24h: self.state.update_calls_last_24h(at(now)),
         });
         if plan.action == ScaleUpAction::None {
+            // Throttling quoted from before the last scaling, on a stream now big enough: back to
+            // `OK`, to fire again on the next minute if the live tiling throttles too.
+            if load.throttling == Throttling::BeforeLastResize {
+                self.alarms[i].reset(now);
+            }
             return;
         }
         self.state.record(at(now));
@@ -200,10 +217,10 @@ impl Ours {
                 let mut fresh = Alarm::from_spec(spec);
                 if let Some(alarm) = old.iter().find(|a| a.watch == fresh.watch && a.shard == fresh.shard) {
                     if reset {
-                        fresh.changed_at =
-                            if alarm.state == crate::cloudwatch::State::Ok { alarm.changed_at } else { now };
+                        fresh.changed_at = if alarm.state == State::Ok { alarm.changed_at } else { now };
                     } else {
-                        (fresh.state, fresh.changed_at) = (alarm.state, alarm.changed_at);
+                        (fresh.state, fresh.changed_at, fresh.reason) =
+                            (alarm.state, alarm.changed_at, alarm.reason.clone());
                     }
                 }
                 fresh
@@ -224,6 +241,7 @@ impl Controller for Ours {
                 Some(Step::Split { shard, at }) => drop(env.kinesis.split(now, &shard, at)?),
                 Some(Step::Merge { low, high }) => drop(env.kinesis.merge(now, &low, &high)?),
                 Some(Step::UpdateShardCount { target }) => drop(env.kinesis.update_shard_count(now, target)?),
+
                 None => {
                     let up = run.up;
                     self.run = None;
