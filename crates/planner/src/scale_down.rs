@@ -33,6 +33,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use crate::capacity::count_up_to;
 use crate::load::shard_share;
 use crate::scale_up::{EVEN_TOLERANCE, UPDATE_SHARD_COUNT_CALLS_PER_DAY};
 use crate::{HashRange, LoadSeries, Policy, ShardId, Tiling, Window};
@@ -210,6 +211,11 @@ pub fn plan_scale_down(input: ScaleDownInput<'_>) -> ScaleDownPlan {
         plan.reasons.push(format!("not scaling down: {refusal}"));
         return plan;
     }
+    if let Some(target) = uniform_target(input, peak, &mut plan.reasons) {
+        plan.target_shards = target;
+        plan.action = ScaleDownAction::UpdateShardCount { target };
+        return plan;
+    }
     let merges = choose_merges(input, &window, open - policy.min_shards, &mut plan.reasons);
     if merges.is_empty() {
         plan.reasons.push("no adjacent pair can merge without going over the scale-up target".into());
@@ -233,6 +239,51 @@ pub fn plan_scale_down(input: ScaleDownInput<'_>) -> ScaleDownPlan {
         ScaleDownAction::Merge { merges }
     };
     plan
+}
+
+/// The count a cold, evenly split stream can shrink to in one cycle with `UpdateShardCount`, if
+/// that is allowed and smaller than what merging pairs would reach.
+///
+/// Merging pairs at most halves a stream per 36-hour cycle, and only where each pair stays at
+/// the target, so a spike's capacity came down one halving a cycle (32 shards bought for a 10×
+/// spike took three cycles, four and a half days, to return to the 4 the traffic needs) and a
+/// stream at 45 % of 6 shards never shrank (each pair would be at 90 %). On an even stream the
+/// load is spread by key share, so the stream-level peak sizes every shard alike: the fewest
+/// shards that carry the window's peak at the scale-up target, never under `minShards`, reached
+/// by halving calls chained in one run (Kinesis refuses a call below half the open count), as
+/// many as the rolling day's quota leaves. Only without per-shard series: with shard-level
+/// metrics the pairs' measured sums decide, as they see skew the stream-level peak hides. Young
+/// shards (see [`young_shards`]) have less than a window of history, so their stream is merged
+/// pair by pair as before, where they are left alone.
+fn uniform_target(input: ScaleDownInput<'_>, peak: f64, reasons: &mut Vec<String>) -> Option<u32> {
+    let ScaleDownInput { tiling, policy, update_calls_last_24h, .. } = input;
+    let open = tiling.len();
+    let quota = UPDATE_SHARD_COUNT_CALLS_PER_DAY.saturating_sub(update_calls_last_24h);
+    if !input.shard_load.is_empty()
+        || !input.young.is_empty()
+        || !tiling.is_even(EVEN_TOLERANCE)
+        || quota == 0
+    {
+        return None;
+    }
+    let target = policy.scale_up.target.get();
+    let needed = count_up_to(peak * f64::from(open) / target, open).max(policy.min_shards).max(1);
+    let mut count = open;
+    let mut calls = 0;
+    while count > needed && calls < quota {
+        count = count.div_ceil(2).max(needed);
+        calls += 1;
+    }
+    if count >= open {
+        return None;
+    }
+    reasons.push(format!(
+        "evenly split and cold: the window's peak fits {needed} shard(s) at the {:.0}% target; \
+         UpdateShardCount to {count} in {calls} call(s){}",
+        policy.scale_up.target.percent(),
+        if count > needed { format!(" (the rolling day's quota allows {quota})") } else { String::new() },
+    ));
+    Some(count)
 }
 
 /// One shard's load series by the evidence rule (module documentation, rule 2): its own series

@@ -119,9 +119,11 @@ pub enum Execution {
         next: usize,
         recorded: DateTime<Utc>,
     },
-    /// One `UpdateShardCount` from `from` open shards to `target`; a scale-up's demand lets it be
+    /// `UpdateShardCount` from `from` open shards to `target`; a scale-up's demand lets it be
     /// re-derived when the count has moved, and chains the next round while the count is under
-    /// the demand's ceiling (one call at most doubles it).
+    /// the demand's ceiling (one call at most doubles it). A scale-down below half the count
+    /// chains halving calls (one call at most halves it): each sets `from` to the count it asks
+    /// for, so a count that moved otherwise is still another actor's doing.
     Uniform {
         from: u32,
         target: u32,
@@ -250,7 +252,11 @@ impl Execution {
                 let moved = open != *from;
                 let overtaken = !up && state.last_scaled_at.is_some_and(|last| last > *recorded);
                 match (moved || spent || overtaken, demand.is_some()) {
-                    (false, _) => Some(NextStep::Step(Step::UpdateShardCount { target: *target })),
+                    (false, _) if up => Some(NextStep::Step(Step::UpdateShardCount { target: *target })),
+                    (false, _) => {
+                        *from = open.div_ceil(2).max(*target);
+                        Some(NextStep::Step(Step::UpdateShardCount { target: *from }))
+                    }
                     (true, true) => None,
                     (true, false) if spent => Some(NextStep::Stale(format!(
                         "the {UPDATE_SHARD_COUNT_CALLS_PER_DAY} UpdateShardCount calls of the rolling day are spent"

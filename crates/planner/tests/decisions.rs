@@ -527,7 +527,11 @@ impl Down {
     }
 
     fn plan(&self) -> ScaleDownPlan {
-        plan_scale_down(ScaleDownInput {
+        plan_scale_down(self.input())
+    }
+
+    fn input(&self) -> ScaleDownInput<'_> {
+        ScaleDownInput {
             stream: "orders",
             tiling: &self.tiling,
             policy: &self.policy,
@@ -539,7 +543,7 @@ impl Down {
             last_scaled_at: self.last_scaled_at,
             created_at: self.created_at,
             update_calls_last_24h: 0,
-        })
+        }
     }
 }
 
@@ -556,11 +560,72 @@ fn merged_pairs(plan: &ScaleDownPlan) -> Vec<(String, String)> {
     }
 }
 
+/// The counts a scale-down's execution asks for, each call completing at once.
+fn down_calls(plan: &ScaleDownPlan, mut live: Tiling) -> Vec<u32> {
+    let mut execution = Execution::of_scale_down(plan, now());
+    let (state, mut counts) = (ScalingState::default(), vec![]);
+    while let NextStep::Step(Step::UpdateShardCount { target }) = execution.next(&live, &state, now()) {
+        counts.push(target);
+        live = Tiling::uniform(target, 100 * u64::from(target));
+    }
+    counts
+}
+
 #[test]
-fn a_cold_evenly_split_stream_halves_in_one_update_shard_count() {
-    let plan = Down::new(even(4), 0.4).plan();
-    assert_eq!(plan.action, ScaleDownAction::UpdateShardCount { target: 2 });
+fn a_cold_evenly_split_stream_shrinks_to_the_count_its_peak_needs_by_chained_halvings() {
+    // 2.4 MiB/s on 32 shards (7.5 %): 4 shards carry it at 60 %, three halving calls away.
+    let plan = Down::new(even(32), 2.4).plan();
+    assert_eq!(plan.action, ScaleDownAction::UpdateShardCount { target: 4 });
     assert_eq!((plan.datapoints, plan.expected_datapoints), (288, 288));
+    assert_eq!(down_calls(&plan, even(32)), [16, 8, 4]);
+    let idle = Down { series: LoadSeries::default(), ..Down::new(even(4), 0.0) }.plan();
+    assert_eq!((idle.target_shards, down_calls(&idle, even(4))), (1, vec![2, 1]), "down to minShards");
+}
+
+#[test]
+fn a_cold_stream_no_pair_of_which_can_merge_still_drops_to_a_count_that_carries_it() {
+    // 45 % of 6 shards: any merged pair would be at 90 %, but 5 even shards carry it at 54 %.
+    let plan = Down::new(even(6), 2.7).plan();
+    assert_eq!(plan.action, ScaleDownAction::UpdateShardCount { target: 5 }, "{:?}", plan.reasons);
+    assert_eq!(down_calls(&plan, even(6)), [5]);
+}
+
+#[test]
+fn a_chained_scale_down_stops_where_the_daily_quota_does() {
+    let mut down = Down::new(even(32), 0.0);
+    down.policy.min_shards = 1;
+    let plan = plan_scale_down(ScaleDownInput {
+        update_calls_last_24h: UPDATE_SHARD_COUNT_CALLS_PER_DAY - 2,
+        ..down.input()
+    });
+    assert_eq!(plan.action, ScaleDownAction::UpdateShardCount { target: 8 }, "two calls left: 32 → 16 → 8");
+    let spent = plan_scale_down(ScaleDownInput {
+        update_calls_last_24h: UPDATE_SHARD_COUNT_CALLS_PER_DAY,
+        ..down.input()
+    });
+    assert!(matches!(spent.action, ScaleDownAction::Merge { .. }), "{spent:?}");
+}
+
+#[test]
+fn a_scale_down_chain_stops_when_another_actor_moves_the_count() {
+    let plan = Down::new(even(32), 2.4).plan();
+    let mut execution = Execution::of_scale_down(&plan, now());
+    let state = ScalingState::default();
+    assert_eq!(
+        execution.next(&even(32), &state, now()),
+        NextStep::Step(Step::UpdateShardCount { target: 16 })
+    );
+    assert!(matches!(execution.next(&even(20), &state, now()), NextStep::Stale(_)));
+}
+
+#[test]
+fn with_shard_level_metrics_a_cold_stream_still_merges_measured_pairs() {
+    // The measured pairs see skew the stream-level peak hides: no chained whole-stream resize.
+    let mut down = Down::new(even(4), 0.4);
+    down.shard_load = (0..4).map(|i| (id(i), complete(day(bytes(0.1), |_, r| Some(r))))).collect();
+    let plan = down.plan();
+    assert_eq!(plan.action, ScaleDownAction::UpdateShardCount { target: 2 }, "{:?}", plan.reasons);
+    assert!(plan.reasons.iter().any(|r| r.contains("every shard pairs up")), "{:?}", plan.reasons);
 }
 
 #[test]
@@ -597,10 +662,10 @@ fn missing_datapoints_count_as_zero_and_are_reported() {
     let mut down = Down::new(even(4), 0.4);
     down.series = day(bytes(0.4), |i, r| (i % 3 != 0).then_some(r));
     let plan = down.plan();
-    assert_eq!(plan.action, ScaleDownAction::UpdateShardCount { target: 2 });
+    assert_eq!(plan.action, ScaleDownAction::UpdateShardCount { target: 1 });
     assert_eq!((plan.datapoints, plan.expected_datapoints), (192, 288));
     let idle = Down { series: LoadSeries::default(), ..Down::new(even(4), 0.0) }.plan();
-    assert_eq!(idle.target_shards, 2, "an idle stream with no datapoints at all is cold");
+    assert_eq!(idle.target_shards, 1, "an idle stream with no datapoints at all is cold");
 }
 
 #[test]

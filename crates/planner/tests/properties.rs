@@ -56,8 +56,14 @@ fn execute_down(tiling: &Tiling, plan: &ScaleDownPlan, next_id: &mut u64) -> Til
     match &plan.action {
         ScaleDownAction::None => {}
         ScaleDownAction::UpdateShardCount { target } => {
-            assert!(2 * *target >= tiling.len(), "UpdateShardCount at least half");
-            live = uniform(*target, next_id);
+            let mut execution = Execution::of_scale_down(plan, at0());
+            while let NextStep::Step(planner::Step::UpdateShardCount { target }) =
+                execution.next(&live, &ScalingState::default(), at0())
+            {
+                assert!(2 * target >= live.len() && target < live.len(), "each call at most halves");
+                live = uniform(target, next_id);
+            }
+            assert_eq!(live.len(), *target, "the chained calls reach the planned count");
         }
         ScaleDownAction::Merge { .. } => {
             let mut execution = Execution::of_scale_down(plan, at0());
@@ -152,7 +158,14 @@ proptest! {
                         last_scaled_at: None, created_at: created, update_calls_last_24h: 0,
                     });
                     let after = execute_down(&live, &plan, &mut next_id);
-                    prop_assert!(after.len() <= before && 2 * after.len() >= before, "at most halves");
+                    prop_assert!(after.len() <= before, "scale-down never adds shards");
+                    // A whole-stream resize lands where every even shard carries the load at the
+                    // target (merges on an uneven tiling pair only shards that can take it).
+                    if let ScaleDownAction::UpdateShardCount { target } = plan.action {
+                        let fits = |n: u32| load / f64::from(n) <= policy.scale_up.target.get() + 1e-9;
+                        prop_assert!(target == min || fits(target), "{before} → {target} carries {load}");
+                        prop_assert!(target == min || !fits(target - 1), "{before} → {target}: the fewest");
+                    }
                     after
                 }
             };

@@ -198,7 +198,12 @@ fn cold_day(now: DateTime<Utc>) -> LoadSeries {
     LoadSeries { period_secs: 300, points }
 }
 
-async fn scale_down_plan(kinesis: &InMemoryStreams, now: DateTime<Utc>) -> ScaleDownPlan {
+/// The sweep's plan for a cold `orders`, with `update_calls_last_24h` of the day's quota spent.
+async fn scale_down_plan(
+    kinesis: &InMemoryStreams,
+    now: DateTime<Utc>,
+    update_calls_last_24h: u32,
+) -> ScaleDownPlan {
     let live = tiling(kinesis, "orders").await;
     plan_scale_down(ScaleDownInput {
         stream: "orders",
@@ -211,7 +216,7 @@ async fn scale_down_plan(kinesis: &InMemoryStreams, now: DateTime<Utc>) -> Scale
         young: &BTreeSet::new(),
         last_scaled_at: None,
         created_at: t0(),
-        update_calls_last_24h: 0,
+        update_calls_last_24h,
     })
 }
 
@@ -219,7 +224,8 @@ async fn scale_down_plan(kinesis: &InMemoryStreams, now: DateTime<Utc>) -> Scale
 async fn cold_pairs_are_merged_one_at_a_time() {
     let kinesis = InMemoryStreams::new().with_stream("orders", 3, t0());
     let now = t0() + chrono::Duration::days(3);
-    let plan = scale_down_plan(&kinesis, now).await;
+    // With the day's UpdateShardCount quota spent, as MergeShards.
+    let plan = scale_down_plan(&kinesis, now, planner::UPDATE_SHARD_COUNT_CALLS_PER_DAY).await;
     let outcome = run(&kinesis, Execution::of_scale_down(&plan, now), &settings(), far()).await.unwrap();
     assert!(outcome.complete);
     assert_eq!(outcome.steps.len(), 1, "{:?}", plan.reasons);
@@ -230,12 +236,25 @@ async fn cold_pairs_are_merged_one_at_a_time() {
 async fn a_uniform_halving_planned_before_a_scale_up_is_not_made() {
     let kinesis = InMemoryStreams::new().with_stream("orders", 4, t0());
     let now = t0() + chrono::Duration::days(3);
-    let plan = scale_down_plan(&kinesis, now).await;
-    assert_eq!(plan.action, ScaleDownAction::UpdateShardCount { target: 2 });
+    let plan = scale_down_plan(&kinesis, now, 0).await;
+    assert_eq!(plan.action, ScaleDownAction::UpdateShardCount { target: 1 });
     // The scale-up Lambda doubles the stream between the metrics read and the merge.
     kinesis.update_shard_count("orders", 8).await.unwrap();
     let outcome = run(&kinesis, Execution::of_scale_down(&plan, now), &settings(), far()).await.unwrap();
     assert!(!outcome.complete && outcome.steps.is_empty());
     assert!(outcome.why_incomplete.unwrap().contains("stale"));
     assert_eq!(tiling(&kinesis, "orders").await.len(), 8);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_scale_down_below_half_is_made_by_halving_calls_each_waiting_for_the_last() {
+    // 0.2 MiB/s on 8 shards: one shard carries it at 60 %, three halvings away.
+    let kinesis = InMemoryStreams::new().with_stream("orders", 8, t0());
+    let now = t0() + chrono::Duration::days(3);
+    let plan = scale_down_plan(&kinesis, now, 0).await;
+    let outcome = run(&kinesis, Execution::of_scale_down(&plan, now), &settings(), far()).await.unwrap();
+    assert!(outcome.complete, "{:?}", outcome.why_incomplete);
+    let steps: Vec<String> = outcome.steps.iter().map(ToString::to_string).collect();
+    assert_eq!(steps, ["UpdateShardCount to 4", "UpdateShardCount to 2", "UpdateShardCount to 1"]);
+    assert_eq!(tiling(&kinesis, "orders").await.len(), 1);
 }
