@@ -55,6 +55,18 @@ impl Utilisation {
             stats(|r, n| r.records_per_sec / crate::Rate::capacity_of(n).records_per_sec);
         Utilisation { bytes_peak, bytes_p95, records_peak, records_p95 }
     }
+
+    /// The utilisation of the busiest datapoint: the larger of the two peaks, since whichever
+    /// limit is reached first throttles (a datapoint's utilisation is the larger of its ratios, so
+    /// the busiest one's is the larger of the two dimensions' peaks). Compared as [`Self::of`]
+    /// ranks, so a peak that is not a number stays one instead of hiding behind the other.
+    pub fn peak(&self) -> f64 {
+        if self.bytes_peak.total_cmp(&self.records_peak).is_ge() {
+            self.bytes_peak
+        } else {
+            self.records_peak
+        }
+    }
 }
 
 /// Sorted values with `zeros` more zeros merged in where they sort.
@@ -74,5 +86,18 @@ impl Ranked<'_> {
         } else {
             self.values.get(k - self.zeros).copied().unwrap_or(0.0)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peak_is_the_busier_dimension_and_not_a_number_is_not_hidden() {
+        let u = Utilisation { bytes_peak: 0.2, bytes_p95: 0.1, records_peak: 0.35, records_p95: 0.3 };
+        assert_eq!(u.peak(), 0.35);
+        assert_eq!(Utilisation { bytes_peak: 0.5, ..u }.peak(), 0.5);
+        assert!(Utilisation { records_peak: f64::NAN, ..u }.peak().is_nan());
     }
 }
