@@ -3,7 +3,8 @@
 //! The sweep reads two series (bytes, records) per stream over the look-back window. One
 //! `GetMetricData` call takes at most 500 queries and returns at most 100,800 datapoints (the
 //! CloudWatch quotas), so a 24 h window of 5-minute points (288 per series) fits 350 series, i.e.
-//! 175 streams, per call: 300 streams cost 2 calls, 10,000 streams 58.
+//! 175 streams, per call: 300 streams cost 2 calls, 10,000 streams 58. `streams status` reads a
+//! third series per stream (throttled records), 116 streams per call.
 
 use serde::Serialize;
 
@@ -14,11 +15,12 @@ pub const MAX_QUERIES_PER_CALL: u32 = 500;
 /// Datapoints one `GetMetricData` call returns.
 pub const MAX_DATAPOINTS_PER_CALL: u32 = 100_800;
 
-/// How many streams or shards (two series each) one `GetMetricData` call covers for windows of
-/// `points_per_series` datapoints. At least one, however long the window.
-pub fn streams_per_metrics_call(points_per_series: u32) -> usize {
+/// How many streams or shards of `series_each` series (bytes and records: two; `streams status`
+/// adds the throttled records) one `GetMetricData` call covers for windows of `points_per_series`
+/// datapoints. At least one, however long the window.
+pub fn streams_per_metrics_call(points_per_series: u32, series_each: u32) -> usize {
     let series = (MAX_DATAPOINTS_PER_CALL / points_per_series.max(1)).min(MAX_QUERIES_PER_CALL);
-    (series / 2).max(1) as usize
+    (series / series_each.max(1)).max(1) as usize
 }
 
 /// A stream's utilisation over the window, per dimension, as `streams status` shows it.

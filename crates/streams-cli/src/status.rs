@@ -111,6 +111,7 @@ mod tests {
             max_shards: 64,
             utilisation: None,
             plan: None,
+            advice: None,
             outcome: ReviewOutcome::Skipped {
                 reason: "stream orders is paused".into(),
                 skip: Some(SkipCode::Paused),
