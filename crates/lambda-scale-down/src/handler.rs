@@ -401,6 +401,7 @@ mod tests {
             max_shards: 8,
             utilisation: None,
             plan: None,
+            advice: None,
             outcome: ReviewOutcome::Scaled { to: 2, steps: vec![], complete: true },
         };
         let line = review_line(&review, false);

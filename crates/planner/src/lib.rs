@@ -6,6 +6,7 @@
 //! and printed by `streams plan` exactly as the Lambdas will make it. The executors in `reconciler`
 //! carry out the plans this crate returns and make no choices of their own.
 
+mod advice;
 mod alarm_specs;
 mod capacity;
 mod config_plan;
@@ -22,6 +23,10 @@ mod sweep;
 mod tags;
 mod trigger;
 
+pub use advice::{
+    Advice, PRICE_ALARM_MONTH, PRICE_METRIC_MONTH, SHARD_LEVEL_METRICS_PER_SHARD_MONTH, ThrottleEvidence,
+    advise, throttled_records,
+};
 pub use alarm_specs::{
     ALARM_NAME_PREFIX, AlarmSpec, Comparison, KINESIS_NAMESPACE, Metric, SHARD_METRICS, ShardAlarmChanges,
     alarm_name, alarm_specs, shard_alarm_changes, shard_alarm_name, shard_alarm_prefix, shard_alarm_specs,

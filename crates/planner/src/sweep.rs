@@ -3,7 +3,8 @@
 //! The sweep reads two series (bytes, records) per stream over the look-back window. One
 //! `GetMetricData` call takes at most 500 queries and returns at most 100,800 datapoints (the
 //! CloudWatch quotas), so a 24 h window of 5-minute points (288 per series) fits 350 series, i.e.
-//! 175 streams, per call: 300 streams cost 2 calls, 10,000 streams 58.
+//! 175 streams, per call: 300 streams cost 2 calls, 10,000 streams 58. `streams status` reads a
+//! third series per stream (throttled records), 116 streams per call.
 
 use serde::Serialize;
 
@@ -14,11 +15,12 @@ pub const MAX_QUERIES_PER_CALL: u32 = 500;
 /// Datapoints one `GetMetricData` call returns.
 pub const MAX_DATAPOINTS_PER_CALL: u32 = 100_800;
 
-/// How many streams or shards (two series each) one `GetMetricData` call covers for windows of
-/// `points_per_series` datapoints. At least one, however long the window.
-pub fn streams_per_metrics_call(points_per_series: u32) -> usize {
+/// How many streams or shards of `series_each` series (bytes and records: two; `streams status`
+/// adds the throttled records) one `GetMetricData` call covers for windows of `points_per_series`
+/// datapoints. At least one, however long the window.
+pub fn streams_per_metrics_call(points_per_series: u32, series_each: u32) -> usize {
     let series = (MAX_DATAPOINTS_PER_CALL / points_per_series.max(1)).min(MAX_QUERIES_PER_CALL);
-    (series / 2).max(1) as usize
+    (series / series_each.max(1)).max(1) as usize
 }
 
 /// A stream's utilisation over the window, per dimension, as `streams status` shows it.
@@ -55,6 +57,18 @@ impl Utilisation {
             stats(|r, n| r.records_per_sec / crate::Rate::capacity_of(n).records_per_sec);
         Utilisation { bytes_peak, bytes_p95, records_peak, records_p95 }
     }
+
+    /// The utilisation of the busiest datapoint: the larger of the two peaks, since whichever
+    /// limit is reached first throttles (a datapoint's utilisation is the larger of its ratios, so
+    /// the busiest one's is the larger of the two dimensions' peaks). Compared as [`Self::of`]
+    /// ranks, so a peak that is not a number stays one instead of hiding behind the other.
+    pub fn peak(&self) -> f64 {
+        if self.bytes_peak.total_cmp(&self.records_peak).is_ge() {
+            self.bytes_peak
+        } else {
+            self.records_peak
+        }
+    }
 }
 
 /// Sorted values with `zeros` more zeros merged in where they sort.
@@ -74,5 +88,18 @@ impl Ranked<'_> {
         } else {
             self.values.get(k - self.zeros).copied().unwrap_or(0.0)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peak_is_the_busier_dimension_and_not_a_number_is_not_hidden() {
+        let u = Utilisation { bytes_peak: 0.2, bytes_p95: 0.1, records_peak: 0.35, records_p95: 0.3 };
+        assert_eq!(u.peak(), 0.35);
+        assert_eq!(Utilisation { bytes_peak: 0.5, ..u }.peak(), 0.5);
+        assert!(Utilisation { records_peak: f64::NAN, ..u }.peak().is_nan());
     }
 }

@@ -956,12 +956,15 @@ fn without_quoted_datapoints_the_threshold_is_the_floor() {
 
 #[test]
 fn a_day_of_five_minute_points_fits_175_streams_per_metrics_call() {
-    assert_eq!(streams_per_metrics_call(288), 175);
+    assert_eq!(streams_per_metrics_call(288, 2), 175);
     // A week of 5-minute points: 2016 per series, 50 series, 25 streams.
-    assert_eq!(streams_per_metrics_call(2016), 25);
+    assert_eq!(streams_per_metrics_call(2016, 2), 25);
     // Short windows are bound by the 500-query limit instead.
-    assert_eq!(streams_per_metrics_call(12), 250);
-    assert_eq!(streams_per_metrics_call(1_000_000), 1);
+    assert_eq!(streams_per_metrics_call(12, 2), 250);
+    assert_eq!(streams_per_metrics_call(1_000_000, 2), 1);
+    // With the throttled records too (`streams status`): 350 series of three.
+    assert_eq!(streams_per_metrics_call(288, 3), 116);
+    assert_eq!(streams_per_metrics_call(12, 3), 166);
 }
 
 #[test]

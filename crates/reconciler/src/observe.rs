@@ -16,6 +16,9 @@ use planner::{
 use crate::ports::{Dimension, ErrorKind, MetricQuery, MetricSeries, MetricsPort, PortError, Statistic};
 use crate::{Backoff, Jitter, retry};
 
+/// The series [`load_queries`] reads for a stream or a shard: bytes and records.
+pub(crate) const LOAD_SERIES: u32 = 2;
+
 /// The two `Sum` queries the scaler reads for a stream (`shard` none) or one of its shards
 /// (enhanced metrics, `ShardId` dimension), with ids `{prefix}b` and `{prefix}r` (ids must be
 /// unique within one call and start with a lower-case letter).
@@ -24,18 +27,38 @@ pub fn load_queries(
     shard: Option<&ShardId>,
     period_secs: u32,
     prefix: &str,
-) -> [MetricQuery; 2] {
+) -> [MetricQuery; LOAD_SERIES as usize] {
     let mut dimensions = vec![Dimension::stream(stream)];
     dimensions.extend(shard.map(|id| Dimension::new("ShardId", id.as_str())));
-    let query = |metric: Metric, suffix: &str| MetricQuery {
-        id: format!("{prefix}{suffix}"),
+    [
+        sum_query(Metric::IncomingBytes, dimensions.clone(), period_secs, format!("{prefix}b")),
+        sum_query(Metric::IncomingRecords, dimensions, period_secs, format!("{prefix}r")),
+    ]
+}
+
+/// The stream's `WriteProvisionedThroughputExceeded` `Sum`, with id `{prefix}t`: the records its
+/// writers had rejected, which `streams status` weighs for its advice ([`planner::advise`]).
+pub(crate) fn throttle_query(stream: &str, period_secs: u32, prefix: &str) -> MetricQuery {
+    let dimensions = vec![Dimension::stream(stream)];
+    sum_query(Metric::WriteProvisionedThroughputExceeded, dimensions, period_secs, format!("{prefix}t"))
+}
+
+fn sum_query(metric: Metric, dimensions: Vec<Dimension>, period_secs: u32, id: String) -> MetricQuery {
+    MetricQuery {
+        id,
         namespace: KINESIS_NAMESPACE.to_owned(),
         metric: metric.as_str().to_owned(),
-        dimensions: dimensions.clone(),
+        dimensions,
         period_secs,
         stat: Statistic::Sum,
-    };
-    [query(Metric::IncomingBytes, "b"), query(Metric::IncomingRecords, "r")]
+    }
+}
+
+/// The `Sum`s of the series [`throttle_query`] named `{prefix}t` asked for, unchecked (the
+/// planner's [`planner::throttled_records`] weighs them); none if the answer lacks it.
+pub(crate) fn throttles_of<'a>(answer: &'a [MetricSeries], prefix: &str) -> impl Iterator<Item = f64> + 'a {
+    let id = format!("{prefix}t");
+    answer.iter().find(|s| s.id == id).into_iter().flat_map(|s| s.points.iter().map(|(_, v)| *v))
 }
 
 /// The bytes and records series with ids `{prefix}b` / `{prefix}r` out of one call's answer, as
@@ -131,7 +154,7 @@ pub async fn shard_load_series<M: MetricsPort>(
     let points = ((end - start).num_seconds() / i64::from(period_secs.max(1))) as u32;
     let mut loads = BTreeMap::new();
     let mut calls = 0;
-    for chunk in shards.chunks(streams_per_metrics_call(points)) {
+    for chunk in shards.chunks(streams_per_metrics_call(points, LOAD_SERIES)) {
         let queries: Vec<MetricQuery> = chunk
             .iter()
             .enumerate()

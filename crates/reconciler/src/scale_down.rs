@@ -4,7 +4,8 @@
 //! Streams are taken in name order, one *page* at a time: a page is as many managed streams as one
 //! `GetMetricData` call covers ([`planner::streams_per_metrics_call`]), so the sweep costs about
 //! `managed streams / 175` metric reads for 24 h of 5-minute data (plus one per stream with
-//! shard-level metrics). Before each stream is read the deadline is checked; if too little time
+//! shard-level metrics; `streams status` reads a third series per stream in the same calls, see
+//! [`SweepSettings::advise`]). Before each stream is read the deadline is checked; if too little time
 //! is left the sweep stops reading, reviews what it has read, and returns the name of the last
 //! stream read as a cursor. The next invocation starts after it, so a large account finishes the
 //! cycle instead of silently skipping streams. Reshards of different streams run
@@ -17,14 +18,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt};
 use planner::{
-    Execution, POLICY_TAG, Policy, ScaleDownAction, ScaleDownInput, ScaleDownPlan, ScalingState, SeriesRead,
-    ShardId, Step, Utilisation, Window, Windows, decode_policy_with, plan_scale_down,
-    streams_per_metrics_call, young_shards,
+    Advice, Execution, POLICY_TAG, Policy, ScaleDownAction, ScaleDownInput, ScaleDownPlan, ScalingState,
+    SeriesRead, ShardId, Step, ThrottleEvidence, Utilisation, Window, Windows, advise, decode_policy_with,
+    plan_scale_down, streams_per_metrics_call, throttled_records, young_shards,
 };
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::observe::series_of;
+use crate::observe::{LOAD_SERIES, series_of, throttle_query, throttles_of};
 use crate::ports::{ActiveStream, AlarmPort, ErrorKind, MetricQuery, MetricsPort, PortError, Resharder};
 use crate::rearm::{Reset, Rewrite, rearm};
 use crate::scale_up::{SkipCode, paused_reason};
@@ -50,6 +51,20 @@ pub struct SweepSettings {
     /// Which scale-down windows a policy tag may have: `streams.yaml`'s, or compressed for the
     /// demo and the emulator tests (`COMPRESSED_WINDOWS`; see [`planner::Windows`]).
     pub windows: Windows,
+    /// Also read each stream's `WriteProvisionedThroughputExceeded` in the same batched calls and
+    /// advise on its policy ([`planner::advise`]): `streams status` sets it, the Lambda does not.
+    /// The scale-down rule does not weigh throttling, and `GetMetricData` is billed per metric
+    /// requested: a third series a stream is half as many metrics again (and 116 streams a call
+    /// instead of 175), which the Lambda, running unattended and printing no advice, would pay on
+    /// every sweep for a figure nobody reads. A person running `status` reads it.
+    pub advise: bool,
+}
+
+impl SweepSettings {
+    /// The series read for each stream in the batched read.
+    fn series_each(&self) -> u32 {
+        LOAD_SERIES + u32::from(self.advise)
+    }
 }
 
 impl Default for SweepSettings {
@@ -61,6 +76,7 @@ impl Default for SweepSettings {
             review_reserve: Duration::from_secs(30),
             windows: Windows::File,
             stream_prefix: String::new(),
+            advise: false,
         }
     }
 }
@@ -83,6 +99,9 @@ pub struct Review {
     pub max_shards: u32,
     pub utilisation: Option<Utilisation>,
     pub plan: Option<ScaleDownPlan>,
+    /// What its look-back argues for changing in its policy, when the sweep advises.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advice: Option<Advice>,
     #[serde(flatten)]
     pub outcome: ReviewOutcome,
 }
@@ -161,7 +180,8 @@ where
         n.starts_with(&settings.stream_prefix) && cx.after.as_deref().is_none_or(|after| n.as_str() > after)
     });
     let mut report = SweepReport::default();
-    let page_size = streams_per_metrics_call(Window::ending_at(cx.now, &Policy::default()).expected_points());
+    let default_points = Window::ending_at(cx.now, &Policy::default()).expected_points();
+    let page_size = streams_per_metrics_call(default_points, settings.series_each());
     let mut page: Vec<Candidate> = Vec::new();
     let mut last_read: Option<&String> = None;
     for name in &names {
@@ -244,6 +264,7 @@ fn skipped(stream: &str, open: u32, policy: Option<&Policy>, reason: String) -> 
         max_shards: policy.map_or(0, |p| p.max_shards),
         utilisation: None,
         plan: None,
+        advice: None,
         outcome: ReviewOutcome::Skipped { reason, skip: None },
     }
 }
@@ -279,7 +300,7 @@ async fn review_page<K, C>(
     let mut decided = Vec::new();
     let chunks = by_window.into_values().flat_map(|group| {
         let window = Window::ending_at(cx.now, &group[0].policy);
-        let per_call = streams_per_metrics_call(window.expected_points());
+        let per_call = streams_per_metrics_call(window.expected_points(), settings.series_each());
         let mut group = group.into_iter().peekable();
         let mut chunks = Vec::new();
         while group.peek().is_some() {
@@ -291,7 +312,11 @@ async fn review_page<K, C>(
         let queries: Vec<MetricQuery> = group
             .iter()
             .enumerate()
-            .flat_map(|(i, c)| load_queries(&c.stream.name, None, window.period_secs, &format!("s{i}")))
+            .flat_map(|(i, c)| {
+                let (name, prefix) = (&c.stream.name, format!("s{i}"));
+                let throttles = settings.advise.then(|| throttle_query(name, window.period_secs, &prefix));
+                load_queries(name, None, window.period_secs, &prefix).into_iter().chain(throttles)
+            })
             .collect();
         let read = get_metric_data_halving(
             cloudwatch,
@@ -315,6 +340,13 @@ async fn review_page<K, C>(
         };
         for (i, c) in group.into_iter().enumerate() {
             let load = series_of(&series, window.period_secs, &format!("s{i}"));
+            let throttled = settings.advise.then(|| {
+                throttled_records(
+                    throttles_of(&series, &format!("s{i}")),
+                    c.stream.tiling().len(),
+                    window.period_secs,
+                )
+            });
             // Shard-level metrics are per stream and per shard: one more read for each such stream.
             let mut shard_load = BTreeMap::new();
             if c.policy.shard_level_metrics {
@@ -340,7 +372,7 @@ async fn review_page<K, C>(
                     }
                 }
             }
-            decided.push(decide(c, &load, &shard_load, &window, cx.now));
+            decided.push(decide(c, &load, &shard_load, throttled, &window, cx.now));
         }
     }
     let seeds: Vec<u64> = decided.iter().map(|_| (jitter.fraction(0) * u64::MAX as f64) as u64).collect();
@@ -357,11 +389,12 @@ struct Decided {
     candidate: Candidate,
     plan: ScaleDownPlan,
     utilisation: Utilisation,
+    advice: Option<Advice>,
 }
 
 impl Decided {
     fn review(self, outcome: ReviewOutcome) -> Review {
-        let Decided { candidate: c, plan, utilisation } = self;
+        let Decided { candidate: c, plan, utilisation, advice } = self;
         Review {
             stream: c.stream.name.clone(),
             open_shards: c.stream.tiling().len(),
@@ -369,15 +402,18 @@ impl Decided {
             max_shards: c.policy.max_shards,
             utilisation: Some(utilisation),
             plan: Some(plan),
+            advice,
             outcome,
         }
     }
 }
 
+/// `throttled`: the records rejected over the window, read only when the sweep advises.
 fn decide(
     c: Candidate,
     load: &SeriesRead,
     shard_load: &BTreeMap<ShardId, SeriesRead>,
+    throttled: Option<u64>,
     window: &Window,
     now: DateTime<Utc>,
 ) -> Decided {
@@ -397,7 +433,16 @@ fn decide(
         update_calls_last_24h: c.state.update_calls_last_24h(now),
     });
     let utilisation = Utilisation::of(&load.series, window, tiling.len());
-    Decided { candidate: c, plan, utilisation }
+    let advice = throttled.and_then(|throttled_records| {
+        let evidence = ThrottleEvidence {
+            throttled_records,
+            peak_utilisation: utilisation.peak(),
+            load_status: load.status,
+            open_shards: tiling.len(),
+        };
+        advise(&c.policy, &evidence)
+    });
+    Decided { candidate: c, plan, utilisation, advice }
 }
 
 /// Carries out one stream's plan: record the scaling on the stream, merge, re-arm its alarms.

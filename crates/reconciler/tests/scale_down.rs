@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use planner::{
-    KINESIS_NAMESPACE, LAST_SCALED_TAG, Metric, POLICY_TAG, Policy, alarm_specs, encode_policy,
+    Advice, KINESIS_NAMESPACE, LAST_SCALED_TAG, Metric, POLICY_TAG, Policy, alarm_specs, encode_policy,
     shard_alarm_prefix, shard_alarm_specs,
 };
 use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
@@ -156,18 +156,34 @@ async fn a_dry_run_decides_but_changes_nothing() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn four_hundred_streams_take_three_metric_reads() {
+async fn four_hundred_streams_take_three_metric_reads_and_four_when_status_reads_throttles_too() {
     let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
     let policy = Policy::default();
     for i in 0..400 {
         managed(&kinesis, &cloudwatch, &format!("s{i:03}"), 1, &policy).await;
     }
+    throttles(&cloudwatch, "s000", &[(1, 50.0)]).await;
+    let reads = |from: usize| -> Vec<String> {
+        cloudwatch.calls()[from..].iter().filter(|c| c.starts_with("GetMetricData")).cloned().collect()
+    };
     let report = run(&kinesis, &cloudwatch, &settings()).await;
     assert_eq!(report.reviews.len(), 400);
-    // 175 streams (350 series of 288 points) per call: ceil(400 / 175) = 3.
+    // 175 streams (350 series of 288 points) per call: ceil(400 / 175) = 3. Bytes and records
+    // only: the Lambda does not pay for a metric its rule does not read.
     assert_eq!(report.metrics_calls, 3);
-    let reads = cloudwatch.calls().iter().filter(|c| c.starts_with("GetMetricData")).count();
-    assert_eq!(reads, 3);
+    assert_eq!(reads(0), ["GetMetricData 350", "GetMetricData 350", "GetMetricData 100"]);
+    assert!(report.reviews.iter().all(|r| r.advice.is_none()));
+
+    let before = cloudwatch.calls().len();
+    let status =
+        run(&kinesis, &cloudwatch, &SweepSettings { dry_run: true, advise: true, ..settings() }).await;
+    // The throttled records in the same calls, three series a stream: 116 streams per call.
+    assert_eq!(status.metrics_calls, 4);
+    assert_eq!(
+        reads(before),
+        ["GetMetricData 348", "GetMetricData 348", "GetMetricData 348", "GetMetricData 156"]
+    );
+    assert!(advice(&status, "s000").is_some(), "{:#?}", status.reviews[0]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -370,4 +386,65 @@ async fn a_metrics_read_that_times_out_is_retried_in_halves_never_resent_whole()
             "{report:#?}"
         );
     }
+}
+
+/// `WriteProvisionedThroughputExceeded` `Sum`s of the stream: `records` at each of the look-back's
+/// 5-minute periods `periods` (1: the newest).
+async fn throttles(cloudwatch: &InMemoryCloudWatch, stream: &str, periods: &[(i64, f64)]) {
+    let points: Vec<MetricPoint> = periods
+        .iter()
+        .map(|&(i, records)| MetricPoint {
+            namespace: KINESIS_NAMESPACE.into(),
+            metric: Metric::WriteProvisionedThroughputExceeded.as_str().into(),
+            dimensions: vec![Dimension::stream(stream)],
+            timestamp: now() - chrono::Duration::minutes(5 * i),
+            value: records,
+            unit: Unit::Count,
+        })
+        .collect();
+    cloudwatch.put_metric_data(&points).await.unwrap();
+}
+
+fn advice<'r>(report: &'r SweepReport, stream: &str) -> Option<&'r Advice> {
+    report.reviews.iter().find(|r| r.stream == stream).expect("reviewed").advice.as_ref()
+}
+
+#[tokio::test(start_paused = true)]
+async fn status_advises_shard_level_metrics_only_for_a_stream_throttled_while_cold() {
+    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let keyed = Policy { shard_level_metrics: true, ..Policy::default() };
+    for (name, policy) in [("cold", &Policy::default()), ("hot", &Policy::default()), ("keyed", &keyed)] {
+        managed(&kinesis, &cloudwatch, name, 4, policy).await;
+        // Throttled twice, and one datapoint no 4-shard stream can produce (above 10 × its
+        // 1.2 M records a period), which the total leaves out.
+        throttles(&cloudwatch, name, &[(10, 1_000.0), (20, 234.0), (30, 1e12)]).await;
+    }
+    managed(&kinesis, &cloudwatch, "calm", 4, &Policy::default()).await;
+    // 4 shards: 1.4 MiB/s is 35 %; a 3.4 MiB/s period is 85 %, over the 80 % threshold.
+    day(&cloudwatch, "cold", 1.4, None).await;
+    day(&cloudwatch, "hot", 1.4, Some(3.4)).await;
+    day(&cloudwatch, "keyed", 1.4, None).await;
+    day(&cloudwatch, "calm", 1.4, None).await;
+    let settings = SweepSettings { dry_run: true, advise: true, ..settings() };
+    let report = run(&kinesis, &cloudwatch, &settings).await;
+
+    let Some(Advice::ShardLevelMetrics { throttled_records, peak_utilisation, reason }) =
+        advice(&report, "cold")
+    else {
+        panic!("{report:#?}")
+    };
+    assert_eq!(*throttled_records, 1_234);
+    assert!((peak_utilisation - 0.35).abs() < 1e-9, "{peak_utilisation}");
+    assert!(reason.starts_with("throttled 1,234 records in 24 h"), "{reason}");
+    for (stream, why) in [("hot", "over the threshold"), ("keyed", "already on"), ("calm", "never throttled")]
+    {
+        assert_eq!(advice(&report, stream), None, "{stream}: {why}");
+    }
+    assert_eq!(report.metrics_calls, 2, "one batched read, and one for the keyed stream's shards");
+    let json = serde_json::to_value(&report.reviews).unwrap();
+    let cold = json.as_array().unwrap().iter().find(|r| r["stream"] == "cold").unwrap();
+    assert_eq!(cold["advice"]["kind"], "shard_level_metrics");
+    assert_eq!(cold["advice"]["throttled_records"], 1_234);
+    let calm = json.as_array().unwrap().iter().find(|r| r["stream"] == "calm").unwrap();
+    assert!(calm.get("advice").is_none(), "omitted when there is none: {calm}");
 }

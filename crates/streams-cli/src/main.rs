@@ -100,7 +100,9 @@ enum Command {
     ///
     /// Runs the scale-down Lambda's own sweep in dry-run mode against the region (--region): the
     /// same metrics (5-minute sums over each stream's look-back window, read in batched
-    /// GetMetricData calls), the same decision.
+    /// GetMetricData calls), the same decision. After the table, a hint line for each stream that
+    /// throttled while its busiest period stayed under the scale-up threshold: its load sits on a
+    /// few shards, and shardLevelMetrics: true would let a scale-up find them.
     #[command(after_help = EXIT_CODES)]
     Status,
 

@@ -1,5 +1,7 @@
 //! `streams status`: every managed stream's shards, utilisation and what the next scale-down
-//! cycle would do, decided by the very sweep the scale-down Lambda runs, in dry-run mode.
+//! cycle would do, decided by the very sweep the scale-down Lambda runs, in dry-run mode; and,
+//! after the table, a `hint:` line for each stream whose look-back argues for a policy change
+//! ([`planner::advise`]: shard-level metrics for a stream throttled while it had room).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -26,7 +28,7 @@ pub(crate) fn run(aws: &AwsArgs, output: Output) -> Result<ExitCode> {
             deadline: tokio::time::Instant::now() + Duration::from_secs(3600),
             after: None,
         };
-        let settings = SweepSettings { dry_run: true, ..SweepSettings::default() };
+        let settings = SweepSettings { dry_run: true, advise: true, ..SweepSettings::default() };
         let (streams, cloudwatch) = (clients.streams(), clients.cloudwatch());
         let report = sweep(&streams, &cloudwatch, &cx, &settings, &mut SeededJitter::from_entropy()).await?;
         anyhow::Ok((regions.default.clone(), report))
@@ -48,6 +50,9 @@ pub(crate) fn run(aws: &AwsArgs, output: Output) -> Result<ExitCode> {
             )?;
             for review in &report.reviews {
                 writeln!(out, "{}", row(review, width))?;
+            }
+            for hint in report.reviews.iter().filter_map(hint) {
+                writeln!(out, "{hint}")?;
             }
         }
     }
@@ -72,6 +77,11 @@ fn row(r: &Review, width: usize) -> String {
         records,
         next(r)
     )
+}
+
+/// The advice on a stream's policy, as one line after the table.
+fn hint(r: &Review) -> Option<String> {
+    r.advice.as_ref().map(|advice| format!("hint: {} {advice}", r.stream))
 }
 
 /// What the next cycle would do, in a few words.
@@ -100,22 +110,42 @@ fn next(r: &Review) -> String {
 
 #[cfg(test)]
 mod tests {
+    use planner::Advice;
+
     use super::*;
 
-    #[test]
-    fn a_paused_stream_reads_as_paused_not_as_skipped() {
-        let review = Review {
+    /// The review of a 4-shard stream `orders` with nothing read.
+    fn review(outcome: ReviewOutcome) -> Review {
+        Review {
             stream: "orders".into(),
             open_shards: 4,
             min_shards: 1,
             max_shards: 64,
             utilisation: None,
             plan: None,
-            outcome: ReviewOutcome::Skipped {
-                reason: "stream orders is paused".into(),
-                skip: Some(SkipCode::Paused),
-            },
+            advice: None,
+            outcome,
+        }
+    }
+
+    #[test]
+    fn advice_is_one_hint_line_naming_the_stream() {
+        let advice = Advice::ShardLevelMetrics {
+            throttled_records: 1_234,
+            peak_utilisation: 0.35,
+            reason: "throttled 1,234 records in 24 h while …".into(),
         };
+        let advised = Review { advice: Some(advice), ..review(ReviewOutcome::Unchanged) };
+        assert_eq!(hint(&advised).as_deref(), Some("hint: orders throttled 1,234 records in 24 h while …"));
+        assert_eq!(hint(&review(ReviewOutcome::Unchanged)), None);
+    }
+
+    #[test]
+    fn a_paused_stream_reads_as_paused_not_as_skipped() {
+        let review = review(ReviewOutcome::Skipped {
+            reason: "stream orders is paused".into(),
+            skip: Some(SkipCode::Paused),
+        });
         assert!(next(&review).starts_with("paused: "), "{}", next(&review));
     }
 }

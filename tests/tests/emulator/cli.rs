@@ -11,9 +11,16 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use chrono::{TimeDelta, Utc};
 use emulator_tests::{REGION, emulator_clients, unique_name};
-use planner::{ALARM_NAME_PREFIX, Policy, ScalingState, alarm_specs, shard_alarm_prefix, shard_alarm_specs};
-use reconciler::{AlarmPort, AlarmSummary, ErrorKind, Resharder, StreamAdmin, StreamReader};
+use planner::{
+    ALARM_NAME_PREFIX, KINESIS_NAMESPACE, Metric, Policy, ScalingState, alarm_specs, align_down,
+    shard_alarm_prefix, shard_alarm_specs,
+};
+use reconciler::{
+    AlarmPort, AlarmSummary, Dimension, ErrorKind, MetricPoint, MetricPublisher, Resharder, StreamAdmin,
+    StreamReader, Unit,
+};
 
 use crate::common::{Cli, TOPIC, remove, stderr, stdout, streams_at, transcript};
 use crate::settle;
@@ -750,6 +757,88 @@ async fn plan_as_json_is_one_versioned_document_of_typed_changes() {
         Some(ErrorKind::NotFound),
         "plan must not create anything"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status.
+
+/// Back-dated 5-minute `Sum`s of the stream (the emulator's Kinesis publishes none): `metric` at
+/// `value` in each of the periods `periods` back from the newest whole one.
+async fn publish(cloudwatch: &impl MetricPublisher, stream: &str, metric: Metric, periods: &[(i32, f64)]) {
+    let newest = align_down(Utc::now(), 300) - TimeDelta::minutes(5);
+    let unit = if metric == Metric::IncomingBytes { Unit::Bytes } else { Unit::Count };
+    let points: Vec<MetricPoint> = periods
+        .iter()
+        .map(|&(back, value)| MetricPoint {
+            namespace: KINESIS_NAMESPACE.into(),
+            metric: metric.as_str().into(),
+            dimensions: vec![Dimension::stream(stream)],
+            timestamp: newest - TimeDelta::minutes(5) * back,
+            value,
+            unit,
+        })
+        .collect();
+    cloudwatch.put_metric_data(&points).await.expect("put metric data");
+}
+
+#[tokio::test]
+async fn status_hints_shard_level_metrics_for_a_stream_throttled_while_its_utilisation_was_low() {
+    let clients = emulator_clients().await;
+    let cloudwatch = clients.cloudwatch();
+    let cli = Cli::new();
+    let (hot_key, calm) = (unique_name("cli-status-hot-key"), unique_name("cli-status-calm"));
+    cli.write_config(&[
+        format!("{{name: {hot_key}, desiredShards: 2}}"),
+        format!("{{name: {calm}, desiredShards: 2}}"),
+    ]);
+    cli.expect(0, &["apply"]);
+    // 2 shards at 0.2 MiB/s: 10 % of their capacity, every period. Only one stream throttled.
+    let cold = [(0, 0.2 * MIB * 300.0), (12, 0.2 * MIB * 300.0), (100, 0.2 * MIB * 300.0)];
+    for s in [&hot_key, &calm] {
+        publish(&cloudwatch, s, Metric::IncomingBytes, &cold).await;
+    }
+    publish(
+        &cloudwatch,
+        &hot_key,
+        Metric::WriteProvisionedThroughputExceeded,
+        &[(12, 1_000.0), (100, 234.0)],
+    )
+    .await;
+
+    let output = cli.expect(0, &["--output", "json", "status"]);
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document: {e}\n{}", transcript(&output)));
+    let review = |s: &str| {
+        doc["streams"]
+            .as_array()
+            .expect("streams")
+            .iter()
+            .find(|r| r["stream"] == s)
+            .cloned()
+            .unwrap_or_else(|| panic!("{s} not reviewed\n{}", transcript(&output)))
+    };
+    let advice = &review(&hot_key)["advice"];
+    assert_eq!(advice["kind"], "shard_level_metrics", "{}", transcript(&output));
+    assert_eq!(advice["throttled_records"], 1_234);
+    let peak = advice["peak_utilisation"].as_f64().expect("a number");
+    assert!((peak - 0.1).abs() < 1e-9, "{peak}");
+    assert!(review(&calm).get("advice").is_none(), "no throttles, no advice: {}", review(&calm));
+
+    let text = stdout(&cli.expect(0, &["status"]));
+    let mine: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("hint: ") && (l.contains(&hot_key) || l.contains(&calm)))
+        .collect();
+    assert_eq!(mine.len(), 1, "{text}");
+    assert!(
+        mine[0].starts_with(&format!(
+            "hint: {hot_key} throttled 1,234 records in 24 h while its busiest 5-minute period used 10 % of its \
+             capacity"
+        )) && mine[0].contains("shardLevelMetrics: true"),
+        "{text}"
+    );
+    remove(&clients, &hot_key).await;
+    remove(&clients, &calm).await;
 }
 
 // ---------------------------------------------------------------------------------------------
