@@ -96,20 +96,11 @@ pub const ON_DEMAND_ADVANTAGE_COMMITMENT_MIB_PER_SEC: f64 = 25.0;
 /// minute for an additional cost" once `EnableEnhancedMonitoring` turns them on (Elastic's
 /// Kinesis metricset docs, <https://www.elastic.co/guide/en/beats/metricbeat/current/metricbeat-metricset-aws-kinesis.html>,
 /// paraphrasing the Kinesis Developer Guide), each metric of each shard being one CloudWatch
-/// metric at the custom-metric price: US$0.30 per metric-month for the first 10,000 metrics
-/// (CloudWatch pricing, <https://aws.amazon.com/cloudwatch/pricing/>, as quoted by
-/// <https://cal53.calculator.city/cloudwatch-custom-metrics-calculator/>; the stored copy of the
-/// AWS page searched here shows the free tier but not the paid table), prorated by the hour.
-/// This tool enables the two it reads (`planner::SHARD_METRICS`: IncomingBytes, IncomingRecords).
-pub const PRICE_METRIC_MONTH: f64 = 0.30;
-pub const SHARD_LEVEL_METRICS_PER_SHARD: f64 = 2.0;
-
-/// A standard-resolution (60 s) alarm: US$0.10 per alarm-month (CloudWatch pricing, as quoted
-/// by <https://c3x.dev/resources/aws/aws_cloudwatch_metric_alarm>), prorated by the hour; the
-/// free tier's 10 alarms are left out (an account running this tool has more). With shard-level
-/// metrics on, `planner::shard_alarm_specs` writes a bytes and a records alarm per open shard.
-pub const PRICE_ALARM_MONTH: f64 = 0.10;
-pub const SHARD_ALARMS_PER_SHARD: f64 = 2.0;
+/// metric, and `planner::shard_alarm_specs` writes an alarm per metric and open shard. The price
+/// per shard-month, with its sources, is the planner's (`streams status` quotes the same):
+/// US$0.80 (the stored copy of the AWS pricing page searched here shows the free tier, not the
+/// paid table).
+pub const SHARD_LEVEL_METRICS_PER_SHARD_MONTH: f64 = planner::SHARD_LEVEL_METRICS_PER_SHARD_MONTH;
 
 /// CloudWatch bills metrics and alarms per month, prorated by the hour: 730 hours a month.
 pub const HOURS_PER_MONTH: f64 = 730.0;

@@ -3,9 +3,8 @@
 
 use crate::assumptions::{
     GB, HOURS_PER_MONTH, ON_DEMAND_ADVANTAGE, ON_DEMAND_ADVANTAGE_COMMITMENT_MIB_PER_SEC,
-    ON_DEMAND_RECORD_ROUNDING_BYTES, OnDemandPrices, PRICE_ALARM_MONTH, PRICE_METRIC_MONTH,
-    PRICE_PUT_UNITS_PER_MILLION, PRICE_SHARD_HOUR, PUT_PAYLOAD_UNIT_BYTES, READS_PER_RECORD,
-    SHARD_ALARMS_PER_SHARD, SHARD_LEVEL_METRICS_PER_SHARD,
+    ON_DEMAND_RECORD_ROUNDING_BYTES, OnDemandPrices, PRICE_PUT_UNITS_PER_MILLION, PRICE_SHARD_HOUR,
+    PUT_PAYLOAD_UNIT_BYTES, READS_PER_RECORD, SHARD_LEVEL_METRICS_PER_SHARD_MONTH,
 };
 
 /// Provisioned mode: `shard_hours` of open shards (closed ones are not billed) and one PUT
@@ -15,14 +14,9 @@ pub fn provisioned(shard_hours: f64, records: f64, record_bytes: f64) -> f64 {
     shard_hours * PRICE_SHARD_HOUR + records * units_per_record / 1e6 * PRICE_PUT_UNITS_PER_MILLION
 }
 
-/// Shard-level metrics for one shard for a month: its enhanced metrics and its per-shard alarms.
-pub fn shard_level_metrics_per_shard_month() -> f64 {
-    SHARD_LEVEL_METRICS_PER_SHARD * PRICE_METRIC_MONTH + SHARD_ALARMS_PER_SHARD * PRICE_ALARM_MONTH
-}
-
 /// Shard-level metrics over `shard_hours` of open shards (CloudWatch prorates by the hour).
 pub fn shard_level_metrics(shard_hours: f64) -> f64 {
-    shard_hours / HOURS_PER_MONTH * shard_level_metrics_per_shard_month()
+    shard_hours / HOURS_PER_MONTH * SHARD_LEVEL_METRICS_PER_SHARD_MONTH
 }
 
 /// An on-demand mode: `hours` of the stream, every accepted record rounded up to 1 KB written,
@@ -55,9 +49,7 @@ mod tests {
 
     #[test]
     fn shard_level_metrics_cost_eighty_cents_per_shard_month() {
-        // 2 metrics × $0.30 + 2 alarms × $0.10 = $0.80 a shard-month; 10 shards for 73 h are a
-        // tenth of a month each: $0.80.
-        assert!((shard_level_metrics_per_shard_month() - 0.80).abs() < 1e-12);
+        // 2 metrics × $0.30 + 2 alarms × $0.10 = $0.80 a shard-month, prorated by the hour.
         assert!((shard_level_metrics(730.0) - 0.80).abs() < 1e-12);
     }
 

@@ -293,18 +293,16 @@ fn trace_table(r: &TraceResult) -> String {
 /// Why this project's policy misses the targets it misses: mechanisms in the planner, not
 /// figures, so the text stays true while the code does.
 const WHY: &str = "## Where this project's policy falls short, and why\n\n\
-* **Sizing from censored load.** `IncomingBytes`/`IncomingRecords` count only accepted writes, so while a stream \
-throttles its load metrics read at most its capacity, and a capacity alarm's round grows the stream by at most \
-1 / target (1.67× at 60 %). A throttling alarm's quoted datapoints (rejected *attempts*) size the demand through \
-the producers' retries (`estimate_rate`), and `UpdateShardCount` rounds are chained in one invocation; but the \
-bytes alarm of the same evaluation is handled first, from capped traffic, and the throttling alarm then waits for \
-its next state change, so a 10× spike still takes one round more than the bound.\n\
-* **Throttle alarms planned from stale metrics.** Datapoints are published ~90 s after their minute and alarms are \
-set back to `OK` after a scale-up, so a throttling alarm re-fires right after a throttled reshard on a datapoint \
-from before it, planned from metrics that still show the old capacity. The throttled floor puts only the widest \
-shard at its capacity (one split per alarm): flooring the whole new count would be sized from a tiling that no \
-longer exists, and grows every throttled scale-up by one more round. The rejected-records count measures the demand \
-whichever tiling it came from.\n\
+* **Detection, then rounds sized for the target.** Nothing reacts before the alarm's 185 s; after it, the bytes and \
+throttling alarms of one evaluation are planned together (`LoadSnapshot::for_alarms`), the rejected count sizes the \
+demand through the producers' retries (`estimate_rate`), and `UpdateShardCount` rounds are chained in one invocation, \
+stopping first where the throttling stops. What is left against the bound: the rounds land on counts sized for the \
+60 % target (4 → 6 → 12 → 24 → 31 on the flash spike) where the bound's path stops at the peak second's own count \
+(22), and the demand is read from minute sums, not the peak second.\n\
+* **A throttle after targeted splits is acted on.** A throttling alarm re-fires after a reshard on minutes from \
+before it. After a whole-stream resize those minutes floor no shard (`Throttling::BeforeLastResize`); after targeted \
+splits they still do, because with stream-level metrics a split of the widest shard is a guess at where a hot key \
+is, and throttling that goes on is the only sign it missed.\n\
 * **Targeted splits rule out UpdateShardCount.** Once one split has made the tiling uneven, `uniform_target` refuses \
 UpdateShardCount, and catching up takes one 30 s SplitShard per new shard.\n\
 * **Hot shards are invisible to stream-level alarms.** With the default policy (`shard_level_metrics` off) the \
@@ -313,10 +311,12 @@ order, not the one holding the hot key; reaching it can take one alarm round per
 (the *shard-level metrics* row) a per-shard alarm names the hot shard and its measured load sizes the split, at the \
 price of CloudWatch metrics and alarms per shard (see *cost*); `streams status` recommends them for a stream that \
 throttled while its stream-level utilisation stayed low.\n\
-* **Shard-hours carry the headroom by design.** Scaling up targets 60 % and alarms at 80 %, while the oracle runs \
-each minute's peak second at 100 %; at steady state that alone is about 1/0.6 ÷ 1.1 ≈ 1.5× the oracle. Scale-down \
-runs every 36 h over a 24 h look-back and at most halves, so capacity bought for a spike is held for up to a day and \
-a half.\n";
+* **Shard-hours carry the headroom by design.** Scaling up targets 60 % and alarms at 80 %, and a stream is cold only \
+when every 5-minute point of the look-back is under 50 %, while the oracle runs each minute's peak second at 100 %. \
+A stream between 50 % and 80 % is left alone: *steady* sits at 50 % of its 6 shards (its busiest points at 52 %) and \
+is never cold, *step* lands on 10 shards at the 60 % target where the oracle runs 7. A cold, even stream now goes \
+down in one cycle to the fewest shards that carry its peak at the target (halving calls chained), so a spike's \
+capacity is held until the first cycle whose look-back no longer holds the spike (36 h here), no longer.\n";
 
 /// The whole report.
 pub fn markdown(results: &[TraceResult], targets: &[Target], short: bool) -> String {
@@ -393,11 +393,11 @@ fn reading_guide(s: &mut String) {
         assumptions::ON_DEMAND_ADVANTAGE.per_gb_out,
         assumptions::ON_DEMAND_ADVANTAGE_COMMITMENT_MIB_PER_SEC,
         cost::advantage_commitment(24.0),
-        cost::shard_level_metrics_per_shard_month(),
-        assumptions::SHARD_LEVEL_METRICS_PER_SHARD,
-        assumptions::PRICE_METRIC_MONTH,
-        assumptions::SHARD_ALARMS_PER_SHARD,
-        assumptions::PRICE_ALARM_MONTH,
+        assumptions::SHARD_LEVEL_METRICS_PER_SHARD_MONTH,
+        planner::SHARD_METRICS.len(),
+        planner::PRICE_METRIC_MONTH,
+        planner::SHARD_METRICS.len(),
+        planner::PRICE_ALARM_MONTH,
     );
 }
 

@@ -5,8 +5,11 @@
 //!   the start and re-armed after every reshard (reset to `OK` after a scale-up only, as
 //!   `reconciler::rearm` is told to);
 //! * a notification: `planner::admit` (stale / cooldown / act; a cooldown sets the alarm back to
-//!   `OK`), the load from `Window::for_scale_up` and `LoadSnapshot::for_alarm`, `plan_scale_up`,
-//!   the scaling recorded with `ScalingState::record` before acting;
+//!   `OK`), the load from `Window::for_scale_up` and `LoadSnapshot::for_alarms` with the quoted
+//!   datapoints of every stream-level alarm in `ALARM` no scaling answered yet (what the Lambda
+//!   reads with `DescribeAlarms`), `plan_scale_up`, the scaling recorded with
+//!   `ScalingState::record` before acting; a throttle quoting minutes from before the last resize
+//!   that plans nothing sets its alarm back to `OK`, as the Lambda does;
 //! * with shard-level metrics on (`PolicyKind::OursShardMetrics`, the same policy with
 //!   `shard_level_metrics: true`): the per-shard alarms of `planner::shard_alarm_specs`, re-armed
 //!   with the rest, and each open shard's peak (`LoadSeries::peak`) in the scale-up's
@@ -37,8 +40,9 @@ use crate::assumptions::{
 use crate::cloudwatch::{Alarm, Metrics, Notification, State};
 
 pub const PARAMETERS: &str = "planner::Policy::default() (scale up at 80 % to a 60 % target, 60 s period, \
-1 evaluation period, 5 min cooldown, throttling alarm bypasses it; scale down every 36 h when every \
-5-minute point of 24 h is under 50 %, merged pairs at most 60 %), shards within [1, 256]";
+1 evaluation period, 5 min cooldown, throttling alarm bypasses it; every alarm of one evaluation sized together; \
+scale down every 36 h when every 5-minute point of 24 h is under 50 %: an even stream to the fewest shards that \
+carry the peak at 60 % by chained halving calls, else adjacent pairs merged to at most 60 %), shards within [1, 256]";
 
 pub const SHARD_METRICS_PARAMETERS: &str = "the same, with shardLevelMetrics: true: Kinesis enhanced \
 monitoring of IncomingBytes and IncomingRecords per shard, a bytes and a records alarm per open shard at \
