@@ -84,6 +84,11 @@ impl Outcome {
         100.0 * self.throttled_records / self.demand_records.max(1.0)
     }
 
+    /// The oldest unread record's age, over every consumer, averaged over the minutes (s).
+    pub fn mean_iterator_age(&self) -> f64 {
+        self.minutes.iter().map(|m| f64::from(m.iterator_age)).sum::<f64>() / self.minutes.len().max(1) as f64
+    }
+
     /// The share of shared consumers' `GetRecords` calls refused for a shard's read limit.
     pub fn read_throttled_pct(&self) -> f64 {
         100.0 * self.read_throttled_calls / self.read_calls.max(1.0)

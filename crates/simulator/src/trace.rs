@@ -106,7 +106,7 @@ pub enum Shape {
         factor: f64,
         hold_minutes: f64,
     },
-    /// `factor`× from `at_hours` on.
+    /// `factor`× from `at_hours` on (a drop when under 1).
     Step {
         at_hours: f64,
         factor: f64,
@@ -185,6 +185,8 @@ pub const TRACE_FILES: &[(&str, &str)] = &[
     ("hot-key.json", include_str!("../traces/hot-key.json")),
     ("flapping.json", include_str!("../traces/flapping.json")),
     ("holiday.json", include_str!("../traces/holiday.json")),
+    ("read-heavy.json", include_str!("../traces/read-heavy.json")),
+    ("readers-behind.json", include_str!("../traces/readers-behind.json")),
 ];
 
 /// Every committed trace, generated.
@@ -437,6 +439,8 @@ impl Shape {
             Shape::Flash { at_hours, hold_minutes, .. } => {
                 Some(Event { at: s(at_hours), until: s(at_hours) + (hold_minutes * 60.0) as i64 })
             }
+            // A drop asks nothing of a policy's reaction: not an event.
+            Shape::Step { factor, .. } if factor <= 1.0 => None,
             Shape::Step { at_hours, .. } | Shape::HotKey { at_hours, .. } => {
                 Some(Event { at: s(at_hours), until: secs })
             }
