@@ -105,9 +105,41 @@ pub const SHARD_LEVEL_METRICS_PER_SHARD_MONTH: f64 = planner::SHARD_LEVEL_METRIC
 /// CloudWatch bills metrics and alarms per month, prorated by the hour: 730 hours a month.
 pub const HOURS_PER_MONTH: f64 = 730.0;
 
-/// The traces model writes only. For the read side of on-demand bills we assume each accepted
-/// record is read once, by one consumer (no enhanced fan-out), as most streams have at least one.
-pub const READS_PER_RECORD: f64 = 1.0;
+/// Reads from one shard by every consumer not on enhanced fan-out together (Kinesis quotas:
+/// "up to 2 MB per second" of reads per shard, GetRecords; MB is MiB, as for writes). In on-demand
+/// mode reads scale with writes the same way (twice the write capacity), so the model takes twice
+/// a shard's write limit, whatever that limit is.
+pub const SHARD_READ_BYTES_PER_SEC: f64 = 2.0 * planner::SHARD_BYTES_PER_SEC;
+
+/// `GetRecords` calls per shard per second, shared by every consumer not on enhanced fan-out
+/// (Kinesis quotas: "up to five read transactions per second").
+pub const SHARD_GET_RECORDS_PER_SEC: f64 = 5.0;
+
+/// Each shared consumer polls each shard at most once a second: Lambda's event source mapping
+/// "polls each shard ... at a base rate of once per second" (Lambda Developer Guide, "How Lambda
+/// processes records from Amazon Kinesis Data Streams"), and the Kinesis Client Library waits
+/// `idleTimeBetweenReadsInMillis` (1,500 ms by default, KCL configuration table) between calls.
+/// So caught-up shared consumers spend about one call per shard per second each, and more than
+/// [`SHARD_GET_RECORDS_PER_SEC`] of them would be call-throttled even when caught up: a trace may
+/// declare at most five, and throttling is then a matter of bytes alone.
+pub const GET_RECORDS_POLLS_PER_SEC: f64 = 1.0;
+
+/// One `GetRecords` call returns at most 10,000 records or 10 MiB (Kinesis API Reference,
+/// `GetRecords`); 10,000 is also the Kinesis Client Library's default `maxRecords` (KCL
+/// configuration table), the batch a catching-up consumer asks for. We take that batch: one call a
+/// second then carries a shard's 2 MiB/s only if records average at least 2 MiB / 10,000 ≈ 210
+/// bytes, so a trace with shared consumers and smaller records is refused (its calls, not its
+/// bytes, would bind, which the model does not play). Lambda's default `BatchSize` of 100 would
+/// bind far sooner; it is a per-function setting, and a consumer behind raises it.
+pub const GET_RECORDS_BATCH_RECORDS: f64 = 10_000.0;
+
+/// A consumer on enhanced fan-out gets its own 2 MiB/s per shard (`SubscribeToShard`; Kinesis
+/// Developer Guide, "Develop enhanced fan-out consumers"), not shared with any other consumer.
+pub const EFO_READ_BYTES_PER_SEC: f64 = SHARD_READ_BYTES_PER_SEC;
+
+/// Records nobody read within the retention period (24 h, [`RETENTION_SECS`]) expire: a consumer
+/// further behind than that skips them, and the report counts them as *expired*.
+pub const READ_RETENTION_SECS: i64 = RETENTION_SECS;
 
 pub const ON_DEMAND_RECORD_ROUNDING_BYTES: f64 = 1024.0;
 pub const GB: f64 = 1024.0 * 1024.0 * 1024.0;

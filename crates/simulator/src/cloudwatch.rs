@@ -31,19 +31,28 @@ pub fn next_evaluation(t: i64) -> i64 {
     -(-t).div_euclid(EVALUATION_SECS) * EVALUATION_SECS
 }
 
-/// One minute's sums.
+/// One minute's datapoints: the `Sum`s of the write metrics, of `GetRecords.Bytes` and of
+/// `ReadProvisionedThroughputExceeded`, and the `Maximum` of `GetRecords.IteratorAgeMilliseconds`.
+/// The read metrics are the stream's; per-shard series leave them at zero.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Point {
     pub bytes: f64,
     pub records: f64,
     pub throttled: f64,
+    pub read_bytes: f64,
+    pub read_throttled: f64,
+    pub iterator_age_ms: f64,
 }
 
 impl Point {
-    fn add(&mut self, other: Point) {
+    /// Two periods as one: sums add, the maximum is the larger.
+    pub fn add(&mut self, other: Point) {
         self.bytes += other.bytes;
         self.records += other.records;
         self.throttled += other.throttled;
+        self.read_bytes += other.read_bytes;
+        self.read_throttled += other.read_throttled;
+        self.iterator_age_ms = self.iterator_age_ms.max(other.iterator_age_ms);
     }
 }
 
@@ -121,6 +130,7 @@ impl ShardMetrics {
                     bytes: before.bytes * share,
                     records: before.records * share,
                     throttled: before.throttled * share,
+                    ..Point::default()
                 };
                 (id.clone(), Metrics::new(history, point))
             })
@@ -309,9 +319,9 @@ mod tests {
     #[test]
     fn a_shard_opened_later_has_datapoints_only_from_its_first_minute() {
         let (old, new) = (ShardId::new("shardId-000000000000"), ShardId::new("shardId-000000000001"));
-        let before = Point { bytes: 60.0, records: 6.0, throttled: 0.0 };
+        let before = Point { bytes: 60.0, records: 6.0, ..Point::default() };
         let mut shards = ShardMetrics::new(2, before, [(&old, 0.5)]);
-        let point = Point { bytes: 1.0, records: 1.0, throttled: 0.0 };
+        let point = Point { bytes: 1.0, records: 1.0, ..Point::default() };
         shards.push(0, [(old.clone(), point)].into());
         shards.push(1, [(old.clone(), point), (new.clone(), point)].into());
         let now = published_at(1);

@@ -25,8 +25,15 @@
 //!   `ListShards` (the report's *peak listed*), and they make their children "young" for the
 //!   scale-down rule.
 //! * **Cost** (`cost`, `assumptions`): us-east-1 prices from the Kinesis Data Streams pricing page as of
-//!   2026-11-23, as given in the issue (not re-read from the page: no network here). The traces
-//!   have no consumers; on-demand bills assume each record is read once.
+//!   2026-11-23, as given in the issue (not re-read from the page: no network here). On-demand
+//!   bills each record read once per consumer.
+//! * **Consumers** (`readers`, `assumptions`): a trace names its readers, shared-throughput or
+//!   enhanced fan-out. Shared ones split each shard's 2 MiB/s (and its 5 `GetRecords` calls, which
+//!   a trace of at most five consumers polling once a second with 10,000-record batches never
+//!   exhausts); each enhanced fan-out consumer has 2 MiB/s per shard of its own. Unread records wait
+//!   in a backlog; the iterator age is the oldest unread record's age; `GetRecords.Bytes`,
+//!   `GetRecords.IteratorAgeMilliseconds` and `ReadProvisionedThroughputExceeded` are published per
+//!   minute like the write metrics. Every committed trace has at least one shared consumer.
 //! * **Time**: one-second steps for traffic and throttling, for every trace (a week is 604,800
 //!   steps); policies act on minute or five-minute datapoints as their real counterparts do.
 //!
@@ -41,6 +48,7 @@ pub mod cost;
 pub mod kinesis;
 pub mod plot;
 pub mod policies;
+pub mod readers;
 pub mod recorded;
 pub mod report;
 pub mod sim;

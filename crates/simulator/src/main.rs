@@ -118,10 +118,16 @@ fn create_dir(out: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))
 }
 
-/// One trace's plot, `out/NAME.svg`, as the report links it.
+/// One trace's plots as the report links them: `out/NAME.svg`, and `out/NAME-readers.svg` where
+/// its readers fell behind (with the counterfactual of the readers target, if it ran).
 fn write_svg(out: &Path, r: &TraceResult) -> Result<(), SimError> {
-    let path = out.join(format!("{}.svg", r.trace.name()));
-    plot::trace_svg(&path, &format!("{}: {}", r.trace.name(), r.trace.description()), &r.outcomes)
+    let title = format!("{}: {}", r.trace.name(), r.trace.description());
+    plot::trace_svg(&out.join(format!("{}.svg", r.trace.name())), &title, &r.outcomes)?;
+    if report::readers_matter(r) {
+        let outcomes: Vec<_> = r.outcomes.iter().chain(&r.without_scale_down).cloned().collect();
+        plot::readers_svg(&out.join(format!("{}-readers.svg", r.trace.name())), &title, &outcomes)?;
+    }
+    Ok(())
 }
 
 /// `out/report.md`.

@@ -1,5 +1,6 @@
 //! The plots: for each trace one SVG, a panel per policy, demand against capacity over time with
-//! throttled demand in red. `plotters` with its SVG backend only: text is written as SVG `<text>`
+//! throttled demand in red; for a trace whose readers fell behind, a second with each policy's
+//! iterator age. `plotters` with its SVG backend only: text is written as SVG `<text>`
 //! and laid out by the viewer, so no font library is needed to build or run.
 
 use std::path::Path;
@@ -15,8 +16,30 @@ const MAX_POINTS: usize = 360;
 /// One line of a panel: which value of a minute, in what colour, under what name.
 type Line = (fn(&Minute) -> f32, RGBColor, &'static str);
 
-/// Writes `path` for one trace's outcomes.
+/// Writes `path` for one trace's outcomes: load and capacity.
 pub fn trace_svg(path: &Path, title: &str, outcomes: &[Outcome]) -> Result<(), SimError> {
+    let lines: [Line; 3] = [
+        (|m| m.capacity, BLUE, "capacity"),
+        (|m| m.demand, BLACK, "demand"),
+        (|m| m.throttled, RED, "throttled"),
+    ];
+    panels(path, title, outcomes, &lines, "MiB/s")
+}
+
+/// Writes `path` for one trace's outcomes: the oldest unread record's age, over every consumer.
+pub fn readers_svg(path: &Path, title: &str, outcomes: &[Outcome]) -> Result<(), SimError> {
+    let lines: [Line; 1] = [(|m| m.iterator_age / 3600.0, MAGENTA, "iterator age")];
+    panels(path, title, outcomes, &lines, "hours")
+}
+
+/// One panel per outcome, each with `lines` against hours, on a common y scale.
+fn panels(
+    path: &Path,
+    title: &str,
+    outcomes: &[Outcome],
+    lines: &[Line],
+    y_desc: &str,
+) -> Result<(), SimError> {
     let fail = |e: &dyn std::fmt::Display| SimError::Plot {
         path: path.display().to_string(),
         message: e.to_string(),
@@ -31,7 +54,7 @@ pub fn trace_svg(path: &Path, title: &str, outcomes: &[Outcome]) -> Result<(), S
     let hours = minutes as f64 / 60.0;
     let y_max = outcomes
         .iter()
-        .flat_map(|o| o.minutes.iter().map(|m| m.demand.max(m.capacity)))
+        .flat_map(|o| o.minutes.iter().flat_map(|m| lines.iter().map(move |(f, _, _)| f(m))))
         .fold(1.0f32, f32::max) as f64
         * 1.05;
     for (area, outcome) in body.split_evenly((outcomes.len(), 1)).iter().zip(outcomes) {
@@ -46,7 +69,7 @@ pub fn trace_svg(path: &Path, title: &str, outcomes: &[Outcome]) -> Result<(), S
             .configure_mesh()
             .max_light_lines(0)
             .x_desc("hours")
-            .y_desc("MiB/s")
+            .y_desc(y_desc)
             .x_labels(8)
             .y_labels(4)
             .label_style(("sans-serif", 10))
@@ -62,12 +85,7 @@ pub fn trace_svg(path: &Path, title: &str, outcomes: &[Outcome]) -> Result<(), S
                 })
                 .collect::<Vec<_>>()
         };
-        let lines: [Line; 3] = [
-            (|m| m.capacity, BLUE, "capacity"),
-            (|m| m.demand, BLACK, "demand"),
-            (|m| m.throttled, RED, "throttled"),
-        ];
-        for (f, color, label) in lines {
+        for &(f, color, label) in lines {
             chart
                 .draw_series(LineSeries::new(series(f), color.stroke_width(1)))
                 .map_err(|e| fail(&e))?

@@ -19,6 +19,9 @@ pub struct TraceResult {
     pub bound: Option<Bound>,
     /// The bound's path run through the simulator, when the trace has a bound.
     pub bound_path: Option<Outcome>,
+    /// This project's policy with its scale-downs off, when its readers ever fell behind
+    /// ([`readers_target`]).
+    pub without_scale_down: Option<Outcome>,
     pub outcomes: Vec<Outcome>,
 }
 
@@ -36,7 +39,11 @@ pub fn run_all(traces: &[Trace]) -> Result<Vec<TraceResult>, SimError> {
             let outcomes = PolicyKind::ALL.iter().map(|p| run(trace, *p)).collect::<Result<Vec<_>, _>>()?;
             let bound = physical_bound(trace);
             let bound_path = bound.as_ref().map(|_| run(trace, PolicyKind::BoundPath)).transpose()?;
-            Ok(TraceResult { trace: trace.clone(), bound, bound_path, outcomes })
+            let ours = outcomes.iter().find(|o| o.policy == PolicyKind::Ours).expect("ours is in ALL");
+            let without_scale_down = (ours.max_iterator_age > 0)
+                .then(|| run(trace, PolicyKind::OursWithoutScaleDown))
+                .transpose()?;
+            Ok(TraceResult { trace: trace.clone(), bound, bound_path, without_scale_down, outcomes })
         })
         .collect()
 }
@@ -148,6 +155,7 @@ pub fn targets(results: &[TraceResult]) -> Vec<Target> {
     if let Some(r) = find("flash-spike") {
         out.push(release_target(r));
     }
+    out.push(readers_target(results));
     for name in ["steady", "diurnal"] {
         let Some(r) = find(name) else { continue };
         let (ours, od, advantage) =
@@ -216,6 +224,58 @@ pub fn release_target(r: &TraceResult) -> Target {
             policy.scale_up.target.get() * 100.0
         ),
         met: open <= need,
+    }
+}
+
+/// How far this project's iterator age may exceed the counterfactual's in a minute and still
+/// count as not grown: one minute, the resolution of the metric.
+pub const AGE_TOLERANCE_SECS: f32 = 60.0;
+
+/// This project's policy never lets the iterator age grow because of its own merges.
+///
+/// "Because of its own merges" is measured against a counterfactual: the same policy on the same
+/// trace with its scale-downs turned off (`PolicyKind::OursWithoutScaleDown`), which makes every
+/// scale-up the policy would make but never merges. The target is met when, on every trace, at
+/// every minute, the oldest unread record (over every consumer) is no more than
+/// [`AGE_TOLERANCE_SECS`] older with the scale-downs than without. A trace whose consumers never
+/// fell behind under this project's policy meets it without the second run.
+pub fn readers_target(results: &[TraceResult]) -> Target {
+    let what = "readers: this project's policy never lets the iterator age grow because of its own merges \
+                (every minute's age within 1 min of the same policy's with its scale-downs off), on every trace"
+        .to_owned();
+    let mut met = true;
+    let mut figures = Vec::new();
+    for r in results {
+        let Some(without) = &r.without_scale_down else { continue };
+        let ours = r.of(PolicyKind::Ours);
+        let (minute, excess) = ours
+            .minutes
+            .iter()
+            .zip(&without.minutes)
+            .map(|(a, b)| a.iterator_age - b.iterator_age)
+            .enumerate()
+            .fold((0, f32::MIN), |best, (m, e)| if e > best.1 { (m, e) } else { best });
+        met &= excess <= AGE_TOLERANCE_SECS;
+        figures.push(format!(
+            "{}: max age {} vs {} with scale-downs off; worst minute {:+.0} min at {:.1} h",
+            r.trace.name(),
+            duration(ours.max_iterator_age),
+            duration(without.max_iterator_age),
+            excess / 60.0,
+            minute as f64 / 60.0
+        ));
+    }
+    let quiet = results.len() - figures.len();
+    figures.push(format!("{quiet} trace(s) where this project's readers never fell behind"));
+    Target { what, figures: figures.join("; "), met }
+}
+
+/// An iterator age as the report prints it: seconds under two minutes, else minutes or hours.
+fn duration(secs: i64) -> String {
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{:.0} min", s as f64 / 60.0),
+        s => format!("{:.1} h", s as f64 / 3600.0),
     }
 }
 
@@ -290,6 +350,35 @@ fn trace_table(r: &TraceResult) -> String {
     s
 }
 
+/// Whether any policy's consumers ever fell behind or were throttled on this trace: only then
+/// has it a readers table and plot.
+pub fn readers_matter(r: &TraceResult) -> bool {
+    r.outcomes.iter().any(|o| o.max_iterator_age > 0 || o.read_throttled_calls > 0.0)
+}
+
+/// Per policy, what the consumers saw, beside the shard-hours and reshards that explain it.
+fn readers_table(r: &TraceResult) -> String {
+    let mut s = String::from(
+        "| policy | max iterator age | mean iterator age | read-throttled calls | expired records | shard-hours | reshards: split / merge / update |\n|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for o in r.outcomes.iter().chain(&r.without_scale_down) {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.3} % | {:.0} | {:.0} | {} / {} / {} |",
+            o.policy.name(),
+            duration(o.max_iterator_age),
+            duration(o.mean_iterator_age().round() as i64),
+            o.read_throttled_pct(),
+            o.expired_records,
+            o.shard_hours,
+            o.ops.splits,
+            o.ops.merges,
+            o.ops.updates,
+        );
+    }
+    s
+}
+
 /// Why this project's policy misses the targets it misses: mechanisms in the planner, not
 /// figures, so the text stays true while the code does.
 const WHY: &str = "## Where this project's policy falls short, and why\n\n\
@@ -316,7 +405,11 @@ when every 5-minute point of the look-back is under 50 %, while the oracle runs 
 A stream between 50 % and 80 % is left alone: *steady* sits at 50 % of its 6 shards (its busiest points at 52 %) and \
 is never cold, *step* lands on 10 shards at the 60 % target where the oracle runs 7. A cold, even stream now goes \
 down in one cycle to the fewest shards that carry its peak at the target (halving calls chained), so a spike's \
-capacity is held until the first cycle whose look-back no longer holds the spike (36 h here), no longer.\n";
+capacity is held until the first cycle whose look-back no longer holds the spike (36 h here), no longer.\n\
+* **Merges look at writes only.** The scale-down sweep's decision reads `IncomingBytes` and `IncomingRecords`, not \
+`GetRecords.IteratorAgeMilliseconds`: on *readers-behind* it merges while a consumer is hours behind, and the \
+consumer, now reading fewer shards, catches up hours later than it would have. The planner's guard (no merge while \
+readers lag, issue 17) is what the readers target waits for; the simulator publishes the read metrics it needs.\n";
 
 /// The whole report.
 pub fn markdown(results: &[TraceResult], targets: &[Target], short: bool) -> String {
@@ -375,8 +468,17 @@ fn reading_guide(s: &mut String) {
          ${}/GB written + ${}/GB read; on-demand Advantage ${}/GB written + ${}/GB read and no stream-hours, but an \
          account-wide commitment of {} MiB/s of ingest (${:.2} a day at its data-in price), shown beside the cost targets \
          rather than charged to one stream. Shard-level metrics add ${:.2} per shard-month: {} CloudWatch metrics at ${:.2} \
-         and {} standard alarms at ${:.2}, prorated by the hour. Records are rounded up to 1 KB; the traces have no consumers, so each record \
-         is assumed read once. us-east-1.\n",
+         and {} standard alarms at ${:.2}, prorated by the hour. Records are rounded up to 1 KB and billed read once per \
+         consumer. Enhanced fan-out's own charges are not billed. us-east-1.\n\
+         * *Readers* (a trace's consumers): shared consumers split each shard's {} MiB/s of reads; each enhanced fan-out \
+         consumer has as much again of its own. *iterator age*: the oldest record a consumer has not read, over every \
+         consumer (its maximum over the trace, and each minute's worst second averaged over the trace); enhanced fan-out \
+         consumers count here, though CloudWatch's `GetRecords.IteratorAgeMilliseconds` covers shared ones only. \
+         *read-throttled calls*: shared consumers' `GetRecords` calls refused for a shard's read limit (what \
+         `ReadProvisionedThroughputExceeded` sums), as a share of their calls (one per consumer and shard a second). \
+         *expired*: records older than the {} h retention before a consumer read them. *this project, scale-downs off*: \
+         the same policy never merging, the readers target's counterfactual. A trace whose consumers were never behind \
+         under any policy says so in one line.\n",
         assumptions::PRODUCER_RETRIES + 1,
         assumptions::PRODUCER_RETRIES,
         CLEAN_SECS / 60,
@@ -398,6 +500,8 @@ fn reading_guide(s: &mut String) {
         planner::PRICE_METRIC_MONTH,
         planner::SHARD_METRICS.len(),
         planner::PRICE_ALARM_MONTH,
+        assumptions::SHARD_READ_BYTES_PER_SEC / planner::SHARD_BYTES_PER_SEC,
+        assumptions::READ_RETENTION_SECS / 3600,
     );
 }
 
@@ -445,6 +549,27 @@ fn trace_section(s: &mut String, r: &TraceResult) {
         r.trace.name(),
         r.trace.name()
     );
+    let consumers = r.trace.consumers();
+    let names: Vec<String> = consumers
+        .iter()
+        .map(|c| format!("{} ({})", c.name, if c.enhanced_fan_out { "enhanced fan-out" } else { "shared" }))
+        .collect();
+    if readers_matter(r) {
+        let _ = writeln!(
+            s,
+            "Readers: {}.\n\n{}\n![{} iterator age per policy]({}-readers.svg)\n",
+            names.join(", "),
+            readers_table(r),
+            r.trace.name(),
+            r.trace.name()
+        );
+    } else if !consumers.is_empty() {
+        let _ = writeln!(
+            s,
+            "Readers: {}; never behind and never read-throttled under any policy.\n",
+            names.join(", ")
+        );
+    }
 }
 
 /// The report of one recorded trace (`simulate --trace`), written by `command`: the summary

@@ -10,6 +10,8 @@
 //! pollers act on minute (or five-minute) sums, as CloudWatch gives them. Where the policy turns
 //! shard-level metrics on, each open shard's accepted and rejected amounts are summed too and
 //! published as its own series (only then: it costs a pass over the shards every second).
+//! After the writes, the trace's consumers read what was accepted (`crate::readers`), and their
+//! bytes, throttled calls and iterator age join the minute's datapoint.
 
 use crate::SimError;
 use crate::assumptions::{
@@ -23,6 +25,7 @@ use crate::cloudwatch::{Metrics, Point, ShardMetrics};
 use crate::cost;
 use crate::kinesis::{Kinesis, OpCounts, accepted_units};
 use crate::policies::{Billing, Env, PolicyKind};
+use crate::readers::Readers;
 use crate::trace::Trace;
 
 /// A minute as the plots show it, in shard units (MiB/s when bytes bind).
@@ -31,6 +34,8 @@ pub struct Minute {
     pub demand: f32,
     pub capacity: f32,
     pub throttled: f32,
+    /// The oldest unread record's age at the minute's worst second, over every consumer (s).
+    pub iterator_age: f32,
 }
 
 /// Throttling shorter than this after a clean stretch does not end "time to capacity".
@@ -64,6 +69,13 @@ pub struct Outcome {
     /// Seconds from the trace's event until the stream stopped throttling for [`CLEAN_SECS`];
     /// `None` if it never did before the event ended (or the trace has no event).
     pub time_to_capacity: Option<i64>,
+    /// The oldest unread record's greatest age over the trace, over every consumer (s).
+    pub max_iterator_age: i64,
+    /// Shared consumers' `GetRecords` calls, and those refused for a shard's read limit.
+    pub read_calls: f64,
+    pub read_throttled_calls: f64,
+    /// Records that expired before a consumer read them, summed over consumers.
+    pub expired_records: f64,
     pub minutes: Vec<Minute>,
 }
 
@@ -71,18 +83,38 @@ impl Outcome {
     pub fn throttled_pct(&self) -> f64 {
         100.0 * self.throttled_records / self.demand_records.max(1.0)
     }
+
+    /// The oldest unread record's age, over every consumer, averaged over the minutes (s).
+    pub fn mean_iterator_age(&self) -> f64 {
+        self.minutes.iter().map(|m| f64::from(m.iterator_age)).sum::<f64>() / self.minutes.len().max(1) as f64
+    }
+
+    /// The share of shared consumers' `GetRecords` calls refused for a shard's read limit.
+    pub fn read_throttled_pct(&self) -> f64 {
+        100.0 * self.read_throttled_calls / self.read_calls.max(1.0)
+    }
 }
 
 /// Runs `policy` over `trace`. Only the policy under test (ours) and the bound's path have
 /// invariants enforced; see [`crate::kinesis`].
 pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
-    let strict = matches!(policy, PolicyKind::Ours | PolicyKind::OursShardMetrics | PolicyKind::BoundPath)
-        .then(|| policy.name().to_owned());
+    let strict = matches!(
+        policy,
+        PolicyKind::Ours
+            | PolicyKind::OursShardMetrics
+            | PolicyKind::OursWithoutScaleDown
+            | PolicyKind::BoundPath
+    )
+    .then(|| policy.name().to_owned());
     let mut kinesis = Kinesis::new(trace.initial_shards(), (MIN_SHARDS, MAX_SHARDS), strict);
     let mut controller = policy.controller(trace, &mut kinesis);
     let rpb = trace.records_per_byte();
     let before = trace.minute_bytes(0) * 60.0;
-    let before = Point { bytes: before, records: before * rpb, throttled: 0.0 };
+    // Before the trace every consumer kept up: each shared one read every byte written.
+    let shared = trace.consumers().iter().filter(|c| !c.enhanced_fan_out).count() as f64;
+    let before =
+        Point { bytes: before, records: before * rpb, read_bytes: before * shared, ..Point::default() };
+    let mut readers = Readers::new(trace.consumers(), trace.secs);
     let mut metrics = Metrics::new(HISTORY_MINUTES, before);
     let per_shard = policy.shard_level_metrics();
     let mut shard_metrics = if per_shard {
@@ -115,11 +147,16 @@ pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
         max_open: 0,
         first_split: None,
         time_to_capacity: None,
+        max_iterator_age: 0,
+        read_calls: 0.0,
+        read_throttled_calls: 0.0,
+        expired_records: 0.0,
         minutes: Vec::with_capacity(trace.minutes() as usize),
     };
     let mut shares = Vec::new();
     let mut minute = Point::default();
     let (mut demand_units, mut capacity_units, mut throttled_units) = (0.0, 0.0, 0.0);
+    let mut minute_age = 0;
     let mut shard_secs = 0u64;
     let mut clean_since: Option<i64> = None;
     // retrying[k]: records rejected at attempt k + 1, retried in the next second.
@@ -160,6 +197,15 @@ pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
         minute.records += records * fraction;
         // The metric counts every rejected attempt, retries included.
         minute.throttled += records * (1.0 - fraction);
+        let read = readers.second(t, bytes * fraction, &shares, kinesis.shard_limit);
+        minute.read_bytes += read.shared_bytes;
+        minute.read_throttled += read.throttled_calls;
+        minute.iterator_age_ms = minute.iterator_age_ms.max(read.shared_age as f64 * 1000.0);
+        minute_age = minute_age.max(read.age);
+        out.max_iterator_age = out.max_iterator_age.max(read.age);
+        out.read_calls += read.calls;
+        out.read_throttled_calls += read.throttled_calls;
+        out.expired_records += read.expired_bytes * rpb;
         out.rejected_attempts += records * (1.0 - fraction);
         out.demand_records += fresh;
         out.accepted_records += records * fraction;
@@ -195,6 +241,7 @@ pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
                 demand: (demand_units / 60.0) as f32,
                 capacity: (capacity_units / 60.0) as f32,
                 throttled: (throttled_units / 60.0) as f32,
+                iterator_age: std::mem::take(&mut minute_age) as f32,
             });
             (demand_units, capacity_units, throttled_units) = (0.0, 0.0, 0.0);
         }
@@ -205,16 +252,17 @@ pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
     out.peak_listed = kinesis.peak_listed;
     out.first_split = kinesis.first_split;
     let hours = trace.secs as f64 / 3600.0;
+    let reads = trace.consumers().len() as f64;
     out.cost = match policy.billing() {
         Billing::Provisioned => {
             let metrics = if per_shard { cost::shard_level_metrics(out.shard_hours) } else { 0.0 };
             cost::provisioned(out.shard_hours, out.accepted_records, trace.record_bytes()) + metrics
         }
         Billing::OnDemand => {
-            cost::on_demand(ON_DEMAND_STANDARD, hours, out.accepted_records, trace.record_bytes())
+            cost::on_demand(ON_DEMAND_STANDARD, hours, out.accepted_records, reads, trace.record_bytes())
         }
         Billing::OnDemandAdvantage => {
-            cost::on_demand(ON_DEMAND_ADVANTAGE, hours, out.accepted_records, trace.record_bytes())
+            cost::on_demand(ON_DEMAND_ADVANTAGE, hours, out.accepted_records, reads, trace.record_bytes())
         }
     };
     Ok(out)
@@ -223,10 +271,6 @@ pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
 /// Adds the per-shard sums of `points` (for the shards `ids`) to the minute's, and zeroes them.
 fn fold(minute: &mut BTreeMap<ShardId, Point>, ids: &[ShardId], points: &mut [Point]) {
     for (id, point) in ids.iter().zip(points.iter_mut()) {
-        let sum = minute.entry(id.clone()).or_default();
-        sum.bytes += point.bytes;
-        sum.records += point.records;
-        sum.throttled += point.throttled;
-        *point = Point::default();
+        minute.entry(id.clone()).or_default().add(std::mem::take(point));
     }
 }

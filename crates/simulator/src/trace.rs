@@ -7,12 +7,18 @@
 //! shape (steady, diurnal, spike, ...) times a slow seeded wander (±5 %) times a per-second seeded
 //! jitter (±`noise`); the per-second jitter is a pure function of `(seed, second)`, so every policy
 //! sees exactly the same traffic and a trace is identical on every machine.
+//!
+//! A trace also names its consumers (`crate::readers`): shared-throughput or enhanced fan-out,
+//! each reading every record once, with spells when the application itself is slow or stalled.
 
 use planner::{HashKey, SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
 use serde::Deserialize;
 
 use crate::SimError;
-use crate::assumptions::MAX_SHARDS;
+use crate::assumptions::{
+    GET_RECORDS_BATCH_RECORDS, GET_RECORDS_POLLS_PER_SEC, MAX_SHARDS, SHARD_GET_RECORDS_PER_SEC,
+    SHARD_READ_BYTES_PER_SEC,
+};
 
 /// A trace as written in `traces/*.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -36,6 +42,52 @@ pub struct TraceSpec {
     /// Part of the CI set (`--short`).
     #[serde(default)]
     pub short: bool,
+    /// Who reads the stream (none by default).
+    #[serde(default)]
+    pub consumers: Vec<Consumer>,
+}
+
+/// One application reading every record of the stream once.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consumer {
+    pub name: String,
+    /// On enhanced fan-out it has 2 MiB/s per shard of its own; otherwise it shares each shard's
+    /// read limit with every other shared consumer.
+    #[serde(default)]
+    pub enhanced_fan_out: bool,
+    /// Spells when the application processes no more than a given rate, whatever Kinesis would
+    /// serve: stalled (0) or slowed by its own downstream.
+    #[serde(default)]
+    pub slowdowns: Vec<Slowdown>,
+}
+
+/// From `at_hours`, for `hours`, the consumer processes at most `mib_per_sec` (all shards together).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slowdown {
+    pub at_hours: f64,
+    pub hours: f64,
+    pub mib_per_sec: f64,
+}
+
+impl Consumer {
+    /// The one shared consumer a recorded trace is given: most streams have at least one reader,
+    /// and a recording of writes says nothing about its readers.
+    pub fn one_shared() -> Consumer {
+        Consumer { name: "reader".into(), enhanced_fan_out: false, slowdowns: Vec::new() }
+    }
+
+    /// The most bytes per second the application processes during second `t` (unbounded outside
+    /// its slowdowns).
+    pub fn processing_limit(&self, t: i64) -> f64 {
+        let h = t as f64 / 3600.0;
+        self.slowdowns
+            .iter()
+            .filter(|s| (s.at_hours..s.at_hours + s.hours).contains(&h))
+            .map(|s| s.mib_per_sec * SHARD_BYTES_PER_SEC)
+            .fold(f64::INFINITY, f64::min)
+    }
 }
 
 /// The per-minute level of demand, relative to `base_mib_per_sec`.
@@ -54,7 +106,7 @@ pub enum Shape {
         factor: f64,
         hold_minutes: f64,
     },
-    /// `factor`× from `at_hours` on.
+    /// `factor`× from `at_hours` on (a drop when under 1).
     Step {
         at_hours: f64,
         factor: f64,
@@ -120,6 +172,7 @@ pub struct Trace {
     record_bytes: f64,
     pub hot_key: HashKey,
     pub event: Option<Event>,
+    consumers: Vec<Consumer>,
 }
 
 /// The trace files, compiled in so the binary needs no working directory.
@@ -132,6 +185,8 @@ pub const TRACE_FILES: &[(&str, &str)] = &[
     ("hot-key.json", include_str!("../traces/hot-key.json")),
     ("flapping.json", include_str!("../traces/flapping.json")),
     ("holiday.json", include_str!("../traces/holiday.json")),
+    ("read-heavy.json", include_str!("../traces/read-heavy.json")),
+    ("readers-behind.json", include_str!("../traces/readers-behind.json")),
 ];
 
 /// Every committed trace, generated.
@@ -169,6 +224,9 @@ impl Trace {
         {
             return Err(bad("noise must be in [0, 1), base and record size positive".into()));
         }
+        if let Some(why) = consumers_problem(&spec.consumers, spec.record_bytes) {
+            return Err(bad(why));
+        }
         let minutes = (spec.days * 1440.0).round() as usize;
         let (mut level, mut hot) = (Vec::with_capacity(minutes), Vec::with_capacity(minutes));
         let mut wander = 1.0;
@@ -194,6 +252,7 @@ impl Trace {
             record_bytes: spec.record_bytes,
             hot_key: HashKey((key_position.clamp(0.0, 1.0) * u128::MAX as f64) as u128),
             event,
+            consumers: spec.consumers.clone(),
             source: Source::Generated(spec),
         };
         // A single key can never be spread over shards: if it alone exceeds a shard, every
@@ -225,6 +284,7 @@ impl Trace {
             record_bytes,
             hot_key: HashKey(u128::MAX / 2),
             event: None,
+            consumers: vec![Consumer::one_shared()],
         }
     }
 
@@ -257,6 +317,10 @@ impl Trace {
 
     pub fn record_bytes(&self) -> f64 {
         self.record_bytes
+    }
+
+    pub fn consumers(&self) -> &[Consumer] {
+        &self.consumers
     }
 
     pub fn minutes(&self) -> i64 {
@@ -314,6 +378,32 @@ impl Trace {
     }
 }
 
+/// Why a trace's consumers are outside what the read model plays, if they are.
+fn consumers_problem(consumers: &[Consumer], record_bytes: f64) -> Option<String> {
+    let shared = consumers.iter().filter(|c| !c.enhanced_fan_out).count() as f64;
+    let calls = shared * GET_RECORDS_POLLS_PER_SEC;
+    if calls > SHARD_GET_RECORDS_PER_SEC {
+        return Some(format!(
+            "{shared} shared consumers make {calls} GetRecords calls a second on each shard, over its \
+             {SHARD_GET_RECORDS_PER_SEC}: use enhanced fan-out"
+        ));
+    }
+    if shared > 0.0
+        && record_bytes * GET_RECORDS_BATCH_RECORDS * GET_RECORDS_POLLS_PER_SEC < SHARD_READ_BYTES_PER_SEC
+    {
+        return Some(format!(
+            "records of {record_bytes} bytes make a GetRecords batch of {GET_RECORDS_BATCH_RECORDS} records smaller \
+             than a shard's 2 MiB/s: calls, not bytes, would bind"
+        ));
+    }
+    consumers.iter().flat_map(|c| c.slowdowns.iter().map(move |s| (c, s))).find_map(|(c, s)| {
+        let valid = s.at_hours >= 0.0 && s.hours > 0.0 && s.mib_per_sec >= 0.0 && s.mib_per_sec.is_finite();
+        (!valid).then(|| {
+            format!("consumer {}: a slowdown needs at_hours >= 0, hours > 0 and a rate >= 0", c.name)
+        })
+    })
+}
+
 impl Shape {
     /// (level, hot share) at hour `h` of a trace `total_hours` long.
     fn at(&self, h: f64, total_hours: f64) -> (f64, f64) {
@@ -349,6 +439,8 @@ impl Shape {
             Shape::Flash { at_hours, hold_minutes, .. } => {
                 Some(Event { at: s(at_hours), until: s(at_hours) + (hold_minutes * 60.0) as i64 })
             }
+            // A drop asks nothing of a policy's reaction: not an event.
+            Shape::Step { factor, .. } if factor <= 1.0 => None,
             Shape::Step { at_hours, .. } | Shape::HotKey { at_hours, .. } => {
                 Some(Event { at: s(at_hours), until: secs })
             }

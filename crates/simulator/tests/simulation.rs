@@ -23,14 +23,67 @@ fn custom(days: f64, base: f64, shape: &str, initial: Option<u32>) -> Trace {
 
 #[test]
 fn the_same_seed_gives_identical_results() {
-    let t = trace("flash-spike");
-    for policy in [PolicyKind::Ours, PolicyKind::Baseline, PolicyKind::OnDemand] {
+    for (t, policy) in [
+        (trace("flash-spike"), PolicyKind::Ours),
+        (trace("flash-spike"), PolicyKind::Baseline),
+        (trace("flash-spike"), PolicyKind::OnDemand),
+        (trace("readers-behind"), PolicyKind::Ours),
+    ] {
         let (a, b) = (run(&t, policy).unwrap(), run(&t, policy).unwrap());
         assert_eq!(a.throttled_records.to_bits(), b.throttled_records.to_bits());
         assert_eq!(a.shard_hours.to_bits(), b.shard_hours.to_bits());
         assert_eq!(a.ops, b.ops);
         assert_eq!(a.minutes, b.minutes);
+        assert_eq!(a.read_throttled_calls.to_bits(), b.read_throttled_calls.to_bits());
+        assert_eq!(a.max_iterator_age, b.max_iterator_age);
     }
+}
+
+#[test]
+fn a_write_only_merge_while_readers_are_behind_grows_their_iterator_age() {
+    // The loader is hours behind when this project's sweep merges at 36 h (writes have been low
+    // since 12 h); with fewer shards it catches up more slowly than without the scale-down. This
+    // is what the readers target measures, and what the planner's iterator-age guard must stop.
+    let t = trace("readers-behind");
+    let (ours, without) =
+        (run(&t, PolicyKind::Ours).unwrap(), run(&t, PolicyKind::OursWithoutScaleDown).unwrap());
+    assert!(ours.ops.updates > 0 && without.ops.total() == 0);
+    let target = simulator::report::readers_target(&run_all(std::slice::from_ref(&t)).unwrap());
+    assert!(!target.met, "{}", target.figures);
+    let grown =
+        ours.minutes.iter().zip(&without.minutes).filter(|(a, b)| a.iterator_age > b.iterator_age + 60.0);
+    assert!(grown.count() > 60, "older for over an hour after the merge");
+}
+
+#[test]
+fn three_shared_readers_throttle_after_a_merge_that_writes_alone_allow() {
+    // 4 MiB/s read three times: the baseline design's pairwise merges leave 6 shards, 12 MiB/s of
+    // reads asked of 12 MiB/s, and the readers fall behind; this project's sizing to 60 % leaves
+    // 1.8 MiB/s of reads per shard and they keep up.
+    let t = trace("read-heavy");
+    let baseline = run(&t, PolicyKind::Baseline).unwrap();
+    assert!(baseline.ops.merges > 0 && baseline.read_throttled_pct() > 1.0 && baseline.max_iterator_age > 60);
+    let ours = run(&t, PolicyKind::Ours).unwrap();
+    assert!(ours.ops.total() > 0 && ours.max_iterator_age == 0, "{}", ours.max_iterator_age);
+}
+
+#[test]
+fn more_than_five_shared_consumers_are_rejected_as_a_trace() {
+    let consumers = [r#"{"name": "c"}"#; 6].join(",");
+    let text = format!(
+        r#"{{"name": "x", "description": "d", "seed": 1, "days": 1, "record_bytes": 2048,
+        "base_mib_per_sec": 1, "noise": 0.1, "shape": {{"kind": "steady"}}, "consumers": [{consumers}]}}"#
+    );
+    let err = Trace::parse("x.json", &text).unwrap_err().to_string();
+    assert!(err.contains("enhanced fan-out"), "{err}");
+}
+
+#[test]
+fn records_too_small_for_one_get_records_batch_a_second_are_rejected_with_shared_consumers() {
+    let text = r#"{"name": "x", "description": "d", "seed": 1, "days": 1, "record_bytes": 100,
+        "base_mib_per_sec": 1, "noise": 0.1, "shape": {"kind": "steady"}, "consumers": [{"name": "c"}]}"#;
+    let err = Trace::parse("x.json", text).unwrap_err().to_string();
+    assert!(err.contains("calls, not bytes"), "{err}");
 }
 
 #[test]

@@ -60,6 +60,9 @@ pub enum PolicyKind {
     /// Not a policy: the physical bound's path, run through the same engine
     /// ([`crate::bound::BoundPath`]); not in [`PolicyKind::ALL`].
     BoundPath,
+    /// Not a policy: this project's with its scale-downs turned off, what the readers target
+    /// compares the iterator age with (`crate::report::readers_target`); not in [`PolicyKind::ALL`].
+    OursWithoutScaleDown,
 }
 
 impl PolicyKind {
@@ -87,6 +90,7 @@ impl PolicyKind {
             PolicyKind::StaticPeak => "static at peak",
             PolicyKind::Oracle => "oracle",
             PolicyKind::BoundPath => "bound path",
+            PolicyKind::OursWithoutScaleDown => "this project, scale-downs off",
         }
     }
 
@@ -103,6 +107,7 @@ impl PolicyKind {
             PolicyKind::StaticPeak => "static",
             PolicyKind::Oracle => "oracle",
             PolicyKind::BoundPath => "bound-path",
+            PolicyKind::OursWithoutScaleDown => "ours-without-scale-down",
         }
     }
 
@@ -119,6 +124,7 @@ impl PolicyKind {
             PolicyKind::StaticPeak => static_peak::PARAMETERS,
             PolicyKind::Oracle => oracle::PARAMETERS,
             PolicyKind::BoundPath => crate::bound::PARAMETERS,
+            PolicyKind::OursWithoutScaleDown => ours::WITHOUT_SCALE_DOWN_PARAMETERS,
         }
     }
 
@@ -139,8 +145,9 @@ impl PolicyKind {
     /// sets its own capacity from the first second.
     pub fn controller(self, trace: &Trace, kinesis: &mut Kinesis) -> Box<dyn Controller> {
         match self {
-            PolicyKind::Ours => Box::new(ours::Ours::new(kinesis.tiling(), false)),
-            PolicyKind::OursShardMetrics => Box::new(ours::Ours::new(kinesis.tiling(), true)),
+            PolicyKind::Ours => Box::new(ours::Ours::new(kinesis.tiling(), false, true)),
+            PolicyKind::OursShardMetrics => Box::new(ours::Ours::new(kinesis.tiling(), true, true)),
+            PolicyKind::OursWithoutScaleDown => Box::new(ours::Ours::new(kinesis.tiling(), false, false)),
             PolicyKind::Baseline => Box::new(baseline::Baseline::new(kinesis.open())),
             PolicyKind::ScalingUtils => Box::new(scaling_utils::ScalingUtils::default()),
             PolicyKind::GoSample => Box::new(go_sample::GoSample::new(kinesis.open())),

@@ -49,6 +49,9 @@ monitoring of IncomingBytes and IncomingRecords per shard, a bytes and a records
 80 % of one shard, each shard's measured load in both decisions; billed per shard-month as CloudWatch \
 custom metrics and standard alarms";
 
+pub const WITHOUT_SCALE_DOWN_PARAMETERS: &str = "the same, never scaling down: the counterfactual \
+the readers target compares this project's iterator age with";
+
 /// The stream's name in alarm names; nothing depends on it.
 const STREAM: &str = "simulated";
 
@@ -78,8 +81,9 @@ pub struct Ours {
 }
 
 impl Ours {
-    /// The policy on a stream of `tiling`, with shard-level metrics on or off.
-    pub fn new(tiling: &Tiling, shard_level_metrics: bool) -> Ours {
+    /// The policy on a stream of `tiling`, with shard-level metrics on or off, and with its
+    /// scale-down sweep or (the readers target's counterfactual) without.
+    pub fn new(tiling: &Tiling, shard_level_metrics: bool, scale_down: bool) -> Ours {
         let policy = Policy { shard_level_metrics, ..policy() };
         let specs = specs(tiling, &policy);
         Ours {
@@ -89,7 +93,7 @@ impl Ours {
             queue: VecDeque::new(),
             state: ScalingState::default(),
             run: None,
-            next_sweep: SCALE_DOWN_EVERY_SECS,
+            next_sweep: if scale_down { SCALE_DOWN_EVERY_SECS } else { i64::MAX },
         }
     }
 
