@@ -12,9 +12,9 @@ use planner::{KINESIS_NAMESPACE, Metric, align_down};
 use reconciler::{AlarmPort, AlarmState, Dimension, MetricPoint, MetricPublisher, Unit};
 use serde_json::Value;
 
-use crate::common::{TOPIC, remove};
+use crate::common::{Cli, TOPIC, remove, stdout};
 use crate::scale_down::{managed, publish, short_window};
-use crate::scale_up::{alarm_message, apply, policy_of, sns_event, spec_for};
+use crate::scale_up::{alarm_message, policy_of, sns_event, spec_for};
 use crate::settle;
 
 const MIB: f64 = 1_048_576.0;
@@ -97,13 +97,15 @@ async fn the_scale_up_lambda_sizes_a_read_throttled_stream_from_its_readers_dema
     let clients = emulator_clients().await;
     let (streams, cloudwatch) = (clients.streams(), clients.cloudwatch());
     let s = unique_name("readers-throttled");
-    let _cli = apply(
-        TOPIC,
-        &format!(
-            "{{name: {s}, desiredShards: 2, minShards: 1, maxShards: 8, \
-             scaleUp: {{throttleAlarm: false, readThrottleAlarm: true}}}}"
-        ),
-    );
+    let cli = Cli::with_topic(TOPIC);
+    cli.write_config(&[format!(
+        "{{name: {s}, desiredShards: 2, minShards: 1, maxShards: 8, \
+         scaleUp: {{throttleAlarm: false, readThrottleAlarm: true}}}}"
+    )]);
+    let plan = stdout(&cli.expect(2, &["plan"]));
+    let read_alarm = format!("+ alarm kinesis-autoscaler-{s}-ReadProvisionedThroughputExceeded");
+    assert!(plan.contains(&read_alarm), "plan shows the read alarm: {plan}");
+    cli.expect(0, &["apply"]);
     let policy = policy_of(&streams, &s).await;
     assert!(policy.scale_up.read_throttle_alarm);
     // Writers at 0.2 MiB/s need one shard; the shared readers were served 3.8 of the 4 MiB/s two
