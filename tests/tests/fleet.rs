@@ -10,7 +10,8 @@
 //! The fleet's policy looks back 1 hour, not 24: LocalStack answers a `GetMetricData` query over
 //! 24 h of 5-minute data in about 150 ms (one SQL sub-query per period), so a page of 350 queries
 //! outlasts the SDK's 20 s attempt timeout on the emulator, where AWS answers in seconds. The
-//! sweep still pages by the 24 h default (175 streams a page), so the call count is the same.
+//! sweep still pages by the 24 h default (87 streams a page: four series a stream, the load's two
+//! and the readers' two), so the call count is the same.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -128,15 +129,16 @@ async fn the_scale_down_lambda_reviews_a_fleet_in_batched_reads_and_hands_the_re
 async fn sweep_the_fleet(clients: AwsClients, prefix: String, names: Vec<String>) {
     let size = names.len();
 
-    // With time enough, one invocation reviews every stream in ceil(size / 175) metric reads.
+    // With time enough, one invocation reviews every stream in ceil(size / 87) metric reads.
     let whole = Arc::new(emulator_function("lambda-scale-down", &[("STREAM_NAME_PREFIX", &prefix)], AMPLE));
     let swept = Instant::now();
     let summary = invoke_scheduled(&whole).await;
     let took = swept.elapsed();
-    // Two series a stream, bytes and records: the Lambda reads no throttles.
+    // Four series a stream, bytes and records written and the readers' bytes and iterator age:
+    // the Lambda reads no throttles.
     let per_call = streams_per_metrics_call(
         Window::ending_at(chrono::Utc::now(), &Policy::default()).expected_points(),
-        2,
+        4,
     );
     eprintln!(
         "{size} streams: one sweep in {took:.1?}, {} GetMetricData call(s), {} AWS calls",

@@ -215,6 +215,8 @@ impl StreamReader for KinesisStreams {
             on_demand: summary
                 .stream_mode_details()
                 .is_some_and(|m| m.stream_mode() == &StreamMode::OnDemand),
+            // A negative count is no count: unknown.
+            enhanced_fan_out_consumers: summary.consumer_count().and_then(|n| u32::try_from(n).ok()),
         })
     }
 

@@ -400,6 +400,8 @@ mod tests {
             min_shards: 1,
             max_shards: 8,
             utilisation: None,
+            reads: None,
+            enhanced_fan_out_consumers: None,
             plan: None,
             advice: None,
             outcome: ReviewOutcome::Scaled { to: 2, steps: vec![], complete: true },

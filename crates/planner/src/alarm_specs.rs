@@ -22,21 +22,40 @@ pub enum Metric {
     IncomingBytes,
     IncomingRecords,
     WriteProvisionedThroughputExceeded,
+    /// `GetRecords.Bytes`: what the shared-throughput consumers read (read, never alarmed on).
+    GetRecordsBytes,
+    /// `GetRecords.IteratorAgeMilliseconds`: how far behind the slowest consumer is (read with
+    /// `Maximum`, never alarmed on).
+    GetRecordsIteratorAge,
+    /// `ReadProvisionedThroughputExceeded`: `GetRecords` calls refused.
+    ReadProvisionedThroughputExceeded,
 }
 
 impl Metric {
+    /// Every metric, in declaration order.
+    pub const ALL: [Metric; 6] = [
+        Metric::IncomingBytes,
+        Metric::IncomingRecords,
+        Metric::WriteProvisionedThroughputExceeded,
+        Metric::GetRecordsBytes,
+        Metric::GetRecordsIteratorAge,
+        Metric::ReadProvisionedThroughputExceeded,
+    ];
+
+    /// The name CloudWatch knows it by.
     pub fn as_str(self) -> &'static str {
         match self {
             Metric::IncomingBytes => "IncomingBytes",
             Metric::IncomingRecords => "IncomingRecords",
             Metric::WriteProvisionedThroughputExceeded => "WriteProvisionedThroughputExceeded",
+            Metric::GetRecordsBytes => "GetRecords.Bytes",
+            Metric::GetRecordsIteratorAge => "GetRecords.IteratorAgeMilliseconds",
+            Metric::ReadProvisionedThroughputExceeded => "ReadProvisionedThroughputExceeded",
         }
     }
 
     pub fn parse(name: &str) -> Option<Metric> {
-        [Metric::IncomingBytes, Metric::IncomingRecords, Metric::WriteProvisionedThroughputExceeded]
-            .into_iter()
-            .find(|m| m.as_str() == name)
+        Metric::ALL.into_iter().find(|m| m.as_str() == name)
     }
 }
 
@@ -106,17 +125,22 @@ pub fn alarm_specs(
     alarm_actions: &[String],
 ) -> Vec<AlarmSpec> {
     let mut specs = capacity_specs(stream, None, open_shards, policy, alarm_actions);
-    if policy.scale_up.throttle_alarm {
+    let up = &policy.scale_up;
+    let throttles = [
+        (up.throttle_alarm, Metric::WriteProvisionedThroughputExceeded, "writes"),
+        (up.read_throttle_alarm, Metric::ReadProvisionedThroughputExceeded, "reads"),
+    ];
+    for (_, metric, what) in throttles.into_iter().filter(|(on, ..)| *on) {
         specs.push(AlarmSpec {
             threshold: 0.0,
             comparison: Comparison::GreaterThanThreshold,
             ..spec(
                 stream,
                 None,
-                Metric::WriteProvisionedThroughputExceeded,
+                metric,
                 policy,
                 alarm_actions,
-                format!("Scale up {stream}: writes are being throttled"),
+                format!("Scale up {stream}: {what} are being throttled"),
             )
         });
     }

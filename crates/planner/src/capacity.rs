@@ -3,6 +3,10 @@
 //! A provisioned shard accepts up to 1 MiB/s and 1,000 records/s of writes (Kinesis quotas). A
 //! stream's provisioned capacity is that times its open shard count. Utilisation is always the
 //! *larger* of the bytes and records ratios, because whichever limit is hit first throttles.
+//!
+//! Reads have limits of their own: each shard serves 2 MiB/s and 5 `GetRecords` calls a second,
+//! shared by every consumer that is not on enhanced fan-out (each enhanced fan-out consumer gets
+//! its own 2 MiB/s per shard and takes nothing from the shared limit).
 
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +16,14 @@ use crate::MAX_SHARDS_PER_STREAM;
 pub const SHARD_BYTES_PER_SEC: f64 = 1_048_576.0;
 /// Write limit of one shard in records per second.
 pub const SHARD_RECORDS_PER_SEC: f64 = 1_000.0;
+
+/// Shared read limit of one shard in bytes per second (2 MiB), for every consumer not on enhanced
+/// fan-out together.
+pub const SHARD_READ_BYTES_PER_SEC: f64 = 2.0 * 1_048_576.0;
+/// Shared `GetRecords` calls one shard serves a second. Each polling consumer calls every shard it
+/// reads, so the calls a shard gets do not fall as shards are added: a stream throttled on this
+/// limit needs fewer polling consumers (or enhanced fan-out), not more shards.
+pub const SHARD_GET_RECORDS_PER_SEC: f64 = 5.0;
 
 /// A write rate, in bytes and records per second.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]

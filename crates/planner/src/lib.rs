@@ -14,6 +14,7 @@ mod error;
 mod hashkey;
 mod load;
 mod policy;
+mod reads;
 mod scale_down;
 mod scale_up;
 mod shards;
@@ -31,7 +32,10 @@ pub use alarm_specs::{
     ALARM_NAME_PREFIX, AlarmSpec, Comparison, KINESIS_NAMESPACE, Metric, SHARD_METRICS, ShardAlarmChanges,
     alarm_name, alarm_specs, shard_alarm_changes, shard_alarm_name, shard_alarm_prefix, shard_alarm_specs,
 };
-pub use capacity::{Rate, Ratio, SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
+pub use capacity::{
+    Rate, Ratio, SHARD_BYTES_PER_SEC, SHARD_GET_RECORDS_PER_SEC, SHARD_READ_BYTES_PER_SEC,
+    SHARD_RECORDS_PER_SEC,
+};
 pub use config_plan::{
     AlarmDefinition, Change, DEFAULT_RETENTION_HOURS, DesiredStream, Disposition, FieldChange, KeepReason,
     Observed, ObservedAlarm, ObservedStream, ObservedSummary, StreamPlan, SyncInput, SyncPlan,
@@ -43,7 +47,10 @@ pub use load::{
     AlarmEvidence, LoadSeries, LoadSnapshot, LoadSource, PRODUCER_ATTEMPTS, ShardLoad, THROTTLE_RETRY_FACTOR,
     Throttling, Window, align_down, estimate_rate, max_plausible_sum,
 };
-pub use policy::{MAX_SHARDS_PER_STREAM, Policy, ScaleDown, ScaleUp, Windows, bounds};
+pub use policy::{
+    DEFAULT_MAX_ITERATOR_AGE_SECS, MAX_SHARDS_PER_STREAM, Policy, ScaleDown, ScaleUp, Windows, bounds,
+};
+pub use reads::{ReadHistory, ReadSummary, SharedReads};
 pub use scale_down::{
     PlannedMerge, ReadStatus, ScaleDownAction, ScaleDownInput, ScaleDownPlan, SeriesRead, plan_scale_down,
     young_shards,

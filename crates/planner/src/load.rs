@@ -16,7 +16,10 @@ use serde::Serialize;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::{AlarmKind, HashRange, Metric, Policy, Rate, ScalingState, ShardId, Tiling};
+use crate::{
+    AlarmKind, HashRange, Metric, Policy, Rate, SHARD_GET_RECORDS_PER_SEC, SHARD_READ_BYTES_PER_SEC,
+    ScalingState, ShardId, SharedReads, Tiling,
+};
 
 /// A time series of write rates, keyed by the start of each period.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -133,6 +136,8 @@ pub struct LoadSnapshot {
     pub hot: BTreeSet<ShardId>,
     /// Whether writes are being rejected, as the throttling alarm says.
     pub throttling: Throttling,
+    /// The shared readers' demand, where the policy weighs reads (`scaleUp.readThrottleAlarm`).
+    pub reads: SharedReads,
 }
 
 /// Whether a throttling alarm is among the evidence, and which tiling it speaks of.
@@ -235,12 +240,22 @@ impl LoadSnapshot {
             (Throttling::Now, _) | (_, false) => Throttling::Now,
             (_, true) => Throttling::BeforeLastResize,
         });
+        let read_throttled = evidence.iter().any(|e| AlarmKind::of(e.metric) == AlarmKind::ReadThrottle);
         LoadSnapshot {
             stream: estimate_rate(recent, evidence),
             per_shard,
             hot: hot.into_iter().collect(),
             throttling,
+            reads: SharedReads { bytes_per_sec: 0.0, throttled: read_throttled },
         }
+    }
+
+    /// This snapshot with the shared readers' recent peak (`GetRecords.Bytes` per second over the
+    /// scale-up window, the largest period's).
+    pub fn with_read_bytes(mut self, read_bytes_per_sec: impl IntoIterator<Item = f64>) -> LoadSnapshot {
+        self.reads.bytes_per_sec =
+            read_bytes_per_sec.into_iter().filter(|b| b.is_finite()).fold(0.0, f64::max);
+        self
     }
 
     /// The best estimate of every open shard's load, in key order. When writes are throttled, the
@@ -388,14 +403,22 @@ pub const THROTTLE_RETRY_FACTOR: f64 = 10.0;
 /// The largest `Sum` one datapoint of `metric` over `period_secs` seconds can hold on a stream of
 /// `open_shards` open shards: what the shards can accept in that time (1 MiB/s and 1,000
 /// records/s each), or for rejected records [`THROTTLE_RETRY_FACTOR`] times the records capacity.
-/// A shard-level datapoint is bounded by the same (one shard takes no more than the stream).
+/// Reads alike: the shared 2 MiB/s a shard serves, and for refused `GetRecords` calls
+/// [`THROTTLE_RETRY_FACTOR`] times the 5 calls a second it answers. An iterator age is no `Sum`:
+/// its bound is the longest retention, in milliseconds. A shard-level datapoint is bounded by the
+/// same (one shard takes no more than the stream).
 pub fn max_plausible_sum(metric: Metric, open_shards: u32, period_secs: u32) -> f64 {
     let capacity = Rate::capacity_of(open_shards);
-    let secs = f64::from(period_secs);
+    let (shards, secs) = (f64::from(open_shards), f64::from(period_secs));
     match metric {
         Metric::IncomingBytes => capacity.bytes_per_sec * secs,
         Metric::IncomingRecords => capacity.records_per_sec * secs,
         Metric::WriteProvisionedThroughputExceeded => capacity.records_per_sec * secs * THROTTLE_RETRY_FACTOR,
+        Metric::GetRecordsBytes => shards * SHARD_READ_BYTES_PER_SEC * secs,
+        Metric::ReadProvisionedThroughputExceeded => {
+            shards * SHARD_GET_RECORDS_PER_SEC * secs * THROTTLE_RETRY_FACTOR
+        }
+        Metric::GetRecordsIteratorAge => f64::from(crate::bounds::MAX_ITERATOR_AGE_SECS) * 1_000.0,
     }
 }
 
@@ -462,7 +485,11 @@ fn proven_rate(peak: Rate, e: &AlarmEvidence) -> Rate {
             let lost_share = rejected_share.powi(PRODUCER_ATTEMPTS);
             peak.scaled(1.0 / (1.0 - lost_share))
         }
-        Metric::WriteProvisionedThroughputExceeded => peak,
+        // Reads say nothing about the writers' rate: their demand is `SharedReads`.
+        Metric::WriteProvisionedThroughputExceeded
+        | Metric::GetRecordsBytes
+        | Metric::GetRecordsIteratorAge
+        | Metric::ReadProvisionedThroughputExceeded => peak,
     }
 }
 

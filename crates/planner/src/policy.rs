@@ -69,6 +69,15 @@ pub mod bounds {
         (3_600..=168 * 3_600).contains(&secs) && secs.is_multiple_of(3_600)
     }
 
+    /// The iterator-age bound: whole seconds from one to 365 days (the longest retention; an age
+    /// past it means records expired unread, not a bound anyone sets).
+    pub fn is_max_iterator_age(secs: u32) -> bool {
+        (1..=MAX_ITERATOR_AGE_SECS).contains(&secs)
+    }
+
+    /// 365 days in seconds: Kinesis's longest retention.
+    pub const MAX_ITERATOR_AGE_SECS: u32 = 365 * 86_400;
+
     /// Shares compared in any one unit (ratios or percentages): scaling up must leave the load
     /// below the alarm threshold.
     pub fn target_below_threshold(target: f64, threshold: f64) -> bool {
@@ -127,6 +136,11 @@ pub struct ScaleUp {
     pub throttle_alarm: bool,
     /// Whether a throttling alarm may act during the cooldown.
     pub throttle_bypasses_cooldown: bool,
+    /// Also alarm on `ReadProvisionedThroughputExceeded > 0` and size a scale-up from the shared
+    /// readers' demand as well as the writers'. Off by default: a stream whose consumers poll too
+    /// often throttles on the 5 `GetRecords` calls a second per shard, which more shards do not
+    /// lift, so the alarm only helps where reads are bound by bytes; the stream's owner knows.
+    pub read_throttle_alarm: bool,
 }
 
 /// When and how far to scale down.
@@ -138,7 +152,18 @@ pub struct ScaleDown {
     pub period_secs: u32,
     /// How far back the scale-down cycle looks, in seconds (24 h by default).
     pub lookback_secs: u32,
+    /// Merge nothing while the consumers are behind: no merge when the stream's
+    /// `GetRecords.IteratorAgeMilliseconds` (maximum) passed this many seconds at any period of
+    /// the look-back. `None` turns the guard off. See [`DEFAULT_MAX_ITERATOR_AGE_SECS`].
+    pub max_iterator_age_secs: Option<u32>,
 }
+
+/// The iterator-age bound by default: 10 minutes. A consumer that keeps up reads records
+/// milliseconds to seconds old; the slowest healthy one, a Lambda with the longest batching window
+/// (300 s) on a one-second poll, a little over five minutes. Ten minutes is clear of both, and a
+/// consumer that far behind is one a merge (which halves the merged pair's read throughput and
+/// its Lambda's concurrent batches) would push further behind.
+pub const DEFAULT_MAX_ITERATOR_AGE_SECS: u32 = 600;
 
 impl Policy {
     /// The first rule of [`bounds`] this policy breaks, as a sentence naming the tag's field, or
@@ -204,6 +229,9 @@ impl Policy {
             }
             Windows::Compressed => {}
         }
+        if let Some(age) = down.max_iterator_age_secs {
+            field(is_max_iterator_age(age), "maxage", age, "whole seconds from 1 to 31536000 (365 days)")?;
+        }
         if !target_below_threshold(up.target.get(), up.threshold.get()) {
             return Err(format!("target={} is not below up={}", up.target.percent(), up.threshold.percent()));
         }
@@ -252,6 +280,7 @@ impl Default for ScaleUp {
             cooldown_secs: 300,
             throttle_alarm: true,
             throttle_bypasses_cooldown: true,
+            read_throttle_alarm: false,
         }
     }
 }
@@ -262,6 +291,7 @@ impl Default for ScaleDown {
             threshold: Ratio::from_percent(50.0).expect("50% is a valid ratio"),
             period_secs: 300,
             lookback_secs: 24 * 3600,
+            max_iterator_age_secs: Some(DEFAULT_MAX_ITERATOR_AGE_SECS),
         }
     }
 }

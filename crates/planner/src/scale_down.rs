@@ -36,7 +36,7 @@ use serde::Serialize;
 use crate::capacity::count_up_to;
 use crate::load::shard_share;
 use crate::scale_up::{EVEN_TOLERANCE, UPDATE_SHARD_COUNT_CALLS_PER_DAY};
-use crate::{HashRange, LoadSeries, Policy, ShardId, Tiling, Window};
+use crate::{HashRange, LoadSeries, Policy, ReadHistory, SHARD_READ_BYTES_PER_SEC, ShardId, Tiling, Window};
 
 /// A time as reasons print it: to the second, UTC.
 fn when(t: DateTime<Utc>) -> String {
@@ -102,6 +102,9 @@ pub struct ScaleDownInput<'a> {
     pub last_scaled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub update_calls_last_24h: u32,
+    /// What the stream's readers did over the window: a merge waits while they are behind
+    /// (`scaleDown.maxIteratorAgeSeconds`) and must keep their shared reads under the read limit.
+    pub reads: &'a ReadHistory,
 }
 
 /// A complete, explained scale-down decision.
@@ -190,6 +193,19 @@ pub fn plan_scale_down(input: ScaleDownInput<'_>) -> ScaleDownPlan {
             "the stream-level metrics read was {}: incomplete evidence never counts as cold",
             input.stream_status.as_str()
         ))
+    } else if !input.reads.status.is_complete() {
+        Some(format!(
+            "the stream-level read metrics read was {}: incomplete evidence never says the consumers \
+             keep up",
+            input.reads.status.as_str()
+        ))
+    } else if let Some((age_at, age_ms, bound)) = lagging(input, &window) {
+        Some(format!(
+            "the consumers were behind: the iterator age peaked at {:.0} s at {}, over the {bound} s bound \
+             (scaleDown.maxIteratorAgeSeconds)",
+            age_ms / 1_000.0,
+            when(age_at)
+        ))
     } else if created_at > window.start {
         Some(format!(
             "created at {}, inside the look-back window: not a full window of history",
@@ -241,6 +257,21 @@ pub fn plan_scale_down(input: ScaleDownInput<'_>) -> ScaleDownPlan {
     plan
 }
 
+/// When and how far behind the consumers were, with the bound, if the window's oldest iterator
+/// age passed `scaleDown.maxIteratorAgeSeconds`. A merge halves the merged pair's shared read
+/// throughput (and a Lambda consumer's concurrent batches on it): consumers already behind would
+/// fall further behind, so the stream waits for them.
+fn lagging(input: ScaleDownInput<'_>, window: &Window) -> Option<(DateTime<Utc>, f64, u32)> {
+    let bound = input.policy.scale_down.max_iterator_age_secs?;
+    let (at, age_ms) = input.reads.peak_iterator_age(window)?;
+    (age_ms > f64::from(bound) * 1_000.0).then_some((at, age_ms, bound))
+}
+
+/// The busiest period's shared reads over the window, in bytes per second (zero: none).
+fn read_peak(input: ScaleDownInput<'_>, window: &Window) -> f64 {
+    input.reads.peak_bytes(window).map_or(0.0, |(_, bytes)| bytes)
+}
+
 /// The count a cold, evenly split stream can shrink to in one cycle with `UpdateShardCount`, if
 /// that is allowed and smaller than what merging pairs would reach.
 ///
@@ -251,7 +282,8 @@ pub fn plan_scale_down(input: ScaleDownInput<'_>) -> ScaleDownPlan {
 /// load is spread by key share, so the stream-level peak sizes every shard alike: the fewest
 /// shards that carry the window's peak at the scale-up target, never under `minShards`, reached
 /// by halving calls chained in one run (Kinesis refuses a call below half the open count), as
-/// many as the rolling day's quota leaves. Only without per-shard series: with shard-level
+/// many as the rolling day's quota leaves. The shared readers' peak counts alike: the count must
+/// also serve it at the target of each shard's 2 MiB/s shared read limit. Only without per-shard series: with shard-level
 /// metrics the pairs' measured sums decide, as they see skew the stream-level peak hides. Young
 /// shards (see [`young_shards`]) have less than a window of history, so their stream is merged
 /// pair by pair as before, where they are left alone.
@@ -267,7 +299,10 @@ fn uniform_target(input: ScaleDownInput<'_>, peak: f64, reasons: &mut Vec<String
         return None;
     }
     let target = policy.scale_up.target.get();
-    let needed = count_up_to(peak * f64::from(open) / target, open).max(policy.min_shards).max(1);
+    let window = Window::ending_at(input.now, policy);
+    let for_writes = count_up_to(peak * f64::from(open) / target, open);
+    let for_reads = count_up_to(read_peak(input, &window) / (SHARD_READ_BYTES_PER_SEC * target), open);
+    let needed = for_writes.max(for_reads).max(policy.min_shards).max(1);
     let mut count = open;
     let mut calls = 0;
     while count > needed && calls < quota {
@@ -276,6 +311,13 @@ fn uniform_target(input: ScaleDownInput<'_>, peak: f64, reasons: &mut Vec<String
     }
     if count >= open {
         return None;
+    }
+    if for_reads > for_writes.max(policy.min_shards) {
+        reasons.push(format!(
+            "the shared reads' peak needs {for_reads} shard(s) at the {:.0}% target of {} MiB/s each",
+            policy.scale_up.target.percent(),
+            SHARD_READ_BYTES_PER_SEC / 1_048_576.0
+        ));
     }
     reasons.push(format!(
         "evenly split and cold: the window's peak fits {needed} shard(s) at the {:.0}% target; \
@@ -309,6 +351,7 @@ fn choose_merges(
 ) -> Vec<PlannedMerge> {
     let ScaleDownInput { tiling, policy, stream_load, shard_load, young, .. } = input;
     let ceiling = policy.scale_up.target.get();
+    let reads = read_peak(input, window);
     let load_of = |id: &ShardId, range: &HashRange| {
         window.restrict(&shard_series(shard_load.get(id), stream_load, range))
     };
@@ -355,10 +398,24 @@ fn choose_merges(
                 ));
                 return None;
             }
+            // Shared reads split by key share like writes: the merged shard serves the pair's.
+            let merged_range = low.range.merged_with(&high.range)?;
+            let read_share = reads * merged_range.fraction() / SHARD_READ_BYTES_PER_SEC;
+            if read_share > ceiling {
+                reasons.push(format!(
+                    "{} + {} would serve {:.1}% of one shard's shared read limit at the reads' peak, \
+                     over the {:.0}% target",
+                    low.id,
+                    high.id,
+                    read_share * 100.0,
+                    ceiling * 100.0
+                ));
+                return None;
+            }
             Some(PlannedMerge {
                 low: low.id.clone(),
                 high: high.id.clone(),
-                merged_range: low.range.merged_with(&high.range)?,
+                merged_range,
                 peak_utilisation: peak,
             })
         })

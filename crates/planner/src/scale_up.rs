@@ -19,7 +19,10 @@
 use serde::Serialize;
 
 use crate::capacity::count_up_to;
-use crate::{HashKey, HashRange, LoadSnapshot, Policy, Rate, ShardId, Throttling, Tiling};
+use crate::{
+    HashKey, HashRange, LoadSnapshot, MAX_SHARDS_PER_STREAM, Policy, Rate, SHARD_GET_RECORDS_PER_SEC,
+    SHARD_READ_BYTES_PER_SEC, ShardId, Throttling, Tiling,
+};
 
 /// UpdateShardCount may be called this many times per stream in a rolling 24 h (Kinesis quota).
 pub const UPDATE_SHARD_COUNT_CALLS_PER_DAY: u32 = 10;
@@ -47,6 +50,9 @@ pub struct ScaleUpPlan {
     /// The stream's demand the plan carries: what an execution re-plans for if the live tiling
     /// diverges from this plan (see [`Execution`](crate::Execution)).
     pub demand: Rate,
+    /// The shared readers' demand the plan carries, in bytes per second (what a read-throttling
+    /// alarm proves included); zero where the policy does not weigh reads.
+    pub read_demand: f64,
     pub open_shards: u32,
     /// Shards needed to carry the load at the target utilisation, before the `maxShards` cap.
     pub needed_shards: u32,
@@ -94,14 +100,16 @@ pub fn plan_scale_up(input: ScaleUpInput<'_>) -> ScaleUpPlan {
     let ScaleUpInput { tiling, load, policy, .. } = input;
     let open = tiling.len();
     let target = policy.scale_up.target;
-    let needed = load.stream.shards_needed(target);
+    let for_writes = load.stream.shards_needed(target);
     let mut reasons = vec![format!(
-        "load {:.0} B/s, {:.0} records/s is {:.0}% of {open} shard(s); {needed} shard(s) carry it at {:.0}%",
+        "load {:.0} B/s, {:.0} records/s is {:.0}% of {open} shard(s); {for_writes} shard(s) carry it at {:.0}%",
         load.stream.bytes_per_sec,
         load.stream.records_per_sec,
         load.stream.utilisation(open) * 100.0,
         target.percent(),
     )];
+    let (read_demand, for_reads) = shared_read_need(tiling, load, policy, &mut reasons);
+    let needed = for_writes.max(for_reads);
     if let Some(floor) = load.throttle_floor(tiling, policy) {
         let names: Vec<&str> = floor.shards.iter().map(ShardId::as_str).collect();
         reasons.push(format!(
@@ -119,6 +127,7 @@ pub fn plan_scale_up(input: ScaleUpInput<'_>) -> ScaleUpPlan {
     }
     let plan = |target_shards, action, reasons| ScaleUpPlan {
         demand: load.stream,
+        read_demand,
         open_shards: open,
         needed_shards: needed,
         target_shards,
@@ -154,6 +163,61 @@ pub fn plan_scale_up(input: ScaleUpInput<'_>) -> ScaleUpPlan {
         reasons.push(format!("capped at maxShards ({})", policy.max_shards));
     }
     plan(open + added, ScaleUpAction::Split { splits }, reasons)
+}
+
+/// The shared readers' demand in bytes per second and the shards that serve it at the target:
+/// `GetRecords.Bytes` split by key share like writes, each shard serving 2 MiB/s.
+///
+/// Reads served are capped at that limit while reads are throttled, as accepted writes are, so a
+/// read-throttling alarm is evidence of more: where the widest shard (the first to fill under
+/// uniform keys) served at least the scale-up threshold of its limit, the refusals were for bytes
+/// and the demand is at least what the open shards serve (a ×1/target step per alarm, as the
+/// write floor's). Where it served less, they were for the 5 `GetRecords` calls a second per
+/// shard: every polling consumer calls every shard, so a new shard gets as many calls as the
+/// others and splitting lifts nothing; the plan says so and adds no shard for it (the alarm stays
+/// in `ALARM` for the resync, at no reshard).
+fn shared_read_need(
+    tiling: &Tiling,
+    load: &LoadSnapshot,
+    policy: &Policy,
+    reasons: &mut Vec<String>,
+) -> (f64, u32) {
+    let reads = load.reads;
+    let mut demand = reads.bytes_per_sec.max(0.0);
+    let widest = tiling.shards().iter().map(|s| s.range.fraction()).fold(0.0, f64::max);
+    let mib = |bytes: f64| bytes / 1_048_576.0;
+    if reads.throttled && widest > 0.0 {
+        let served = demand * widest / SHARD_READ_BYTES_PER_SEC;
+        if served >= policy.scale_up.threshold.get() {
+            demand = demand.max(SHARD_READ_BYTES_PER_SEC / widest);
+            reasons.push(format!(
+                "reads are throttled with the widest shard serving {:.0}% of its {} MiB/s shared read limit: \
+                 the readers' demand is at least the {:.1} MiB/s the open shards serve",
+                served * 100.0,
+                mib(SHARD_READ_BYTES_PER_SEC),
+                mib(demand),
+            ));
+        } else {
+            reasons.push(format!(
+                "reads are throttled while the widest shard serves {:.0}% of its {} MiB/s: the limit hit is \
+                 the {SHARD_GET_RECORDS_PER_SEC} GetRecords calls a second per shard, which a new shard has \
+                 as well (every polling consumer calls every shard); fewer polling consumers or enhanced \
+                 fan-out lift it, more shards do not",
+                served * 100.0,
+                mib(SHARD_READ_BYTES_PER_SEC),
+            ));
+        }
+    }
+    let target = policy.scale_up.target;
+    let need = count_up_to(demand / (SHARD_READ_BYTES_PER_SEC * target.get()), MAX_SHARDS_PER_STREAM);
+    if need > load.stream.shards_needed(target) {
+        reasons.push(format!(
+            "shared reads of {:.1} MiB/s need {need} shard(s) at {:.0}% of their read limit",
+            mib(demand),
+            target.percent()
+        ));
+    }
+    (demand, need)
 }
 
 /// The shards to split, hottest first, with the cuts each needs. Adds at least `min_new` shards

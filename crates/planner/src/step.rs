@@ -29,7 +29,7 @@ use serde::Serialize;
 
 use crate::{
     HashKey, HashRange, LoadSnapshot, PlannedMerge, Policy, Rate, ScaleDownAction, ScaleDownPlan,
-    ScaleUpAction, ScaleUpInput, ScaleUpPlan, ScalingState, ShardId, Tiling,
+    ScaleUpAction, ScaleUpInput, ScaleUpPlan, ScalingState, ShardId, SharedReads, Tiling,
     UPDATE_SHARD_COUNT_CALLS_PER_DAY, plan_scale_up,
 };
 
@@ -94,6 +94,9 @@ impl PlannedCut {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Demand {
     pub rate: Rate,
+    /// The shared readers' demand the plan was sized for too, in bytes per second, with what a
+    /// read-throttling alarm proved already in it (the floor is of the tiling it fired on).
+    pub read_bytes_per_sec: f64,
     pub policy: Policy,
     /// The original plan's count: a plan made again never goes past it, so concurrent scale-ups
     /// end at the larger plan's count however their steps interleave.
@@ -135,7 +138,12 @@ pub enum Execution {
 impl Execution {
     /// The execution of `plan`, made under `policy`.
     pub fn of_scale_up(plan: &ScaleUpPlan, policy: &Policy) -> Execution {
-        let demand = Demand { rate: plan.demand, policy: policy.clone(), ceiling: plan.target_shards };
+        let demand = Demand {
+            rate: plan.demand,
+            read_bytes_per_sec: plan.read_demand,
+            policy: policy.clone(),
+            ceiling: plan.target_shards,
+        };
         Execution::for_demand(plan, demand)
     }
 
@@ -278,7 +286,8 @@ impl Execution {
             Execution::Split { demand, .. } | Execution::Uniform { demand: Some(demand), .. } => demand,
             _ => return None,
         };
-        let load = LoadSnapshot { stream: demand.rate, ..LoadSnapshot::default() };
+        let reads = SharedReads { bytes_per_sec: demand.read_bytes_per_sec, throttled: false };
+        let load = LoadSnapshot { stream: demand.rate, reads, ..LoadSnapshot::default() };
         let plan = plan_scale_up(ScaleUpInput {
             tiling: live,
             load: &load,

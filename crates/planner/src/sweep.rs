@@ -1,10 +1,12 @@
 //! The scale-down sweep's arithmetic: batching metric reads, and the utilisation summary.
 //!
-//! The sweep reads two series (bytes, records) per stream over the look-back window. One
+//! The sweep reads four series per stream over the look-back window: the load's two (bytes,
+//! records) and the readers' two (`GetRecords.Bytes`, `GetRecords.IteratorAgeMilliseconds`). One
 //! `GetMetricData` call takes at most 500 queries and returns at most 100,800 datapoints (the
 //! CloudWatch quotas), so a 24 h window of 5-minute points (288 per series) fits 350 series, i.e.
-//! 175 streams, per call: 300 streams cost 2 calls, 10,000 streams 58. `streams status` reads a
-//! third series per stream (throttled records), 116 streams per call.
+//! 87 streams, per call: 300 streams cost 4 calls, 10,000 streams 115 (175 streams a call, 2 and
+//! 58 calls, before the readers' series). `streams status` reads a fifth series per stream
+//! (throttled records), 70 streams per call.
 
 use serde::Serialize;
 

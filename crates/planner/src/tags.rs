@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{PlannerError, Policy, Ratio, ScaleDown, ScaleUp, Windows};
+use crate::{DEFAULT_MAX_ITERATOR_AGE_SECS, PlannerError, Policy, Ratio, ScaleDown, ScaleUp, Windows};
 
 /// Every tag key this tool writes starts with this.
 pub const TAG_PREFIX: &str = "kinesis-autoscaler/";
@@ -92,14 +92,16 @@ impl std::fmt::Display for OwnerId {
 }
 
 /// `v1 min=2 max=32 up=75 target=60 period=60 evals=1 cooldown=300 throttle=on bypass=on down=50
-/// downperiod=300 lookback=86400 shards=off paused=off` (about 140 characters, under 190
-/// with every field at its widest; the limit is 256).
+/// downperiod=300 lookback=86400 shards=off paused=off maxage=600 readthrottle=off` (about 170
+/// characters, under 220 with every field at its widest; the limit is 256). `maxage=off` turns the
+/// iterator-age guard off.
 pub fn encode_policy(p: &Policy) -> String {
     let on = |b: bool| if b { "on" } else { "off" };
     let (up, down) = (&p.scale_up, &p.scale_down);
+    let max_age = down.max_iterator_age_secs.map_or_else(|| "off".to_owned(), |secs| secs.to_string());
     format!(
         "v1 min={} max={} up={} target={} period={} evals={} cooldown={} throttle={} bypass={} down={} \
-         downperiod={} lookback={} shards={} paused={}",
+         downperiod={} lookback={} shards={} paused={} maxage={max_age} readthrottle={}",
         p.min_shards,
         p.max_shards,
         up.threshold.written_percent(),
@@ -114,13 +116,16 @@ pub fn encode_policy(p: &Policy) -> String {
         down.lookback_secs,
         on(p.shard_level_metrics),
         on(p.paused),
+        on(up.read_throttle_alarm),
     )
 }
 
 /// Parses what [`encode_policy`] wrote. Strict: every field must be present and within the bounds
 /// `streams.yaml` enforces ([`Policy::validate`]), so a tag edited by hand or by anyone allowed
-/// `AddTagsToStream` is reported rather than half-applied. The exceptions are `shards=` and
-/// `paused=`, added later: tags written before them exist on live streams and mean `off`.
+/// `AddTagsToStream` is reported rather than half-applied. The exceptions are the fields added
+/// later, which tags written before them on live streams lack: `shards=`, `paused=` and
+/// `readthrottle=` mean `off`, and `maxage=` the default bound
+/// ([`DEFAULT_MAX_ITERATOR_AGE_SECS`]), as a stream declared without it today gets.
 pub fn decode_policy(text: &str) -> Result<Policy, PlannerError> {
     decode_policy_with(text, Windows::File)
 }
@@ -148,6 +153,11 @@ pub fn decode_policy_with(text: &str, windows: Windows) -> Result<Policy, Planne
         _ => Err(bad(&format!("{k}= is neither on nor off"))),
     };
     let added_later = |k: &str| if fields.contains_key(k) { flag(k) } else { Ok(false) };
+    let max_age = match fields.get("maxage").copied() {
+        None => Some(DEFAULT_MAX_ITERATOR_AGE_SECS),
+        Some("off") => None,
+        Some(_) => Some(num("maxage")?),
+    };
     let policy = Policy {
         min_shards: num("min")?,
         max_shards: num("max")?,
@@ -159,11 +169,13 @@ pub fn decode_policy_with(text: &str, windows: Windows) -> Result<Policy, Planne
             cooldown_secs: num("cooldown")?,
             throttle_alarm: flag("throttle")?,
             throttle_bypasses_cooldown: flag("bypass")?,
+            read_throttle_alarm: added_later("readthrottle")?,
         },
         scale_down: ScaleDown {
             threshold: pct("down")?,
             period_secs: num("downperiod")?,
             lookback_secs: num("lookback")?,
+            max_iterator_age_secs: max_age,
         },
         shard_level_metrics: added_later("shards")?,
         paused: added_later("paused")?,

@@ -163,6 +163,12 @@ pub enum AlarmKind {
     Capacity,
     /// Writes were throttled (`WriteProvisionedThroughputExceeded`).
     Throttle,
+    /// Reads were throttled (`ReadProvisionedThroughputExceeded`): the scale-up sizes from the
+    /// shared readers' demand too.
+    ReadThrottle,
+    /// A metric this tool reads but writes no alarm on (`GetRecords.Bytes`,
+    /// `GetRecords.IteratorAgeMilliseconds`): an alarm on it is not this tool's to act on.
+    NotAlarmed,
 }
 
 impl AlarmKind {
@@ -170,8 +176,15 @@ impl AlarmKind {
     pub fn of(metric: Metric) -> AlarmKind {
         match metric {
             Metric::WriteProvisionedThroughputExceeded => AlarmKind::Throttle,
+            Metric::ReadProvisionedThroughputExceeded => AlarmKind::ReadThrottle,
             Metric::IncomingBytes | Metric::IncomingRecords => AlarmKind::Capacity,
+            Metric::GetRecordsBytes | Metric::GetRecordsIteratorAge => AlarmKind::NotAlarmed,
         }
+    }
+
+    /// Whether the alarm reports refused calls, which may act during the cooldown.
+    pub fn is_throttle(self) -> bool {
+        matches!(self, AlarmKind::Throttle | AlarmKind::ReadThrottle)
     }
 }
 
@@ -208,7 +221,7 @@ pub fn admit(
     let until = last
         .checked_add_signed(Duration::seconds(i64::from(policy.scale_up.cooldown_secs)))
         .unwrap_or(DateTime::<Utc>::MAX_UTC);
-    let bypass = kind == AlarmKind::Throttle && policy.scale_up.throttle_bypasses_cooldown;
+    let bypass = kind.is_throttle() && policy.scale_up.throttle_bypasses_cooldown;
     if now < until && !bypass { Admission::Cooldown { until } } else { Admission::Act }
 }
 

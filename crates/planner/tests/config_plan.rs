@@ -391,9 +391,37 @@ fn a_policy_tag_written_before_shard_level_metrics_existed_means_off() {
 fn a_paused_policy_round_trips_through_its_tag_as_paused_on() {
     let paused = Policy { paused: true, ..Policy::default() };
     let tag = encode_policy(&paused);
-    assert!(tag.ends_with(" paused=on"), "{tag}");
+    assert!(tag.contains(" paused=on "), "{tag}");
     assert_eq!(decode_policy(&tag), Ok(paused));
-    assert!(encode_policy(&Policy::default()).ends_with(" paused=off"));
+    assert!(encode_policy(&Policy::default()).contains(" paused=off "));
+}
+
+#[test]
+fn a_policy_tag_written_before_the_reader_settings_gets_the_default_age_bound_and_no_read_alarm() {
+    let old = "v1 min=2 max=32 up=75 target=60 period=60 evals=1 cooldown=300 throttle=on bypass=on down=50 \
+               downperiod=300 lookback=86400 shards=off paused=off";
+    let policy = decode_policy(old).expect("an older tag still decodes");
+    assert_eq!(policy.scale_down.max_iterator_age_secs, Some(DEFAULT_MAX_ITERATOR_AGE_SECS));
+    assert!(!policy.scale_up.read_throttle_alarm);
+}
+
+#[test]
+fn the_iterator_age_guard_and_the_read_alarm_round_trip_through_the_tag() {
+    for (age, read_alarm, words) in
+        [(None, true, "maxage=off readthrottle=on"), (Some(3_600), false, "maxage=3600 readthrottle=off")]
+    {
+        let mut policy = Policy::default();
+        policy.scale_down.max_iterator_age_secs = age;
+        policy.scale_up.read_throttle_alarm = read_alarm;
+        let tag = encode_policy(&policy);
+        assert!(tag.ends_with(words), "{tag}");
+        assert_eq!(decode_policy(&tag), Ok(policy));
+    }
+    for (bad, why) in [("maxage=0", "maxage=0 is not"), ("maxage=soon", "maxage= is not a whole number")] {
+        let tag = encode_policy(&Policy::default()).replace("maxage=600", bad);
+        let err = decode_policy(&tag).unwrap_err().to_string();
+        assert!(err.contains(why), "{err}");
+    }
 }
 
 #[test]
@@ -418,6 +446,8 @@ fn the_longest_policy_tag_fits_a_kinesis_tag_value() {
     widest.scale_up.evaluation_periods = 100;
     widest.scale_up.cooldown_secs = 86_400;
     widest.scale_up.throttle_alarm = false;
+    widest.scale_up.read_throttle_alarm = false;
+    widest.scale_down.max_iterator_age_secs = Some(bounds::MAX_ITERATOR_AGE_SECS);
     widest.scale_up.throttle_bypasses_cooldown = false;
     widest.scale_down.threshold = Ratio::from_percent(99.999_997).unwrap();
     widest.scale_down.period_secs = 3_600;
@@ -474,6 +504,25 @@ fn as_observed(specs: &[AlarmSpec]) -> Vec<ObservedAlarm> {
             definition: s.definition(),
         })
         .collect()
+}
+
+#[test]
+fn the_read_throttling_alarm_is_written_only_where_the_policy_turns_it_on() {
+    let names = |policy: &Policy| -> Vec<String> {
+        alarm_specs("orders", 2, policy, &actions()).into_iter().map(|s| s.name).collect()
+    };
+    let read_alarm = "kinesis-autoscaler-orders-ReadProvisionedThroughputExceeded".to_owned();
+    assert!(!names(&Policy::default()).contains(&read_alarm), "off by default");
+    let mut on = Policy::default();
+    on.scale_up.read_throttle_alarm = true;
+    let specs = alarm_specs("orders", 2, &on, &actions());
+    let read = specs.iter().find(|s| s.name == read_alarm).expect("the read alarm");
+    assert_eq!(
+        (read.metric, read.threshold, read.comparison),
+        (Metric::ReadProvisionedThroughputExceeded, 0.0, Comparison::GreaterThanThreshold)
+    );
+    assert_eq!(AlarmKind::of(read.metric), AlarmKind::ReadThrottle);
+    assert!(read.description.contains("reads are being throttled"), "{}", read.description);
 }
 
 #[test]

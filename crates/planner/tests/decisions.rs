@@ -510,6 +510,7 @@ struct Down {
     young: BTreeSet<ShardId>,
     last_scaled_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
+    reads: ReadHistory,
 }
 
 impl Down {
@@ -523,6 +524,7 @@ impl Down {
             young: BTreeSet::new(),
             last_scaled_at: None,
             created_at: now() - Duration::days(30),
+            reads: ReadHistory::default(),
         }
     }
 
@@ -543,6 +545,7 @@ impl Down {
             last_scaled_at: self.last_scaled_at,
             created_at: self.created_at,
             update_calls_last_24h: 0,
+            reads: &self.reads,
         }
     }
 }
@@ -980,4 +983,134 @@ fn utilisation_reports_peak_and_p95_with_missing_points_as_zero() {
     assert_eq!(u.bytes_p95, 1.0, "the top 5 % (15 points) are all at 100 %");
     let fewer = LoadSeries { points: series.points.into_iter().take(10).collect(), ..series };
     assert_eq!(Utilisation::of(&fewer, &window, 1).bytes_p95, 0.0, "10 points are under 5 %");
+}
+
+// ---- readers ----
+
+/// The day's periods (as [`day`] lays them out) at `value` each, with `f` per point.
+fn read_day(value: f64, f: impl Fn(usize, f64) -> Option<f64>) -> BTreeMap<DateTime<Utc>, f64> {
+    let start = now() - Duration::hours(25);
+    (0..300).filter_map(|i| Some((start + Duration::minutes(5 * i as i64), f(i, value)?))).collect()
+}
+
+/// Consumers that keep up (ages of a second) reading `mib_per_sec` from the shared limit.
+fn readers(mib_per_sec: f64) -> ReadHistory {
+    ReadHistory {
+        bytes_per_sec: read_day(mib_per_sec * MIB, |_, v| Some(v)),
+        max_iterator_age_ms: read_day(1_000.0, |_, v| Some(v)),
+        status: ReadStatus::Complete,
+    }
+}
+
+/// A cold, evenly split stream whose consumers fell 15 minutes behind at one period.
+fn lagging() -> Down {
+    let mut down = Down::new(even(4), 0.4);
+    down.reads = readers(0.4);
+    down.reads.max_iterator_age_ms = read_day(1_000.0, |i, v| Some(if i == 100 { 900_000.0 } else { v }));
+    down
+}
+
+#[test]
+fn a_merge_waits_while_the_consumers_are_behind_and_says_how_far_and_when() {
+    let plan = lagging().plan();
+    assert_eq!(plan.action, ScaleDownAction::None);
+    check_reasons(
+        &plan.reasons,
+        expect![[r#"
+            orders: peak 10.0% of 4 shard(s) at 2027-01-14 08:00:00Z over 288 datapoint(s) of 288 (missing ones count as zero)
+            not scaling down: the consumers were behind: the iterator age peaked at 900 s at 2027-01-14 15:20:00Z, over the 600 s bound (scaleDown.maxIteratorAgeSeconds)
+        "#]],
+    );
+}
+
+#[test]
+fn with_the_iterator_age_guard_off_consumers_behind_do_not_hold_a_merge() {
+    let mut down = lagging();
+    down.policy.scale_down.max_iterator_age_secs = None;
+    assert_eq!(down.plan().action, ScaleDownAction::UpdateShardCount { target: 1 });
+    down.policy.scale_down.max_iterator_age_secs = Some(901);
+    assert_eq!(down.plan().action, ScaleDownAction::UpdateShardCount { target: 1 }, "under the bound");
+}
+
+#[test]
+fn an_incomplete_read_of_the_readers_never_counts_as_keeping_up() {
+    for status in [ReadStatus::PartialData, ReadStatus::InternalError, ReadStatus::Forbidden] {
+        let mut down = Down::new(even(4), 0.4);
+        down.reads = ReadHistory { status, ..ReadHistory::default() };
+        let plan = down.plan();
+        assert_eq!(plan.action, ScaleDownAction::None, "{status:?}");
+        let last = plan.reasons.last().unwrap();
+        assert!(last.contains("read metrics") && last.contains(status.as_str()), "{last}");
+    }
+}
+
+#[test]
+fn a_merge_that_would_put_the_shared_reads_over_the_read_limit_is_refused() {
+    // Writes are cold (0.3 MiB/s on 3 shards), but nine polling consumers read 2.7 MiB/s: the
+    // quarter-shards 7 + 8 merged would serve half of it, 1.35 MiB/s, 66 % of one shard's 2 MiB/s.
+    let tiling = even(2).split(&id(0), HashRange::FULL.equal_cuts(4)[0], [id(7), id(8)]).unwrap();
+    let mut down = Down::new(tiling, 0.3);
+    down.reads = readers(2.7);
+    let plan = down.plan();
+    assert_eq!(plan.action, ScaleDownAction::None, "{:?}", plan.reasons);
+    check_reasons(
+        &plan.reasons,
+        expect![[r#"
+            orders: peak 10.0% of 3 shard(s) at 2027-01-14 08:00:00Z over 288 datapoint(s) of 288 (missing ones count as zero)
+            shardId-000000000007 + shardId-000000000008 would serve 67.5% of one shard's shared read limit at the reads' peak, over the 60% target
+            shardId-000000000008 + shardId-000000000001 would serve 101.3% of one shard's shared read limit at the reads' peak, over the 60% target
+            no adjacent pair can merge without going over the scale-up target
+        "#]],
+    );
+    down.reads = readers(2.0);
+    assert_eq!(merged_pairs(&down.plan()), [("shardId-000000000007".into(), "shardId-000000000008".into())]);
+}
+
+#[test]
+fn a_cold_even_stream_shrinks_only_to_the_count_its_shared_reads_need() {
+    // Writes fit 2 shards at 60 % (0.8 MiB/s), but 6 MiB/s of shared reads need 5 (6 / 1.2).
+    let mut down = Down::new(even(8), 0.8);
+    down.reads = readers(6.0);
+    let plan = down.plan();
+    assert_eq!(plan.action, ScaleDownAction::UpdateShardCount { target: 5 }, "{:?}", plan.reasons);
+    assert!(plan.reasons.iter().any(|r| r.contains("shared reads")), "{:?}", plan.reasons);
+}
+
+fn read_throttled(write_mib: f64, read_mib: f64) -> LoadSnapshot {
+    LoadSnapshot {
+        stream: bytes(write_mib),
+        reads: SharedReads { bytes_per_sec: read_mib * MIB, throttled: true },
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_read_throttle_sizes_the_scale_up_from_the_shared_readers_demand() {
+    // Writes need one shard; reads served at 3.8 of 4 MiB/s and refused besides: the demand is
+    // at least the 4 MiB/s two shards serve, which takes 4 shards at 60 % (4 / 1.2, rounded up).
+    let mut policy = Policy::default();
+    policy.scale_up.read_throttle_alarm = true;
+    let plan = scale_up(&even(2), read_throttled(0.2, 3.8), &policy);
+    assert_eq!(plan.action, ScaleUpAction::UpdateShardCount { target: 4 }, "{:?}", plan.reasons);
+    assert_eq!((plan.needed_shards, plan.read_demand), (4, 4.0 * MIB));
+    check_reasons(
+        &plan.reasons,
+        expect![[r#"
+            load 209715 B/s, 0 records/s is 10% of 2 shard(s); 1 shard(s) carry it at 60%
+            reads are throttled with the widest shard serving 95% of its 2 MiB/s shared read limit: the readers' demand is at least the 4.0 MiB/s the open shards serve
+            shared reads of 4.0 MiB/s need 4 shard(s) at 60% of their read limit
+            shards are evenly split and the load is not skewed: UpdateShardCount to 4, 1 call(s) in all to reach 4, beats 2 SplitShard call(s)
+        "#]],
+    );
+}
+
+#[test]
+fn a_read_throttle_on_the_get_records_call_limit_adds_no_shard_and_says_why() {
+    // Reads at 0.5 of 4 MiB/s yet refused: the consumers poll more than 5 times a second a shard,
+    // which every new shard would get as well.
+    let mut policy = Policy::default();
+    policy.scale_up.read_throttle_alarm = true;
+    let plan = scale_up(&even(2), read_throttled(0.2, 0.5), &policy);
+    assert_eq!(plan.action, ScaleUpAction::None, "{:?}", plan.reasons);
+    assert!(plan.reasons.iter().any(|r| r.contains("5 GetRecords calls")), "{:?}", plan.reasons);
 }

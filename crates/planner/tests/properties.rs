@@ -156,6 +156,7 @@ proptest! {
                         stream: "s", tiling: &live, policy: &policy, now,
                         stream_load: &series, stream_status: ReadStatus::Complete, shard_load: &BTreeMap::new(), young: &BTreeSet::new(),
                         last_scaled_at: None, created_at: created, update_calls_last_24h: 0,
+                        reads: &ReadHistory::default(),
                     });
                     let after = execute_down(&live, &plan, &mut next_id);
                     prop_assert!(after.len() <= before, "scale-down never adds shards");

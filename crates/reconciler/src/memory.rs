@@ -15,8 +15,8 @@ use planner::{AlarmSpec, HashKey, Metric, ShardId, Tiling};
 
 use crate::ports::{
     AlarmPort, AlarmState, AlarmSummary, Dimension, ErrorKind, MetricPoint, MetricPublisher, MetricQuery,
-    MetricSeries, MetricsPort, PortError, ReadStatus, Resharder, StreamAdmin, StreamReader, StreamSnapshot,
-    StreamStatus,
+    MetricSeries, MetricsPort, PortError, ReadStatus, Resharder, Statistic, StreamAdmin, StreamReader,
+    StreamSnapshot, StreamStatus,
 };
 
 /// An account's worth of streams held in memory.
@@ -56,6 +56,8 @@ struct Stream {
     tags: BTreeMap<String, String>,
     created: DateTime<Utc>,
     shard_level_metrics: BTreeSet<String>,
+    /// Enhanced fan-out consumers registered.
+    consumers: u32,
     /// `UPDATING` until then (a reshard in flight).
     updating_until: Option<tokio::time::Instant>,
 }
@@ -89,6 +91,7 @@ impl State {
             tags: BTreeMap::new(),
             created,
             shard_level_metrics: BTreeSet::new(),
+            consumers: 0,
             updating_until: None,
         };
         self.streams.insert(name.to_owned(), stream);
@@ -122,6 +125,13 @@ impl InMemoryStreams {
     pub fn with_stream(self, name: &str, shards: u32, created: DateTime<Utc>) -> Self {
         self.insert(name, shards, created);
         self
+    }
+
+    /// `stream` has `consumers` enhanced fan-out consumers registered (`RegisterStreamConsumer`).
+    pub fn register_consumers(&self, stream: &str, consumers: u32) {
+        if let Some(s) = self.state.lock().expect("not poisoned").streams.get_mut(stream) {
+            s.consumers = consumers;
+        }
     }
 
     fn insert(&self, name: &str, shards: u32, created: DateTime<Utc>) {
@@ -268,6 +278,7 @@ impl StreamReader for InMemoryStreams {
             created: s.created,
             shard_level_metrics: s.shard_level_metrics.clone(),
             on_demand: false,
+            enhanced_fan_out_consumers: Some(s.consumers),
         })
     }
 
@@ -553,7 +564,15 @@ impl MetricsPort for InMemoryCloudWatch {
                 for (t, v) in state.metrics.get(&key).into_iter().flatten() {
                     if *t >= start && *t < end {
                         let offset = (*t - start).num_seconds().div_euclid(period) * period;
-                        *buckets.entry(start + chrono::Duration::seconds(offset)).or_default() += v;
+                        let bucket = buckets.entry(start + chrono::Duration::seconds(offset));
+                        match q.stat {
+                            Statistic::Maximum => {
+                                let max = bucket.or_insert(f64::MIN);
+                                *max = max.max(*v);
+                            }
+                            // Every other statistic this tool reads is a `Sum`.
+                            _ => *bucket.or_default() += v,
+                        }
                     }
                 }
                 MetricSeries { id: q.id.clone(), label: None, points: buckets.into_iter().collect(), status }

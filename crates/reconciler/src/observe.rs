@@ -2,14 +2,15 @@
 //!
 //! Both metrics are read in one `GetMetricData` call (two `MetricStat` queries), aligned by
 //! timestamp and converted to rates by the planner's [`LoadSeries::from_sums`], so the Lambdas and
-//! the CLI decide from exactly the same numbers. Each series keeps how complete CloudWatch said
+//! the CLI decide from exactly the same numbers. The readers' two series (`GetRecords.Bytes`,
+//! `GetRecords.IteratorAgeMilliseconds`) ride in the same calls ([`read_queries`]). Each series keeps how complete CloudWatch said
 //! its read was ([`SeriesRead`]): the scale-down never takes a partial read for an idle stream.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use planner::{
-    KINESIS_NAMESPACE, LoadSeries, Metric, ReadStatus, SeriesRead, ShardId, align_down,
+    KINESIS_NAMESPACE, LoadSeries, Metric, ReadHistory, ReadStatus, SeriesRead, ShardId, align_down,
     streams_per_metrics_call,
 };
 
@@ -18,6 +19,9 @@ use crate::{Backoff, Jitter, retry};
 
 /// The series [`load_queries`] reads for a stream or a shard: bytes and records.
 pub(crate) const LOAD_SERIES: u32 = 2;
+
+/// The series [`read_queries`] reads for a stream: bytes read and the iterator age.
+pub(crate) const READ_SERIES: u32 = 2;
 
 /// The two `Sum` queries the scaler reads for a stream (`shard` none) or one of its shards
 /// (enhanced metrics, `ShardId` dimension), with ids `{prefix}b` and `{prefix}r` (ids must be
@@ -41,6 +45,42 @@ pub fn load_queries(
 pub(crate) fn throttle_query(stream: &str, period_secs: u32, prefix: &str) -> MetricQuery {
     let dimensions = vec![Dimension::stream(stream)];
     sum_query(Metric::WriteProvisionedThroughputExceeded, dimensions, period_secs, format!("{prefix}t"))
+}
+
+/// What the stream's shared-throughput readers did, with ids `{prefix}g` (`GetRecords.Bytes`,
+/// `Sum`) and `{prefix}a` (`GetRecords.IteratorAgeMilliseconds`, `Maximum`: the slowest consumer).
+pub(crate) fn read_queries(
+    stream: &str,
+    period_secs: u32,
+    prefix: &str,
+) -> [MetricQuery; READ_SERIES as usize] {
+    let dimensions = vec![Dimension::stream(stream)];
+    [
+        sum_query(Metric::GetRecordsBytes, dimensions.clone(), period_secs, format!("{prefix}g")),
+        MetricQuery {
+            stat: Statistic::Maximum,
+            ..sum_query(Metric::GetRecordsIteratorAge, dimensions, period_secs, format!("{prefix}a"))
+        },
+    ]
+}
+
+/// The readers' history out of one call's answer to [`read_queries`]: bytes as per-second rates,
+/// ages as they are, as complete as the less complete of the two (a series missing from the
+/// answer counts as `PartialData`, as in [`series_of`]).
+pub(crate) fn reads_of(answer: &[MetricSeries], period_secs: u32, prefix: &str) -> ReadHistory {
+    let read = |id: String| {
+        answer.iter().find(|s| s.id == id).map_or((BTreeMap::new(), ReadStatus::PartialData), |s| {
+            (s.points.iter().copied().collect(), s.status)
+        })
+    };
+    let ((bytes, bytes_status), (ages, ages_status)) =
+        (read(format!("{prefix}g")), read(format!("{prefix}a")));
+    let secs = f64::from(period_secs.max(1));
+    ReadHistory {
+        bytes_per_sec: bytes.into_iter().map(|(t, sum): (DateTime<Utc>, f64)| (t, sum / secs)).collect(),
+        max_iterator_age_ms: ages,
+        status: bytes_status.worst(ages_status),
+    }
 }
 
 fn sum_query(metric: Metric, dimensions: Vec<Dimension>, period_secs: u32, id: String) -> MetricQuery {
@@ -122,7 +162,8 @@ pub async fn get_metric_data_halving<M: MetricsPort>(
     Ok((series, calls))
 }
 
-/// The stream's write load over `[start, end)` at `period_secs` resolution.
+/// The stream's write load over `[start, end)` at `period_secs` resolution, and with `reads` the
+/// shared readers' `GetRecords.Bytes` per second of each period, in the same call (empty without).
 ///
 /// Both ends are aligned down to whole periods first: CloudWatch buckets datapoints from the
 /// start time, so an unaligned start would shift every bucket and split each period's sum across
@@ -133,11 +174,17 @@ pub async fn load_series<M: MetricsPort>(
     period_secs: u32,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
-) -> Result<LoadSeries, PortError> {
-    let queries = load_queries(stream, None, period_secs, "s");
+    reads: bool,
+) -> Result<(LoadSeries, Vec<f64>), PortError> {
+    let mut queries = load_queries(stream, None, period_secs, "s").to_vec();
+    if reads {
+        let [bytes, _age] = read_queries(stream, period_secs, "s");
+        queries.push(bytes);
+    }
     let (start, end) = (align_down(start, period_secs), align_down(end, period_secs));
     let series = metrics.get_metric_data(&queries, start, end).await?;
-    Ok(series_of(&series, period_secs, "s").series)
+    let read_bytes = reads_of(&series, period_secs, "s").bytes_per_sec.into_values().collect();
+    Ok((series_of(&series, period_secs, "s").series, read_bytes))
 }
 
 /// Each shard's write load over `[start, end)` from Kinesis enhanced (shard-level) metrics, in as

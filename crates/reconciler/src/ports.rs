@@ -39,6 +39,12 @@ pub struct StreamSnapshot {
     /// In on-demand capacity mode Kinesis scales the stream itself; this tool manages provisioned
     /// streams only.
     pub on_demand: bool,
+    /// Enhanced fan-out consumers registered on the stream (`ConsumerCount` of
+    /// `DescribeStreamSummary`, which `describe` reads anyway: the count `ListStreamConsumers`
+    /// would page through, at no extra call). Each has 2 MiB/s per shard of its own and takes
+    /// nothing from the shared read limit, so the decisions do not weigh them; the records say how
+    /// many there are. `None`: the service did not say (unknown, not zero).
+    pub enhanced_fan_out_consumers: Option<u32>,
 }
 
 impl StreamSnapshot {

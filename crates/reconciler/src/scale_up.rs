@@ -249,7 +249,8 @@ fn confirm<'a>(
             alarm.definition.namespace
         ));
     }
-    let Some(metric) = alarm.definition.metric.as_deref().and_then(Metric::parse) else {
+    let alarmed = |m: &Metric| AlarmKind::of(*m) != AlarmKind::NotAlarmed;
+    let Some(metric) = alarm.definition.metric.as_deref().and_then(Metric::parse).filter(alarmed) else {
         return Err(format!(
             "alarm {name} watches {:?}, not a metric this tool alarms on",
             alarm.definition.metric
@@ -486,8 +487,10 @@ async fn load<C: MetricsPort + AlarmPort + Sync>(
 ) -> Result<LoadSnapshot, ReconcileError> {
     let stream = active.name.as_str();
     let window = Window::for_scale_up(now, policy);
-    let recent = retry_until(backoff, jitter, deadline, || {
-        load_series(cloudwatch, stream, window.period_secs, window.start, window.end)
+    // The shared readers' bytes ride in the same call where the policy weighs reads.
+    let reads = policy.scale_up.read_throttle_alarm;
+    let (recent, read_bytes) = retry_until(backoff, jitter, deadline, || {
+        load_series(cloudwatch, stream, window.period_secs, window.start, window.end, reads)
     })
     .await?;
     let open = active.tiling().len();
@@ -531,7 +534,8 @@ async fn load<C: MetricsPort + AlarmPort + Sync>(
     } else {
         BTreeMap::new()
     };
-    Ok(LoadSnapshot::for_alarms(&recent, &evidence, per_shard, trigger.shard.clone(), state))
+    Ok(LoadSnapshot::for_alarms(&recent, &evidence, per_shard, trigger.shard.clone(), state)
+        .with_read_bytes(read_bytes))
 }
 
 /// Records the scaling on the stream, executes within the deadline, and re-arms every alarm for

@@ -122,6 +122,7 @@ mod tests {
             created: DateTime::UNIX_EPOCH,
             shard_level_metrics: Default::default(),
             on_demand: false,
+            enhanced_fan_out_consumers: Some(0),
         }
     }
 

@@ -217,6 +217,7 @@ async fn scale_down_plan(
         last_scaled_at: None,
         created_at: t0(),
         update_calls_last_24h,
+        reads: &planner::ReadHistory::default(),
     })
 }
 

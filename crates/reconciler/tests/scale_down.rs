@@ -156,7 +156,7 @@ async fn a_dry_run_decides_but_changes_nothing() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn four_hundred_streams_take_three_metric_reads_and_four_when_status_reads_throttles_too() {
+async fn four_hundred_streams_take_five_metric_reads_and_six_when_status_reads_throttles_too() {
     let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
     let policy = Policy::default();
     for i in 0..400 {
@@ -168,27 +168,44 @@ async fn four_hundred_streams_take_three_metric_reads_and_four_when_status_reads
     };
     let report = run(&kinesis, &cloudwatch, &settings()).await;
     assert_eq!(report.reviews.len(), 400);
-    // 175 streams (350 series of 288 points) per call: ceil(400 / 175) = 3. Bytes and records
-    // only: the Lambda does not pay for a metric its rule does not read.
-    assert_eq!(report.metrics_calls, 3);
-    assert_eq!(reads(0), ["GetMetricData 350", "GetMetricData 350", "GetMetricData 100"]);
+    // 350 series of 288 points per call, four a stream (bytes, records, bytes read, iterator
+    // age): 87 streams a call, ceil(400 / 87) = 5. No throttles: the Lambda does not pay for a
+    // metric its rule does not read.
+    assert_eq!(report.metrics_calls, 5);
+    assert_eq!(
+        reads(0),
+        [
+            "GetMetricData 348",
+            "GetMetricData 348",
+            "GetMetricData 348",
+            "GetMetricData 348",
+            "GetMetricData 208"
+        ]
+    );
     assert!(report.reviews.iter().all(|r| r.advice.is_none()));
 
     let before = cloudwatch.calls().len();
     let status =
         run(&kinesis, &cloudwatch, &SweepSettings { dry_run: true, advise: true, ..settings() }).await;
-    // The throttled records in the same calls, three series a stream: 116 streams per call.
-    assert_eq!(status.metrics_calls, 4);
+    // The throttled records in the same calls, five series a stream: 70 streams per call.
+    assert_eq!(status.metrics_calls, 6);
     assert_eq!(
         reads(before),
-        ["GetMetricData 348", "GetMetricData 348", "GetMetricData 348", "GetMetricData 156"]
+        [
+            "GetMetricData 350",
+            "GetMetricData 350",
+            "GetMetricData 350",
+            "GetMetricData 350",
+            "GetMetricData 350",
+            "GetMetricData 250"
+        ]
     );
     assert!(advice(&status, "s000").is_some(), "{:#?}", status.reviews[0]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_sweep_out_of_time_returns_a_cursor_and_the_continuation_finishes_the_rest() {
-    // Every read takes two seconds: a page of 175 streams costs 350 s (one describe each).
+    // Every read takes two seconds: a page of 87 streams costs 174 s (one describe each).
     let kinesis = InMemoryStreams::new().with_latency(Duration::from_secs(2));
     let cloudwatch = InMemoryCloudWatch::new();
     for i in 0..400 {
@@ -199,10 +216,10 @@ async fn a_sweep_out_of_time_returns_a_cursor_and_the_continuation_finishes_the_
         SweepContext { now: now(), deadline: Instant::now() + Duration::from_secs(500), after: None };
     let first = sweep(&kinesis, &cloudwatch, &cx, &settings, &mut SeededJitter::new(5)).await.unwrap();
     // Reads stop once fewer than 30 s (the review reserve) are left: stream i is read at 2i s,
-    // so s000..=s235 are read; the full page of 175 and the partial page of 61 are both reviewed.
+    // so s000..=s235 are read; the two full pages of 87 and the partial page of 62 are all reviewed.
     assert_eq!(first.reviews.len(), 236);
     assert_eq!(first.cursor.as_deref(), Some("s235"));
-    assert_eq!(first.metrics_calls, 2);
+    assert_eq!(first.metrics_calls, 3);
     let mut reviewed = first.reviews.len();
     let mut invocations = 1;
     cx.after = first.cursor;
@@ -313,6 +330,45 @@ async fn a_stream_paused_between_the_sweeps_read_and_its_merge_is_not_merged() {
 }
 
 /// The review's last reason, for a stream the plan left alone.
+/// `GetRecords.IteratorAgeMilliseconds` (`Maximum`) of `stream`: a second behind at every
+/// 5-minute period of the look-back, `peak_ms` at the 100th.
+async fn iterator_ages(cloudwatch: &InMemoryCloudWatch, stream: &str, peak_ms: f64) {
+    let points: Vec<MetricPoint> = (1..=288)
+        .map(|i| MetricPoint {
+            namespace: KINESIS_NAMESPACE.into(),
+            metric: Metric::GetRecordsIteratorAge.as_str().into(),
+            dimensions: vec![Dimension::stream(stream)],
+            timestamp: now() - chrono::Duration::minutes(5 * i),
+            value: if i == 100 { peak_ms } else { 1_000.0 },
+            unit: Unit::Milliseconds,
+        })
+        .collect();
+    cloudwatch.put_metric_data(&points).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cold_stream_whose_consumers_fell_behind_is_not_merged_and_its_review_says_why() {
+    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let policy = Policy::default();
+    for name in ["behind", "keeping-up"] {
+        managed(&kinesis, &cloudwatch, name, 4, &policy).await;
+        day(&cloudwatch, name, 0.4, None).await;
+    }
+    iterator_ages(&cloudwatch, "behind", 900_000.0).await;
+    iterator_ages(&cloudwatch, "keeping-up", 2_000.0).await;
+    kinesis.register_consumers("behind", 2);
+    let report = run(&kinesis, &cloudwatch, &settings()).await;
+    assert!(matches!(outcome(&report, "behind"), ReviewOutcome::Unchanged), "{report:#?}");
+    assert_eq!(kinesis.tiling("behind").unwrap().len(), 4);
+    let reason = last_reason(&report, "behind");
+    assert!(reason.contains("the consumers were behind: the iterator age peaked at 900 s"), "{reason}");
+    let review = report.reviews.iter().find(|r| r.stream == "behind").unwrap();
+    let reads = review.reads.expect("the readers are reviewed");
+    assert_eq!(reads.max_iterator_age_ms, Some(900_000.0), "the oldest age, read as a Maximum");
+    assert_eq!(review.enhanced_fan_out_consumers, Some(2));
+    assert!(matches!(outcome(&report, "keeping-up"), ReviewOutcome::Scaled { to: 1, .. }), "{report:#?}");
+}
+
 fn last_reason(report: &SweepReport, stream: &str) -> String {
     let review = report.reviews.iter().find(|r| r.stream == stream).expect("reviewed");
     review.plan.as_ref().and_then(|p| p.reasons.last().cloned()).unwrap_or_default()
@@ -363,20 +419,20 @@ async fn a_metrics_read_that_times_out_is_retried_in_halves_never_resent_whole()
     for i in 0..10 {
         managed(&kinesis, &cloudwatch, &format!("s{i}"), 2, &Policy::default()).await;
     }
-    cloudwatch.time_out_above(6);
+    cloudwatch.time_out_above(12);
     let report = run(&kinesis, &cloudwatch, &settings()).await;
     let reads: Vec<String> =
         cloudwatch.calls().into_iter().filter(|c| c.starts_with("GetMetricData")).collect();
     assert_eq!(
         reads,
         [
+            "GetMetricData 40 timed out",
             "GetMetricData 20 timed out",
-            "GetMetricData 10 timed out",
-            "GetMetricData 5",
-            "GetMetricData 5",
-            "GetMetricData 10 timed out",
-            "GetMetricData 5",
-            "GetMetricData 5",
+            "GetMetricData 10",
+            "GetMetricData 10",
+            "GetMetricData 20 timed out",
+            "GetMetricData 10",
+            "GetMetricData 10",
         ]
     );
     assert_eq!(report.metrics_calls, 7);

@@ -723,3 +723,54 @@ async fn a_throttle_quoting_minutes_before_the_last_resize_adds_no_split_and_re_
     assert_eq!(world.shards().await, resized);
     assert_eq!(world.cloudwatch.alarm(&throttle).unwrap().1, AlarmState::Ok, "re-evaluated on fresh minutes");
 }
+
+/// `metric` of `orders` at `value` per 60 s period over the five minutes before `t(0)`.
+async fn recent(world: &World, metric: Metric, value: f64, unit: Unit) {
+    let points: Vec<MetricPoint> = (1..=5)
+        .map(|i| MetricPoint {
+            namespace: KINESIS_NAMESPACE.into(),
+            metric: metric.as_str().into(),
+            dimensions: vec![Dimension::stream("orders")],
+            timestamp: t(-60 * i),
+            value,
+            unit,
+        })
+        .collect();
+    world.cloudwatch.put_metric_data(&points).await.unwrap();
+}
+
+/// A stream whose read-throttling alarm alone is in `ALARM`, its writers at 0.2 MiB/s and its
+/// shared readers served `read_mib` MiB/s of the 4 two shards serve.
+async fn read_throttled(read_mib: f64) -> World {
+    let mut policy = Policy::default();
+    policy.scale_up.read_throttle_alarm = true;
+    let world = World::new(2, policy).await;
+    for spec in alarm_specs("orders", 2, &world.policy, &[TOPIC.to_owned()]) {
+        if spec.metric != Metric::ReadProvisionedThroughputExceeded {
+            world.cloudwatch.set_alarm_state(&spec.name, AlarmState::Ok, "test").await.unwrap();
+        }
+    }
+    recent(&world, Metric::IncomingBytes, 0.2 * MIB * 60.0, Unit::Bytes).await;
+    recent(&world, Metric::GetRecordsBytes, read_mib * MIB * 60.0, Unit::Bytes).await;
+    world
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_throttling_alarm_scales_up_to_what_the_shared_readers_need() {
+    let world = read_throttled(3.8).await;
+    let throttled = message(Metric::ReadProvisionedThroughputExceeded, "ALARM", t(0), 40.0, "");
+    let decision = world.alarm(&throttled, t(5)).await;
+    let Decision::Scaled { plan, from: 2, to: 4, .. } = &decision else { panic!("{decision:?}") };
+    assert_eq!(plan.read_demand, 4.0 * MIB, "at least what two shards serve: {:?}", plan.reasons);
+    assert_eq!(world.shards().await, 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_throttling_alarm_on_the_call_limit_adds_no_shard() {
+    let world = read_throttled(0.5).await;
+    let throttled = message(Metric::ReadProvisionedThroughputExceeded, "ALARM", t(0), 40.0, "");
+    let decision = world.alarm(&throttled, t(5)).await;
+    let Decision::NoChange { plan } = &decision else { panic!("{decision:?}") };
+    assert!(plan.reasons.iter().any(|r| r.contains("GetRecords calls a second")), "{:?}", plan.reasons);
+    assert_eq!(world.shards().await, 2);
+}

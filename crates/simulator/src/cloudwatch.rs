@@ -240,6 +240,12 @@ impl Alarm {
             Watch::Metric(Metric::IncomingBytes) => p.bytes,
             Watch::Metric(Metric::IncomingRecords) => p.records,
             Watch::Metric(Metric::WriteProvisionedThroughputExceeded) => p.throttled,
+            // The model has no consumers yet: nothing is read.
+            Watch::Metric(
+                Metric::GetRecordsBytes
+                | Metric::GetRecordsIteratorAge
+                | Metric::ReadProvisionedThroughputExceeded,
+            ) => 0.0,
             Watch::Usage { shards } => {
                 let secs = self.period_secs as f64 * f64::from(shards.max(1));
                 (p.bytes / (secs * SHARD_BYTES_PER_SEC)).max(p.records / (secs * SHARD_RECORDS_PER_SEC))

@@ -1,7 +1,9 @@
 //! `streams status`: every managed stream's shards, utilisation and what the next scale-down
 //! cycle would do, decided by the very sweep the scale-down Lambda runs, in dry-run mode; and,
 //! after the table, a `hint:` line for each stream whose look-back argues for a policy change
-//! ([`planner::advise`]: shard-level metrics for a stream throttled while it had room).
+//! ([`planner::advise`]: shard-level metrics for a stream throttled while it had room). Beside the
+//! writers' utilisation, the readers': the shared reads' peak against the shared read limit, the
+//! oldest iterator age of the look-back (what holds a merge), and the enhanced fan-out consumers.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -45,8 +47,15 @@ pub(crate) fn run(aws: &AwsArgs, output: Output) -> Result<ExitCode> {
             let width = report.reviews.iter().map(|r| r.stream.len()).max().unwrap_or(0).max(6);
             writeln!(
                 out,
-                "{:<width$} {:>6} {:>10} {:>17} {:>17}  next scale-down cycle",
-                "STREAM", "SHARDS", "MIN..MAX", "BYTES peak/p95", "RECORDS peak/p95"
+                "{:<width$} {:>6} {:>10} {:>17} {:>17} {:>10} {:>8} {:>3}  next scale-down cycle",
+                "STREAM",
+                "SHARDS",
+                "MIN..MAX",
+                "BYTES peak/p95",
+                "RECORDS peak/p95",
+                "READS peak",
+                "MAX AGE",
+                "EFO"
             )?;
             for review in &report.reviews {
                 writeln!(out, "{}", row(review, width))?;
@@ -68,15 +77,36 @@ fn row(r: &Review, width: usize) -> String {
         ),
         None => ("-".into(), "-".into()),
     };
+    let (reads, age) = match &r.reads {
+        Some(reads) if reads.status.is_complete() => {
+            (pct(reads.read_peak), reads.max_iterator_age_ms.map_or_else(|| "-".into(), age))
+        }
+        Some(reads) => (reads.status.as_str().to_owned(), "?".into()),
+        None => ("-".into(), "-".into()),
+    };
+    let consumers = r.enhanced_fan_out_consumers.map_or_else(|| "?".into(), |n| n.to_string());
     format!(
-        "{:<width$} {:>6} {:>10} {:>17} {:>17}  {}",
+        "{:<width$} {:>6} {:>10} {:>17} {:>17} {:>10} {:>8} {:>3}  {}",
         r.stream,
         r.open_shards,
         format!("{}..{}", r.min_shards, r.max_shards),
         bytes,
         records,
+        reads,
+        age,
+        consumers,
         next(r)
     )
+}
+
+/// An iterator age in the unit that reads at a glance: `850ms`, `42s`, `15m`, `3.5h`.
+fn age(ms: f64) -> String {
+    match ms {
+        ms if ms < 1_000.0 => format!("{ms:.0}ms"),
+        ms if ms < 60_000.0 => format!("{:.0}s", ms / 1_000.0),
+        ms if ms < 3_600_000.0 => format!("{:.0}m", ms / 60_000.0),
+        ms => format!("{:.1}h", ms / 3_600_000.0),
+    }
 }
 
 /// The advice on a stream's policy, as one line after the table.
@@ -110,7 +140,7 @@ fn next(r: &Review) -> String {
 
 #[cfg(test)]
 mod tests {
-    use planner::Advice;
+    use planner::{Advice, ReadStatus, ReadSummary};
 
     use super::*;
 
@@ -122,10 +152,40 @@ mod tests {
             min_shards: 1,
             max_shards: 64,
             utilisation: None,
+            reads: None,
+            enhanced_fan_out_consumers: None,
             plan: None,
             advice: None,
             outcome,
         }
+    }
+
+    #[test]
+    fn a_row_shows_the_readers_peak_their_oldest_age_and_the_enhanced_fan_out_consumers() {
+        let reads = ReadSummary {
+            max_iterator_age_ms: Some(900_000.0),
+            read_peak: 0.125,
+            status: ReadStatus::Complete,
+        };
+        let read = Review {
+            reads: Some(reads),
+            enhanced_fan_out_consumers: Some(2),
+            ..review(ReviewOutcome::Unchanged)
+        };
+        let line = row(&read, 6);
+        assert!(line.contains("     12.5%      15m   2  "), "{line}");
+        let unknown = row(&review(ReviewOutcome::Unchanged), 6);
+        assert!(unknown.contains("         -        -   ?  "), "{unknown}");
+        let partial = Review {
+            reads: Some(ReadSummary { status: ReadStatus::PartialData, ..reads }),
+            ..review(ReviewOutcome::Unchanged)
+        };
+        assert!(row(&partial, 6).contains("PartialData        ?"), "{}", row(&partial, 6));
+    }
+
+    #[test]
+    fn iterator_ages_read_in_the_unit_that_fits() {
+        assert_eq!([850.0, 42_000.0, 900_000.0, 12_600_000.0].map(age), ["850ms", "42s", "15m", "3.5h"]);
     }
 
     #[test]

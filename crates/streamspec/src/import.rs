@@ -126,6 +126,9 @@ fn policy_settings(out: &mut String, p: &Policy) {
     if up.throttle_bypasses_cooldown != du.throttle_bypasses_cooldown {
         lines.push(format!("throttleBypassesCooldown: {}", up.throttle_bypasses_cooldown));
     }
+    if up.read_throttle_alarm != du.read_throttle_alarm {
+        lines.push(format!("readThrottleAlarm: {}", up.read_throttle_alarm));
+    }
     section(out, "scaleUp", &lines);
     let (down, dd) = (&p.scale_down, &d.scale_down);
     let mut lines = Vec::new();
@@ -137,6 +140,11 @@ fn policy_settings(out: &mut String, p: &Policy) {
     }
     if down.lookback_secs != dd.lookback_secs {
         lines.push(format!("lookbackHours: {}", down.lookback_secs / 3600));
+    }
+    if down.max_iterator_age_secs != dd.max_iterator_age_secs {
+        let bound =
+            down.max_iterator_age_secs.map_or_else(|| crate::layer::GUARD_OFF.to_owned(), |s| s.to_string());
+        lines.push(format!("maxIteratorAgeSeconds: {bound}"));
     }
     section(out, "scaleDown", &lines);
 }

@@ -32,8 +32,14 @@ pub(crate) const SCALE_UP: &[&str] = &[
     "cooldownMinutes",
     "throttleAlarm",
     "throttleBypassesCooldown",
+    "readThrottleAlarm",
 ];
-pub(crate) const SCALE_DOWN: &[&str] = &["thresholdPercent", "periodMinutes", "lookbackHours"];
+pub(crate) const SCALE_DOWN: &[&str] =
+    &["thresholdPercent", "periodMinutes", "lookbackHours", "maxIteratorAgeSeconds"];
+
+/// What `scaleDown.maxIteratorAgeSeconds` takes to turn the guard off. A word, not `0`: a bound
+/// of zero seconds reads as "never merge", the opposite.
+pub(crate) const GUARD_OFF: &str = "off";
 
 /// Kinesis allows 50 tags per stream; the tool keeps 4 for its own (policy, deletion protection
 /// and the Lambdas' state tags), so a file can never push a stream over the limit.
@@ -95,6 +101,7 @@ pub(crate) struct ScaleUpLayer {
     pub cooldown_minutes: Field<u32>,
     pub throttle_alarm: Field<bool>,
     pub throttle_bypasses_cooldown: Field<bool>,
+    pub read_throttle_alarm: Field<bool>,
 }
 
 impl ScaleUpLayer {
@@ -109,6 +116,7 @@ impl ScaleUpLayer {
             cooldown_minutes: Field::Invalid,
             throttle_alarm: Field::Invalid,
             throttle_bypasses_cooldown: Field::Invalid,
+            read_throttle_alarm: Field::Invalid,
         }
     }
 }
@@ -118,6 +126,8 @@ pub(crate) struct ScaleDownLayer {
     pub threshold_percent: Field<f64>,
     pub period_minutes: Field<u32>,
     pub lookback_hours: Field<u32>,
+    /// `None`: the guard is off.
+    pub max_iterator_age_seconds: Field<Option<u32>>,
 }
 
 impl ScaleDownLayer {
@@ -127,6 +137,7 @@ impl ScaleDownLayer {
             threshold_percent: Field::Invalid,
             period_minutes: Field::Invalid,
             lookback_hours: Field::Invalid,
+            max_iterator_age_seconds: Field::Invalid,
         }
     }
 }
@@ -272,6 +283,10 @@ impl Layer {
                     up.throttle_bypasses_cooldown =
                         Field::from_option(report.boolean("scaleUp.throttleBypassesCooldown", value), here);
                 }
+                "readThrottleAlarm" => {
+                    up.read_throttle_alarm =
+                        Field::from_option(report.boolean("scaleUp.readThrottleAlarm", value), here);
+                }
                 _ => unreachable!("mapping() only returns allowed keys"),
             }
         }
@@ -284,7 +299,8 @@ impl Layer {
             | "evaluationPeriods"
             | "cooldownMinutes"
             | "throttleAlarm"
-            | "throttleBypassesCooldown" => Some("it belongs in scaleUp".to_owned()),
+            | "throttleBypassesCooldown"
+            | "readThrottleAlarm" => Some("it belongs in scaleUp".to_owned()),
             _ => None,
         };
         let Some(entries) =
@@ -317,6 +333,21 @@ impl Layer {
                             in_units(n, 3_600, bounds::is_lookback)
                         });
                     down.lookback_hours = Field::from_option(hours, here);
+                }
+                "maxIteratorAgeSeconds" => {
+                    let (path, allowed) =
+                        ("scaleDown.maxIteratorAgeSeconds", "1 to 31536000 seconds (365 days), or off");
+                    let bound = match crate::reader::as_str(value) {
+                        Some(GUARD_OFF) => Some(None),
+                        Some(other) => {
+                            report.at(here, format!("{path}: expected {allowed}, found {other:?}"));
+                            None
+                        }
+                        None => report
+                            .whole(path, value, allowed, |n| in_units(n, 1, bounds::is_max_iterator_age))
+                            .map(Some),
+                    };
+                    down.max_iterator_age_seconds = Field::from_option(bound, here);
                 }
                 _ => unreachable!("mapping() only returns allowed keys"),
             }

@@ -70,9 +70,11 @@ pub(crate) struct Effective {
     up_cooldown_minutes: Option<Value<u32>>,
     up_throttle_alarm: Option<Value<bool>>,
     up_throttle_bypasses_cooldown: Option<Value<bool>>,
+    up_read_throttle_alarm: Option<Value<bool>>,
     down_threshold: Option<Value<f64>>,
     down_period_minutes: Option<Value<u32>>,
     down_lookback_hours: Option<Value<u32>>,
+    down_max_iterator_age_seconds: Option<Value<Option<u32>>>,
     /// `None` if either layer's tags were unreadable.
     tags: Option<BTreeMap<String, String>>,
 }
@@ -150,6 +152,11 @@ impl Effective {
                 &parent_up.throttle_bypasses_cooldown,
                 builtin.scale_up.throttle_bypasses_cooldown,
             ),
+            up_read_throttle_alarm: pick(
+                &up.read_throttle_alarm,
+                &parent_up.read_throttle_alarm,
+                builtin.scale_up.read_throttle_alarm,
+            ),
             down_threshold: pick(
                 &down.threshold_percent,
                 &parent_down.threshold_percent,
@@ -164,6 +171,11 @@ impl Effective {
                 &down.lookback_hours,
                 &parent_down.lookback_hours,
                 builtin.scale_down.lookback_secs / 3600,
+            ),
+            down_max_iterator_age_seconds: pick(
+                &down.max_iterator_age_seconds,
+                &parent_down.max_iterator_age_seconds,
+                builtin.scale_down.max_iterator_age_secs,
             ),
             tags,
         }
@@ -279,11 +291,13 @@ impl Effective {
             cooldown_secs: self.up_cooldown_minutes?.value * 60,
             throttle_alarm: self.up_throttle_alarm?.value,
             throttle_bypasses_cooldown: self.up_throttle_bypasses_cooldown?.value,
+            read_throttle_alarm: self.up_read_throttle_alarm?.value,
         };
         let down = ScaleDown {
             threshold: Ratio::from_percent(self.down_threshold?.value)?,
             period_secs: self.down_period_minutes?.value * 60,
             lookback_secs: self.down_lookback_hours?.value * 3600,
+            max_iterator_age_secs: self.down_max_iterator_age_seconds?.value,
         };
         Some(Policy {
             min_shards: self.min_shards?.value,

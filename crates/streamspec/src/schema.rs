@@ -232,6 +232,11 @@ fn scale_up(key: &str) -> Option<Value> {
         "throttleBypassesCooldown" => {
             boolean("Whether a throttling alarm may act during the cooldown.", up.throttle_bypasses_cooldown)
         }
+        "readThrottleAlarm" => boolean(
+            "Also alarm when reads are throttled (ReadProvisionedThroughputExceeded) and size a scale-up \
+             from the shared readers' demand as well as the writers'.",
+            up.read_throttle_alarm,
+        ),
         _ => return None,
     })
 }
@@ -260,6 +265,16 @@ fn scale_down(key: &str) -> Option<Value> {
             168,
             Some(down.lookback_secs / 3600),
         ),
+        "maxIteratorAgeSeconds" => json!({
+            "description": "Merge nothing while consumers are behind: no merge when the iterator age \
+                (GetRecords.IteratorAgeMilliseconds, maximum) passed this many seconds in the look-back. \
+                1..=31536000, or off.",
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": bounds::MAX_ITERATOR_AGE_SECS},
+                {"const": crate::layer::GUARD_OFF},
+            ],
+            "default": down.max_iterator_age_secs,
+        }),
         _ => return None,
     })
 }

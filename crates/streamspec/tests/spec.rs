@@ -160,6 +160,25 @@ fn a_pause_in_defaults_pauses_every_stream_that_does_not_lift_it() {
 }
 
 #[test]
+fn the_iterator_age_guard_and_the_read_alarm_merge_from_defaults_and_the_guard_turns_off() {
+    let config = load("config/valid/readers.yaml");
+    let readers: Vec<(&str, Option<u32>, bool)> = config
+        .streams
+        .iter()
+        .map(|s| {
+            (
+                s.name.as_str(),
+                s.policy.scale_down.max_iterator_age_secs,
+                s.policy.scale_up.read_throttle_alarm,
+            )
+        })
+        .collect();
+    assert_eq!(readers, [("analytics", Some(1_800), true), ("replayed-often", None, false)]);
+    let minimal = &load("config/valid/minimal.yaml").streams[0].policy;
+    assert_eq!(minimal.scale_down.max_iterator_age_secs, Some(planner::DEFAULT_MAX_ITERATOR_AGE_SECS));
+}
+
+#[test]
 fn a_file_without_settings_gets_the_planner_defaults() {
     let config = load("config/valid/minimal.yaml");
     let stream = &config.streams[0];

@@ -30,7 +30,7 @@ const MIB: f64 = 1_048_576.0;
 const TOPIC: &str = "arn:aws:sns:us-east-1:000000000000:kinesis-autoscaler-scale-down-test";
 
 /// A 30-second look-back of 10-second periods: a stream 41 s old has a full window of history.
-fn short_window(min_shards: u32) -> Policy {
+pub(crate) fn short_window(min_shards: u32) -> Policy {
     Policy {
         min_shards,
         scale_down: ScaleDown { period_secs: 10, lookback_secs: 30, ..ScaleDown::default() },
@@ -39,7 +39,7 @@ fn short_window(min_shards: u32) -> Policy {
 }
 
 /// Creates a managed stream as `streams apply` leaves it (policy tag, alarms).
-async fn managed(
+pub(crate) async fn managed(
     kinesis: &impl StreamAdmin,
     cloudwatch: &impl AlarmPort,
     name: &str,
@@ -59,7 +59,12 @@ async fn managed(
 
 /// IncomingBytes `Sum`s over the last minute at `mib_per_sec` per period of `period` seconds,
 /// with the newest period at `spike` if given (what Kinesis would publish).
-async fn publish(cloudwatch: &impl MetricPublisher, stream: &str, mib_per_sec: f64, spike: Option<f64>) {
+pub(crate) async fn publish(
+    cloudwatch: &impl MetricPublisher,
+    stream: &str,
+    mib_per_sec: f64,
+    spike: Option<f64>,
+) {
     let now = planner::align_down(Utc::now(), 10);
     let points: Vec<MetricPoint> = (0..6)
         .map(|i| MetricPoint {

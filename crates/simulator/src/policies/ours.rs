@@ -187,6 +187,8 @@ impl Ours {
             last_scaled_at: self.state.last_scaled_at,
             created_at: at(-30 * 24 * 3600),
             update_calls_last_24h: self.state.update_calls_last_24h(at(now)),
+            // The model has no consumers yet: no readers.
+            reads: &planner::ReadHistory::default(),
         });
         if plan.action == ScaleDownAction::None {
             return;
