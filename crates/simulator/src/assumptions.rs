@@ -105,15 +105,14 @@ pub const SHARD_LEVEL_METRICS_PER_SHARD_MONTH: f64 = planner::SHARD_LEVEL_METRIC
 /// CloudWatch bills metrics and alarms per month, prorated by the hour: 730 hours a month.
 pub const HOURS_PER_MONTH: f64 = 730.0;
 
-/// Reads from one shard by every consumer not on enhanced fan-out together (Kinesis quotas:
-/// "up to 2 MB per second" of reads per shard, GetRecords; MB is MiB, as for writes). In on-demand
-/// mode reads scale with writes the same way (twice the write capacity), so the model takes twice
-/// a shard's write limit, whatever that limit is.
-pub const SHARD_READ_BYTES_PER_SEC: f64 = 2.0 * planner::SHARD_BYTES_PER_SEC;
+/// Reads from one shard by every consumer not on enhanced fan-out together: the planner's limit
+/// (Kinesis quotas: "up to 2 MB per second" of reads per shard, GetRecords; MB is MiB, as for
+/// writes). In on-demand mode reads scale with writes the same way (twice the write capacity).
+pub const SHARD_READ_BYTES_PER_SEC: f64 = planner::SHARD_READ_BYTES_PER_SEC;
 
-/// `GetRecords` calls per shard per second, shared by every consumer not on enhanced fan-out
-/// (Kinesis quotas: "up to five read transactions per second").
-pub const SHARD_GET_RECORDS_PER_SEC: f64 = 5.0;
+/// `GetRecords` calls per shard per second, shared by every consumer not on enhanced fan-out: the
+/// planner's limit (Kinesis quotas: "up to five read transactions per second").
+pub const SHARD_GET_RECORDS_PER_SEC: f64 = planner::SHARD_GET_RECORDS_PER_SEC;
 
 /// Each shared consumer polls each shard at most once a second: Lambda's event source mapping
 /// "polls each shard ... at a base rate of once per second" (Lambda Developer Guide, "How Lambda

@@ -40,26 +40,27 @@ fn the_same_seed_gives_identical_results() {
 }
 
 #[test]
-fn a_write_only_merge_while_readers_are_behind_grows_their_iterator_age() {
-    // The loader is hours behind when this project's sweep merges at 36 h (writes have been low
-    // since 12 h); with fewer shards it catches up more slowly than without the scale-down. This
-    // is what the readers target measures, and what the planner's iterator-age guard must stop.
+fn the_sweep_merges_nothing_while_readers_are_behind_so_their_iterator_age_is_their_own() {
+    // The loader is hours behind when this project's sweep runs at 36 h (writes have been low
+    // since 12 h): writes alone would merge, and the fewer shards would slow its catching up. The
+    // planner's iterator-age guard (`scaleDown.maxIteratorAgeSeconds`, 600 s) holds the merge, so
+    // every minute's age is what the same policy's with its scale-downs off is.
     let t = trace("readers-behind");
     let (ours, without) =
         (run(&t, PolicyKind::Ours).unwrap(), run(&t, PolicyKind::OursWithoutScaleDown).unwrap());
-    assert!(ours.ops.updates > 0 && without.ops.total() == 0);
+    assert_eq!((ours.ops.total(), without.ops.total()), (0, 0));
     let target = simulator::report::readers_target(&run_all(std::slice::from_ref(&t)).unwrap());
-    assert!(!target.met, "{}", target.figures);
+    assert!(target.met, "{}", target.figures);
     let grown =
         ours.minutes.iter().zip(&without.minutes).filter(|(a, b)| a.iterator_age > b.iterator_age + 60.0);
-    assert!(grown.count() > 60, "older for over an hour after the merge");
+    assert_eq!(grown.count(), 0);
 }
 
 #[test]
 fn three_shared_readers_throttle_after_a_merge_that_writes_alone_allow() {
     // 4 MiB/s read three times: the baseline design's pairwise merges leave 6 shards, 12 MiB/s of
-    // reads asked of 12 MiB/s, and the readers fall behind; this project's sizing to 60 % leaves
-    // 1.8 MiB/s of reads per shard and they keep up.
+    // reads asked of 12 MiB/s, and the readers fall behind; this project's scale-down keeps the
+    // shared reads under the target too (12 → 11 shards) and they keep up.
     let t = trace("read-heavy");
     let baseline = run(&t, PolicyKind::Baseline).unwrap();
     assert!(baseline.ops.merges > 0 && baseline.read_throttled_pct() > 1.0 && baseline.max_iterator_age > 60);

@@ -27,9 +27,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 use planner::{
     Admission, AlarmEvidence, AlarmKind, AlarmSpec, Execution, LoadSeries, LoadSnapshot, Metric, NextStep,
-    Policy, ReadStatus, ScaleDownAction, ScaleDownInput, ScaleUpAction, ScaleUpInput, ScalingState,
-    SeriesRead, Step, Throttling, Tiling, Window, admit, alarm_specs, plan_scale_down, plan_scale_up,
-    shard_alarm_specs, young_shards,
+    Policy, ReadHistory, ReadStatus, ScaleDownAction, ScaleDownInput, ScaleUpAction, ScaleUpInput,
+    ScalingState, SeriesRead, Step, Throttling, Tiling, Window, admit, alarm_specs, plan_scale_down,
+    plan_scale_up, shard_alarm_specs, young_shards,
 };
 
 use super::{Controller, Env, evaluate_alarms};
@@ -42,7 +42,9 @@ use crate::cloudwatch::{Alarm, Metrics, Notification, State};
 pub const PARAMETERS: &str = "planner::Policy::default() (scale up at 80 % to a 60 % target, 60 s period, \
 1 evaluation period, 5 min cooldown, throttling alarm bypasses it; every alarm of one evaluation sized together; \
 scale down every 36 h when every 5-minute point of 24 h is under 50 %: an even stream to the fewest shards that \
-carry the peak at 60 % by chained halving calls, else adjacent pairs merged to at most 60 %), shards within [1, 256]";
+carry the peak at 60 % by chained halving calls, else adjacent pairs merged to at most 60 %, shared reads \
+held to 60 % of their limit too, nothing merged while a consumer's iterator age passed 600 s in the look-back), \
+shards within [1, 256]";
 
 pub const SHARD_METRICS_PARAMETERS: &str = "the same, with shardLevelMetrics: true: Kinesis enhanced \
 monitoring of IncomingBytes and IncomingRecords per shard, a bytes and a records alarm per open shard at \
@@ -187,8 +189,7 @@ impl Ours {
             last_scaled_at: self.state.last_scaled_at,
             created_at: at(-30 * 24 * 3600),
             update_calls_last_24h: self.state.update_calls_last_24h(at(now)),
-            // The model has no consumers yet: no readers.
-            reads: &planner::ReadHistory::default(),
+            reads: &read_history(env.metrics, &window),
         });
         if plan.action == ScaleDownAction::None {
             return;
@@ -299,6 +300,19 @@ fn shard_series<'a>(
         );
         (s.id.clone(), series)
     })
+}
+
+/// What the sweep reads of the consumers over `window`, as the Lambda does in the same batched
+/// `GetMetricData` calls: `GetRecords.Bytes` (Sum, as bytes per second) and
+/// `GetRecords.IteratorAgeMilliseconds` (Maximum) per period.
+fn read_history(metrics: &Metrics, window: &Window) -> ReadHistory {
+    let period = i64::from(window.period_secs);
+    let points = metrics.series(period, secs(window.start), secs(window.end), secs(window.end));
+    ReadHistory {
+        bytes_per_sec: points.iter().map(|(t, p)| (at(*t), p.read_bytes / period as f64)).collect(),
+        max_iterator_age_ms: points.iter().map(|(t, p)| (at(*t), p.iterator_age_ms)).collect(),
+        status: ReadStatus::Complete,
+    }
 }
 
 /// What `reconciler::observe::load_series` returns: published `Sum` datapoints of both load
