@@ -9,6 +9,6 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     if let Ok(message) = AlarmMessage::parse(text) {
         let _ = (message.stream(), message.shard(), message.metric_name(), message.trigger_key());
-        let _ = message.reason_datapoints();
+        let _ = message.quoted();
     }
 });

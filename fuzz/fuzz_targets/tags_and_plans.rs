@@ -33,7 +33,11 @@ fuzz_target!(|data: &[u8]| {
 
     let (head, floats) = rest.split_at(rest.len().min(2));
     let shards = u32::from(head.first().copied().unwrap_or(1) % 8) + 1;
-    let throttled = head.get(1).is_some_and(|b| b % 2 == 1);
+    let throttling = match head.get(1).map(|b| b % 3) {
+        Some(1) => Throttling::Now,
+        Some(2) => Throttling::BeforeLastResize,
+        _ => Throttling::None,
+    };
     let mut values = floats.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")));
     let mut next = || values.next().unwrap_or(0.0);
     let tiling = Tiling::uniform(shards, 0);
@@ -43,7 +47,9 @@ fuzz_target!(|data: &[u8]| {
         .into_iter()
         .map(|id| (id, Rate { bytes_per_sec: next(), records_per_sec: next() }))
         .collect();
-    let load = LoadSnapshot { stream, per_shard, hot: BTreeSet::new(), throttled };
+    let load =
+        LoadSnapshot { stream, per_shard, hot: BTreeSet::new(), throttling, ..LoadSnapshot::default() }
+            .with_read_bytes([next()]);
     let up = plan_scale_up(ScaleUpInput {
         tiling: &tiling,
         load: &load,
@@ -58,6 +64,12 @@ fuzz_target!(|data: &[u8]| {
     let points =
         (0..8).map(|i| (window.start + step * i, Rate { bytes_per_sec: next(), records_per_sec: next() }));
     let series = LoadSeries { period_secs: policy.scale_down.period_secs, points: points.collect() };
+    let times: Vec<_> = (0..8).map(|i| window.start + step * i).collect();
+    let reads = ReadHistory {
+        bytes_per_sec: times.iter().map(|t| (*t, next())).collect(),
+        max_iterator_age_ms: times.iter().map(|t| (*t, next())).collect(),
+        status: ReadStatus::Complete,
+    };
     let down = plan_scale_down(ScaleDownInput {
         stream: "fuzz",
         tiling: &tiling,
@@ -70,6 +82,7 @@ fuzz_target!(|data: &[u8]| {
         last_scaled_at: state.last_scaled_at,
         created_at: now() - Duration::days(30),
         update_calls_last_24h: state.update_calls_last_24h(now()),
+        reads: &reads,
     });
     assert!(down.target_shards >= policy.min_shards.min(shards), "{down:?}");
     let _ = Utilisation::of(&series, &window, shards);
