@@ -105,17 +105,28 @@ pub fn advise_mode(f: &ModeFigures) -> ModeAdvice {
         Mode::Provisioned => (p, d),
         Mode::OnDemand => (d, p),
     };
-    let advice = match (mode, mode != f.current) {
-        (Mode::Provisioned, false) => "stay provisioned with this tool",
-        (Mode::Provisioned, true) => "switch to provisioned with this tool",
-        (Mode::OnDemand, false) => "stay on-demand",
-        (Mode::OnDemand, true) => "switch to on-demand",
-    };
     ModeAdvice {
         mode,
         switch: mode != f.current,
         monthly_difference: chosen - rejected,
-        reason: format!("{advice}: {reason} ({SWITCH_LIMIT})"),
+        reason: format!("{}: {reason} ({SWITCH_LIMIT})", action(mode, mode != f.current)),
+    }
+}
+
+/// What to do, in a few words: the advice's headline, which its reason starts with.
+fn action(mode: Mode, switch: bool) -> &'static str {
+    match (mode, switch) {
+        (Mode::Provisioned, false) => "stay provisioned with this tool",
+        (Mode::Provisioned, true) => "switch to provisioned with this tool",
+        (Mode::OnDemand, false) => "stay on-demand",
+        (Mode::OnDemand, true) => "switch to on-demand",
+    }
+}
+
+impl ModeAdvice {
+    /// The headline alone, for a table's column.
+    pub fn action(&self) -> &'static str {
+        action(self.mode, self.switch)
     }
 }
 
@@ -224,6 +235,12 @@ mod tests {
         advise_mode(&ModeFigures { current, provisioned_with_tool, on_demand, tool_throttled_pct })
     }
 
+    /// `advice` is `expected` (mode, switch, monthly difference) and its reason starts with `reason`.
+    fn check(advice: ModeAdvice, expected: (Mode, bool, f64), reason: &str) {
+        assert_eq!((advice.mode, advice.switch, advice.monthly_difference), expected);
+        assert!(advice.reason.starts_with(reason), "{}", advice.reason);
+    }
+
     #[test]
     fn a_provisioned_stream_cheaper_with_the_tool_stays_provisioned() {
         let a = advise(Mode::Provisioned, 20.0, 50.0, 0.0);
@@ -237,12 +254,10 @@ mod tests {
 
     #[test]
     fn a_provisioned_stream_much_cheaper_on_demand_is_told_to_switch_with_the_saving() {
-        let a = advise(Mode::Provisioned, 40.0, 30.0, 0.0);
-        assert_eq!((a.mode, a.switch, a.monthly_difference), (Mode::OnDemand, true, -10.0));
-        assert!(
-            a.reason.starts_with("switch to on-demand: it saves $10.00 a month (25 % of today's bill)"),
-            "{}",
-            a.reason
+        check(
+            advise(Mode::Provisioned, 40.0, 30.0, 0.0),
+            (Mode::OnDemand, true, -10.0),
+            "switch to on-demand: it saves $10.00 a month (25 % of today's bill)",
         );
     }
 
@@ -257,20 +272,20 @@ mod tests {
 
     #[test]
     fn a_replay_that_throttled_advises_on_demand_whatever_it_costs() {
-        let a = advise(Mode::Provisioned, 10.0, 50.0, 0.5);
-        assert_eq!((a.mode, a.switch, a.monthly_difference), (Mode::OnDemand, true, 40.0));
-        assert!(a.reason.contains("throttled 0.50 % of the writes"), "{}", a.reason);
+        check(
+            advise(Mode::Provisioned, 10.0, 50.0, 0.5),
+            (Mode::OnDemand, true, 40.0),
+            "switch to on-demand: this tool's replay throttled 0.50 % of the writes",
+        );
         assert!(!advise(Mode::Provisioned, 10.0, 50.0, 0.1).switch);
     }
 
     #[test]
     fn an_on_demand_stream_is_compared_the_other_way_round() {
-        let a = advise(Mode::OnDemand, 10.0, 30.0, 0.0);
-        assert_eq!((a.mode, a.switch, a.monthly_difference), (Mode::Provisioned, true, -20.0));
-        assert!(
-            a.reason.starts_with("switch to provisioned with this tool: it saves $20.00"),
-            "{}",
-            a.reason
+        check(
+            advise(Mode::OnDemand, 10.0, 30.0, 0.0),
+            (Mode::Provisioned, true, -20.0),
+            "switch to provisioned with this tool: it saves $20.00",
         );
         let a = advise(Mode::OnDemand, 29.0, 30.0, 0.0);
         assert_eq!((a.mode, a.switch), (Mode::OnDemand, false));

@@ -314,44 +314,53 @@ fn report(
     })
 }
 
-/// The summary table, monthly bills in US$ (730 h).
+/// A stream's row of the summary, cell by cell: the table and the page lay out the same figures.
+fn cells(r: &StreamReport) -> [String; 10] {
+    let run = &r.with_tool;
+    [
+        r.stream.clone(),
+        r.shards.to_string(),
+        format!("{}/{:.1}", run.max_shards, run.mean_shards),
+        format!("{:.3}%", run.throttled_pct),
+        format!("{:.1}", run.shard_hours),
+        format!("{:.2}", run.monthly_cost),
+        format!("{:.2}", r.current.monthly_cost),
+        format!("{:.2}", r.on_demand.monthly_cost),
+        format!("{:.2}", r.on_demand_advantage.monthly_cost),
+        format!("{} ({:+.2}/mo)", r.advice.action(), r.advice.monthly_difference),
+    ]
+}
+
+const HEADERS: [&str; 10] = [
+    "STREAM",
+    "SHARDS",
+    "TOOL max/mean",
+    "THROTTLED",
+    "SHARD-H",
+    "$/MO TOOL",
+    "$/MO NOW",
+    "$/MO OD",
+    "$/MO ODA",
+    "ADVICE",
+];
+
+/// The summary table, monthly bills in US$ (730 h), columns as wide as their widest cell.
 fn table(reports: &[StreamReport]) -> String {
-    let width = reports.iter().map(|r| r.stream.len()).max().unwrap_or(0).max(6);
+    let rows: Vec<[String; 10]> =
+        std::iter::once(HEADERS.map(String::from)).chain(reports.iter().map(cells)).collect();
+    let widths: Vec<usize> = (0..10).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "{:<width$} {:>6} {:>11} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9}  ADVICE",
-        "STREAM",
-        "SHARDS",
-        "TOOL max/mean",
-        "THROTTLED",
-        "SHARD-H",
-        "$/MO TOOL",
-        "$/MO NOW",
-        "$/MO OD",
-        "$/MO ODA"
-    );
-    for r in reports {
-        let advice = match (r.advice.mode, r.advice.switch) {
-            (Mode::Provisioned, false) => "stay provisioned",
-            (Mode::Provisioned, true) => "switch to provisioned",
-            (Mode::OnDemand, false) => "stay on-demand",
-            (Mode::OnDemand, true) => "switch to on-demand",
-        };
-        let _ = writeln!(
-            s,
-            "{:<width$} {:>6} {:>13} {:>8.3}% {:>10.1} {:>9.2} {:>9.2} {:>9.2} {:>9.2}  {advice} ({:+.2}/mo)",
-            r.stream,
-            r.shards,
-            format!("{}/{:.1}", r.with_tool.max_shards, r.with_tool.mean_shards),
-            r.with_tool.throttled_pct,
-            r.with_tool.shard_hours,
-            r.with_tool.monthly_cost,
-            r.current.monthly_cost,
-            r.on_demand.monthly_cost,
-            r.on_demand_advantage.monthly_cost,
-            r.advice.monthly_difference,
-        );
+    for row in &rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (cell, w))| match c {
+                0 | 9 => format!("{cell:<w$}"),
+                _ => format!("{cell:>w$}"),
+            })
+            .collect();
+        let _ = writeln!(s, "{}", line.join("  ").trim_end());
     }
     s
 }
@@ -360,27 +369,15 @@ fn table(reports: &[StreamReport]) -> String {
 fn markdown(reports: &[StreamReport], skipped: &[Skipped], days: u32) -> String {
     let mut s = format!(
         "# What `streams whatif` would have done\n\nEach stream's last {days} day(s) of CloudWatch history replayed \
-         through the simulator with its own policy from the file. Bills are per month (730 h), us-east-1 prices.\n\n\
-         | stream | shards now | this tool max / mean | throttled | shard-hours | $/month with this tool | $/month today | \
-         on-demand | On-demand Advantage | advice |\n|---|---|---|---|---|---|---|---|---|---|\n"
+         through the simulator with its own policy from the file. Bills are per month (730 h), us-east-1 prices \
+         (NOW: as the stream is today; OD: on-demand; ODA: On-demand Advantage).\n\n| {} |\n|{}\n",
+        HEADERS.join(" | "),
+        "---|".repeat(HEADERS.len())
     );
     for r in reports {
-        let _ = writeln!(
-            s,
-            "| [{}](#{}) | {} | {} / {:.1} | {:.3} % | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
-            r.stream,
-            r.stream.to_lowercase(),
-            r.shards,
-            r.with_tool.max_shards,
-            r.with_tool.mean_shards,
-            r.with_tool.throttled_pct,
-            r.with_tool.shard_hours,
-            r.with_tool.monthly_cost,
-            r.current.monthly_cost,
-            r.on_demand.monthly_cost,
-            r.on_demand_advantage.monthly_cost,
-            r.advice.reason.split(':').next().unwrap_or_default(),
-        );
+        let mut row = cells(r);
+        row[0] = format!("[{}](#{})", r.stream, r.stream.to_lowercase());
+        let _ = writeln!(s, "| {} |", row.join(" | "));
     }
     for r in reports {
         let _ = write!(s, "\n## {}\n\n{}\n\n", r.stream, r.advice.reason);
