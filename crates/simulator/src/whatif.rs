@@ -206,16 +206,20 @@ impl WhatIf {
         })
     }
 
+    /// The replay of the stream as it is today: its shards unchanged, or on-demand.
+    pub fn today(&self) -> &Outcome {
+        match self.current {
+            Mode::Provisioned => &self.unchanged,
+            Mode::OnDemand => &self.on_demand,
+        }
+    }
+
     /// The four replays as the report shows them: with this tool, as today (its shards
     /// unchanged, or on-demand for an on-demand stream), on-demand, Advantage.
     pub fn runs(&self) -> [(&'static str, Run); 4] {
-        let today = match self.current {
-            Mode::Provisioned => &self.unchanged,
-            Mode::OnDemand => &self.on_demand,
-        };
         [
             ("with_tool", Run::of(&self.with_tool, self.hours)),
-            ("current", Run::of(today, self.hours)),
+            ("current", Run::of(self.today(), self.hours)),
             ("on_demand", Run::of(&self.on_demand, self.hours)),
             ("on_demand_advantage", Run::of(&self.advantage, self.hours)),
         ]

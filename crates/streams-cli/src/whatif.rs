@@ -243,7 +243,7 @@ fn report(
     let w = WhatIf::run(&r, &c.policy, mode)?;
     let plot = format!("{}.svg", c.name);
     let title = format!("{}: {} h of history replayed", c.name, history.window.hours().round());
-    simulator::plot::trace_svg(&out.join(&plot), &title, &[w.with_tool.clone(), w.unchanged.clone()])?;
+    simulator::plot::trace_svg(&out.join(&plot), &title, &[w.with_tool.clone(), w.today().clone()])?;
     let window = &history.window;
     let mut notes = Vec::new();
     if window.younger_than_window {
