@@ -242,13 +242,13 @@ fn report(
     let mode = if c.snapshot.on_demand { Mode::OnDemand } else { Mode::Provisioned };
     let w = WhatIf::run(&r, &c.policy, mode)?;
     let plot = format!("{}.svg", c.name);
-    let title = format!("{}: {} h of history replayed", c.name, history.window.hours().round());
+    let title = format!("{}: {:.1} h of history replayed", c.name, history.window.hours());
     simulator::plot::trace_svg(&out.join(&plot), &title, &[w.with_tool.clone(), w.today().clone()])?;
     let window = &history.window;
     let mut notes = Vec::new();
     if window.younger_than_window {
         notes.push(format!(
-            "created {}: {:.1} h of history, not the {days} days asked",
+            "created {}: {:.1} h of history, not the {days} day(s) asked",
             c.snapshot.created.format("%Y-%m-%d %H:%M UTC"),
             window.hours()
         ));
