@@ -62,7 +62,10 @@ pub use scale_up::{
 pub use shards::{Shard, ShardId, Tiling};
 pub use step::{Demand, Execution, NextStep, PlannedCut, Step};
 pub use stream_status::StreamStatus;
-pub use sweep::{MAX_DATAPOINTS_PER_CALL, MAX_QUERIES_PER_CALL, Utilisation, streams_per_metrics_call};
+pub use sweep::{
+    MAX_DATAPOINTS_PER_CALL, MAX_QUERIES_PER_CALL, Utilisation, series_per_metrics_call,
+    streams_per_metrics_call,
+};
 pub use tags::{
     DELETION_PROTECTION_TAG, OWNER_TAG, OwnerId, POLICY_TAG, STATE_TAG_PREFIX, TAG_PREFIX, decode_policy,
     decode_policy_with, encode_policy, is_valid_tag_text, managed_tags,

@@ -21,8 +21,14 @@ pub const MAX_DATAPOINTS_PER_CALL: u32 = 100_800;
 /// adds the throttled records) one `GetMetricData` call covers for windows of `points_per_series`
 /// datapoints. At least one, however long the window.
 pub fn streams_per_metrics_call(points_per_series: u32, series_each: u32) -> usize {
-    let series = (MAX_DATAPOINTS_PER_CALL / points_per_series.max(1)).min(MAX_QUERIES_PER_CALL);
-    (series / series_each.max(1)).max(1) as usize
+    (series_per_metrics_call(points_per_series) / series_each.max(1) as usize).max(1)
+}
+
+/// How many series of `points_per_series` datapoints one `GetMetricData` call covers, however
+/// they fall over streams: `streams whatif` packs a long history's series across streams, since
+/// at 14 days of minutes (20,160 points) one call holds five series but not two streams of three.
+pub fn series_per_metrics_call(points_per_series: u32) -> usize {
+    (MAX_DATAPOINTS_PER_CALL / points_per_series.max(1)).clamp(1, MAX_QUERIES_PER_CALL) as usize
 }
 
 /// A stream's utilisation over the window, per dimension, as `streams status` shows it.

@@ -30,7 +30,9 @@ pub use config_apply::{ApplyEvent, ApplySettings, apply, observe, observed_alarm
 pub use error::ReconcileError;
 pub use error_policy::{Retry, classify};
 pub use execute::{ExecuteSettings, Outcome, execute};
-pub use observe::{get_metric_data_halving, load_queries, load_series, shard_load_series};
+pub use observe::{
+    StreamHistory, get_metric_data_halving, histories, load_queries, load_series, shard_load_series,
+};
 pub use ports::{
     ActiveStream, AlarmPort, AlarmState, AlarmSummary, ContinuationPort, Dimension, ErrorKind, MetricPoint,
     MetricPublisher, MetricQuery, MetricSeries, MetricsPort, PortError, ReadStatus, Resharder, Statistic,

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use planner::{
     KINESIS_NAMESPACE, LoadSeries, Metric, ReadHistory, ReadStatus, SeriesRead, ShardId, align_down,
-    streams_per_metrics_call,
+    series_per_metrics_call, streams_per_metrics_call,
 };
 
 use crate::ports::{Dimension, ErrorKind, MetricQuery, MetricSeries, MetricsPort, PortError, Statistic};
@@ -214,4 +214,138 @@ pub async fn shard_load_series<M: MetricsPort>(
         }
     }
     Ok((loads, calls))
+}
+
+/// The series [`histories`] reads for a stream: the load's two and the throttled records.
+const HISTORY_SERIES: usize = LOAD_SERIES as usize + 1;
+
+/// One stream's history as [`histories`] read it: each series' `Sum` datapoints, how complete
+/// the read was (the least complete of the three), and the `GetMetricData` calls its series rode
+/// in (a call shared with other streams counts for each).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamHistory {
+    pub stream: String,
+    pub bytes: Vec<(DateTime<Utc>, f64)>,
+    pub records: Vec<(DateTime<Utc>, f64)>,
+    pub throttled: Vec<(DateTime<Utc>, f64)>,
+    pub status: ReadStatus,
+    pub calls: u32,
+}
+
+/// Every stream's `IncomingBytes`, `IncomingRecords` and `WriteProvisionedThroughputExceeded`
+/// over `span` (`[start, end)`) at `period_secs`, the series packed across streams into as few
+/// `GetMetricData` calls as the per-call limits allow ([`series_per_metrics_call`]), each call
+/// read as [`get_metric_data_halving`] reads it. `progress` is told after each call how many
+/// streams are complete. Returns the histories in `streams` order and the calls sent.
+pub async fn histories<M: MetricsPort>(
+    metrics: &M,
+    streams: &[String],
+    period_secs: u32,
+    span: std::ops::Range<DateTime<Utc>>,
+    backoff: &Backoff,
+    jitter: &mut impl Jitter,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<(Vec<StreamHistory>, u32), PortError> {
+    let (start, end) = (align_down(span.start, period_secs), align_down(span.end, period_secs));
+    let points = ((end - start).num_seconds() / i64::from(period_secs.max(1))).clamp(1, i64::from(u32::MAX));
+    // (stream index, query): the load's two series and the throttling ([`HISTORY_SERIES`]),
+    // ids `s{i}b|r|t`.
+    let queries: Vec<(usize, MetricQuery)> = streams
+        .iter()
+        .enumerate()
+        .flat_map(|(i, name)| {
+            let prefix = format!("s{i}");
+            load_queries(name, None, period_secs, &prefix)
+                .into_iter()
+                .chain([throttle_query(name, period_secs, &prefix)])
+                .map(move |q| (i, q))
+        })
+        .collect();
+    let mut answers = Vec::with_capacity(queries.len());
+    let mut calls_of = vec![0u32; streams.len()];
+    let mut total = 0u32;
+    for chunk in queries.chunks(series_per_metrics_call(points as u32)) {
+        let part: Vec<MetricQuery> = chunk.iter().map(|(_, q)| q.clone()).collect();
+        let (series, calls) = get_metric_data_halving(metrics, &part, start, end, backoff, jitter).await?;
+        total = total.saturating_add(calls);
+        let (first, last) = (chunk[0].0, chunk[chunk.len() - 1].0);
+        for c in &mut calls_of[first..=last] {
+            *c = c.saturating_add(calls);
+        }
+        answers.extend(series);
+        progress(answers.len() / HISTORY_SERIES, streams.len());
+    }
+    let histories = streams
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let find = |suffix: char| {
+                let id = format!("s{i}{suffix}");
+                answers
+                    .iter()
+                    .find(|s| s.id == id)
+                    .map_or((Vec::new(), ReadStatus::PartialData), |s| (s.points.clone(), s.status))
+            };
+            let ((bytes, b), (records, r), (throttled, t)) = (find('b'), find('r'), find('t'));
+            StreamHistory {
+                stream: name.clone(),
+                bytes,
+                records,
+                throttled,
+                status: b.worst(r).worst(t),
+                calls: calls_of[i],
+            }
+        })
+        .collect();
+    Ok((histories, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::InMemoryCloudWatch;
+
+    /// The histories, the calls counted, the calls the emulated CloudWatch saw, the progress told.
+    type Read = (Vec<StreamHistory>, u32, Vec<String>, Vec<(usize, usize)>);
+
+    fn read(streams: usize, points: i64) -> Read {
+        let cloudwatch = InMemoryCloudWatch::new();
+        let names: Vec<String> = (0..streams).map(|i| format!("s{i}")).collect();
+        let end: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
+        let start = end - chrono::Duration::minutes(points);
+        let mut progress = Vec::new();
+        let (h, calls) = block_on(histories(
+            &cloudwatch,
+            &names,
+            60,
+            start..end,
+            &Backoff::default(),
+            &mut crate::SeededJitter::new(1),
+            |done, of| progress.push((done, of)),
+        ))
+        .unwrap();
+        (h, calls, cloudwatch.calls(), progress)
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    }
+
+    #[test]
+    fn fourteen_days_of_minutes_pack_five_series_a_call_across_streams() {
+        // 20,160 points a series: 100,800 / 20,160 = 5 series a call; 3 streams × 3 series = 9.
+        let (h, calls, log, progress) = read(3, 14 * 1440);
+        assert_eq!(calls, 2);
+        assert_eq!(log, ["GetMetricData 5", "GetMetricData 4"]);
+        assert_eq!(h.iter().map(|s| s.calls).collect::<Vec<_>>(), [1, 2, 1]);
+        assert_eq!(progress, [(1, 3), (3, 3)]);
+        assert!(h.iter().all(|s| s.status == ReadStatus::Complete && s.bytes.is_empty()));
+    }
+
+    #[test]
+    fn a_short_window_reads_many_streams_in_one_call_up_to_500_queries() {
+        let (_, calls, log, _) = read(200, 60);
+        assert_eq!((calls, log.len()), (2, 2));
+        assert_eq!(log, ["GetMetricData 500", "GetMetricData 100"]);
+    }
 }

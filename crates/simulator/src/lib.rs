@@ -45,6 +45,7 @@ pub mod assumptions;
 pub mod bound;
 pub mod cloudwatch;
 pub mod cost;
+pub mod history;
 pub mod kinesis;
 pub mod plot;
 pub mod policies;
@@ -53,6 +54,7 @@ pub mod recorded;
 pub mod report;
 pub mod sim;
 pub mod trace;
+pub mod whatif;
 
 /// Everything that can go wrong in a simulation run.
 #[derive(Debug, thiserror::Error)]

@@ -74,30 +74,68 @@ pub fn read(path: &Path) -> Result<Trace, SimError> {
     parse(&file, name, &text)
 }
 
-/// One validated row.
-struct Row {
-    line: usize,
-    bytes: f64,
-    records: f64,
-    hot: f64,
+/// One validated minute: its rates and where it came from (a file's line; a history's period).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub line: usize,
+    pub bytes: f64,
+    pub records: f64,
+    pub hot: f64,
 }
+
+/// The most bytes per second a minute may carry: the simulated maximum of shards, beyond which
+/// every provisioned policy could only throttle.
+pub const MAX_BYTES_PER_SEC: f64 = MAX_SHARDS as f64 * SHARD_BYTES_PER_SEC;
+
+/// The most records per second a minute may carry, for the same reason.
+pub const MAX_RECORDS_PER_SEC: f64 = MAX_SHARDS as f64 * planner::SHARD_RECORDS_PER_SEC;
+
+/// What is wrong with `value` as a rate of at most `max` (`unit` follows the maximum in the
+/// message), or `None`: the one check of a minute's numbers, for a file's fields and a
+/// history's datapoints alike.
+pub(crate) fn out_of_bounds(value: f64, max: f64, unit: &str) -> Option<String> {
+    if !value.is_finite() || value < 0.0 {
+        Some("must be finite and not negative".into())
+    } else if value > max {
+        Some(format!("must be at most {max}{unit}"))
+    } else {
+        None
+    }
+}
+
+/// The record size standing in for the mean of a trace with no records at all (an idle stream's
+/// history): nothing is billed or limited per record then, so any size gives the same replay.
+const IDLE_RECORD_BYTES: f64 = 1024.0;
 
 /// Parses the text of `file` into a trace called `name`.
 pub fn parse(file: &str, name: String, text: &str) -> Result<Trace, SimError> {
     let mut problems = Vec::new();
     let rows = parse_rows(text, &mut problems);
-    let fail = |problems| SimError::Csv { file: file.to_owned(), problems };
     if !problems.is_empty() {
-        return Err(fail(problems));
+        return Err(SimError::Csv { file: file.to_owned(), problems });
     }
-    let (bytes, records) = rows.iter().fold((0.0, 0.0), |(b, r), row| (b + row.bytes, r + row.records));
-    // At most MAX_ROWS × the per-row maximum: finite, no overflow.
+    let (bytes, records) = totals(&rows);
     if bytes <= 0.0 || records <= 0.0 {
         return Err(SimError::TraceInvalid {
             trace: file.to_owned(),
             why: "no bytes or no records written in the whole file: nothing to simulate".into(),
         });
     }
+    from_minutes(file, name, &rows)
+}
+
+/// Total bytes and records per second over `rows`: at most the row count × the per-row maxima,
+/// finite, no overflow.
+fn totals(rows: &[Rate]) -> (f64, f64) {
+    rows.iter().fold((0.0, 0.0), |(b, r), row| (b + row.bytes, r + row.records))
+}
+
+/// A trace from validated per-minute `rows` (each within [`MAX_BYTES_PER_SEC`] and
+/// [`MAX_RECORDS_PER_SEC`]), with the checks that need the whole series: the mean record size,
+/// then every minute within the simulated shards and a hot key within one shard. Problems name
+/// each row's `line`. A file and a CloudWatch history ([`crate::history`]) both come here.
+pub fn from_minutes(file: &str, name: String, rows: &[Rate]) -> Result<Trace, SimError> {
+    let (bytes, records) = totals(rows);
     if bytes < records {
         return Err(SimError::TraceInvalid {
             trace: file.to_owned(),
@@ -107,15 +145,16 @@ pub fn parse(file: &str, name: String, text: &str) -> Result<Trace, SimError> {
             ),
         });
     }
-    let lines: Vec<usize> = rows.iter().map(|r| r.line).collect();
+    let record_bytes = if records > 0.0 { bytes / records } else { IDLE_RECORD_BYTES };
     let trace = Trace::recorded(
         file,
         name,
         rows.iter().map(|r| r.bytes).collect(),
         rows.iter().map(|r| r.hot).collect(),
-        bytes / records,
+        record_bytes,
     );
-    for (m, line) in (0..trace.minutes()).zip(lines) {
+    let mut problems = Vec::new();
+    for (m, row) in (0..trace.minutes()).zip(rows) {
         let units = trace.peak_units_in_minute(m);
         let problem = if units > f64::from(MAX_SHARDS) {
             format!(
@@ -129,16 +168,16 @@ pub fn parse(file: &str, name: String, text: &str) -> Result<Trace, SimError> {
         } else {
             continue;
         };
-        problems.push(CsvProblem { line, message: problem });
+        problems.push(CsvProblem { line: row.line, message: problem });
         if problems.len() == MAX_PROBLEMS {
             break;
         }
     }
-    if problems.is_empty() { Ok(trace) } else { Err(fail(problems)) }
+    if problems.is_empty() { Ok(trace) } else { Err(SimError::Csv { file: file.to_owned(), problems }) }
 }
 
 /// The rows of `text`, every problem found pushed onto `problems` (at most [`MAX_PROBLEMS`]).
-fn parse_rows(text: &str, problems: &mut Vec<CsvProblem>) -> Vec<Row> {
+fn parse_rows(text: &str, problems: &mut Vec<CsvProblem>) -> Vec<Rate> {
     let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim()));
     let header = match lines.next() {
         Some((_, h)) if !h.trim_start_matches('\u{feff}').is_empty() => h.trim_start_matches('\u{feff}'),
@@ -188,7 +227,7 @@ fn parse_rows(text: &str, problems: &mut Vec<CsvProblem>) -> Vec<Row> {
         match parse_row(text, columns, expected) {
             Ok((minute, row)) => {
                 expected = minute + 1;
-                rows.push(Row { line, ..row });
+                rows.push(Rate { line, ..row });
             }
             Err((minute, message)) => {
                 // Resynchronise on the row's own minute, so one gap is one problem, not one per row.
@@ -204,7 +243,7 @@ fn parse_rows(text: &str, problems: &mut Vec<CsvProblem>) -> Vec<Row> {
 }
 
 /// One row's minute and rates, or its minute (if it had one) and what is wrong with it.
-fn parse_row(text: &str, columns: usize, expected: u64) -> Result<(u64, Row), (Option<u64>, String)> {
+fn parse_row(text: &str, columns: usize, expected: u64) -> Result<(u64, Rate), (Option<u64>, String)> {
     let fields: Vec<&str> = text.split(',').map(str::trim).collect();
     if fields.len() != columns {
         return Err((None, format!("expected {columns} fields, found {}", fields.len())));
@@ -224,20 +263,13 @@ fn parse_row(text: &str, columns: usize, expected: u64) -> Result<(u64, Row), (O
         let (name, value) = (COLUMNS[i], fields[i]);
         let bad = |why: String| (Some(minute), format!("`{name}` {why}, not `{value}`"));
         let v: f64 = value.parse().map_err(|_| bad("must be a number".into()))?;
-        if !v.is_finite() || v < 0.0 {
-            return Err(bad("must be finite and not negative".into()));
-        }
-        if v > max {
-            return Err(bad(format!("must be at most {max}{unit}")));
-        }
-        Ok(v)
+        out_of_bounds(v, max, unit).map_or(Ok(v), |why| Err(bad(why)))
     };
-    let max_shards = f64::from(MAX_SHARDS);
-    let bytes = bounded(1, max_shards * SHARD_BYTES_PER_SEC, " (the simulated maximum of shards)")?;
-    let records =
-        bounded(2, max_shards * planner::SHARD_RECORDS_PER_SEC, " (the simulated maximum of shards)")?;
+    let shards = " (the simulated maximum of shards)";
+    let bytes = bounded(1, MAX_BYTES_PER_SEC, shards)?;
+    let records = bounded(2, MAX_RECORDS_PER_SEC, shards)?;
     let hot = if columns == 4 { bounded(3, 1.0, "")? } else { 0.0 };
-    Ok((minute, Row { line: 0, bytes, records, hot }))
+    Ok((minute, Rate { line: 0, bytes, records, hot }))
 }
 
 #[cfg(test)]
@@ -267,7 +299,7 @@ mod tests {
         assert_eq!(t.hot_share(1), 0.0);
         assert_eq!(t.record_bytes(), 2048.0);
         assert!(t.event.is_none());
-        assert!(matches!(t.source, Source::Recorded { ref file } if file == "t.csv"));
+        assert!(matches!(t.source, Source::Recorded { ref file, initial_shards: None } if file == "t.csv"));
         // 1 MiB/s at the 60 % target.
         assert_eq!(t.initial_shards(), 2);
     }

@@ -95,9 +95,16 @@ impl Outcome {
     }
 }
 
-/// Runs `policy` over `trace`. Only the policy under test (ours) and the bound's path have
-/// invariants enforced; see [`crate::kinesis`].
+/// Runs `policy` over `trace`, this project's variants with the report's policy
+/// ([`crate::policies::ours::policy`]).
 pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
+    run_with(trace, policy, &crate::policies::ours::policy())
+}
+
+/// Runs `policy` over `trace`, this project's variants with `ours` (a stream's own policy, as
+/// `streams whatif` replays it). Only the policy under test (ours) and the bound's path have
+/// invariants enforced; see [`crate::kinesis`].
+pub fn run_with(trace: &Trace, policy: PolicyKind, ours: &planner::Policy) -> Result<Outcome, SimError> {
     let strict = matches!(
         policy,
         PolicyKind::Ours
@@ -107,7 +114,7 @@ pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
     )
     .then(|| policy.name().to_owned());
     let mut kinesis = Kinesis::new(trace.initial_shards(), (MIN_SHARDS, MAX_SHARDS), strict);
-    let mut controller = policy.controller(trace, &mut kinesis);
+    let mut controller = policy.controller(trace, &mut kinesis, ours);
     let rpb = trace.records_per_byte();
     let before = trace.minute_bytes(0) * 60.0;
     // Before the trace every consumer kept up: each shared one read every byte written.

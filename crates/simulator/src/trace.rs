@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::SimError;
 use crate::assumptions::{
-    GET_RECORDS_BATCH_RECORDS, GET_RECORDS_POLLS_PER_SEC, MAX_SHARDS, SHARD_GET_RECORDS_PER_SEC,
+    GET_RECORDS_BATCH_RECORDS, GET_RECORDS_POLLS_PER_SEC, MAX_SHARDS, MIN_SHARDS, SHARD_GET_RECORDS_PER_SEC,
     SHARD_READ_BYTES_PER_SEC,
 };
 
@@ -153,8 +153,9 @@ pub enum Source {
     /// A committed spec: per-second seeded jitter on top of the per-minute shape.
     Generated(TraceSpec),
     /// A user's file of per-minute rates. Demand is flat within each minute: the file is the
-    /// truth, and jitter would invent seconds it does not record.
-    Recorded { file: String },
+    /// truth, and jitter would invent seconds it does not record. `initial_shards`: the count the
+    /// stream had when the recording started, where it is known (`streams whatif` reads it).
+    Recorded { file: String, initial_shards: Option<u32> },
 }
 
 /// A trace, generated or recorded.
@@ -276,7 +277,7 @@ impl Trace {
     ) -> Trace {
         Trace {
             description: format!("recorded traffic from `{file}`, {} minutes", minute_bytes.len()),
-            source: Source::Recorded { file: file.to_owned() },
+            source: Source::Recorded { file: file.to_owned(), initial_shards: None },
             name,
             secs: minute_bytes.len() as i64 * 60,
             minute_bytes,
@@ -350,11 +351,20 @@ impl Trace {
     pub fn initial_shards(&self) -> u32 {
         let given = match &self.source {
             Source::Generated(spec) => spec.initial_shards,
-            Source::Recorded { .. } => None,
+            Source::Recorded { initial_shards, .. } => *initial_shards,
         };
         given.unwrap_or_else(|| {
             (self.units(self.minute_bytes(0)) / 0.6).ceil().clamp(1.0, f64::from(MAX_SHARDS)) as u32
         })
+    }
+
+    /// A recorded trace starting from the `shards` the stream really had (within the simulated
+    /// bounds), so every provisioned policy starts where the stream was.
+    pub fn with_initial_shards(mut self, shards: u32) -> Trace {
+        if let Source::Recorded { initial_shards, .. } = &mut self.source {
+            *initial_shards = Some(shards.clamp(MIN_SHARDS, MAX_SHARDS));
+        }
+        self
     }
 
     pub fn records_per_byte(&self) -> f64 {

@@ -18,6 +18,7 @@ mod plan_apply;
 mod render;
 mod status;
 mod validate;
+mod whatif;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -128,6 +129,20 @@ enum Command {
     /// between settings (minShards <= maxShards, ...) or duplicate names: run validate for those.
     #[command(after_help = EXIT_CODES)]
     Schema,
+
+    /// Replay each stream's own CloudWatch history with its policy: what this tool would have done,
+    /// what each capacity mode would have cost, and which mode to be in; changes nothing.
+    ///
+    /// For each stream of the file (or --stream), reads IncomingBytes, IncomingRecords and
+    /// WriteProvisionedThroughputExceeded over --days (per minute up to 15 days, per 5 minutes up
+    /// to 63), in as few batched GetMetricData calls as CloudWatch's limits allow, and replays them
+    /// through the simulator. Prints a table (shards this tool would have run, throttling,
+    /// shard-hours, the monthly bill with this tool, as today, on-demand and On-demand Advantage)
+    /// and per stream the mode advice and what to know about the data (gaps, a stream younger than
+    /// the window, writes already throttled). Writes whatif.md and one SVG per stream to --out.
+    /// JSON output: {"kind":"streams-whatif","version":1,"streams":[...],"skipped":[...],...}.
+    #[command(after_help = EXIT_CODES)]
+    Whatif(whatif::WhatifArgs),
 }
 
 fn main() -> ExitCode {
@@ -145,6 +160,7 @@ fn main() -> ExitCode {
         Command::Status => status::run(&cli.aws, cli.output),
         Command::Import(args) => import::run(args, &cli.aws, cli.output),
         Command::Schema => schema(&mut io::stdout().lock()),
+        Command::Whatif(args) => whatif::run(args, &cli.aws, cli.output),
     };
     match result {
         Ok(code) => code,

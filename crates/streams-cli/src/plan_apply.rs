@@ -289,7 +289,7 @@ fn read_saved_plan(file: &Path) -> Result<Option<PlanDocument>> {
     Ok(Some(doc))
 }
 
-fn load(file: &Path) -> Result<Config> {
+pub(crate) fn load(file: &Path) -> Result<Config> {
     match streamspec::load(file) {
         Ok(config) => Ok(config),
         Err(SpecError::Invalid(diagnostics)) => {

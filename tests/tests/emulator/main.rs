@@ -13,6 +13,7 @@ mod scale_down;
 mod scale_up;
 mod settings;
 mod smoke;
+mod whatif;
 
 use std::time::Duration;
 

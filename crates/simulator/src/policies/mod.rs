@@ -14,6 +14,8 @@ pub mod ours;
 pub mod scaling_utils;
 pub mod static_peak;
 
+use planner::Policy;
+
 use crate::SimError;
 use crate::cloudwatch::{Metrics, ShardMetrics};
 use crate::kinesis::Kinesis;
@@ -63,6 +65,9 @@ pub enum PolicyKind {
     /// Not a policy: this project's with its scale-downs turned off, what the readers target
     /// compares the iterator age with (`crate::report::readers_target`); not in [`PolicyKind::ALL`].
     OursWithoutScaleDown,
+    /// Not a policy: the trace's initial count kept, what a stream provisioned by hand costs
+    /// today (`streams whatif`); not in [`PolicyKind::ALL`].
+    Unchanged,
 }
 
 impl PolicyKind {
@@ -91,6 +96,7 @@ impl PolicyKind {
             PolicyKind::Oracle => "oracle",
             PolicyKind::BoundPath => "bound path",
             PolicyKind::OursWithoutScaleDown => "this project, scale-downs off",
+            PolicyKind::Unchanged => "current static count",
         }
     }
 
@@ -108,6 +114,7 @@ impl PolicyKind {
             PolicyKind::Oracle => "oracle",
             PolicyKind::BoundPath => "bound-path",
             PolicyKind::OursWithoutScaleDown => "ours-without-scale-down",
+            PolicyKind::Unchanged => "unchanged",
         }
     }
 
@@ -125,6 +132,7 @@ impl PolicyKind {
             PolicyKind::Oracle => oracle::PARAMETERS,
             PolicyKind::BoundPath => crate::bound::PARAMETERS,
             PolicyKind::OursWithoutScaleDown => ours::WITHOUT_SCALE_DOWN_PARAMETERS,
+            PolicyKind::Unchanged => static_peak::UNCHANGED_PARAMETERS,
         }
     }
 
@@ -142,17 +150,24 @@ impl PolicyKind {
     }
 
     /// Whether the policy starts from the trace's initial shard count (the autoscalers) or
-    /// sets its own capacity from the first second.
-    pub fn controller(self, trace: &Trace, kinesis: &mut Kinesis) -> Box<dyn Controller> {
+    /// sets its own capacity from the first second. This project's variants run `policy`, the
+    /// one the stream's `streams.yaml` entry gives (the report's: [`ours::policy`]), with
+    /// shard-level metrics as the kind says.
+    pub fn controller(self, trace: &Trace, kinesis: &mut Kinesis, policy: &Policy) -> Box<dyn Controller> {
+        let ours = |kinesis: &Kinesis, shard_level_metrics, scale_down| -> Box<dyn Controller> {
+            let policy = Policy { shard_level_metrics, ..policy.clone() };
+            Box::new(ours::Ours::new(kinesis.tiling(), policy, scale_down))
+        };
         match self {
-            PolicyKind::Ours => Box::new(ours::Ours::new(kinesis.tiling(), false, true)),
-            PolicyKind::OursShardMetrics => Box::new(ours::Ours::new(kinesis.tiling(), true, true)),
-            PolicyKind::OursWithoutScaleDown => Box::new(ours::Ours::new(kinesis.tiling(), false, false)),
+            PolicyKind::Ours => ours(kinesis, false, true),
+            PolicyKind::OursShardMetrics => ours(kinesis, true, true),
+            PolicyKind::OursWithoutScaleDown => ours(kinesis, false, false),
             PolicyKind::Baseline => Box::new(baseline::Baseline::new(kinesis.open())),
             PolicyKind::ScalingUtils => Box::new(scaling_utils::ScalingUtils::default()),
             PolicyKind::GoSample => Box::new(go_sample::GoSample::new(kinesis.open())),
             PolicyKind::OnDemand | PolicyKind::OnDemandAdvantage => Box::new(on_demand::OnDemand::new(trace)),
-            PolicyKind::StaticPeak => Box::new(static_peak::StaticPeak::new(trace, kinesis)),
+            PolicyKind::StaticPeak => Box::new(static_peak::Static::at_peak(trace, kinesis)),
+            PolicyKind::Unchanged => Box::new(static_peak::Static),
             PolicyKind::Oracle => Box::new(oracle::Oracle),
             PolicyKind::BoundPath => Box::new(crate::bound::BoundPath::new(trace)),
         }

@@ -57,7 +57,7 @@ the readers target compares this project's iterator age with";
 /// The stream's name in alarm names; nothing depends on it.
 const STREAM: &str = "simulated";
 
-/// The policy every run uses: the defaults, with the simulator's shard bounds.
+/// The policy the report runs: the defaults, with the simulator's shard bounds.
 pub fn policy() -> Policy {
     Policy { min_shards: MIN_SHARDS, max_shards: MAX_SHARDS, ..Policy::default() }
 }
@@ -83,10 +83,9 @@ pub struct Ours {
 }
 
 impl Ours {
-    /// The policy on a stream of `tiling`, with shard-level metrics on or off, and with its
-    /// scale-down sweep or (the readers target's counterfactual) without.
-    pub fn new(tiling: &Tiling, shard_level_metrics: bool, scale_down: bool) -> Ours {
-        let policy = Policy { shard_level_metrics, ..policy() };
+    /// `policy` on a stream of `tiling`, with its scale-down sweep or (the readers target's
+    /// counterfactual) without.
+    pub fn new(tiling: &Tiling, policy: Policy, scale_down: bool) -> Ours {
         let specs = specs(tiling, &policy);
         Ours {
             alarms: specs.iter().map(Alarm::from_spec).collect(),

@@ -8,8 +8,11 @@ use crate::trace::Trace;
 
 pub const PARAMETERS: &str = "the fewest evenly split shards that never throttle over the whole trace";
 
+pub const UNCHANGED_PARAMETERS: &str = "the stream's shards when the recording started, never changed";
+
+/// A count that never changes: the trace's peak ([`Static::at_peak`]) or its initial count.
 #[derive(Debug)]
-pub struct StaticPeak;
+pub struct Static;
 
 /// The fewest even shards that carry `units` with `hot` of it on one key: the hot key's shard
 /// carries `units·(hot + (1 − hot)/n) ≤ 1`.
@@ -27,15 +30,15 @@ pub fn static_count(trace: &Trace) -> u32 {
         .unwrap_or(1)
 }
 
-impl StaticPeak {
-    pub fn new(trace: &Trace, kinesis: &mut Kinesis) -> StaticPeak {
+impl Static {
+    pub fn at_peak(trace: &Trace, kinesis: &mut Kinesis) -> Static {
         let tiling = even_tiling(static_count(trace), kinesis.next_id());
         kinesis.reconfigure(tiling, 1.0);
-        StaticPeak
+        Static
     }
 }
 
-impl Controller for StaticPeak {
+impl Controller for Static {
     fn tick(&mut self, _now: i64, _env: &mut Env<'_>) -> Result<(), SimError> {
         Ok(())
     }

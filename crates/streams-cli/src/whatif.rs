@@ -1,0 +1,397 @@
+//! `streams whatif`: what this tool would have done on each stream of the file, from the stream's
+//! own CloudWatch history, and which capacity mode it should be in.
+//!
+//! The shell only: it reads the streams and their history (`reconciler::histories`, the
+//! batched read the sweep's arithmetic shares), and hands them to the simulator
+//! (`simulator::history` makes a trace of them, `simulator::whatif` replays it with the stream's
+//! own policy and advises the mode); then it writes the table, the JSON, one SVG per stream and
+//! `whatif.md`.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Duration, Utc};
+use planner::Policy;
+use reconciler::{Backoff, ErrorKind, ReadStatus, SeededJitter, StreamReader, StreamSnapshot, histories};
+use serde::Serialize;
+use simulator::history::{History, HistoryWindow, PRICE_PER_1000_METRICS, replayable};
+use simulator::whatif::{Mode, ModeAdvice, Run, WhatIf};
+
+use crate::Output;
+use crate::aws::AwsArgs;
+
+/// Series read per stream: `IncomingBytes`, `IncomingRecords`, `WriteProvisionedThroughputExceeded`.
+const METRICS_PER_STREAM: u32 = 3;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct WhatifArgs {
+    /// The streams.yaml whose streams, with their policies, are replayed.
+    #[arg(default_value = "streams.yaml")]
+    file: PathBuf,
+    /// Only this stream of the file (repeatable).
+    #[arg(long = "stream", value_name = "NAME")]
+    streams: Vec<String>,
+    /// Days of history: up to 15 are read per minute, up to 63 per 5 minutes (what CloudWatch keeps).
+    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=63))]
+    days: u32,
+    /// Directory for whatif.md and one SVG per stream (created if missing).
+    #[arg(long, default_value = "whatif")]
+    out: PathBuf,
+}
+
+/// One stream's figures, as the table, the page and the JSON show them.
+#[derive(Debug, Serialize)]
+struct StreamReport {
+    stream: String,
+    region: String,
+    mode: Mode,
+    shards: u32,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    period_secs: u32,
+    hours: f64,
+    younger_than_window: bool,
+    gaps: usize,
+    implausible_datapoints: usize,
+    complete: bool,
+    rejected_records: u64,
+    demand_is_lower_bound: bool,
+    get_metric_data_calls: u32,
+    metrics_requested: u32,
+    read_cost: f64,
+    with_tool: Run,
+    current: Run,
+    on_demand: Run,
+    on_demand_advantage: Run,
+    advantage_commitment_monthly: f64,
+    advice: ModeAdvice,
+    notes: Vec<String>,
+    plot: String,
+}
+
+/// A stream of the file that could not be replayed, and why.
+#[derive(Debug, Serialize)]
+struct Skipped {
+    stream: String,
+    region: String,
+    reason: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Document<'a> {
+    kind: &'static str,
+    version: u32,
+    days: u32,
+    streams: &'a [StreamReport],
+    skipped: &'a [Skipped],
+    get_metric_data_calls: u32,
+    read_cost: f64,
+    page: String,
+}
+
+/// A stream to replay: its spec's name, region and policy, and what Kinesis says of it.
+struct Candidate {
+    name: String,
+    region: String,
+    policy: Policy,
+    snapshot: StreamSnapshot,
+    shards: u32,
+    window: HistoryWindow,
+}
+
+pub(crate) fn run(args: &WhatifArgs, aws: &AwsArgs, output: Output) -> Result<ExitCode> {
+    let config = crate::plan_apply::load(&args.file)?;
+    for name in &args.streams {
+        if config.stream(name).is_none() {
+            bail!("--stream {name}: no such stream in {}", args.file.display());
+        }
+    }
+    let specs: Vec<_> = config
+        .streams
+        .iter()
+        .filter(|s| args.streams.is_empty() || args.streams.iter().any(|n| n == s.name.as_str()))
+        .collect();
+    if specs.is_empty() {
+        bail!("{} names no stream", args.file.display());
+    }
+    let now = Utc::now();
+    let runtime = tokio::runtime::Runtime::new()?;
+    let regions = runtime.block_on(aws.clients(specs.iter().map(|s| s.region.clone())))?;
+    let (mut reports, mut skipped, mut calls) = (Vec::new(), Vec::new(), 0u32);
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    for (region, clients) in &regions.clients {
+        let mut candidates = Vec::new();
+        for spec in specs.iter().filter(|s| regions.of(s.region.as_deref()) == *region) {
+            let name = spec.name.as_str().to_owned();
+            let skip = |reason: String| Skipped { stream: name.clone(), region: region.clone(), reason };
+            let snapshot = match runtime.block_on(clients.streams().describe(&name)) {
+                Ok(s) => s,
+                Err(e) if e.kind == ErrorKind::NotFound => {
+                    skipped.push(skip("does not exist: no history to replay".into()));
+                    continue;
+                }
+                Err(e) => return Err(e).with_context(|| format!("cannot describe {name}")),
+            };
+            let Some(shards) = snapshot.tiling().map(|t| t.len()) else {
+                skipped.push(skip(format!("is {:?}: its shards cannot be listed", snapshot.status)));
+                continue;
+            };
+            let Some(window) = HistoryWindow::new(now, args.days, snapshot.created) else {
+                skipped
+                    .push(skip(format!("created {}: not one whole period of history yet", snapshot.created)));
+                continue;
+            };
+            candidates.push(Candidate {
+                name,
+                region: region.clone(),
+                policy: spec.policy.clone(),
+                snapshot,
+                shards,
+                window,
+            });
+        }
+        let Some(first) = candidates.first() else { continue };
+        let period = first.window.period_secs;
+        let names: Vec<String> = candidates.iter().map(|c| c.name.clone()).collect();
+        let many = names.len() > 1;
+        let (read, region_calls) = runtime.block_on(histories(
+            &clients.cloudwatch(),
+            &names,
+            period,
+            now - Duration::days(i64::from(args.days))..now,
+            &Backoff::default(),
+            &mut SeededJitter::from_entropy(),
+            |done, of| {
+                if many {
+                    eprintln!("{region}: read the history of {done} of {of} streams");
+                }
+            },
+        ))?;
+        calls += region_calls;
+        for (c, h) in candidates.into_iter().zip(read) {
+            let history = History {
+                stream: c.name.clone(),
+                bytes: c.window.align(&h.bytes),
+                records: c.window.align(&h.records),
+                throttled: c.window.align(&h.throttled),
+                window: c.window,
+                shards: c.shards,
+            };
+            match report(&c, &history, h.status, h.calls, &args.out, args.days) {
+                Ok(r) => reports.push(r),
+                Err(e) => {
+                    skipped.push(Skipped { stream: c.name, region: c.region, reason: format!("{e:#}") })
+                }
+            }
+        }
+    }
+    let read_cost = reports.iter().map(|r| r.read_cost).sum();
+    let page = args.out.join("whatif.md");
+    std::fs::write(&page, markdown(&reports, &skipped, args.days))
+        .with_context(|| format!("cannot write {}", page.display()))?;
+    let mut out = std::io::stdout().lock();
+    match output {
+        Output::Json => {
+            let doc = Document {
+                kind: "streams-whatif",
+                version: 1,
+                days: args.days,
+                streams: &reports,
+                skipped: &skipped,
+                get_metric_data_calls: calls,
+                read_cost,
+                page: page.display().to_string(),
+            };
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        }
+        Output::Text => {
+            write!(out, "{}", table(&reports))?;
+            for r in &reports {
+                writeln!(out, "\n{}: {}", r.stream, r.advice.reason)?;
+                for note in &r.notes {
+                    writeln!(out, "  note: {note}")?;
+                }
+            }
+            for s in &skipped {
+                writeln!(out, "\n{}: not replayed: {}", s.stream, s.reason)?;
+            }
+            writeln!(
+                out,
+                "\n{calls} GetMetricData call(s), {} metrics requested: ${read_cost:.5}. Pictures and the summary: {}",
+                reports.iter().map(|r| r.metrics_requested).sum::<u32>(),
+                page.display()
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One stream replayed, its plot written to `out`.
+fn report(
+    c: &Candidate,
+    history: &History,
+    status: ReadStatus,
+    calls: u32,
+    out: &Path,
+    days: u32,
+) -> Result<StreamReport> {
+    let r = replayable(history)?;
+    let mode = if c.snapshot.on_demand { Mode::OnDemand } else { Mode::Provisioned };
+    let w = WhatIf::run(&r, &c.policy, mode)?;
+    let plot = format!("{}.svg", c.name);
+    let title = format!("{}: {:.1} h of history replayed", c.name, history.window.hours());
+    simulator::plot::trace_svg(&out.join(&plot), &title, &[w.with_tool.clone(), w.today().clone()])?;
+    let window = &history.window;
+    let mut notes = Vec::new();
+    if window.younger_than_window {
+        notes.push(format!(
+            "created {}: {:.1} h of history, not the {days} day(s) asked",
+            c.snapshot.created.format("%Y-%m-%d %H:%M UTC"),
+            window.hours()
+        ));
+    }
+    if r.gaps > 0 {
+        notes.push(format!(
+            "{} of {} {}-second periods have no datapoint: replayed as no writes (CloudWatch stores nothing for a period without writes)",
+            r.gaps,
+            window.periods(),
+            window.period_secs
+        ));
+    }
+    if r.implausible > 0 {
+        notes.push(format!(
+            "{} datapoint(s) no stream could have produced (not a number, negative, or beyond 256 shards) were left out",
+            r.implausible
+        ));
+    }
+    if !status.is_complete() {
+        notes.push("CloudWatch did not answer every series Complete: the history may lack datapoints".into());
+    }
+    if r.rejected_records > 0 {
+        notes.push(format!(
+            "its writers had {} records rejected (WriteProvisionedThroughputExceeded) in the window: the replay sees \
+             only the accepted writes plus these rejected counts, so the demand is a lower bound",
+            r.rejected_records
+        ));
+    }
+    if mode == Mode::OnDemand {
+        notes.push("on-demand today: `current` is its on-demand bill, and the advice weighs provisioned with this tool against it".into());
+    }
+    notes.push(format!(
+        "On-demand Advantage is an account-level commitment: at least 25 MiB/s of ingest across the account, ${:.2} a month whatever this stream writes",
+        w.advantage_commitment_monthly
+    ));
+    let [(_, with_tool), (_, current), (_, on_demand), (_, on_demand_advantage)] = w.runs();
+    Ok(StreamReport {
+        stream: c.name.clone(),
+        region: c.region.clone(),
+        mode,
+        shards: c.shards,
+        start: window.start,
+        end: window.end,
+        period_secs: window.period_secs,
+        hours: window.hours(),
+        younger_than_window: window.younger_than_window,
+        gaps: r.gaps,
+        implausible_datapoints: r.implausible,
+        complete: status.is_complete(),
+        rejected_records: r.rejected_records,
+        demand_is_lower_bound: r.rejected_records > 0,
+        get_metric_data_calls: calls,
+        metrics_requested: METRICS_PER_STREAM,
+        read_cost: f64::from(METRICS_PER_STREAM) * PRICE_PER_1000_METRICS / 1000.0,
+        with_tool,
+        current,
+        on_demand,
+        on_demand_advantage,
+        advantage_commitment_monthly: w.advantage_commitment_monthly,
+        advice: w.advice,
+        notes,
+        plot,
+    })
+}
+
+/// A stream's row of the summary, cell by cell: the table and the page lay out the same figures.
+fn cells(r: &StreamReport) -> [String; 10] {
+    let run = &r.with_tool;
+    [
+        r.stream.clone(),
+        r.shards.to_string(),
+        format!("{}/{:.1}", run.max_shards, run.mean_shards),
+        format!("{:.3}%", run.throttled_pct),
+        format!("{:.1}", run.shard_hours),
+        format!("{:.2}", run.monthly_cost),
+        format!("{:.2}", r.current.monthly_cost),
+        format!("{:.2}", r.on_demand.monthly_cost),
+        format!("{:.2}", r.on_demand_advantage.monthly_cost),
+        format!("{} ({:+.2}/mo)", r.advice.action(), r.advice.monthly_difference),
+    ]
+}
+
+const HEADERS: [&str; 10] = [
+    "STREAM",
+    "SHARDS",
+    "TOOL max/mean",
+    "THROTTLED",
+    "SHARD-H",
+    "$/MO TOOL",
+    "$/MO NOW",
+    "$/MO OD",
+    "$/MO ODA",
+    "ADVICE",
+];
+
+/// The summary table, monthly bills in US$ (730 h), columns as wide as their widest cell.
+fn table(reports: &[StreamReport]) -> String {
+    let rows: Vec<[String; 10]> =
+        std::iter::once(HEADERS.map(String::from)).chain(reports.iter().map(cells)).collect();
+    let widths: Vec<usize> = (0..10).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
+    let mut s = String::new();
+    for row in &rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (cell, w))| match c {
+                0 | 9 => format!("{cell:<w$}"),
+                _ => format!("{cell:>w$}"),
+            })
+            .collect();
+        let _ = writeln!(s, "{}", line.join("  ").trim_end());
+    }
+    s
+}
+
+/// `whatif.md`: the table, then each stream's advice, notes and picture.
+fn markdown(reports: &[StreamReport], skipped: &[Skipped], days: u32) -> String {
+    let mut s = format!(
+        "# What `streams whatif` would have done\n\nEach stream's last {days} day(s) of CloudWatch history replayed \
+         through the simulator with its own policy from the file. Bills are per month (730 h), us-east-1 prices \
+         (NOW: as the stream is today; OD: on-demand; ODA: On-demand Advantage).\n\n| {} |\n|{}\n",
+        HEADERS.join(" | "),
+        "---|".repeat(HEADERS.len())
+    );
+    for r in reports {
+        let mut row = cells(r);
+        row[0] = format!("[{}](#{})", r.stream, r.stream.to_lowercase());
+        let _ = writeln!(s, "| {} |", row.join(" | "));
+    }
+    for r in reports {
+        let _ = write!(s, "\n## {}\n\n{}\n\n", r.stream, r.advice.reason);
+        for note in &r.notes {
+            let _ = writeln!(s, "* {note}");
+        }
+        let _ = write!(
+            s,
+            "* read in {} GetMetricData call(s), {} metrics, ${:.5}\n\n![{}]({})\n",
+            r.get_metric_data_calls, r.metrics_requested, r.read_cost, r.stream, r.plot
+        );
+    }
+    for k in skipped {
+        let _ = write!(s, "\n## {}\n\nNot replayed: {}\n", k.stream, k.reason);
+    }
+    s
+}
