@@ -11,6 +11,7 @@ mod alarm_specs;
 mod capacity;
 mod config_plan;
 mod error;
+mod forecast;
 mod hashkey;
 mod load;
 mod policy;
@@ -42,13 +43,18 @@ pub use config_plan::{
     UnlistedStream, plan_sync,
 };
 pub use error::PlannerError;
+pub use forecast::{
+    AGREEMENT, ExpectedPeak, Forecast, MAX_CHANCE, MIN_DAILY_CYCLES, MIN_WEEKLY_CYCLES, PreScale,
+    PreScaleInput, SURGE_FACTOR, Season, forecast, next_peak, plan_pre_scale,
+};
 pub use hashkey::{HashKey, HashRange};
 pub use load::{
     AlarmEvidence, LoadSeries, LoadSnapshot, LoadSource, PRODUCER_ATTEMPTS, ShardLoad, THROTTLE_RETRY_FACTOR,
     Throttling, Window, align_down, estimate_rate, max_plausible_sum,
 };
 pub use policy::{
-    DEFAULT_MAX_ITERATOR_AGE_SECS, MAX_SHARDS_PER_STREAM, Policy, ScaleDown, ScaleUp, Windows, bounds,
+    DEFAULT_MAX_ITERATOR_AGE_SECS, MAX_SHARDS_PER_STREAM, Policy, Predictive, ScaleDown, ScaleUp, Windows,
+    bounds,
 };
 pub use reads::{ReadHistory, ReadSummary, SharedReads};
 pub use scale_down::{

@@ -78,6 +78,19 @@ pub mod bounds {
     /// 365 days in seconds: Kinesis's longest retention.
     pub const MAX_ITERATOR_AGE_SECS: u32 = 365 * 86_400;
 
+    /// A predictive look-back: three days (the fewest a daily rhythm shows in) to four weeks. The
+    /// forecast reads 5-minute datapoints, which CloudWatch keeps 63 days; four weeks of them per
+    /// stream (8,064 a series) keep an hourly read to a dozen series a `GetMetricData` call.
+    pub fn is_predictive_lookback(days: u32) -> bool {
+        (3..=28).contains(&days)
+    }
+
+    /// A predictive lead: 5 minutes (the metrics' resolution) to 2 hours (beyond it the capacity
+    /// stands idle longer than most peaks last).
+    pub fn is_predictive_lead(minutes: u32) -> bool {
+        (5..=120).contains(&minutes)
+    }
+
     /// Shares compared in any one unit (ratios or percentages): scaling up must leave the load
     /// below the alarm threshold.
     pub fn target_below_threshold(target: f64, threshold: f64) -> bool {
@@ -141,6 +154,26 @@ pub struct ScaleUp {
     /// often throttles on the 5 `GetRecords` calls a second per shard, which more shards do not
     /// lift, so the alarm only helps where reads are bound by bytes; the stream's owner knows.
     pub read_throttle_alarm: bool,
+    /// Scale up ahead of a recurring peak the stream's own history forecasts
+    /// ([`plan_pre_scale`](crate::plan_pre_scale)). Off by default: it costs an hourly read of
+    /// weeks of metrics, and only a stream with a rhythm gains from it.
+    pub predictive: Option<Predictive>,
+}
+
+/// How a predictive stream forecasts (`scaleUp.predictive` in `streams.yaml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Predictive {
+    /// Days of history the forecast reads.
+    pub lookback_days: u32,
+    /// How long before the expected peak the capacity must be in place: a resize of a large step
+    /// takes minutes, and the forecast's time is only as exact as the history's rhythm.
+    pub lead_minutes: u32,
+}
+
+impl Default for Predictive {
+    fn default() -> Self {
+        Predictive { lookback_days: 14, lead_minutes: 15 }
+    }
 }
 
 /// When and how far to scale down.
@@ -229,6 +262,15 @@ impl Policy {
             }
             Windows::Compressed => {}
         }
+        if let Some(p) = up.predictive {
+            field(
+                is_predictive_lookback(p.lookback_days),
+                "predict lookback",
+                p.lookback_days,
+                "3 to 28 days",
+            )?;
+            field(is_predictive_lead(p.lead_minutes), "predict lead", p.lead_minutes, "5 to 120 minutes")?;
+        }
         if let Some(age) = down.max_iterator_age_secs {
             field(is_max_iterator_age(age), "maxage", age, "whole seconds from 1 to 31536000 (365 days)")?;
         }
@@ -281,6 +323,7 @@ impl Default for ScaleUp {
             throttle_alarm: true,
             throttle_bypasses_cooldown: true,
             read_throttle_alarm: false,
+            predictive: None,
         }
     }
 }

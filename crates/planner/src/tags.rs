@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DEFAULT_MAX_ITERATOR_AGE_SECS, PlannerError, Policy, Ratio, ScaleDown, ScaleUp, Windows};
+use crate::{
+    DEFAULT_MAX_ITERATOR_AGE_SECS, PlannerError, Policy, Predictive, Ratio, ScaleDown, ScaleUp, Windows,
+};
 
 /// Every tag key this tool writes starts with this.
 pub const TAG_PREFIX: &str = "kinesis-autoscaler/";
@@ -92,16 +94,20 @@ impl std::fmt::Display for OwnerId {
 }
 
 /// `v1 min=2 max=32 up=75 target=60 period=60 evals=1 cooldown=300 throttle=on bypass=on down=50
-/// downperiod=300 lookback=86400 shards=off paused=off maxage=600 readthrottle=off` (about 170
-/// characters, under 220 with every field at its widest; the limit is 256). `maxage=off` turns the
-/// iterator-age guard off.
+/// downperiod=300 lookback=86400 shards=off paused=off maxage=600 readthrottle=off predict=off` (about
+/// 180 characters, under 230 with every field at its widest; the limit is 256). `maxage=off` turns
+/// the iterator-age guard off; `predict=14/15` is a predictive look-back of 14 days and a lead of 15
+/// minutes.
 pub fn encode_policy(p: &Policy) -> String {
     let on = |b: bool| if b { "on" } else { "off" };
     let (up, down) = (&p.scale_up, &p.scale_down);
     let max_age = down.max_iterator_age_secs.map_or_else(|| "off".to_owned(), |secs| secs.to_string());
+    let predict =
+        up.predictive.map_or_else(|| "off".to_owned(), |p| format!("{}/{}", p.lookback_days, p.lead_minutes));
     format!(
         "v1 min={} max={} up={} target={} period={} evals={} cooldown={} throttle={} bypass={} down={} \
-         downperiod={} lookback={} shards={} paused={} maxage={max_age} readthrottle={}",
+         downperiod={} lookback={} shards={} paused={} maxage={max_age} readthrottle={} \
+         predict={predict}",
         p.min_shards,
         p.max_shards,
         up.threshold.written_percent(),
@@ -124,7 +130,7 @@ pub fn encode_policy(p: &Policy) -> String {
 /// `streams.yaml` enforces ([`Policy::validate`]), so a tag edited by hand or by anyone allowed
 /// `AddTagsToStream` is reported rather than half-applied. The exceptions are the fields added
 /// later, which tags written before them on live streams lack: `shards=`, `paused=` and
-/// `readthrottle=` mean `off`, and `maxage=` the default bound
+/// `readthrottle=` and `predict=` mean `off`, and `maxage=` the default bound
 /// ([`DEFAULT_MAX_ITERATOR_AGE_SECS`]), as a stream declared without it today gets.
 pub fn decode_policy(text: &str) -> Result<Policy, PlannerError> {
     decode_policy_with(text, Windows::File)
@@ -158,6 +164,16 @@ pub fn decode_policy_with(text: &str, windows: Windows) -> Result<Policy, Planne
         Some("off") => None,
         Some(_) => Some(num("maxage")?),
     };
+    let predictive = match fields.get("predict").copied() {
+        None | Some("off") => None,
+        Some(v) => {
+            let (days, lead) =
+                v.split_once('/').ok_or_else(|| bad("predict= is neither off nor DAYS/MINUTES"))?;
+            let whole =
+                |w: &str| w.parse::<u32>().map_err(|_| bad("predict= is neither off nor DAYS/MINUTES"));
+            Some(Predictive { lookback_days: whole(days)?, lead_minutes: whole(lead)? })
+        }
+    };
     let policy = Policy {
         min_shards: num("min")?,
         max_shards: num("max")?,
@@ -170,6 +186,7 @@ pub fn decode_policy_with(text: &str, windows: Windows) -> Result<Policy, Planne
             throttle_alarm: flag("throttle")?,
             throttle_bypasses_cooldown: flag("bypass")?,
             read_throttle_alarm: added_later("readthrottle")?,
+            predictive,
         },
         scale_down: ScaleDown {
             threshold: pct("down")?,

@@ -414,7 +414,7 @@ fn the_iterator_age_guard_and_the_read_alarm_round_trip_through_the_tag() {
         policy.scale_down.max_iterator_age_secs = age;
         policy.scale_up.read_throttle_alarm = read_alarm;
         let tag = encode_policy(&policy);
-        assert!(tag.ends_with(words), "{tag}");
+        assert!(tag.contains(words), "{tag}");
         assert_eq!(decode_policy(&tag), Ok(policy));
     }
     for (bad, why) in [("maxage=0", "maxage=0 is not"), ("maxage=soon", "maxage= is not a whole number")] {

@@ -292,6 +292,7 @@ impl Effective {
             throttle_alarm: self.up_throttle_alarm?.value,
             throttle_bypasses_cooldown: self.up_throttle_bypasses_cooldown?.value,
             read_throttle_alarm: self.up_read_throttle_alarm?.value,
+            predictive: None,
         };
         let down = ScaleDown {
             threshold: Ratio::from_percent(self.down_threshold?.value)?,
