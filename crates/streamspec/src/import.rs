@@ -129,6 +129,14 @@ fn policy_settings(out: &mut String, p: &Policy) {
     if up.read_throttle_alarm != du.read_throttle_alarm {
         lines.push(format!("readThrottleAlarm: {}", up.read_throttle_alarm));
     }
+    if up.predictive != du.predictive {
+        lines.push(match up.predictive {
+            Some(p) => {
+                format!("predictive: {{lookbackDays: {}, leadMinutes: {}}}", p.lookback_days, p.lead_minutes)
+            }
+            None => format!("predictive: {}", crate::layer::GUARD_OFF),
+        });
+    }
     section(out, "scaleUp", &lines);
     let (down, dd) = (&p.scale_down, &d.scale_down);
     let mut lines = Vec::new();
@@ -232,6 +240,7 @@ mod tests {
         policy.scale_up.threshold = planner::Ratio::from_percent(62.5).expect("valid");
         policy.scale_up.cooldown_secs = 600;
         policy.scale_down.lookback_secs = 6 * 3600;
+        policy.scale_up.predictive = Some(planner::Predictive { lookback_days: 21, lead_minutes: 30 });
         let mut stream = live("orders", 12);
         stream.policy = Some(policy.clone());
         stream.unprotected = true;

@@ -5,7 +5,7 @@
 //! for what the user did not write, and skip cross-checks that would only echo an error already
 //! reported; keeping the position lets those cross-checks point at the right line.
 
-use planner::bounds;
+use planner::{Predictive, bounds};
 use saphyr::MarkedYaml;
 
 use crate::Location;
@@ -33,7 +33,10 @@ pub(crate) const SCALE_UP: &[&str] = &[
     "throttleAlarm",
     "throttleBypassesCooldown",
     "readThrottleAlarm",
+    "predictive",
 ];
+/// The keys of `scaleUp.predictive` when it is a mapping.
+pub(crate) const PREDICTIVE: &[&str] = &["lookbackDays", "leadMinutes"];
 pub(crate) const SCALE_DOWN: &[&str] =
     &["thresholdPercent", "periodMinutes", "lookbackHours", "maxIteratorAgeSeconds"];
 
@@ -102,6 +105,8 @@ pub(crate) struct ScaleUpLayer {
     pub throttle_alarm: Field<bool>,
     pub throttle_bypasses_cooldown: Field<bool>,
     pub read_throttle_alarm: Field<bool>,
+    /// `None`: prediction is off.
+    pub predictive: Field<Option<Predictive>>,
 }
 
 impl ScaleUpLayer {
@@ -117,6 +122,7 @@ impl ScaleUpLayer {
             throttle_alarm: Field::Invalid,
             throttle_bypasses_cooldown: Field::Invalid,
             read_throttle_alarm: Field::Invalid,
+            predictive: Field::Invalid,
         }
     }
 }
@@ -287,6 +293,9 @@ impl Layer {
                     up.read_throttle_alarm =
                         Field::from_option(report.boolean("scaleUp.readThrottleAlarm", value), here);
                 }
+                "predictive" => {
+                    up.predictive = Field::from_option(read_predictive(report, owner, value), here)
+                }
                 _ => unreachable!("mapping() only returns allowed keys"),
             }
         }
@@ -353,6 +362,49 @@ impl Layer {
             }
         }
     }
+}
+
+/// `scaleUp.predictive`: `on` (the default look-back and lead), `off`, or a mapping of either or
+/// both. `Some(None)` is off; `None`, reported.
+fn read_predictive(report: &mut Reporter, owner: &Owner, node: &MarkedYaml) -> Option<Option<Predictive>> {
+    const PATH: &str = "scaleUp.predictive";
+    const ALLOWED: &str = "on, off, or a mapping of lookbackDays and leadMinutes";
+    match (crate::reader::as_str(node), &node.data) {
+        (Some(GUARD_OFF), _) => return Some(None),
+        (Some("on"), _) => return Some(Some(Predictive::default())),
+        (None, saphyr::YamlData::Value(saphyr::Scalar::Boolean(on))) => {
+            return Some(on.then(Predictive::default));
+        }
+        (None, saphyr::YamlData::Mapping(_)) => {}
+        _ => {
+            report.at(at(node), format!("{PATH}: expected {ALLOWED}, found {}", describe(node)));
+            return None;
+        }
+    }
+    let entries = report.mapping(PATH, node, &owner.nested(PATH), PREDICTIVE, &|_: &str| None)?;
+    let mut predictive = Predictive::default();
+    let mut clean = true;
+    for entry in entries {
+        let value = entry.value;
+        match entry.key {
+            "lookbackDays" => {
+                let days = report.whole(&format!("{PATH}.lookbackDays"), value, "3 to 28 days", |n| {
+                    in_units(n, 1, bounds::is_predictive_lookback)
+                });
+                clean &= days.is_some();
+                predictive.lookback_days = days.unwrap_or(predictive.lookback_days);
+            }
+            "leadMinutes" => {
+                let minutes = report.whole(&format!("{PATH}.leadMinutes"), value, "5 to 120 minutes", |n| {
+                    in_units(n, 1, bounds::is_predictive_lead)
+                });
+                clean &= minutes.is_some();
+                predictive.lead_minutes = minutes.unwrap_or(predictive.lead_minutes);
+            }
+            _ => unreachable!("mapping() only returns allowed keys"),
+        }
+    }
+    clean.then_some(Some(predictive))
 }
 
 /// The tags of one layer, each checked against the Kinesis tag rules; the count is checked after

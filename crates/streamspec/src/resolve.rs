@@ -71,6 +71,7 @@ pub(crate) struct Effective {
     up_throttle_alarm: Option<Value<bool>>,
     up_throttle_bypasses_cooldown: Option<Value<bool>>,
     up_read_throttle_alarm: Option<Value<bool>>,
+    up_predictive: Option<Value<Option<planner::Predictive>>>,
     down_threshold: Option<Value<f64>>,
     down_period_minutes: Option<Value<u32>>,
     down_lookback_hours: Option<Value<u32>>,
@@ -157,6 +158,7 @@ impl Effective {
                 &parent_up.read_throttle_alarm,
                 builtin.scale_up.read_throttle_alarm,
             ),
+            up_predictive: pick(&up.predictive, &parent_up.predictive, builtin.scale_up.predictive),
             down_threshold: pick(
                 &down.threshold_percent,
                 &parent_down.threshold_percent,
@@ -292,7 +294,7 @@ impl Effective {
             throttle_alarm: self.up_throttle_alarm?.value,
             throttle_bypasses_cooldown: self.up_throttle_bypasses_cooldown?.value,
             read_throttle_alarm: self.up_read_throttle_alarm?.value,
-            predictive: None,
+            predictive: self.up_predictive?.value,
         };
         let down = ScaleDown {
             threshold: Ratio::from_percent(self.down_threshold?.value)?,

@@ -21,7 +21,7 @@
 //! plain decimal and `%` in (0, 100]. A bare number in (0, 1] is refused by both as a probable
 //! fraction (`0.8` meant as 80 %), so the editor flags it while it is typed.
 
-use planner::{MAX_SHARDS_PER_STREAM, Policy, TAG_PREFIX, bounds};
+use planner::{MAX_SHARDS_PER_STREAM, Policy, Predictive, TAG_PREFIX, bounds};
 use serde_json::{Map, Value, json};
 
 use crate::layer::{MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS, SCALE_DOWN, SCALE_UP, SETTINGS};
@@ -237,6 +237,34 @@ fn scale_up(key: &str) -> Option<Value> {
              from the shared readers' demand as well as the writers'.",
             up.read_throttle_alarm,
         ),
+        "predictive" => json!({
+            "description": "Scale up ahead of a recurring peak the stream's own history forecasts (daily and \
+                weekly rhythms), checked every hour. on (14 days, 15 minutes), off, or a mapping.",
+            "anyOf": [
+                {"const": "on"},
+                {"const": crate::layer::GUARD_OFF},
+                {"type": "boolean"},
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                        "lookbackDays": whole(
+                            "Days of 5-minute history the forecast reads (3..=28).",
+                            3,
+                            28,
+                            Some(Predictive::default().lookback_days),
+                        ),
+                        "leadMinutes": whole(
+                            "How long before the expected peak the capacity is in place (5..=120).",
+                            5,
+                            120,
+                            Some(Predictive::default().lead_minutes),
+                        ),
+                    },
+                },
+            ],
+            "default": crate::layer::GUARD_OFF,
+        }),
         _ => return None,
     })
 }

@@ -179,6 +179,30 @@ fn the_iterator_age_guard_and_the_read_alarm_merge_from_defaults_and_the_guard_t
 }
 
 #[test]
+fn predictive_merges_from_defaults_as_one_value_and_turns_on_or_off() {
+    let config = load("config/valid/predictive.yaml");
+    let predictive: Vec<(&str, Option<(u32, u32)>)> = config
+        .streams
+        .iter()
+        .map(|s| (s.name.as_str(), s.policy.scale_up.predictive.map(|p| (p.lookback_days, p.lead_minutes))))
+        .collect();
+    assert_eq!(
+        predictive,
+        [
+            ("nightly-batch", Some((21, 20))),
+            ("morning-ramp", Some((14, 30))),
+            ("weekly-report", Some((14, 15))),
+            ("random-bursts", None),
+        ]
+    );
+    assert_eq!(
+        load("config/valid/minimal.yaml").streams[0].policy.scale_up.predictive,
+        None,
+        "off unless written"
+    );
+}
+
+#[test]
 fn a_file_without_settings_gets_the_planner_defaults() {
     let config = load("config/valid/minimal.yaml");
     let stream = &config.streams[0];
