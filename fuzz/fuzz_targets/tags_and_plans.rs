@@ -1,8 +1,8 @@
 //! Stream tags are written by anyone allowed `AddTagsToStream`. Input: the policy tag, the
 //! last-scaled tag and the update-calls tag on three lines, then bytes for the shard count and
 //! raw `f64` loads (NaN, infinities and extremes included). Decoding must never panic, and any
-//! policy and state that decode must plan a scale-up and a scale-down on a small tiling without
-//! panicking, within `maxShards`, and summarise the sweep's window without unbounded allocation.
+//! policy and state that decode must plan a scale-up, a scale-down and a pre-scale (the forecast
+//! over a hostile history) on a small tiling without panicking, within `maxShards`, and summarise the sweep's window without unbounded allocation.
 #![no_main]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -85,5 +85,23 @@ fuzz_target!(|data: &[u8]| {
         reads: &reads,
     });
     assert!(down.target_shards >= policy.min_shards.min(shards), "{down:?}");
+
+    // Four days of 5-minute history built from the rest of the loads, repeating: a hostile rhythm.
+    let loads: Vec<Rate> = (0..16).map(|_| Rate { bytes_per_sec: next(), records_per_sec: next() }).collect();
+    let start = now() - Duration::days(4);
+    let points = (0..4 * 288).map(|i| (start + Duration::minutes(5 * i), loads[(i as usize * 7) % loads.len()]));
+    let history = LoadSeries { period_secs: 300, points: points.collect() };
+    let pre = plan_pre_scale(PreScaleInput {
+        tiling: &tiling,
+        history: &history,
+        policy: &policy,
+        now: now(),
+        every: Duration::hours(1),
+        update_calls_last_24h: state.update_calls_last_24h(now()),
+    });
+    if let PreScale::Plan { plan, .. } = &pre {
+        assert!(plan.target_shards <= policy.max_shards.max(shards), "{plan:?}");
+    }
+    let _ = next_peak(&history, now(), Duration::minutes(15), Duration::days(28), Duration::days(1));
     let _ = Utilisation::of(&series, &window, shards);
 });
