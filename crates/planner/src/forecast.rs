@@ -13,7 +13,9 @@
 //! **at least two cycles in three reached** (`AGREEMENT`): a robust high quantile, so one odd day
 //! never moves it, and a sentence anyone can check: "in 13 of the last 14 days the load between
 //! 02:00 and 03:15 reached 9.8 MiB/s". Bytes and records are taken apart (each its own level),
-//! since either limit throttles. Where both seasons forecast, the higher level wins.
+//! since either limit throttles. Where both seasons forecast, the higher level wins. A cycle
+//! *agrees* when its peak came `NEAR` the level (four fifths of it): recurring peaks vary by a few
+//! per cent, and a Monday 5 % quieter is the same rhythm.
 //!
 //! # When it says *no forecast*
 //!
@@ -23,13 +25,13 @@
 //!   load (the median period of the look-back, periods without writes counting zero). Noise
 //!   around a steady load and growth (on a ramp the agreed level is an older, lower day) fail it.
 //! * **Chance explains it:** count how many of *all* windows of the same length in the look-back,
-//!   at any time of day, reach the level. If that share is `b`, the chance that `k` of `n` cycles
-//!   reach it by accident is the binomial tail `P(X >= k | n, b)`; it must be under `MAX_CHANCE`
+//!   at any time of day, come near the level. If that share is `b`, the chance that `k` of `n`
+//!   cycles agree by accident is the binomial tail `P(X >= k | n, b)`; it must be under `MAX_CHANCE`
 //!   (one in 100,000). A peak that comes at a different time each day (shuffled history, random
 //!   bursts) reaches the level in many windows, so its agreement is no evidence; a batch at 02:00
 //!   reaches it only around 02:00.
 //! * **The week disagrees:** a daily forecast is dropped where two or more weekly cycles exist
-//!   and fewer than two in three of them reached its level: a weekday rhythm, seen on a Saturday.
+//!   and fewer than two in three of them came near its level: a weekday rhythm, seen on a Saturday.
 //!
 //! A forecast is not yet an action: [`plan_pre_scale`] acts only when the forecast needs more
 //! shards than are open, through the scale-up planner ([`plan_scale_up`]) like any alarm, and
@@ -43,6 +45,12 @@ use crate::{LoadSeries, LoadSnapshot, Policy, Rate, ScaleUpInput, ScaleUpPlan, T
 /// The share of cycles that must reach a level for it to be forecast: two in three (a weekday
 /// rhythm is five days in seven).
 pub const AGREEMENT: f64 = 2.0 / 3.0;
+
+/// How near the level a cycle must come to agree with it, and a window to count as reaching it:
+/// four fifths. Recurring peaks vary (a batch's size, a Monday's traffic); a surge 5 % under the
+/// level is the same surge, and an exact level made a weekly rhythm with three Mondays agree in
+/// two of them only.
+pub const NEAR: f64 = 0.8;
 
 /// How far the agreed level must rise above the typical load to count as a recurring peak.
 pub const SURGE_FACTOR: f64 = 1.5;
@@ -101,9 +109,9 @@ pub struct ExpectedPeak {
     pub season: Season,
     /// The level at least [`AGREEMENT`] of the cycles reached (bytes and records each).
     pub rate: Rate,
-    /// When the earliest agreeing cycle reached it, carried forward to the window.
+    /// When the earliest agreeing cycle came [`NEAR`] it, carried forward to the window.
     pub at: DateTime<Utc>,
-    /// Cycles that reached the level, and cycles read.
+    /// Cycles that came [`NEAR`] the level, and cycles read.
     pub agreeing: usize,
     pub cycles: usize,
     /// The chance that as many cycles reach the level by accident ([`MAX_CHANCE`]).
@@ -273,8 +281,10 @@ impl Grid {
             }
             let level = agreed_level(cycles);
             let level_load = level.utilisation(1);
-            let agreeing: Vec<&Cycle> = cycles.iter().filter(|c| c.load >= level_load).collect();
-            let reached = window_peaks.len() - window_peaks.partition_point(|p| *p < level_load);
+            // A cycle agrees when it came near the level: a surge 5 % lower is the same surge.
+            let near = level_load * NEAR;
+            let agreeing: Vec<&Cycle> = cycles.iter().filter(|c| c.load >= near).collect();
+            let reached = window_peaks.len() - window_peaks.partition_point(|p| *p < near);
             let base = reached as f64 / window_peaks.len().max(1) as f64;
             let p = coincidence(cycles.len(), agreeing.len(), base);
             let r = level_load / typical.max(f64::MIN_POSITIVE);
@@ -282,13 +292,13 @@ impl Grid {
             chance = chance.min(p);
             let weekly_disagrees = season == Season::Daily
                 && weekly.len() >= MIN_WEEKLY_CYCLES
-                && (weekly.iter().filter(|c| c.load >= level_load).count() as f64)
+                && (weekly.iter().filter(|c| c.load >= near).count() as f64)
                     < AGREEMENT * weekly.len() as f64;
             let recurring = level_load > 0.0 && r >= SURGE_FACTOR && p <= MAX_CHANCE && !weekly_disagrees;
             if !recurring || found.as_ref().is_some_and(|f| f.rate.utilisation(1) >= level_load) {
                 continue;
             }
-            let at = agreeing.iter().filter_map(|c| self.first_reaching(c, level_load)).min().unwrap_or(from);
+            let at = agreeing.iter().filter_map(|c| self.first_reaching(c, near)).min().unwrap_or(from);
             found = Some(ExpectedPeak {
                 season,
                 rate: level,

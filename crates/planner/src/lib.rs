@@ -44,7 +44,7 @@ pub use config_plan::{
 };
 pub use error::PlannerError;
 pub use forecast::{
-    AGREEMENT, ExpectedPeak, Forecast, MAX_CHANCE, MIN_DAILY_CYCLES, MIN_WEEKLY_CYCLES, PreScale,
+    AGREEMENT, ExpectedPeak, Forecast, MAX_CHANCE, MIN_DAILY_CYCLES, MIN_WEEKLY_CYCLES, NEAR, PreScale,
     PreScaleInput, SURGE_FACTOR, Season, forecast, next_peak, plan_pre_scale,
 };
 pub use hashkey::{HashKey, HashRange};

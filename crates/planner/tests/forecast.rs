@@ -102,6 +102,26 @@ fn a_weekday_morning_ramp_is_forecast_weekly_on_a_monday_and_not_on_a_saturday()
 }
 
 #[test]
+fn a_weekly_surge_whose_mondays_vary_by_a_few_percent_is_forecast_from_three_weeks() {
+    // Mondays 09:00 to 11:00 at 8x, 7.6x and 8.2x the base; 21 days of history.
+    let surge = |t: DateTime<Utc>| {
+        let height = [8.0, 7.6, 8.2][(t.day0() / 7 % 3) as usize];
+        if t.weekday() == Weekday::Mon && (9..11).contains(&t.hour()) { height * MIB } else { MIB }
+    };
+    let monday = day(21) + Duration::hours(8);
+    let f = forecast(
+        &history(monday, 21, surge),
+        monday,
+        monday,
+        monday + Duration::minutes(75),
+        Duration::days(21),
+    );
+    let peak = f.peak().unwrap_or_else(|| panic!("no peak: {}", f.explain()));
+    assert_eq!((peak.season, peak.agreeing, peak.cycles), (Season::Weekly, 3, 3), "{}", peak.explain());
+    assert_eq!(peak.at, monday + Duration::hours(1));
+}
+
+#[test]
 fn steady_noise_gives_no_forecast() {
     let now = day(14) + Duration::hours(1);
     let noisy = |t: DateTime<Utc>| MIB * (1.0 + 0.3 * ((t.timestamp() / 300 * 7919 % 97) as f64 / 97.0));
