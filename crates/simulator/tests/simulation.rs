@@ -332,3 +332,39 @@ fn a_weekly_surge_with_three_weeks_of_history_fails_the_chance_test() {
         other => panic!("{}", other.explain()),
     }
 }
+
+/// A recording of `days` days at 1 MiB/s of 2 KiB records, 10 MiB/s from 02:00 to 02:30 each day.
+fn daily_batch_csv(days: u32) -> String {
+    let mut csv = String::from("minute,bytes_per_s,records_per_s\n");
+    for m in 0..days * 1440 {
+        let bytes = if (120..150).contains(&(m % 1440)) { 10_485_760.0 } else { 1_048_576.0 };
+        csv.push_str(&format!("{m},{bytes},{}\n", bytes / 2048.0));
+    }
+    csv
+}
+
+#[test]
+fn a_recording_runs_the_predictive_row_with_its_first_days_as_history() {
+    // A week of a nightly batch, the first six days the stream's history before adoption (five
+    // agreeing nights are the fewest the chance test accepts for a batch whose 75-minute window
+    // is 7 % of all windows: 0.07^4 = 2.4e-5 is over MAX_CHANCE): the predictive row's 01:00 pass
+    // forecasts the seventh night's batch from them and splits before it; the reactive row
+    // meets it at 2 shards.
+    let t = recorded::parse("batch.csv", "batch".into(), &daily_batch_csv(7)).unwrap();
+    let t = t.with_history_days(6).unwrap();
+    assert_eq!((t.minutes(), t.history_bytes().len()), (1440, 6 * 1440));
+    let r = run_all(std::slice::from_ref(&t)).unwrap().pop().unwrap();
+    let (reactive, predictive) = (r.of(PolicyKind::Ours), r.of(PolicyKind::OursPredictive));
+    assert!(reactive.throttled_records > 0.0);
+    assert_eq!(predictive.throttled_records, 0.0);
+    assert!(open_at(predictive, 119) > open_at(reactive, 119));
+    // With no history split off it learns from the replay's own earlier part: the first night
+    // throttles like the reactive row's, and the capacity then stays (no 24 h is cold).
+    let whole = recorded::parse("batch.csv", "batch".into(), &daily_batch_csv(2)).unwrap();
+    let p = run(&whole, PolicyKind::OursPredictive).unwrap();
+    assert_eq!(
+        p.throttled_records.to_bits(),
+        run(&whole, PolicyKind::Ours).unwrap().throttled_records.to_bits()
+    );
+    assert!(whole.with_history_days(2).is_err(), "no minute left to simulate");
+}
