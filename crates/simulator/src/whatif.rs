@@ -319,10 +319,9 @@ mod tests {
         assert_eq!((a.mode, a.switch), (Mode::OnDemand, false));
     }
 
-    #[test]
-    fn the_replay_runs_the_streams_own_policy_from_its_own_shards() {
+    /// Two hours of a stream on 2 shards writing `mib_per_sec` of 1 KiB records, every minute.
+    fn two_hours(mib_per_sec: f64) -> crate::history::Replayable {
         use crate::history::{History, HistoryWindow, replayable};
-        use planner::Ratio;
         let start: chrono::DateTime<chrono::Utc> = "2026-11-01T00:00:00Z".parse().unwrap();
         let window = HistoryWindow {
             start,
@@ -330,16 +329,22 @@ mod tests {
             period_secs: 60,
             younger_than_window: false,
         };
-        // 1.5 MiB/s of 1 KiB records on 2 shards: 75 %, under the default 80 % threshold.
         let history = History {
             stream: "s".into(),
-            bytes: vec![Some(60.0 * 1.5 * 1_048_576.0); 120],
-            records: vec![Some(60.0 * 1.5 * 1024.0); 120],
+            bytes: vec![Some(60.0 * mib_per_sec * 1_048_576.0); 120],
+            records: vec![Some(60.0 * mib_per_sec * 1024.0); 120],
             throttled: vec![None; 120],
             window,
             shards: 2,
         };
-        let r = replayable(&history).unwrap();
+        replayable(&history).unwrap()
+    }
+
+    #[test]
+    fn the_replay_runs_the_streams_own_policy_from_its_own_shards() {
+        use planner::Ratio;
+        // 1.5 MiB/s of 1 KiB records on 2 shards: 75 %, under the default 80 % threshold.
+        let r = two_hours(1.5);
         let default = WhatIf::run(&r, &crate::policies::ours::policy(), Mode::Provisioned).unwrap();
         let [(_, tool), (_, current), ..] = default.runs();
         assert_eq!((tool.max_shards, current.max_shards, current.mean_shards), (2, 2, 2.0));
@@ -355,23 +360,7 @@ mod tests {
 
     #[test]
     fn a_predictive_policy_is_replayed_with_prediction_on_and_off() {
-        use crate::history::{History, HistoryWindow, replayable};
-        let start: chrono::DateTime<chrono::Utc> = "2026-11-01T00:00:00Z".parse().unwrap();
-        let window = HistoryWindow {
-            start,
-            end: start + chrono::Duration::hours(2),
-            period_secs: 60,
-            younger_than_window: false,
-        };
-        let history = History {
-            stream: "s".into(),
-            bytes: vec![Some(60.0 * 1_048_576.0); 120],
-            records: vec![Some(60.0 * 1024.0); 120],
-            throttled: vec![None; 120],
-            window,
-            shards: 2,
-        };
-        let r = replayable(&history).unwrap();
+        let r = two_hours(1.0);
         let reactive = WhatIf::run(&r, &crate::policies::ours::policy(), Mode::Provisioned).unwrap();
         assert!(reactive.with_tool_predictive.is_none() && reactive.predictive_run().is_none());
         let mut policy = crate::policies::ours::policy();
