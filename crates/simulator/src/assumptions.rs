@@ -48,6 +48,24 @@ pub const SCALE_DOWN_EVERY_SECS: i64 = 36 * 3600;
 /// stream has been running at that level for a while, so look-back windows are full from t = 0.
 pub const HISTORY_MINUTES: i64 = 2 * 24 * 60;
 
+/// A trace with `history_days` (the recurring ones, for the predictive policy's look-back) was
+/// adopted by this tool after weeks of running **on-demand**: CloudWatch holds those weeks of
+/// `IncomingBytes` / `IncomingRecords`, and they show the whole demand, since on-demand keeps the
+/// capacity of its peak of the last 30 days and a recurring peak is never a new one. At adoption
+/// the stream becomes provisioned at the trace's initial count (the fewest carrying its first
+/// minute at the 60 % target). The history is the same shape, seeded wander included, at minute
+/// resolution (no per-second jitter: a minute's `Sum` averages it away). A recording's history is
+/// its own first days (`simulate --trace FILE.csv --history-days N`), read the same way.
+pub const HISTORY_BEFORE_ADOPTION: &str =
+    "weeks on-demand before adoption: the metrics show the whole demand";
+
+/// The predictive row's forecast settings (`scaleUp.predictive`): 21 days of look-back, the
+/// fewest that give a weekly surge the three weekly cycles the forecast's chance test needs, and
+/// the default 15-minute lead. The pre-scaling pass runs every hour, on the hour, as the scale-up
+/// Lambda's schedule does.
+pub const PREDICTIVE: planner::Predictive = planner::Predictive { lookback_days: 21, lead_minutes: 15 };
+pub const PRE_SCALE_EVERY_SECS: i64 = 3600;
+
 /// On-demand mode's minimum write capacity (4 MiB/s, 4,000 records/s) and how long it takes to
 /// adapt to a new peak beyond twice the previous one (AWS: "may throttle ... for about 15
 /// minutes").

@@ -69,6 +69,11 @@ impl Metrics {
         Metrics { history, points: vec![before; history as usize] }
     }
 
+    /// `points` precede minute 0, oldest first.
+    pub fn with_history(points: Vec<Point>) -> Metrics {
+        Metrics { history: points.len() as i64, points }
+    }
+
     /// A series whose first minute is `m` (a shard opened in it), with no history before.
     pub fn from_minute(m: i64) -> Metrics {
         Metrics { history: -m, points: Vec::new() }

@@ -28,6 +28,12 @@ struct Cli {
     /// the end. A recording has no shape that says when demand changed; without it, none is.
     #[arg(long, requires = "trace", value_name = "M")]
     event_minute: Option<u32>,
+    /// With --trace: the file's first N days are the stream's CloudWatch history before this
+    /// tool adopts it, read by the predictive row's forecast but not simulated or measured (the
+    /// event minute counts from the file's start). Without it the predictive row learns from the
+    /// replay's own earlier part as it goes.
+    #[arg(long, requires = "trace", value_name = "N")]
+    history_days: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,7 +63,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match (cli.command, cli.trace) {
         (Some(Command::Report { out, short }), _) => report_all(&out, short),
-        (None, Some(file)) => replay(&file, &cli.out, cli.event_minute),
+        (None, Some(file)) => replay(&file, &cli.out, cli.event_minute, cli.history_days),
         (None, None) => anyhow::bail!("give --trace FILE.csv or a subcommand (see --help)"),
     }
 }
@@ -88,11 +94,19 @@ fn report_all(out: &Path, short: bool) -> anyhow::Result<()> {
 }
 
 /// `--trace FILE.csv`: one recorded trace, every policy, no targets.
-fn replay(file: &Path, out: &Path, event_minute: Option<u32>) -> anyhow::Result<()> {
+fn replay(
+    file: &Path,
+    out: &Path,
+    event_minute: Option<u32>,
+    history_days: Option<u32>,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut trace = recorded::read(file)?;
     if let Some(m) = event_minute {
         trace = trace.with_event_at_minute(m)?;
+    }
+    if let Some(days) = history_days {
+        trace = trace.with_history_days(days)?;
     }
     let mut results = report::run_all(std::slice::from_ref(&trace))?;
     let result = results.pop().context("one trace gives one result")?;
@@ -101,6 +115,9 @@ fn replay(file: &Path, out: &Path, event_minute: Option<u32>) -> anyhow::Result<
     let mut command = format!("simulate --trace {} --out {}", file.display(), out.display());
     if let Some(m) = event_minute {
         command.push_str(&format!(" --event-minute {m}"));
+    }
+    if let Some(days) = history_days {
+        command.push_str(&format!(" --history-days {days}"));
     }
     let path = write(out, &report::recorded_markdown(&result, &command))?;
     println!("{}", report::summary_table(std::slice::from_ref(&result)));

@@ -108,6 +108,7 @@ pub fn run_with(trace: &Trace, policy: PolicyKind, ours: &planner::Policy) -> Re
     let strict = matches!(
         policy,
         PolicyKind::Ours
+            | PolicyKind::OursPredictive
             | PolicyKind::OursShardMetrics
             | PolicyKind::OursWithoutScaleDown
             | PolicyKind::BoundPath
@@ -116,13 +117,22 @@ pub fn run_with(trace: &Trace, policy: PolicyKind, ours: &planner::Policy) -> Re
     let mut kinesis = Kinesis::new(trace.initial_shards(), (MIN_SHARDS, MAX_SHARDS), strict);
     let mut controller = policy.controller(trace, &mut kinesis, ours);
     let rpb = trace.records_per_byte();
-    let before = trace.minute_bytes(0) * 60.0;
     // Before the trace every consumer kept up: each shared one read every byte written.
     let shared = trace.consumers().iter().filter(|c| !c.enhanced_fan_out).count() as f64;
-    let before =
-        Point { bytes: before, records: before * rpb, read_bytes: before * shared, ..Point::default() };
+    let point = |bytes_per_sec: f64| {
+        let bytes = bytes_per_sec * 60.0;
+        Point { bytes, records: bytes * rpb, read_bytes: bytes * shared, ..Point::default() }
+    };
+    let before = point(trace.minute_bytes(0));
     let mut readers = Readers::new(trace.consumers(), trace.secs);
-    let mut metrics = Metrics::new(HISTORY_MINUTES, before);
+    // The trace's own history (its minutes before adoption, every write accepted: the
+    // assumption of `HISTORY_BEFORE_ADOPTION`), after the first minute's level up to
+    // `HISTORY_MINUTES` in all.
+    let recorded = trace.history_bytes();
+    let flat = usize::try_from(HISTORY_MINUTES).unwrap_or(0).saturating_sub(recorded.len());
+    let first = recorded.first().map_or(before, |b| point(*b));
+    let history = std::iter::repeat_n(first, flat).chain(recorded.iter().map(|b| point(*b))).collect();
+    let mut metrics = Metrics::with_history(history);
     let per_shard = policy.shard_level_metrics();
     let mut shard_metrics = if per_shard {
         let shares = kinesis.shares(trace.hot_key, trace.hot_share(0));

@@ -45,6 +45,11 @@ pub struct TraceSpec {
     /// Who reads the stream (none by default).
     #[serde(default)]
     pub consumers: Vec<Consumer>,
+    /// Days of the same shape before minute 0 that exist only as CloudWatch history: the stream
+    /// ran before this tool adopted it ([`crate::assumptions::HISTORY_BEFORE_ADOPTION`]). What a
+    /// predictive policy's look-back reads; not simulated, not billed, not measured.
+    #[serde(default)]
+    pub history_days: f64,
 }
 
 /// One application reading every record of the stream once.
@@ -137,6 +142,34 @@ pub enum Shape {
         factor: f64,
         ramp_hours: f64,
     },
+    /// `factor`× every day from `at_hour` (UTC) for `minutes`: a nightly batch.
+    Daily {
+        at_hour: f64,
+        minutes: f64,
+        factor: f64,
+    },
+    /// Monday to Friday only: from `at_hour`, a linear ramp to `factor`× over `ramp_minutes`,
+    /// held for `hold_hours`, then back down over `ramp_minutes`.
+    WeekdayRamp {
+        at_hour: f64,
+        ramp_minutes: f64,
+        hold_hours: f64,
+        factor: f64,
+    },
+    /// `factor`× once a week, on `weekday` (0 = Monday) from `at_hour` for `minutes`.
+    Weekly {
+        weekday: u32,
+        at_hour: f64,
+        minutes: f64,
+        factor: f64,
+    },
+    /// `factor`× for `minutes` once a day at a time of day drawn from `seed` for each day: bursts
+    /// with no rhythm, where a forecast must stay silent.
+    Bursts {
+        seed: u64,
+        minutes: f64,
+        factor: f64,
+    },
 }
 
 /// When demand changes suddenly: time-to-capacity is measured from `at`, over `[at, until)`.
@@ -167,6 +200,9 @@ pub struct Trace {
     pub secs: i64,
     /// Demand per minute in bytes per second (before any per-second jitter).
     minute_bytes: Vec<f64>,
+    /// Demand per minute before minute 0, oldest first: the stream's history before this tool
+    /// adopted it, as CloudWatch kept it (empty: none beyond the flat `HISTORY_MINUTES`).
+    history_bytes: Vec<f64>,
     /// Share of demand on the hot key per minute (0 when there is none).
     minute_hot: Vec<f64>,
     /// Every record is this big (bytes): the spec's size, or a recording's mean.
@@ -188,6 +224,10 @@ pub const TRACE_FILES: &[(&str, &str)] = &[
     ("holiday.json", include_str!("../traces/holiday.json")),
     ("read-heavy.json", include_str!("../traces/read-heavy.json")),
     ("readers-behind.json", include_str!("../traces/readers-behind.json")),
+    ("daily-batch.json", include_str!("../traces/daily-batch.json")),
+    ("weekday-ramp.json", include_str!("../traces/weekday-ramp.json")),
+    ("weekly-surge.json", include_str!("../traces/weekly-surge.json")),
+    ("aperiodic-bursts.json", include_str!("../traces/aperiodic-bursts.json")),
 ];
 
 /// Every committed trace, generated.
@@ -228,17 +268,26 @@ impl Trace {
         if let Some(why) = consumers_problem(&spec.consumers, spec.record_bytes) {
             return Err(bad(why));
         }
+        if !(0.0..=28.0).contains(&spec.history_days) {
+            return Err(bad(format!("history_days must be in [0, 28], not {}", spec.history_days)));
+        }
         let minutes = (spec.days * 1440.0).round() as usize;
-        let (mut level, mut hot) = (Vec::with_capacity(minutes), Vec::with_capacity(minutes));
+        let before = (spec.history_days * 1440.0).round() as usize;
+        let (mut level, mut hot) = (Vec::with_capacity(before + minutes), Vec::with_capacity(minutes));
         let mut wander = 1.0;
-        for m in 0..minutes {
+        // The history's minutes first (negative hours), then the trace's: one wander throughout.
+        for i in 0..before + minutes {
+            let m = i as i64 - before as i64;
             let h = m as f64 / 60.0;
             let (l, k) = spec.shape.at(h, spec.days * 24.0);
             // Slow wander: a bounded random walk, ±5 %, seeded.
-            wander = (wander + (unit(spec.seed ^ 0xA5A5, m as u64) - 0.5) * 0.01).clamp(0.95, 1.05);
+            wander = (wander + (unit(spec.seed ^ 0xA5A5, i as u64) - 0.5) * 0.01).clamp(0.95, 1.05);
             level.push(l * wander * spec.base_mib_per_sec * SHARD_BYTES_PER_SEC);
-            hot.push(k);
+            if m >= 0 {
+                hot.push(k);
+            }
         }
+        let level_now = level.split_off(before);
         let event = spec.shape.event(minutes as i64 * 60);
         let key_position = match spec.shape {
             Shape::HotKey { key_position, .. } => key_position,
@@ -248,7 +297,8 @@ impl Trace {
             name: spec.name.clone(),
             description: spec.description.clone(),
             secs: minutes as i64 * 60,
-            minute_bytes: level,
+            minute_bytes: level_now,
+            history_bytes: level,
             minute_hot: hot,
             record_bytes: spec.record_bytes,
             hot_key: HashKey((key_position.clamp(0.0, 1.0) * u128::MAX as f64) as u128),
@@ -281,6 +331,7 @@ impl Trace {
             name,
             secs: minute_bytes.len() as i64 * 60,
             minute_bytes,
+            history_bytes: Vec::new(),
             minute_hot,
             record_bytes,
             hot_key: HashKey(u128::MAX / 2),
@@ -301,6 +352,35 @@ impl Trace {
         }
         self.event = Some(Event { at: i64::from(m) * 60, until: self.secs });
         Ok(self)
+    }
+
+    /// The same trace with its first `days` as history only ([`Trace::history_bytes`]): what a
+    /// recording's earlier part gives a predictive policy to learn from (`--history-days`).
+    pub fn with_history_days(mut self, days: u32) -> Result<Trace, SimError> {
+        let m = i64::from(days) * 1440;
+        let minutes = self.minutes();
+        if m >= minutes {
+            return Err(SimError::TraceInvalid {
+                trace: self.name,
+                why: format!("{days} day(s) of history leave none of its {minutes} minutes to simulate"),
+            });
+        }
+        let m = m as usize;
+        let rest = self.minute_bytes.split_off(m);
+        self.history_bytes.append(&mut self.minute_bytes);
+        self.minute_bytes = rest;
+        self.minute_hot.drain(..m);
+        self.secs -= m as i64 * 60;
+        self.event = self.event.and_then(|e| {
+            let shift = m as i64 * 60;
+            (e.at >= shift).then(|| Event { at: e.at - shift, until: e.until - shift })
+        });
+        Ok(self)
+    }
+
+    /// Demand per minute in bytes per second before minute 0, oldest first.
+    pub fn history_bytes(&self) -> &[f64] {
+        &self.history_bytes
     }
 
     pub fn name(&self) -> &str {
@@ -414,6 +494,14 @@ fn consumers_problem(consumers: &[Consumer], record_bytes: f64) -> Option<String
     })
 }
 
+/// The day of the week of the trace's day `day` (0 = Monday): minute 0 is
+/// [`crate::assumptions::at`]`(0)`, a Monday.
+fn weekday(day: f64) -> u32 {
+    use chrono::Datelike;
+    let first = crate::assumptions::at(0).weekday().num_days_from_monday();
+    (i64::from(first) + day as i64).rem_euclid(7) as u32
+}
+
 impl Shape {
     /// (level, hot share) at hour `h` of a trace `total_hours` long.
     fn at(&self, h: f64, total_hours: f64) -> (f64, f64) {
@@ -439,6 +527,34 @@ impl Shape {
                 let up = ((h - start) / ramp_hours).clamp(0.0, 1.0);
                 let down = ((end - h) / ramp_hours).clamp(0.0, 1.0);
                 (diurnal(amplitude, peak_hour) * (1.0 + (factor - 1.0) * up.min(down)), 0.0)
+            }
+            Shape::Daily { at_hour, minutes, factor } => {
+                let into = ((h - at_hour).rem_euclid(24.0)) * 60.0;
+                (if into < minutes { factor } else { 1.0 }, 0.0)
+            }
+            Shape::WeekdayRamp { at_hour, ramp_minutes, hold_hours, factor } => {
+                let day = (h / 24.0).floor();
+                let into = (h - day * 24.0 - at_hour) * 60.0;
+                let hold = hold_hours * 60.0;
+                let up = (into / ramp_minutes).clamp(0.0, 1.0);
+                let down = ((ramp_minutes + hold + ramp_minutes - into) / ramp_minutes).clamp(0.0, 1.0);
+                let weekday = weekday(day) < 5;
+                (if weekday { 1.0 + (factor - 1.0) * up.min(down) } else { 1.0 }, 0.0)
+            }
+            Shape::Weekly { weekday: on, at_hour, minutes, factor } => {
+                let day = (h / 24.0).floor();
+                let into = (h - day * 24.0 - at_hour) * 60.0;
+                let surge = weekday(day) == on && (0.0..minutes).contains(&into);
+                (if surge { factor } else { 1.0 }, 0.0)
+            }
+            Shape::Bursts { seed, minutes, factor } => {
+                // The day's burst, or yesterday's running past midnight.
+                let day = (h / 24.0).floor();
+                let burst = [day, day - 1.0].iter().any(|d| {
+                    let start = d * 24.0 + unit(seed, *d as i64 as u64) * 24.0;
+                    (0.0..minutes).contains(&((h - start) * 60.0))
+                });
+                (if burst { factor } else { 1.0 }, 0.0)
             }
         }
     }

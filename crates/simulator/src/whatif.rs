@@ -162,7 +162,11 @@ pub struct WhatIf {
     /// The stream's mode today: its current bill is the unchanged count's, or on-demand's.
     pub current: Mode,
     pub hours: f64,
+    /// This tool with the stream's policy, prediction off.
     pub with_tool: Outcome,
+    /// This tool with the stream's policy as it is, prediction on: only where the policy sets
+    /// `scaleUp.predictive`. The forecast learns from the replay's own earlier part as it goes.
+    pub with_tool_predictive: Option<Outcome>,
     pub unchanged: Outcome,
     pub on_demand: Outcome,
     pub advantage: Outcome,
@@ -173,8 +177,9 @@ pub struct WhatIf {
 
 impl WhatIf {
     /// `replayable` under this tool with `policy` (its shard bounds held within the simulated
-    /// [`MAX_SHARDS`]), its shards unchanged, on-demand and On-demand Advantage; `current` is the
-    /// stream's mode today.
+    /// [`MAX_SHARDS`]), prediction off and, where the policy sets it, on; its shards unchanged,
+    /// on-demand and On-demand Advantage; `current` is the stream's mode today. The advice weighs
+    /// the policy as it is ([`WhatIf::configured`]).
     pub fn run(replayable: &Replayable, policy: &Policy, current: Mode) -> Result<WhatIf, SimError> {
         let policy = Policy {
             min_shards: policy.min_shards.min(MAX_SHARDS),
@@ -185,14 +190,17 @@ impl WhatIf {
         let ours = if policy.shard_level_metrics { PolicyKind::OursShardMetrics } else { PolicyKind::Ours };
         let run = |kind| run_with(trace, kind, &policy);
         let (with_tool, unchanged) = (run(ours)?, run(PolicyKind::Unchanged)?);
+        let with_tool_predictive =
+            policy.scale_up.predictive.map(|_| run(PolicyKind::OursPredictive)).transpose()?;
+        let configured = configured(&with_tool, &with_tool_predictive);
         let (on_demand, advantage) = (run(PolicyKind::OnDemand)?, run(PolicyKind::OnDemandAdvantage)?);
         let hours = trace.secs as f64 / 3600.0;
         let monthly = |o: &Outcome| o.cost * HOURS_PER_MONTH / hours.max(1e-9);
         let advice = advise_mode(&ModeFigures {
             current,
-            provisioned_with_tool: monthly(&with_tool),
+            provisioned_with_tool: monthly(configured),
             on_demand: monthly(&on_demand),
-            tool_throttled_pct: with_tool.throttled_pct(),
+            tool_throttled_pct: configured.throttled_pct(),
         });
         Ok(WhatIf {
             current,
@@ -200,10 +208,16 @@ impl WhatIf {
             advice,
             advantage_commitment_monthly: advantage_commitment(HOURS_PER_MONTH),
             with_tool,
+            with_tool_predictive,
             unchanged,
             on_demand,
             advantage,
         })
+    }
+
+    /// This tool's replay of the stream's policy as it is: with prediction where it sets it.
+    pub fn configured(&self) -> &Outcome {
+        configured(&self.with_tool, &self.with_tool_predictive)
     }
 
     /// The replay of the stream as it is today: its shards unchanged, or on-demand.
@@ -224,6 +238,16 @@ impl WhatIf {
             ("on_demand_advantage", Run::of(&self.advantage, self.hours)),
         ]
     }
+
+    /// The replay with prediction on, where the policy sets it.
+    pub fn predictive_run(&self) -> Option<Run> {
+        self.with_tool_predictive.as_ref().map(|o| Run::of(o, self.hours))
+    }
+}
+
+/// The replay of the policy as it is: the predictive one where there is one.
+fn configured<'a>(with_tool: &'a Outcome, predictive: &'a Option<Outcome>) -> &'a Outcome {
+    predictive.as_ref().unwrap_or(with_tool)
 }
 
 #[cfg(test)]
@@ -295,10 +319,9 @@ mod tests {
         assert_eq!((a.mode, a.switch), (Mode::OnDemand, false));
     }
 
-    #[test]
-    fn the_replay_runs_the_streams_own_policy_from_its_own_shards() {
+    /// Two hours of a stream on 2 shards writing `mib_per_sec` of 1 KiB records, every minute.
+    fn two_hours(mib_per_sec: f64) -> crate::history::Replayable {
         use crate::history::{History, HistoryWindow, replayable};
-        use planner::Ratio;
         let start: chrono::DateTime<chrono::Utc> = "2026-11-01T00:00:00Z".parse().unwrap();
         let window = HistoryWindow {
             start,
@@ -306,16 +329,22 @@ mod tests {
             period_secs: 60,
             younger_than_window: false,
         };
-        // 1.5 MiB/s of 1 KiB records on 2 shards: 75 %, under the default 80 % threshold.
         let history = History {
             stream: "s".into(),
-            bytes: vec![Some(60.0 * 1.5 * 1_048_576.0); 120],
-            records: vec![Some(60.0 * 1.5 * 1024.0); 120],
+            bytes: vec![Some(60.0 * mib_per_sec * 1_048_576.0); 120],
+            records: vec![Some(60.0 * mib_per_sec * 1024.0); 120],
             throttled: vec![None; 120],
             window,
             shards: 2,
         };
-        let r = replayable(&history).unwrap();
+        replayable(&history).unwrap()
+    }
+
+    #[test]
+    fn the_replay_runs_the_streams_own_policy_from_its_own_shards() {
+        use planner::Ratio;
+        // 1.5 MiB/s of 1 KiB records on 2 shards: 75 %, under the default 80 % threshold.
+        let r = two_hours(1.5);
         let default = WhatIf::run(&r, &crate::policies::ours::policy(), Mode::Provisioned).unwrap();
         let [(_, tool), (_, current), ..] = default.runs();
         assert_eq!((tool.max_shards, current.max_shards, current.mean_shards), (2, 2, 2.0));
@@ -327,6 +356,23 @@ mod tests {
         let w = WhatIf::run(&r, &eager, Mode::Provisioned).unwrap();
         assert_eq!((w.with_tool.max_open, w.unchanged.max_open), (4, 2));
         assert_eq!(w.hours, 2.0);
+    }
+
+    #[test]
+    fn a_predictive_policy_is_replayed_with_prediction_on_and_off() {
+        let r = two_hours(1.0);
+        let reactive = WhatIf::run(&r, &crate::policies::ours::policy(), Mode::Provisioned).unwrap();
+        assert!(reactive.with_tool_predictive.is_none() && reactive.predictive_run().is_none());
+        let mut policy = crate::policies::ours::policy();
+        policy.scale_up.predictive = Some(planner::Predictive { lookback_days: 14, lead_minutes: 15 });
+        let w = WhatIf::run(&r, &policy, Mode::Provisioned).unwrap();
+        let (on, off) = (w.with_tool_predictive.as_ref().unwrap(), &w.with_tool);
+        assert_eq!((on.policy, off.policy), (PolicyKind::OursPredictive, PolicyKind::Ours));
+        // Two hours are no history to forecast from: prediction changes nothing, and says so by
+        // replaying exactly as the reactive policy.
+        assert_eq!((on.shard_hours, on.ops), (off.shard_hours, off.ops));
+        assert_eq!(w.configured().policy, PolicyKind::OursPredictive);
+        assert_eq!(w.predictive_run().unwrap().shard_hours, w.runs()[0].1.shard_hours);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! batched read the sweep's arithmetic shares), and hands them to the simulator
 //! (`simulator::history` makes a trace of them, `simulator::whatif` replays it with the stream's
 //! own policy and advises the mode); then it writes the table, the JSON, one SVG per stream and
-//! `whatif.md`.
+//! `whatif.md`. A stream whose policy sets `scaleUp.predictive` is replayed with prediction on
+//! (the table's TOOL columns and the advice: its policy as it is) and off (`with_tool`).
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -62,7 +63,10 @@ struct StreamReport {
     get_metric_data_calls: u32,
     metrics_requested: u32,
     read_cost: f64,
+    /// This tool, prediction off.
     with_tool: Run,
+    /// This tool, prediction on: where the policy sets `scaleUp.predictive`, else null.
+    with_tool_predictive: Option<Run>,
     current: Run,
     on_demand: Run,
     on_demand_advantage: Run,
@@ -211,6 +215,9 @@ pub(crate) fn run(args: &WhatifArgs, aws: &AwsArgs, output: Output) -> Result<Ex
             write!(out, "{}", table(&reports))?;
             for r in &reports {
                 writeln!(out, "\n{}: {}", r.stream, r.advice.reason)?;
+                if let Some(line) = prediction(r) {
+                    writeln!(out, "  {line}")?;
+                }
                 for note in &r.notes {
                     writeln!(out, "  note: {note}")?;
                 }
@@ -243,7 +250,12 @@ fn report(
     let w = WhatIf::run(&r, &c.policy, mode)?;
     let plot = format!("{}.svg", c.name);
     let title = format!("{}: {:.1} h of history replayed", c.name, history.window.hours());
-    simulator::plot::trace_svg(&out.join(&plot), &title, &[w.with_tool.clone(), w.today().clone()])?;
+    let replays: Vec<_> = [Some(&w.with_tool), w.with_tool_predictive.as_ref(), Some(w.today())]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    simulator::plot::trace_svg(&out.join(&plot), &title, &replays)?;
     let window = &history.window;
     let mut notes = Vec::new();
     if window.younger_than_window {
@@ -304,6 +316,7 @@ fn report(
         metrics_requested: METRICS_PER_STREAM,
         read_cost: f64::from(METRICS_PER_STREAM) * PRICE_PER_1000_METRICS / 1000.0,
         with_tool,
+        with_tool_predictive: w.predictive_run(),
         current,
         on_demand,
         on_demand_advantage,
@@ -316,7 +329,7 @@ fn report(
 
 /// A stream's row of the summary, cell by cell: the table and the page lay out the same figures.
 fn cells(r: &StreamReport) -> [String; 10] {
-    let run = &r.with_tool;
+    let run = r.with_tool_predictive.as_ref().unwrap_or(&r.with_tool);
     [
         r.stream.clone(),
         r.shards.to_string(),
@@ -343,6 +356,18 @@ const HEADERS: [&str; 10] = [
     "$/MO ODA",
     "ADVICE",
 ];
+
+/// This tool's replay with prediction on beside off, for a predictive stream.
+fn prediction(r: &StreamReport) -> Option<String> {
+    let on = r.with_tool_predictive.as_ref()?;
+    let figures = |run: &Run| {
+        format!(
+            "throttled {:.3}%, {:.1} shard-h, ${:.2}/mo",
+            run.throttled_pct, run.shard_hours, run.monthly_cost
+        )
+    };
+    Some(format!("prediction on: {}; off: {}", figures(on), figures(&r.with_tool)))
+}
 
 /// The summary table, monthly bills in US$ (730 h), columns as wide as their widest cell.
 fn table(reports: &[StreamReport]) -> String {
@@ -381,6 +406,9 @@ fn markdown(reports: &[StreamReport], skipped: &[Skipped], days: u32) -> String 
     }
     for r in reports {
         let _ = write!(s, "\n## {}\n\n{}\n\n", r.stream, r.advice.reason);
+        if let Some(line) = prediction(r) {
+            let _ = writeln!(s, "* {line}");
+        }
         for note in &r.notes {
             let _ = writeln!(s, "* {note}");
         }
@@ -394,4 +422,80 @@ fn markdown(reports: &[StreamReport], skipped: &[Skipped], days: u32) -> String 
         let _ = write!(s, "\n## {}\n\nNot replayed: {}\n", k.stream, k.reason);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(throttled_pct: f64, shard_hours: f64, monthly_cost: f64) -> Run {
+        Run {
+            max_shards: 4,
+            mean_shards: shard_hours / 24.0,
+            shard_hours,
+            throttled_records: throttled_pct * 1000.0,
+            throttled_pct,
+            cost: monthly_cost / 30.0,
+            monthly_cost,
+        }
+    }
+
+    fn report(with_tool_predictive: Option<Run>) -> StreamReport {
+        let start: DateTime<Utc> = "2026-11-01T00:00:00Z".parse().unwrap();
+        StreamReport {
+            stream: "orders".into(),
+            region: "eu-west-1".into(),
+            mode: Mode::Provisioned,
+            shards: 2,
+            start,
+            end: start + Duration::hours(24),
+            period_secs: 60,
+            hours: 24.0,
+            younger_than_window: false,
+            gaps: 0,
+            implausible_datapoints: 0,
+            complete: true,
+            rejected_records: 0,
+            demand_is_lower_bound: false,
+            get_metric_data_calls: 1,
+            metrics_requested: METRICS_PER_STREAM,
+            read_cost: 0.0,
+            with_tool: run(0.25, 60.0, 27.4),
+            with_tool_predictive,
+            current: run(0.0, 48.0, 21.9),
+            on_demand: run(0.0, 48.0, 40.0),
+            on_demand_advantage: run(0.0, 48.0, 16.0),
+            advantage_commitment_monthly: 200.0,
+            advice: ModeAdvice {
+                mode: Mode::Provisioned,
+                switch: false,
+                monthly_difference: -10.0,
+                reason: "stay".into(),
+            },
+            notes: Vec::new(),
+            plot: "orders.svg".into(),
+        }
+    }
+
+    #[test]
+    fn a_predictive_stream_shows_its_replay_with_prediction_on_and_off() {
+        let r = report(Some(run(0.0, 62.0, 28.3)));
+        assert_eq!(
+            prediction(&r).unwrap(),
+            "prediction on: throttled 0.000%, 62.0 shard-h, $28.30/mo; off: throttled 0.250%, 60.0 shard-h, $27.40/mo"
+        );
+        // The table's TOOL columns are the policy as it is: prediction on.
+        assert_eq!(cells(&r)[3..6], ["0.000%".to_owned(), "62.0".into(), "28.30".into()]);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["with_tool_predictive"]["shard_hours"], 62.0);
+        assert!(markdown(std::slice::from_ref(&r), &[], 1).contains("* prediction on: throttled 0.000%"));
+    }
+
+    #[test]
+    fn a_reactive_stream_has_no_predictive_replay() {
+        let r = report(None);
+        assert!(prediction(&r).is_none());
+        assert_eq!(cells(&r)[4], "60.0");
+        assert!(serde_json::to_value(&r).unwrap()["with_tool_predictive"].is_null());
+    }
 }

@@ -49,6 +49,8 @@ pub enum Billing {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PolicyKind {
     Ours,
+    /// This project's policy with `scaleUp.predictive` on: the hourly pre-scaling pass too.
+    OursPredictive,
     /// This project's policy with `shardLevelMetrics: true`: per-shard metrics and alarms.
     OursShardMetrics,
     Baseline,
@@ -71,8 +73,9 @@ pub enum PolicyKind {
 }
 
 impl PolicyKind {
-    pub const ALL: [PolicyKind; 9] = [
+    pub const ALL: [PolicyKind; 10] = [
         PolicyKind::Ours,
+        PolicyKind::OursPredictive,
         PolicyKind::OursShardMetrics,
         PolicyKind::Baseline,
         PolicyKind::ScalingUtils,
@@ -86,6 +89,7 @@ impl PolicyKind {
     pub fn name(self) -> &'static str {
         match self {
             PolicyKind::Ours => "this project",
+            PolicyKind::OursPredictive => "this project, predictive",
             PolicyKind::OursShardMetrics => "this project, shard-level metrics",
             PolicyKind::Baseline => "baseline design",
             PolicyKind::ScalingUtils => "scaling-utils (Java)",
@@ -104,6 +108,7 @@ impl PolicyKind {
     pub fn slug(self) -> &'static str {
         match self {
             PolicyKind::Ours => "ours",
+            PolicyKind::OursPredictive => "ours-predictive",
             PolicyKind::OursShardMetrics => "ours-shard-metrics",
             PolicyKind::Baseline => "baseline",
             PolicyKind::ScalingUtils => "scaling-utils",
@@ -122,6 +127,7 @@ impl PolicyKind {
     pub fn parameters(self) -> &'static str {
         match self {
             PolicyKind::Ours => ours::PARAMETERS,
+            PolicyKind::OursPredictive => ours::PREDICTIVE_PARAMETERS,
             PolicyKind::OursShardMetrics => ours::SHARD_METRICS_PARAMETERS,
             PolicyKind::Baseline => baseline::PARAMETERS,
             PolicyKind::ScalingUtils => scaling_utils::PARAMETERS,
@@ -152,16 +158,21 @@ impl PolicyKind {
     /// Whether the policy starts from the trace's initial shard count (the autoscalers) or
     /// sets its own capacity from the first second. This project's variants run `policy`, the
     /// one the stream's `streams.yaml` entry gives (the report's: [`ours::policy`]), with
-    /// shard-level metrics as the kind says.
+    /// shard-level metrics as the kind says, and prediction only in
+    /// [`PolicyKind::OursPredictive`] (the policy's own `predictive` settings, else the report's,
+    /// [`crate::assumptions::PREDICTIVE`]).
     pub fn controller(self, trace: &Trace, kinesis: &mut Kinesis, policy: &Policy) -> Box<dyn Controller> {
-        let ours = |kinesis: &Kinesis, shard_level_metrics, scale_down| -> Box<dyn Controller> {
-            let policy = Policy { shard_level_metrics, ..policy.clone() };
+        let ours = |kinesis: &Kinesis, shard_level_metrics, scale_down, predictive| -> Box<dyn Controller> {
+            let mut policy = Policy { shard_level_metrics, ..policy.clone() };
+            policy.scale_up.predictive = predictive;
             Box::new(ours::Ours::new(kinesis.tiling(), policy, scale_down))
         };
+        let predictive = policy.scale_up.predictive.or(Some(crate::assumptions::PREDICTIVE));
         match self {
-            PolicyKind::Ours => ours(kinesis, false, true),
-            PolicyKind::OursShardMetrics => ours(kinesis, true, true),
-            PolicyKind::OursWithoutScaleDown => ours(kinesis, false, false),
+            PolicyKind::Ours => ours(kinesis, false, true, None),
+            PolicyKind::OursPredictive => ours(kinesis, false, true, predictive),
+            PolicyKind::OursShardMetrics => ours(kinesis, true, true, None),
+            PolicyKind::OursWithoutScaleDown => ours(kinesis, false, false, None),
             PolicyKind::Baseline => Box::new(baseline::Baseline::new(kinesis.open())),
             PolicyKind::ScalingUtils => Box::new(scaling_utils::ScalingUtils::default()),
             PolicyKind::GoSample => Box::new(go_sample::GoSample::new(kinesis.open())),

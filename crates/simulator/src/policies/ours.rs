@@ -18,7 +18,11 @@
 //! * execution: `planner::Execution` asked for the next step against the live tiling once the
 //!   stream is `ACTIVE`, no step with less than the step budget left;
 //! * every 36 h the sweep's decision: `Window::ending_at`, `young_shards` from the shards whose
-//!   parent is still listed, `plan_scale_down`.
+//!   parent is still listed, `plan_scale_down`;
+//! * with `scaleUp.predictive` set (`PolicyKind::OursPredictive`), every hour on the hour the
+//!   pre-scaling pass: the gate `admit` as for a capacity alarm raised now (the cooldown; anything
+//!   but `Act` skips the pass), the stream's 5-minute sums over the look-back, `plan_pre_scale`,
+//!   and its plan recorded and executed exactly as an alarm's scale-up.
 //!
 //! One simplification: invocations for one stream run one after another (a concurrent real
 //! invocation would wait for `ACTIVE` and then plan from the same state).
@@ -27,15 +31,16 @@ use std::collections::{BTreeMap, VecDeque};
 
 use planner::{
     Admission, AlarmEvidence, AlarmKind, AlarmSpec, Execution, LoadSeries, LoadSnapshot, Metric, NextStep,
-    Policy, ReadHistory, ReadStatus, ScaleDownAction, ScaleDownInput, ScaleUpAction, ScaleUpInput,
-    ScalingState, SeriesRead, Step, Throttling, Tiling, Window, admit, alarm_specs, plan_scale_down,
-    plan_scale_up, shard_alarm_specs, young_shards,
+    Policy, PreScale, PreScaleInput, ReadHistory, ReadStatus, ScaleDownAction, ScaleDownInput, ScaleUpAction,
+    ScaleUpInput, ScalingState, SeriesRead, Step, Throttling, Tiling, Window, admit, alarm_specs,
+    plan_pre_scale, plan_scale_down, plan_scale_up, shard_alarm_specs, young_shards,
 };
 
 use super::{Controller, Env, evaluate_alarms};
 use crate::SimError;
 use crate::assumptions::{
-    LAMBDA_DEADLINE_SECS, MAX_SHARDS, MIN_SHARDS, SCALE_DOWN_EVERY_SECS, STEP_BUDGET_SECS, at, secs,
+    LAMBDA_DEADLINE_SECS, MAX_SHARDS, MIN_SHARDS, PRE_SCALE_EVERY_SECS, SCALE_DOWN_EVERY_SECS,
+    STEP_BUDGET_SECS, at, secs,
 };
 use crate::cloudwatch::{Alarm, Metrics, Notification, State};
 
@@ -50,6 +55,8 @@ pub const SHARD_METRICS_PARAMETERS: &str = "the same, with shardLevelMetrics: tr
 monitoring of IncomingBytes and IncomingRecords per shard, a bytes and a records alarm per open shard at \
 80 % of one shard, each shard's measured load in both decisions; billed per shard-month as CloudWatch \
 custom metrics and standard alarms";
+
+pub const PREDICTIVE_PARAMETERS: &str = "the same, with scaleUp.predictive {lookbackDays: 21, leadMinutes: 15} (the stream's own settings in `streams whatif`): every hour, on the hour, the forecast of the next 75 min (the hour to the next pass plus the lead) from the 5-minute sums of the last 21 days (`planner::plan_pre_scale`), and a scale-up to carry it at the 60 % target when it needs more shards than are open, through the same cooldown gate, plan recording and executor as an alarm's";
 
 pub const WITHOUT_SCALE_DOWN_PARAMETERS: &str = "the same, never scaling down: the counterfactual \
 the readers target compares this project's iterator age with";
@@ -80,6 +87,8 @@ pub struct Ours {
     state: ScalingState,
     run: Option<Run>,
     next_sweep: i64,
+    /// The next pre-scaling pass (never, without `scaleUp.predictive`).
+    next_pre_scale: i64,
 }
 
 impl Ours {
@@ -87,6 +96,7 @@ impl Ours {
     /// counterfactual) without.
     pub fn new(tiling: &Tiling, policy: Policy, scale_down: bool) -> Ours {
         let specs = specs(tiling, &policy);
+        let next_pre_scale = if policy.scale_up.predictive.is_some() { 0 } else { i64::MAX };
         Ours {
             alarms: specs.iter().map(Alarm::from_spec).collect(),
             metrics_of: specs.iter().map(|s| s.metric).collect(),
@@ -95,6 +105,7 @@ impl Ours {
             state: ScalingState::default(),
             run: None,
             next_sweep: if scale_down { SCALE_DOWN_EVERY_SECS } else { i64::MAX },
+            next_pre_scale,
         }
     }
 
@@ -159,6 +170,30 @@ impl Ours {
         }
         self.state.record(at(now));
         self.start(Execution::of_scale_up(&plan, &self.policy), true, now);
+    }
+
+    /// The pre-scaling pass for this one stream: gated as a capacity alarm raised now, then the
+    /// forecast's plan, recorded and executed as an alarm's scale-up.
+    fn pre_scale(&mut self, now: i64, env: &Env<'_>) {
+        let Some(predictive) = self.policy.scale_up.predictive else { return };
+        if admit(at(now), AlarmKind::Capacity, &self.state, &self.policy, at(now)) != Admission::Act {
+            return;
+        }
+        let lookback = i64::from(predictive.lookback_days) * 86_400;
+        let history = load_series(env.metrics, 300, now - lookback, now);
+        let tiling = env.kinesis.tiling().clone();
+        let decision = plan_pre_scale(PreScaleInput {
+            tiling: &tiling,
+            history: &history,
+            policy: &self.policy,
+            now: at(now),
+            every: chrono::Duration::seconds(PRE_SCALE_EVERY_SECS),
+            update_calls_last_24h: self.state.update_calls_last_24h(at(now)),
+        });
+        if let PreScale::Plan { plan, .. } = decision {
+            self.state.record(at(now));
+            self.start(Execution::of_scale_up(&plan, &self.policy), true, now);
+        }
     }
 
     /// `scale_down::decide` for this one stream.
@@ -266,6 +301,15 @@ impl Controller for Ours {
             if env.kinesis.is_active() {
                 self.sweep(now, env);
                 return Ok(());
+            }
+        }
+        if now >= self.next_pre_scale {
+            self.next_pre_scale += PRE_SCALE_EVERY_SECS;
+            if env.kinesis.is_active() {
+                self.pre_scale(now, env);
+                if self.run.is_some() {
+                    return Ok(());
+                }
             }
         }
         if self.queue.front().is_some_and(|n| n.deliver_at <= now) {
