@@ -485,13 +485,12 @@ so a daily peak keeps its capacity once scaled for: on *daily-batch* and *weekda
 throttles on the first occurrence after adoption (and on *weekday-ramp* again on the Monday after the weekend's \
 merge), the predictive one not at all, since its 01:00 (06:00) pass already saw the peak in its 75-minute window. \
 The price is an hour of the peak's shards before the first occurrence.\n\
-* **Where it stays silent: weekly-surge, not met.** The forecast needs the level two cycles in three reach to be one \
-that chance does not explain (`planner::MAX_CHANCE`, 1e-5). 21 days hold three Mondays; the agreed level is the \
-second-highest surge, which the lowest (the trace's seeded ±5 % wander) misses, and 2 of 3 weekly windows \
-reaching a level that 1.9 % of all 75-minute windows reach has a chance of 9e-4. So no forecast, no pre-scaling: \
-the predictive row is the reactive one, and the throttling target is not met. Only cycles that all reach the level \
-pass with three (1.9 %³ = 7e-6); four weeks do not help (3 of 4: 3e-5), the look-back's limit is 28 days. The trace \
-is left as it is: a weekly rhythm with ordinary variation is what the chance test, as set, refuses.\n\
+* **Weekly-surge: three Mondays are enough.** 21 days hold three Mondays, a few per cent apart (the trace's \
+seeded ±5 % wander). A cycle agrees when it comes within four fifths of the agreed level (`planner::NEAR`), so all \
+three do, and 3 of 3 weekly windows doing what 1.9 % of all 75-minute windows do has a chance of 7e-6, under \
+`planner::MAX_CHANCE` (1e-5). With an exact level (the first version) only 2 of 3 agreed, a chance of 9e-4, and the \
+throttling target was not met: 1,511,445 records, as reactive. With two Mondays (14 days) the chance is 4e-4: a \
+weekly rhythm needs three weeks of history.\n\
 * **Where it must stay silent: aperiodic-bursts.** One 10× burst a day at a seeded random time: no time of day \
 or week agrees, the forecast says *no recurring peak*, and the row is the reactive one to the shard-hour.\n";
 
