@@ -16,7 +16,7 @@ use planner::{AlarmSpec, HashKey, Metric, ShardId, Tiling};
 use crate::ports::{
     AlarmPort, AlarmState, AlarmSummary, Dimension, ErrorKind, MetricPoint, MetricPublisher, MetricQuery,
     MetricSeries, MetricsPort, PortError, ReadStatus, Resharder, Statistic, StreamAdmin, StreamReader,
-    StreamSnapshot, StreamStatus,
+    StreamSnapshot, StreamStatus, Unit,
 };
 
 /// An account's worth of streams held in memory.
@@ -662,4 +662,54 @@ impl crate::ContinuationPort for InMemoryTopics {
         state.published.push((topic.to_owned(), message.to_owned()));
         Ok(())
     }
+}
+
+/// A stream's write history as Kinesis publishes it, for the predictive pass's tests (in memory
+/// and on the emulator): one `IncomingBytes` and one `IncomingRecords` `Sum` (1 KiB records) per
+/// 5-minute period of the `days` days before `now`'s period, `bytes_per_sec(t)` for the period
+/// starting at `t`.
+pub fn load_history(
+    stream: &str,
+    now: DateTime<Utc>,
+    days: i64,
+    bytes_per_sec: impl Fn(DateTime<Utc>) -> f64,
+) -> Vec<MetricPoint> {
+    let end = planner::align_down(now, 300);
+    let periods = days * 288;
+    (1..=periods)
+        .flat_map(|k| {
+            let t = end - chrono::Duration::minutes(5 * k);
+            let bytes = bytes_per_sec(t) * 300.0;
+            [
+                (Metric::IncomingBytes, bytes, Unit::Bytes),
+                (Metric::IncomingRecords, bytes / 1024.0, Unit::Count),
+            ]
+            .map(|(metric, value, unit)| MetricPoint {
+                namespace: planner::KINESIS_NAMESPACE.into(),
+                metric: metric.as_str().into(),
+                dimensions: vec![Dimension::stream(stream)],
+                timestamp: t,
+                value,
+                unit,
+            })
+        })
+        .collect()
+}
+
+/// `history`'s values dealt out again to its own times in a seeded random order: the same load,
+/// with any rhythm it had taken out (the forecast must find none).
+pub fn shuffled(mut history: Vec<MetricPoint>, seed: u64) -> Vec<MetricPoint> {
+    // Bytes and records of one period stay together: shuffle whole periods.
+    let mut periods: Vec<Vec<f64>> = history.chunks(2).map(|c| c.iter().map(|p| p.value).collect()).collect();
+    let mut jitter = crate::SeededJitter::new(seed);
+    for i in (1..periods.len()).rev() {
+        let j = (crate::Jitter::fraction(&mut jitter, 0) * (i + 1) as f64) as usize;
+        periods.swap(i, j.min(i));
+    }
+    for (chunk, values) in history.chunks_mut(2).zip(periods) {
+        for (p, v) in chunk.iter_mut().zip(values) {
+            p.value = v;
+        }
+    }
+    history
 }
