@@ -667,19 +667,18 @@ impl crate::ContinuationPort for InMemoryTopics {
 /// A stream's write history as Kinesis publishes it, for the predictive pass's tests (in memory
 /// and on the emulator): one `IncomingBytes` and one `IncomingRecords` `Sum` (1 KiB records) per
 /// 5-minute period of the `days` days before `now`'s period, `bytes_per_sec(t)` for the period
-/// starting at `t`.
+/// starting at `t`; nothing for a period without writes, as CloudWatch stores nothing for it.
 pub fn load_history(
     stream: &str,
     now: DateTime<Utc>,
     days: i64,
     bytes_per_sec: impl Fn(DateTime<Utc>) -> f64,
 ) -> Vec<MetricPoint> {
-    let end = planner::align_down(now, 300);
-    let periods = days * 288;
-    (1..=periods)
-        .flat_map(|k| {
-            let t = end - chrono::Duration::minutes(5 * k);
-            let bytes = bytes_per_sec(t) * 300.0;
+    history_periods(now, days)
+        .into_iter()
+        .map(|t| (t, bytes_per_sec(t) * 300.0))
+        .filter(|(_, bytes)| *bytes > 0.0)
+        .flat_map(|(t, bytes)| {
             [
                 (Metric::IncomingBytes, bytes, Unit::Bytes),
                 (Metric::IncomingRecords, bytes / 1024.0, Unit::Count),
@@ -696,20 +695,28 @@ pub fn load_history(
         .collect()
 }
 
-/// `history`'s values dealt out again to its own times in a seeded random order: the same load,
-/// with any rhythm it had taken out (the forecast must find none).
-pub fn shuffled(mut history: Vec<MetricPoint>, seed: u64) -> Vec<MetricPoint> {
-    // Bytes and records of one period stay together: shuffle whole periods.
-    let mut periods: Vec<Vec<f64>> = history.chunks(2).map(|c| c.iter().map(|p| p.value).collect()).collect();
+/// The starts of the 5-minute periods of the `days` days before `now`'s period, oldest first.
+fn history_periods(now: DateTime<Utc>, days: i64) -> Vec<DateTime<Utc>> {
+    let end = planner::align_down(now, 300);
+    (1..=days * 288).rev().map(|k| end - chrono::Duration::minutes(5 * k)).collect()
+}
+
+/// `bytes_per_sec` over the same periods as [`load_history`], its values dealt out again to
+/// them in a seeded random order: the same load, with any rhythm it had taken out (the forecast
+/// must find none).
+pub fn shuffled(
+    now: DateTime<Utc>,
+    days: i64,
+    bytes_per_sec: impl Fn(DateTime<Utc>) -> f64,
+    seed: u64,
+) -> impl Fn(DateTime<Utc>) -> f64 {
+    let periods = history_periods(now, days);
+    let mut values: Vec<f64> = periods.iter().map(|t| bytes_per_sec(*t)).collect();
     let mut jitter = crate::SeededJitter::new(seed);
-    for i in (1..periods.len()).rev() {
+    for i in (1..values.len()).rev() {
         let j = (crate::Jitter::fraction(&mut jitter, 0) * (i + 1) as f64) as usize;
-        periods.swap(i, j.min(i));
+        values.swap(i, j.min(i));
     }
-    for (chunk, values) in history.chunks_mut(2).zip(periods) {
-        for (p, v) in chunk.iter_mut().zip(values) {
-            p.value = v;
-        }
-    }
-    history
+    let dealt: BTreeMap<DateTime<Utc>, f64> = periods.into_iter().zip(values).collect();
+    move |t| dealt.get(&t).copied().unwrap_or(0.0)
 }

@@ -102,7 +102,7 @@ impl Default for PredictSettings {
         PredictSettings {
             execute: ExecuteSettings::default(),
             dry_run: false,
-            review_reserve: Duration::from_secs(90),
+            review_reserve: Duration::from_secs(30),
         }
     }
 }

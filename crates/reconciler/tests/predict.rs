@@ -126,7 +126,7 @@ async fn a_daily_peak_is_scaled_for_before_it_comes_with_the_forecast_as_the_rea
 
 #[tokio::test(start_paused = true)]
 async fn shuffled_history_with_the_same_load_gives_no_forecast_and_no_scaling() {
-    let history = shuffled(load_history("orders", now(), 7, daily_peak), 11);
+    let history = load_history("orders", now(), 7, shuffled(now(), 7, daily_peak, 11));
     let world = World::new(vec![("orders", predictive(14), history)]).await;
     let report = world.pass(false).await;
     let Decision::NoPreScale { reason } = one(&report, "orders") else { panic!("{report:?}") };
