@@ -1,7 +1,9 @@
 //! One invocation: every SNS record's alarm handled in turn, or, on the `ResyncSchedule` rule's
 //! `Scheduled Event`, every alarm of this deployment still in `ALARM` (the resync: CloudWatch
-//! notifies only on a state change, so nothing else would wake the scaler for them); each with
-//! its decision logged. The event is told apart by shape ([`Event`]).
+//! notifies only on a state change, so nothing else would wake the scaler for them), or, on the
+//! `PredictSchedule` rule's constant input `{"kinesis-autoscaler":"predict"}`, the hourly
+//! predictive pass ([`reconciler::predict`]); each with its decision logged. The event is told
+//! apart by shape ([`Event`]).
 //!
 //! A malformed message is logged and skipped (retrying cannot fix it). An AWS failure that
 //! outlasted the backoff fails the invocation after the other records are handled, so Lambda's
@@ -20,6 +22,7 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use lambda_shell::{AwsCalls, Function, InvocationError};
 use reconciler::alarm_message::AlarmMessage;
+use reconciler::predict::{self, PredictSettings};
 use reconciler::scale_up::{self, Decision, Invocation, Record};
 use reconciler::{AlarmPort, ExecuteSettings, MetricsPort, ReconcileError, Resharder, SeededJitter};
 use serde::{Deserialize, Serialize};
@@ -48,6 +51,8 @@ pub(crate) struct Handler<K, C> {
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum Event {
+    /// The `PredictSchedule` rule's constant input (first: nothing else has its one key).
+    Predict(PredictEvent),
     /// Alarm notifications from the alarm topic.
     Alarms(SnsEvent),
     /// An EventBridge event: the `ResyncSchedule` rule's `Scheduled Event`.
@@ -70,7 +75,25 @@ impl ScheduledEvent {
     }
 }
 
-/// The invocation's result: how many alarms led to what.
+/// The input the `PredictSchedule` rule sends: `{"kinesis-autoscaler":"predict"}`. A rule's
+/// constant input replaces the `Scheduled Event`, so the key says which task it asks for.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PredictEvent {
+    #[serde(rename = "kinesis-autoscaler")]
+    task: String,
+}
+
+impl PredictEvent {
+    /// The one task this input may name.
+    pub(crate) const TASK: &'static str = "predict";
+
+    fn is_predict(&self) -> bool {
+        self.task == Self::TASK
+    }
+}
+
+/// The invocation's result: how many alarms (or predictive streams) led to what.
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct Summary {
     records: usize,
@@ -78,6 +101,11 @@ pub(crate) struct Summary {
     held: usize,
     unchanged: usize,
     ignored: usize,
+    /// The predictive pass: `GetMetricData` calls made, and streams the deadline left unread.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_calls: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unread: Option<usize>,
 }
 
 impl<K, C> Handler<K, C>
@@ -110,6 +138,11 @@ where
         let account = event.context.invoked_function_arn.split(':').nth(4).unwrap_or_default();
         let deadline = lambda_shell::deadline(&event.context, DEADLINE_MARGIN);
         match &event.payload {
+            Event::Predict(p) if p.is_predict() => self.predict(account, deadline).await,
+            Event::Predict(other) => {
+                tracing::warn!(task = %other.task, "ignoring an input that names no task of this function");
+                Ok(Summary::default())
+            }
             Event::Alarms(sns) => self.handle_records(sns, account, deadline).await,
             Event::Schedule(scheduled) if scheduled.is_schedule() => self.resync(account, deadline).await,
             Event::Schedule(other) => {
@@ -189,6 +222,44 @@ where
     }
 }
 
+impl<K, C> Handler<K, C>
+where
+    K: Resharder + Sync,
+    C: MetricsPort + AlarmPort + Sync,
+{
+    /// The hourly predictive pass: a decision line per predictive stream (`"trigger":"predict"`),
+    /// then a summary line with the `GetMetricData` calls it made. A stream whose read or
+    /// scale-up failed fails the invocation after the rest was handled, labelled like an alarm's.
+    pub(crate) async fn predict(&self, account: &str, deadline: Instant) -> Result<Summary, InvocationError> {
+        let cx = self.invocation(account, deadline);
+        let settings = PredictSettings { execute: self.settings.clone(), ..PredictSettings::default() };
+        let calls_before = self.calls.sent();
+        let report =
+            predict::pass(&self.kinesis, &self.cloudwatch, &cx, &settings, &mut SeededJitter::from_entropy())
+                .await
+                .map_err(|e| InvocationError::new(Function::ScaleUp, [&e]))?;
+        let mut outcome = Outcome::new(report.records.len());
+        for record in &report.records {
+            count(&mut outcome.summary, &record.decision);
+            decision::print_predict(record);
+        }
+        for (stream, error) in report.failures {
+            tracing::error!(stream, "predictive pass failed for the stream: {error}");
+            outcome.failures.push(error);
+        }
+        outcome.summary.metrics_calls = Some(report.metrics_calls);
+        outcome.summary.unread = Some(report.unread);
+        tracing::info!(
+            streams = report.records.len(),
+            metrics_calls = report.metrics_calls,
+            aws_calls = self.calls.sent() - calls_before,
+            unread = report.unread,
+            "predictive pass done"
+        );
+        outcome.finish()
+    }
+}
+
 /// What an invocation has done so far: the counts and the failures, each decision printed.
 struct Outcome {
     summary: Summary,
@@ -232,7 +303,9 @@ fn count(summary: &mut Summary, decision: &Decision) {
     match decision {
         Decision::Scaled { .. } => summary.scaled += 1,
         Decision::Held { .. } => summary.held += 1,
-        Decision::NoChange { .. } => summary.unchanged += 1,
+        Decision::NoChange { .. } | Decision::NoPreScale { .. } | Decision::WouldScale { .. } => {
+            summary.unchanged += 1
+        }
         Decision::Ignored { .. } => summary.ignored += 1,
     }
 }
@@ -316,6 +389,37 @@ mod tests {
         assert!(matches!(serde_json::from_str(&sns).unwrap(), Event::Alarms(_)));
         let other: Event = serde_json::from_str(&SCHEDULED.replace("aws.events", "my.app")).unwrap();
         assert!(matches!(other, Event::Schedule(ref s) if !s.is_schedule()));
+    }
+
+    #[test]
+    fn the_predict_schedules_input_is_read_and_names_its_task() {
+        let predict: Event = serde_json::from_str(r#"{"kinesis-autoscaler":"predict"}"#).unwrap();
+        assert!(matches!(predict, Event::Predict(ref p) if p.is_predict()), "{predict:?}");
+        let other: Event = serde_json::from_str(r#"{"kinesis-autoscaler":"sweep"}"#).unwrap();
+        assert!(matches!(other, Event::Predict(ref p) if !p.is_predict()), "{other:?}");
+        let scheduled: Event = serde_json::from_str(SCHEDULED).unwrap();
+        assert!(matches!(scheduled, Event::Schedule(_)), "{scheduled:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_predict_pass_scales_a_stream_up_before_its_daily_peak() {
+        use chrono::Timelike;
+        let handler = handler().await;
+        let mut policy = Policy::default();
+        policy.scale_up.predictive = Some(planner::Predictive { lookback_days: 14, lead_minutes: 15 });
+        handler
+            .kinesis
+            .add_tags("orders", &[(POLICY_TAG.to_owned(), encode_policy(&policy))].into())
+            .await
+            .unwrap();
+        // 8 MiB/s from 10:30 to 11:00 every day, a trickle otherwise; "now" is 10:06.
+        let history = reconciler::memory::load_history("orders", now(), 7, |t| {
+            if (630..660).contains(&(t.hour() * 60 + t.minute())) { 8_388_608.0 } else { 100_000.0 }
+        });
+        reconciler::MetricPublisher::put_metric_data(&handler.cloudwatch, &history).await.unwrap();
+        let summary = handler.predict(ACCOUNT, deadline()).await.unwrap();
+        assert_eq!((summary.records, summary.scaled, summary.metrics_calls), (1, 1, Some(1)), "{summary:?}");
+        assert!(handler.kinesis.tiling("orders").unwrap().len() > 4);
     }
 
     #[tokio::test(start_paused = true)]

@@ -18,6 +18,7 @@ mod execute;
 pub mod memory;
 mod observe;
 mod ports;
+pub mod predict;
 mod rearm;
 pub mod scale_down;
 pub mod scale_up;

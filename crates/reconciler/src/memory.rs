@@ -16,7 +16,7 @@ use planner::{AlarmSpec, HashKey, Metric, ShardId, Tiling};
 use crate::ports::{
     AlarmPort, AlarmState, AlarmSummary, Dimension, ErrorKind, MetricPoint, MetricPublisher, MetricQuery,
     MetricSeries, MetricsPort, PortError, ReadStatus, Resharder, Statistic, StreamAdmin, StreamReader,
-    StreamSnapshot, StreamStatus,
+    StreamSnapshot, StreamStatus, Unit,
 };
 
 /// An account's worth of streams held in memory.
@@ -662,4 +662,61 @@ impl crate::ContinuationPort for InMemoryTopics {
         state.published.push((topic.to_owned(), message.to_owned()));
         Ok(())
     }
+}
+
+/// A stream's write history as Kinesis publishes it, for the predictive pass's tests (in memory
+/// and on the emulator): one `IncomingBytes` and one `IncomingRecords` `Sum` (1 KiB records) per
+/// 5-minute period of the `days` days before `now`'s period, `bytes_per_sec(t)` for the period
+/// starting at `t`; nothing for a period without writes, as CloudWatch stores nothing for it.
+pub fn load_history(
+    stream: &str,
+    now: DateTime<Utc>,
+    days: i64,
+    bytes_per_sec: impl Fn(DateTime<Utc>) -> f64,
+) -> Vec<MetricPoint> {
+    history_periods(now, days)
+        .into_iter()
+        .map(|t| (t, bytes_per_sec(t) * 300.0))
+        .filter(|(_, bytes)| *bytes > 0.0)
+        .flat_map(|(t, bytes)| {
+            [
+                (Metric::IncomingBytes, bytes, Unit::Bytes),
+                (Metric::IncomingRecords, bytes / 1024.0, Unit::Count),
+            ]
+            .map(|(metric, value, unit)| MetricPoint {
+                namespace: planner::KINESIS_NAMESPACE.into(),
+                metric: metric.as_str().into(),
+                dimensions: vec![Dimension::stream(stream)],
+                timestamp: t,
+                value,
+                unit,
+            })
+        })
+        .collect()
+}
+
+/// The starts of the 5-minute periods of the `days` days before `now`'s period, oldest first.
+fn history_periods(now: DateTime<Utc>, days: i64) -> Vec<DateTime<Utc>> {
+    let end = planner::align_down(now, 300);
+    (1..=days * 288).rev().map(|k| end - chrono::Duration::minutes(5 * k)).collect()
+}
+
+/// `bytes_per_sec` over the same periods as [`load_history`], its values dealt out again to
+/// them in a seeded random order: the same load, with any rhythm it had taken out (the forecast
+/// must find none).
+pub fn shuffled(
+    now: DateTime<Utc>,
+    days: i64,
+    bytes_per_sec: impl Fn(DateTime<Utc>) -> f64,
+    seed: u64,
+) -> impl Fn(DateTime<Utc>) -> f64 {
+    let periods = history_periods(now, days);
+    let mut values: Vec<f64> = periods.iter().map(|t| bytes_per_sec(*t)).collect();
+    let mut jitter = crate::SeededJitter::new(seed);
+    for i in (1..values.len()).rev() {
+        let j = (crate::Jitter::fraction(&mut jitter, 0) * (i + 1) as f64) as usize;
+        values.swap(i, j.min(i));
+    }
+    let dealt: BTreeMap<DateTime<Utc>, f64> = periods.into_iter().zip(values).collect();
+    move |t| dealt.get(&t).copied().unwrap_or(0.0)
 }

@@ -163,14 +163,14 @@ pub struct SweepReport {
 }
 
 /// A managed stream read, `ACTIVE`, and ready to decide on.
-struct Candidate {
-    stream: ActiveStream,
-    policy: Policy,
-    state: ScalingState,
+pub(crate) struct Candidate {
+    pub(crate) stream: ActiveStream,
+    pub(crate) policy: Policy,
+    pub(crate) state: ScalingState,
 }
 
 /// What reading one stream found.
-enum Read {
+pub(crate) enum Read {
     /// Managed and ready to decide on.
     Candidate(Candidate),
     /// Managed, but not to be decided on now; the review says why.
@@ -192,11 +192,7 @@ where
     C: MetricsPort + AlarmPort + Sync,
 {
     let backoff = &settings.execute.backoff;
-    let mut names = retry(backoff, jitter, || kinesis.list_streams()).await?;
-    names.sort();
-    names.retain(|n| {
-        n.starts_with(&settings.stream_prefix) && cx.after.as_deref().is_none_or(|after| n.as_str() > after)
-    });
+    let names = stream_names(kinesis, &settings.stream_prefix, cx.after.as_deref(), backoff, jitter).await?;
     let mut report = SweepReport::default();
     let default_points = Window::ending_at(cx.now, &Policy::default()).expected_points();
     let page_size = streams_per_metrics_call(default_points, settings.series_each());
@@ -226,10 +222,27 @@ where
     Ok(report)
 }
 
+/// The streams a pass over the deployment visits, in name order: every stream within `prefix`
+/// (`STREAM_NAME_PREFIX`), after `after` (a continuation's cursor). Which of them are managed is
+/// told by [`read`], one stream at a time. The sweep and the predictive pass
+/// ([`crate::predict`]) list alike.
+pub(crate) async fn stream_names<K: Resharder + Sync>(
+    kinesis: &K,
+    prefix: &str,
+    after: Option<&str>,
+    backoff: &crate::Backoff,
+    jitter: &mut impl Jitter,
+) -> Result<Vec<String>, PortError> {
+    let mut names = retry(backoff, jitter, || kinesis.list_streams()).await?;
+    names.sort();
+    names.retain(|n| n.starts_with(prefix) && after.is_none_or(|after| n.as_str() > after));
+    Ok(names)
+}
+
 /// Reads a stream and tells whether it can be decided on. One `describe` (whose tags tell managed
 /// streams from others) rather than tags first and then `describe`: ListTagsForStream allows 5
 /// calls a second per account, the slowest step of a large sweep, and this makes it once per stream.
-async fn read<K: Resharder + Sync>(
+pub(crate) async fn read<K: Resharder + Sync>(
     kinesis: &K,
     name: &str,
     now: DateTime<Utc>,

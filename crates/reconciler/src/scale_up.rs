@@ -65,6 +65,11 @@ pub enum Decision {
     Held { admission: Admission },
     /// Enough capacity already, or at `maxShards`.
     NoChange { plan: ScaleUpPlan },
+    /// The predictive pass ([`crate::predict`]): no recurring peak in the coming window, or the
+    /// open shards carry it; the reason says which, with the forecast's figures.
+    NoPreScale { reason: String },
+    /// The predictive pass in dry run (`streams status`): the scale-up it would carry out.
+    WouldScale { plan: ScaleUpPlan },
     Scaled {
         plan: ScaleUpPlan,
         steps: Vec<String>,
@@ -310,7 +315,7 @@ where
     K: Resharder + Sync,
     C: MetricsPort + AlarmPort + Sync,
 {
-    let (active, policy, mut state) = match read(kinesis, trigger.stream, cx, settings, jitter).await? {
+    let (active, policy, state) = match read(kinesis, trigger.stream, cx, settings, jitter).await? {
         Ok(read) => read,
         Err((reason, skip)) => return Ok(Decision::Ignored { reason, skip }),
     };
@@ -325,8 +330,17 @@ where
             if now.is_some_and(|a| a.state == Some(AlarmState::Alarm)) {
                 let reason =
                     format!("kinesis-autoscaler: {name} stayed in ALARM after a scaling; re-evaluating");
+                let shard_alarm = trigger.shard.as_ref().map(|_| name);
                 rearm_for(
-                    kinesis, cloudwatch, trigger, &active, &policy, &reason, settings, jitter, deadline,
+                    kinesis,
+                    cloudwatch,
+                    shard_alarm,
+                    &active,
+                    &policy,
+                    &reason,
+                    settings,
+                    jitter,
+                    deadline,
                 )
                 .await?;
             }
@@ -364,10 +378,52 @@ where
         }
         return Ok(Decision::NoChange { plan });
     }
-    let execution = Execution::of_scale_up(&plan, &policy);
-    // Record before acting: the cooldown starts now, and a concurrent delivery sees it.
+    let shard_alarm = trigger.shard.as_ref().map(|_| name);
+    let replan = |calls| Some(plan_with(calls));
+    scale_up_and_rearm(
+        kinesis,
+        cloudwatch,
+        &active,
+        &policy,
+        plan,
+        replan,
+        state,
+        shard_alarm,
+        cx,
+        settings,
+        jitter,
+    )
+    .await
+}
+
+/// Carries out a scale-up plan the way every scale-up trigger does, an alarm or a forecast
+/// ([`crate::predict`]): record the scaling on the stream *before* acting (the cooldown starts
+/// now, and a concurrent delivery sees it), execute within the deadline, re-arm the stream's
+/// alarms for the new count and back to `OK` (and `shard_alarm`, the per-shard alarm that
+/// triggered it, if any). An `UpdateShardCount` refused for its daily quota is planned again with
+/// `replan` as Kinesis counts (quota spent: splits) and carried out; `replan` giving `None`, or
+/// another uniform plan, reports the refusal.
+#[allow(clippy::too_many_arguments)] // the decision's inputs, passed on unchanged
+pub(crate) async fn scale_up_and_rearm<K, C>(
+    kinesis: &K,
+    cloudwatch: &C,
+    active: &ActiveStream,
+    policy: &Policy,
+    plan: ScaleUpPlan,
+    replan: impl Fn(u32) -> Option<ScaleUpPlan>,
+    mut state: ScalingState,
+    shard_alarm: Option<&str>,
+    cx: &Invocation,
+    settings: &ExecuteSettings,
+    jitter: &mut impl Jitter,
+) -> Result<Decision, ReconcileError>
+where
+    K: Resharder + Sync,
+    C: AlarmPort + Sync,
+{
+    let execution = Execution::of_scale_up(&plan, policy);
     state.record(cx.now);
-    match act(kinesis, cloudwatch, trigger, &active, &policy, plan, execution, &state, cx, settings, jitter)
+    match act(kinesis, cloudwatch, shard_alarm, active, policy, plan, execution, &state, cx, settings, jitter)
         .await
     {
         // Kinesis says the daily UpdateShardCount quota is spent (calls this tool never recorded):
@@ -377,17 +433,29 @@ where
             if e.kind == ErrorKind::QuotaExceeded && e.call == "UpdateShardCount" =>
         {
             tracing::warn!(
-                stream = trigger.stream,
+                stream = active.name.as_str(),
                 "UpdateShardCount quota reached, splitting instead: {}",
                 e.message
             );
-            let plan = plan_with(UPDATE_SHARD_COUNT_CALLS_PER_DAY);
-            let execution = Execution::of_scale_up(&plan, &policy);
+            let Some(plan) = replan(UPDATE_SHARD_COUNT_CALLS_PER_DAY) else { return Err(e.into()) };
+            let execution = Execution::of_scale_up(&plan, policy);
             if matches!(execution, Execution::Uniform { .. } | Execution::Nothing) {
                 return Err(e.into());
             }
-            act(kinesis, cloudwatch, trigger, &active, &policy, plan, execution, &state, cx, settings, jitter)
-                .await
+            act(
+                kinesis,
+                cloudwatch,
+                shard_alarm,
+                active,
+                policy,
+                plan,
+                execution,
+                &state,
+                cx,
+                settings,
+                jitter,
+            )
+            .await
         }
         other => other,
     }
@@ -419,7 +487,7 @@ fn gate<'m>(message: &AlarmMessage, stream: Option<&'m str>, cx: &Invocation) ->
 /// made from what it left. The inner `Err` says why the alarm is ignored: among others, a paused
 /// policy, which leaves the alarm in whatever state it is in (no reset: one in `ALARM` would only
 /// fire again every period while paused; left there, the resync acts once the pause is lifted).
-async fn read<K: Resharder + Sync>(
+pub(crate) async fn read<K: Resharder + Sync>(
     kinesis: &K,
     stream: &str,
     cx: &Invocation,
@@ -545,7 +613,7 @@ async fn load<C: MetricsPort + AlarmPort + Sync>(
 async fn act<K, C>(
     kinesis: &K,
     cloudwatch: &C,
-    trigger: &Trigger<'_>,
+    shard_alarm: Option<&str>,
     active: &ActiveStream,
     policy: &Policy,
     plan: ScaleUpPlan,
@@ -572,7 +640,15 @@ where
             let live = retry_until(backoff, jitter, deadline, || kinesis.describe(stream)).await;
             if let Ok(Ok(live)) = live.map(StreamSnapshot::into_active) {
                 let rearmed = rearm_for(
-                    kinesis, cloudwatch, trigger, &live, policy, &reason, settings, jitter, deadline,
+                    kinesis,
+                    cloudwatch,
+                    shard_alarm,
+                    &live,
+                    policy,
+                    &reason,
+                    settings,
+                    jitter,
+                    deadline,
                 )
                 .await;
                 if let Err(e) = rearmed {
@@ -584,7 +660,7 @@ where
     };
     let to = outcome.last.tiling().len();
     let reason = format!("kinesis-autoscaler: scaled {stream} from {from} to {to} shards; re-evaluating");
-    rearm_for(kinesis, cloudwatch, trigger, &outcome.last, policy, &reason, settings, jitter, deadline)
+    rearm_for(kinesis, cloudwatch, shard_alarm, &outcome.last, policy, &reason, settings, jitter, deadline)
         .await?;
     Ok(Decision::Scaled {
         plan,
@@ -596,14 +672,14 @@ where
     })
 }
 
-/// The stream's alarms re-armed for `live`'s count and back to `OK`, and the triggering alarm too
-/// when it is a per-shard one (not among the stream's alarms; a closed shard's alarm is gone by
-/// now, which `set_ok` tolerates).
+/// The stream's alarms re-armed for `live`'s count and back to `OK`, and `shard_alarm` too: the
+/// triggering alarm when it is a per-shard one (not among the stream's alarms; a closed shard's
+/// alarm is gone by now, which `set_ok` tolerates).
 #[allow(clippy::too_many_arguments)] // the re-arm's inputs and how to retry
 async fn rearm_for<K, C>(
     kinesis: &K,
     cloudwatch: &C,
-    trigger: &Trigger<'_>,
+    shard_alarm: Option<&str>,
     live: &ActiveStream,
     policy: &Policy,
     reason: &str,
@@ -617,8 +693,8 @@ where
 {
     let (backoff, reset) = (&settings.backoff, Reset::ToOk { reason: reason.to_owned() });
     rearm(kinesis, cloudwatch, live, policy, &reset, Rewrite::Always, backoff, jitter, deadline).await?;
-    if trigger.shard.is_some() {
-        set_ok(cloudwatch, &trigger.alarm.name, reason, backoff, jitter, deadline).await?;
+    if let Some(alarm) = shard_alarm {
+        set_ok(cloudwatch, alarm, reason, backoff, jitter, deadline).await?;
     }
     Ok(())
 }

@@ -4,6 +4,9 @@
 //! ([`planner::advise`]: shard-level metrics for a stream throttled while it had room). Beside the
 //! writers' utilisation, the readers': the shared reads' peak against the shared read limit, the
 //! oldest iterator age of the look-back (what holds a merge), and the enhanced fan-out consumers.
+//! Then, for each stream whose policy asks for prediction, a `next peak:` line: the hourly
+//! predictive pass run in dry-run mode ([`reconciler::predict`]), its first peak of the next 24 h
+//! and the shards planned for it.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -13,6 +16,7 @@ use anyhow::Result;
 use chrono::Utc;
 use planner::ScaleDownAction;
 use reconciler::SeededJitter;
+use reconciler::predict::{self, PredictRecord, PredictSettings};
 use reconciler::scale_down::{Review, ReviewOutcome, SweepContext, SweepSettings, sweep};
 use reconciler::scale_up::SkipCode;
 use serde_json::json;
@@ -33,13 +37,16 @@ pub(crate) fn run(aws: &AwsArgs, output: Output) -> Result<ExitCode> {
         let settings = SweepSettings { dry_run: true, advise: true, ..SweepSettings::default() };
         let (streams, cloudwatch) = (clients.streams(), clients.cloudwatch());
         let report = sweep(&streams, &cloudwatch, &cx, &settings, &mut SeededJitter::from_entropy()).await?;
-        anyhow::Ok((regions.default.clone(), report))
+        let predictive = next_peaks(&streams, &cloudwatch, &cx).await?;
+        anyhow::Ok((regions.default.clone(), (report, predictive)))
     })?;
+    let (report, predictive) = report;
     let mut out = std::io::stdout().lock();
     match output {
         Output::Json => {
             let doc = json!({"kind": "streams-status", "version": 1, "region": region, "streams": report.reviews,
-                             "metricsCalls": report.metrics_calls});
+                             "metricsCalls": report.metrics_calls, "predictive": predictive.records,
+                             "predictiveMetricsCalls": predictive.metrics_calls});
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
         Output::Text => {
@@ -62,6 +69,9 @@ pub(crate) fn run(aws: &AwsArgs, output: Output) -> Result<ExitCode> {
             }
             for hint in report.reviews.iter().filter_map(hint) {
                 writeln!(out, "{hint}")?;
+            }
+            for record in &predictive.records {
+                writeln!(out, "{}", next_peak_line(record))?;
             }
         }
     }
@@ -110,6 +120,50 @@ fn age(ms: f64) -> String {
 }
 
 /// The advice on a stream's policy, as one line after the table.
+/// The predictive pass in dry run: every predictive stream's decision and outlook.
+async fn next_peaks<K, C>(streams: &K, cloudwatch: &C, cx: &SweepContext) -> Result<predict::PredictReport>
+where
+    K: reconciler::Resharder + Sync,
+    C: reconciler::MetricsPort + reconciler::AlarmPort + Sync,
+{
+    let invocation = reconciler::scale_up::Invocation {
+        account: String::new(),
+        region: String::new(),
+        stream_prefix: String::new(),
+        now: cx.now,
+        deadline: cx.deadline,
+    };
+    let settings = PredictSettings { dry_run: true, ..PredictSettings::default() };
+    let report =
+        predict::pass(streams, cloudwatch, &invocation, &settings, &mut SeededJitter::from_entropy()).await?;
+    if let Some((stream, error)) = report.failures.first() {
+        anyhow::bail!("reading {stream} for its forecast: {error}");
+    }
+    Ok(report)
+}
+
+/// `next peak: STREAM …`: the first peak expected in 24 h and the shards planned for it.
+fn next_peak_line(r: &PredictRecord) -> String {
+    match r.outlook.as_ref().and_then(|o| o.next_peak.as_ref().map(|p| (o, p))) {
+        Some((o, p)) => format!(
+            "next peak: {} at {}, {:.0} B/s, {:.0} records/s ({} of {} {} cycles); {} shard(s) planned, {} open",
+            r.stream,
+            p.at.format("%Y-%m-%d %H:%M UTC"),
+            p.rate.bytes_per_sec,
+            p.rate.records_per_sec,
+            p.agreeing,
+            p.cycles,
+            serde_json::to_value(p.season)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            o.planned_shards.unwrap_or(o.open_shards),
+            o.open_shards,
+        ),
+        None => format!("next peak: {} none expected in 24 h", r.stream),
+    }
+}
+
 fn hint(r: &Review) -> Option<String> {
     r.advice.as_ref().map(|advice| format!("hint: {} {advice}", r.stream))
 }

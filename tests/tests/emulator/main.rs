@@ -8,6 +8,7 @@ mod common;
 mod errors;
 mod faults;
 mod pause;
+mod predict;
 mod readers;
 mod scale_down;
 mod scale_up;
