@@ -45,6 +45,8 @@ pub(crate) struct Handler<K, C> {
     /// `STREAM_NAME_PREFIX`: the streams this deployment may touch (empty: all).
     stream_prefix: String,
     settings: ExecuteSettings,
+    /// `PREDICT_PERIOD_SECONDS`: the predictive pass's history period.
+    predict_period_secs: u32,
 }
 
 /// Any event this function receives, told apart by shape.
@@ -128,7 +130,15 @@ where
             region,
             stream_prefix,
             settings: ExecuteSettings::default(),
+            predict_period_secs: predict::PERIOD_SECS,
         }
+    }
+
+    /// This handler with the predictive pass reading history at `secs` periods
+    /// (`predict::is_period`).
+    pub(crate) fn with_predict_period(mut self, secs: u32) -> Self {
+        self.predict_period_secs = secs;
+        self
     }
 
     /// One invocation as Lambda delivers it: the account from the invoked ARN, the deadline from
@@ -232,7 +242,11 @@ where
     /// scale-up failed fails the invocation after the rest was handled, labelled like an alarm's.
     pub(crate) async fn predict(&self, account: &str, deadline: Instant) -> Result<Summary, InvocationError> {
         let cx = self.invocation(account, deadline);
-        let settings = PredictSettings { execute: self.settings.clone(), ..PredictSettings::default() };
+        let settings = PredictSettings {
+            execute: self.settings.clone(),
+            period_secs: self.predict_period_secs,
+            ..PredictSettings::default()
+        };
         let calls_before = self.calls.sent();
         let report =
             predict::pass(&self.kinesis, &self.cloudwatch, &cx, &settings, &mut SeededJitter::from_entropy())

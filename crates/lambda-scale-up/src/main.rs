@@ -6,6 +6,8 @@
 //! hands each event (SNS or the schedule's) to [`handler::Handler`]. The decisions live in `planner`, their execution
 //! in `reconciler`. `STREAM_NAME_PREFIX` (default: none) limits it to the streams whose names
 //! start with it, the same scope as the deployment's IAM policy (`infra/`).
+//! `PREDICT_PERIOD_SECONDS` (default 300) is the predictive pass's history period: whole minutes
+//! up to an hour that divide a day; anything else stops the function at start, before any event.
 
 mod decision;
 mod handler;
@@ -25,6 +27,13 @@ async fn main() -> Result<(), Error> {
         let clients = clients.clone();
         move || clients.requests_sent()
     });
-    let handler = handler::Handler::new(clients.streams(), clients.cloudwatch(), calls, region, prefix);
+    let period = match std::env::var("PREDICT_PERIOD_SECONDS") {
+        Err(_) => reconciler::predict::PERIOD_SECS,
+        Ok(text) => text.parse().ok().filter(|s| reconciler::predict::is_period(*s)).ok_or_else(|| {
+            format!("PREDICT_PERIOD_SECONDS={text} is not whole minutes up to 3600 that divide a day")
+        })?,
+    };
+    let handler = handler::Handler::new(clients.streams(), clients.cloudwatch(), calls, region, prefix)
+        .with_predict_period(period);
     lambda_runtime::run(service_fn(|event: LambdaEvent<handler::Event>| handler.handle(event))).await
 }

@@ -83,6 +83,14 @@ pub const EVERY: chrono::Duration = chrono::Duration::hours(1);
 /// cost five times the datapoints and CloudWatch keeps it only 15 days).
 pub const PERIOD_SECS: u32 = 300;
 
+/// Whether `secs` can be the history's period (`PREDICT_PERIOD_SECONDS`): whole minutes up to an
+/// hour that divide a day, so every day and week lines up on the same periods. Coarser periods
+/// average a short peak away; the emulator test uses an hour, since the emulator's `GetMetricData`
+/// takes about a second per day of 5-minute buckets per series.
+pub fn is_period(secs: u32) -> bool {
+    (60..=3_600).contains(&secs) && secs.is_multiple_of(60) && 86_400 % secs == 0
+}
+
 /// The `trigger` of a decision the pass made, in its log line.
 pub const PREDICT: &str = "predict";
 
@@ -95,6 +103,8 @@ pub struct PredictSettings {
     /// No stream is read unless this much time is left: time to read the metrics of the streams
     /// read so far and to start their scale-ups (whose steps stop at the deadline themselves).
     pub review_reserve: Duration,
+    /// The history's period: [`PERIOD_SECS`] unless the deployer says otherwise ([`is_period`]).
+    pub period_secs: u32,
 }
 
 impl Default for PredictSettings {
@@ -103,6 +113,7 @@ impl Default for PredictSettings {
             execute: ExecuteSettings::default(),
             dry_run: false,
             review_reserve: Duration::from_secs(30),
+            period_secs: PERIOD_SECS,
         }
     }
 }
@@ -189,7 +200,7 @@ where
         let Some(predictive) = candidate.policy.scale_up.predictive else { continue };
         let page = pages.entry(predictive.lookback_days).or_default();
         page.push(candidate);
-        if page.len() >= per_call(predictive.lookback_days) {
+        if page.len() >= per_call(predictive.lookback_days, settings.period_secs) {
             let page = std::mem::take(page);
             review_page(
                 kinesis,
@@ -210,18 +221,15 @@ where
     Ok(report)
 }
 
-/// Streams one `GetMetricData` call covers at this look-back: 12 at 14 days, 6 at 28.
-pub fn per_call(lookback_days: u32) -> usize {
-    streams_per_metrics_call(points(lookback_days), LOAD_SERIES)
-}
-
-fn points(lookback_days: u32) -> u32 {
-    lookback_days.saturating_mul(86_400 / PERIOD_SECS)
+/// Streams one `GetMetricData` call covers at this look-back and period: 12 at 14 days of
+/// 5-minute periods, 6 at 28.
+pub fn per_call(lookback_days: u32, period_secs: u32) -> usize {
+    streams_per_metrics_call(lookback_days.saturating_mul(86_400 / period_secs.max(1)), LOAD_SERIES)
 }
 
 /// The look-back's span, whole periods ending at `now`.
-fn span(now: DateTime<Utc>, lookback_days: u32) -> (DateTime<Utc>, DateTime<Utc>) {
-    let end = align_down(now, PERIOD_SECS);
+fn span(now: DateTime<Utc>, lookback_days: u32, period_secs: u32) -> (DateTime<Utc>, DateTime<Utc>) {
+    let end = align_down(now, period_secs);
     (end - chrono::Duration::days(i64::from(lookback_days)), end)
 }
 
@@ -243,11 +251,12 @@ async fn review_page<K, C>(
     if page.is_empty() {
         return;
     }
-    let (start, end) = span(cx.now, lookback_days);
+    let period = settings.period_secs;
+    let (start, end) = span(cx.now, lookback_days, period);
     let queries: Vec<MetricQuery> = page
         .iter()
         .enumerate()
-        .flat_map(|(i, c)| load_queries(&c.stream.name, None, PERIOD_SECS, &format!("s{i}")))
+        .flat_map(|(i, c)| load_queries(&c.stream.name, None, period, &format!("s{i}")))
         .collect();
     let read =
         get_metric_data_halving(cloudwatch, &queries, start, end, &settings.execute.backoff, jitter).await;
@@ -267,7 +276,7 @@ async fn review_page<K, C>(
     };
     for (i, c) in page.into_iter().enumerate() {
         let started = StdInstant::now();
-        let history = series_of(&series, PERIOD_SECS, &format!("s{i}"));
+        let history = series_of(&series, period, &format!("s{i}"));
         let name = c.stream.name.clone();
         let result = if history.status == ReadStatus::Complete {
             decide(kinesis, cloudwatch, c, &history.series, cx, settings, jitter).await

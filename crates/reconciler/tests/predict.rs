@@ -179,10 +179,17 @@ async fn a_dry_run_says_what_it_would_do_and_the_next_peak_and_changes_nothing()
     assert!(!world.kinesis.describe("orders").await.unwrap().tags.contains_key(LAST_SCALED_TAG));
 }
 
+#[test]
+fn the_history_period_is_whole_minutes_up_to_an_hour_that_divide_a_day() {
+    use reconciler::predict::is_period;
+    assert!([60, 300, 600, 900, 1_800, 3_600].into_iter().all(is_period));
+    assert!(![0, 30, 90, 420, 7_200, u32::MAX].into_iter().any(is_period));
+}
+
 #[tokio::test(start_paused = true)]
 async fn histories_are_read_as_many_streams_a_call_as_the_limits_allow_per_look_back() {
     // 14 days: 4,032 points a series, 25 series a call, 12 streams; 28 days: 6 streams a call.
-    assert_eq!((per_call(14), per_call(28)), (12, 6));
+    assert_eq!((per_call(14, 300), per_call(28, 300), per_call(8, 3_600)), (12, 6, 250));
     let names: Vec<String> = (0..20).map(|i| format!("s{i:02}")).collect();
     let streams = names
         .iter()
