@@ -112,7 +112,9 @@ impl Default for PredictSettings {
         PredictSettings {
             execute: ExecuteSettings::default(),
             dry_run: false,
-            review_reserve: Duration::from_secs(30),
+            // Reading a page takes seconds; what must remain after it is a reshard step's budget,
+            // or the pass would record a scale-up it has no time to start.
+            review_reserve: ExecuteSettings::default().step_budget + Duration::from_secs(15),
             period_secs: PERIOD_SECS,
         }
     }
