@@ -55,9 +55,32 @@ where
     K: Resharder + Sync,
     C: AlarmPort + Sync,
 {
-    let name = stream.name.as_str();
-    let prefix = format!("{ALARM_NAME_PREFIX}{name}-");
+    let prefix = format!("{ALARM_NAME_PREFIX}{}-", stream.name);
     let existing = retry_until(backoff, jitter, deadline, || cloudwatch.describe_alarms(&prefix)).await?;
+    rearm_from(kinesis, cloudwatch, stream, policy, reset, rewrite, &existing, backoff, jitter, deadline)
+        .await
+}
+
+/// [`rearm`], from the stream's alarms as `DescribeAlarms` with its prefix answered them in this
+/// invocation (a scale-up that read them for its evidence need not ask again).
+#[allow(clippy::too_many_arguments)] // rearm's inputs and the alarms it would have read
+pub async fn rearm_from<K, C>(
+    kinesis: &K,
+    cloudwatch: &C,
+    stream: &ActiveStream,
+    policy: &Policy,
+    reset: &Reset,
+    rewrite: Rewrite,
+    existing: &[AlarmSummary],
+    backoff: &Backoff,
+    jitter: &mut impl Jitter,
+    deadline: Instant,
+) -> Result<bool, PortError>
+where
+    K: Resharder + Sync,
+    C: AlarmPort + Sync,
+{
+    let name = stream.name.as_str();
     // The prefix of `orders` also covers `orders-eu`'s alarms: the dimension says whose they are.
     let existing: Vec<&AlarmSummary> = existing.iter().filter(|a| a.stream() == Some(name)).collect();
     let Some(actions) = existing.first().map(|a| a.definition.actions.clone()) else {

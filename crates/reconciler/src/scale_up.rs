@@ -28,7 +28,7 @@ use crate::ports::{
     ActiveStream, AlarmPort, AlarmState, AlarmSummary, ErrorKind, MetricsPort, PortError, Resharder,
     StreamSnapshot,
 };
-use crate::rearm::{Reset, Rewrite, rearm, set_ok};
+use crate::rearm::{Reset, Rewrite, rearm, rearm_from, set_ok};
 use crate::{
     Clock, ExecuteSettings, Jitter, ReconcileError, execute, load_series, retry_until, shard_load_series,
     wait_for_active,
@@ -353,7 +353,8 @@ where
             return Ok(Decision::Held { admission });
         }
     }
-    let load = load(cloudwatch, trigger, &active, &policy, &state, cx.now, backoff, jitter, deadline).await?;
+    let (load, alarms) =
+        load(cloudwatch, trigger, &active, &policy, &state, cx, backoff, jitter, deadline).await?;
     let plan_with = |update_calls_last_24h| {
         plan_scale_up(ScaleUpInput {
             tiling: active.tiling(),
@@ -366,8 +367,19 @@ where
     if plan.action == ScaleUpAction::None {
         let reason = format!("kinesis-autoscaler: alarms of {} re-armed for the live count", trigger.stream);
         let reset = Reset::ToOk { reason };
-        rearm(kinesis, cloudwatch, &active, &policy, &reset, Rewrite::IfDrifted, backoff, jitter, deadline)
-            .await?;
+        let drifted = Rewrite::IfDrifted;
+        match &alarms {
+            Some(alarms) => {
+                rearm_from(
+                    kinesis, cloudwatch, &active, &policy, &reset, drifted, alarms, backoff, jitter, deadline,
+                )
+                .await?
+            }
+            None => {
+                rearm(kinesis, cloudwatch, &active, &policy, &reset, drifted, backoff, jitter, deadline)
+                    .await?
+            }
+        };
         // Throttling quoted from before the last resize, on a stream now big enough for what it
         // shows: back to `OK`, to fire on the next fresh minute if the live tiling throttles too.
         if load.throttling == Throttling::BeforeLastResize {
@@ -548,13 +560,13 @@ async fn load<C: MetricsPort + AlarmPort + Sync>(
     active: &ActiveStream,
     policy: &Policy,
     state: &ScalingState,
-    now: DateTime<Utc>,
+    cx: &Invocation,
     backoff: &crate::Backoff,
     jitter: &mut impl Jitter,
     deadline: Instant,
-) -> Result<LoadSnapshot, ReconcileError> {
+) -> Result<(LoadSnapshot, Option<Vec<AlarmSummary>>), ReconcileError> {
     let stream = active.name.as_str();
-    let window = Window::for_scale_up(now, policy);
+    let window = Window::for_scale_up(cx.now, policy);
     // The shared readers' bytes ride in the same call where the policy weighs reads.
     let reads = policy.scale_up.read_throttle_alarm;
     let (recent, read_bytes) = retry_until(backoff, jitter, deadline, || {
@@ -577,19 +589,19 @@ async fn load<C: MetricsPort + AlarmPort + Sync>(
     // keeps to its five calls a tick.
     let prefix = format!("{ALARM_NAME_PREFIX}{stream}-");
     let alarms = if open < policy.max_shards {
-        retry_until(backoff, jitter, deadline, || cloudwatch.describe_alarms(&prefix)).await?
+        Some(retry_until(backoff, jitter, deadline, || cloudwatch.describe_alarms(&prefix)).await?)
     } else {
-        Vec::new()
+        None
     };
-    for alarm in alarms.iter().filter(|a| a.name != trigger.alarm.name && a.state == Some(AlarmState::Alarm))
-    {
-        let stream_level = alarm.stream() == Some(stream) && alarm.dimensions.len() == 1;
-        let unanswered = alarm.state_updated_at.is_some_and(|t| !state.answered(t));
-        let metric = alarm.definition.metric.as_deref().and_then(Metric::parse);
-        if let (true, true, Some(metric)) = (stream_level, unanswered, metric)
-            && alarm.definition.namespace.as_deref() == Some(KINESIS_NAMESPACE)
-        {
-            evidence.push(evidence_of(alarm, metric, &Quoted::from_reason(&alarm.state_reason)));
+    // The stream's other stream-level alarms in ALARM that no scaling answered: confirmed by the
+    // rule that confirms a trigger, so a sibling is evidence exactly when it could be a trigger.
+    for alarm in alarms.iter().flatten().filter(|a| a.name != trigger.alarm.name) {
+        let Some(changed_at) = alarm.state_updated_at else { continue };
+        let Ok(sibling) = confirm(alarm, cx, changed_at, Quoted::from_reason(&alarm.state_reason)) else {
+            continue;
+        };
+        if sibling.stream == stream && sibling.shard.is_none() && !state.answered(changed_at) {
+            evidence.push(evidence_of(alarm, sibling.metric, &sibling.quoted));
         }
     }
     let per_shard = if policy.shard_level_metrics {
@@ -602,8 +614,9 @@ async fn load<C: MetricsPort + AlarmPort + Sync>(
     } else {
         BTreeMap::new()
     };
-    Ok(LoadSnapshot::for_alarms(&recent, &evidence, per_shard, trigger.shard.clone(), state)
-        .with_read_bytes(read_bytes))
+    let load = LoadSnapshot::for_alarms(&recent, &evidence, per_shard, trigger.shard.clone(), state)
+        .with_read_bytes(read_bytes);
+    Ok((load, alarms))
 }
 
 /// Records the scaling on the stream, executes within the deadline, and re-arms every alarm for

@@ -774,3 +774,14 @@ async fn a_read_throttling_alarm_on_the_call_limit_adds_no_shard() {
     assert!(plan.reasons.iter().any(|r| r.contains("GetRecords calls a second")), "{:?}", plan.reasons);
     assert_eq!(world.shards().await, 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_alarm_that_needs_no_scaling_reads_the_streams_alarms_once() {
+    let world = World::new(4, Policy::default()).await;
+    let before = world.cloudwatch.calls().len();
+    let decision = world.alarm(&bytes_alarm(t(0), 0.3), t(5)).await;
+    assert!(matches!(decision, Decision::NoChange { .. }), "{decision:?}");
+    let calls = world.cloudwatch.calls()[before..].to_vec();
+    let reads = calls.iter().filter(|c| c.as_str() == "DescribeAlarms kinesis-autoscaler-orders-").count();
+    assert_eq!(reads, 1, "the siblings' read serves the re-arm's check too: {calls:#?}");
+}
