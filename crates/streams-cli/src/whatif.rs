@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use planner::Policy;
 use reconciler::{Backoff, ErrorKind, ReadStatus, SeededJitter, StreamReader, StreamSnapshot, histories};
 use serde::Serialize;
@@ -155,13 +155,16 @@ pub(crate) fn run(args: &WhatifArgs, aws: &AwsArgs, output: Output) -> Result<Ex
         }
         let Some(first) = candidates.first() else { continue };
         let period = first.window.period_secs;
+        // No stream has history from before it was created: the read starts at the oldest
+        // window's start, not `--days` ago (fewer datapoints a series, more series a call).
+        let from = candidates.iter().fold(first.window.start, |from, c| from.min(c.window.start));
         let names: Vec<String> = candidates.iter().map(|c| c.name.clone()).collect();
         let many = names.len() > 1;
         let (read, region_calls) = runtime.block_on(histories(
             &clients.cloudwatch(),
             &names,
             period,
-            now - Duration::days(i64::from(args.days))..now,
+            from..now,
             &Backoff::default(),
             &mut SeededJitter::from_entropy(),
             |done, of| {
