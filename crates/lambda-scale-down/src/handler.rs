@@ -404,6 +404,7 @@ mod tests {
             enhanced_fan_out_consumers: None,
             plan: None,
             advice: None,
+            lookback: None,
             outcome: ReviewOutcome::Scaled { to: 2, steps: vec![], complete: true },
         };
         let line = review_line(&review, false);

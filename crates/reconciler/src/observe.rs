@@ -278,26 +278,24 @@ pub async fn histories<M: MetricsPort>(
     let histories = streams
         .iter()
         .enumerate()
-        .map(|(i, name)| {
-            let find = |suffix: char| {
-                let id = format!("s{i}{suffix}");
-                answers
-                    .iter()
-                    .find(|s| s.id == id)
-                    .map_or((Vec::new(), ReadStatus::PartialData), |s| (s.points.clone(), s.status))
-            };
-            let ((bytes, b), (records, r), (throttled, t)) = (find('b'), find('r'), find('t'));
-            StreamHistory {
-                stream: name.clone(),
-                bytes,
-                records,
-                throttled,
-                status: b.worst(r).worst(t),
-                calls: calls_of[i],
-            }
-        })
+        .map(|(i, name)| history_of(&answers, name, &format!("s{i}"), calls_of[i]))
         .collect();
     Ok((histories, total))
+}
+
+/// The history of `stream` out of an answer to [`load_queries`] and [`throttle_query`] with ids
+/// `{prefix}b|r|t`, its series' `Sum`s as read, `calls` the calls they rode in. A series missing
+/// from the answer counts as `PartialData`, as in [`series_of`].
+pub(crate) fn history_of(answer: &[MetricSeries], stream: &str, prefix: &str, calls: u32) -> StreamHistory {
+    let find = |suffix: char| {
+        let id = format!("{prefix}{suffix}");
+        answer
+            .iter()
+            .find(|s| s.id == id)
+            .map_or((Vec::new(), ReadStatus::PartialData), |s| (s.points.clone(), s.status))
+    };
+    let ((bytes, b), (records, r), (throttled, t)) = (find('b'), find('r'), find('t'));
+    StreamHistory { stream: stream.to_owned(), bytes, records, throttled, status: b.worst(r).worst(t), calls }
 }
 
 #[cfg(test)]

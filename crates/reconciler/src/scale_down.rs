@@ -29,7 +29,8 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::observe::{
-    LOAD_SERIES, READ_SERIES, read_queries, reads_of, series_of, throttle_query, throttles_of,
+    LOAD_SERIES, READ_SERIES, StreamHistory, history_of, read_queries, reads_of, series_of, throttle_query,
+    throttles_of,
 };
 use crate::ports::{ActiveStream, AlarmPort, ErrorKind, MetricQuery, MetricsPort, PortError, Resharder};
 use crate::rearm::{Reset, Rewrite, rearm};
@@ -120,8 +121,28 @@ pub struct Review {
     /// What its look-back argues for changing in its policy, when the sweep advises.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub advice: Option<Advice>,
+    /// The look-back as read, kept when the sweep advises: `streams status` replays it for its
+    /// capacity-mode advice. Not serialised: the sums are the caller's input, not the review.
+    #[serde(skip)]
+    pub lookback: Option<Lookback>,
     #[serde(flatten)]
     pub outcome: ReviewOutcome,
+}
+
+/// A reviewed stream's look-back as the sweep read it, for a caller that weighs more than the
+/// planner does: `streams status` replays it through the simulator for the capacity-mode advice
+/// (`simulator::whatif`, which the reconciler does not depend on). The raw `Sum`s of bytes,
+/// records and throttled records of the batched call (no other read), the window they cover, and
+/// what a replay needs of the stream.
+#[derive(Debug, Clone)]
+pub struct Lookback {
+    pub window: Window,
+    /// `calls`: the batched `GetMetricData` calls the series rode in, shared with the page's
+    /// other streams.
+    pub history: StreamHistory,
+    pub policy: Policy,
+    pub created: DateTime<Utc>,
+    pub on_demand: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -298,6 +319,7 @@ fn skipped(stream: &str, open: u32, policy: Option<&Policy>, reason: String) -> 
         enhanced_fan_out_consumers: None,
         plan: None,
         advice: None,
+        lookback: None,
         outcome: ReviewOutcome::Skipped { reason, skip: None },
     }
 }
@@ -363,10 +385,10 @@ async fn review_page<K, C>(
             jitter,
         )
         .await;
-        let series = match read {
+        let (series, calls) = match read {
             Ok((series, calls)) => {
                 report.metrics_calls += calls;
-                series
+                (series, calls)
             }
             Err(e) => {
                 report.metrics_calls += 1;
@@ -409,7 +431,15 @@ async fn review_page<K, C>(
                     }
                 }
             }
-            decided.push(decide(c, &load, &reads, &shard_load, throttled, &window, cx.now));
+            let lookback = settings.advise.then(|| Lookback {
+                window,
+                history: history_of(&series, &c.stream.name, &format!("s{i}"), calls),
+                policy: c.policy.clone(),
+                created: c.stream.created,
+                on_demand: c.stream.on_demand,
+            });
+            let decision = decide(c, &load, &reads, &shard_load, throttled, &window, cx.now);
+            decided.push(Decided { lookback, ..decision });
         }
     }
     let seeds: Vec<u64> = decided.iter().map(|_| (jitter.fraction(0) * u64::MAX as f64) as u64).collect();
@@ -428,11 +458,12 @@ struct Decided {
     utilisation: Utilisation,
     reads: ReadSummary,
     advice: Option<Advice>,
+    lookback: Option<Lookback>,
 }
 
 impl Decided {
     fn review(self, outcome: ReviewOutcome) -> Review {
-        let Decided { candidate: c, plan, utilisation, reads, advice } = self;
+        let Decided { candidate: c, plan, utilisation, reads, advice, lookback } = self;
         Review {
             stream: c.stream.name.clone(),
             open_shards: c.stream.tiling().len(),
@@ -443,6 +474,7 @@ impl Decided {
             enhanced_fan_out_consumers: c.stream.enhanced_fan_out_consumers,
             plan: Some(plan),
             advice,
+            lookback,
             outcome,
         }
     }
@@ -485,7 +517,7 @@ fn decide(
         };
         advise(&c.policy, &evidence)
     });
-    Decided { candidate: c, plan, utilisation, reads: read_summary, advice }
+    Decided { candidate: c, plan, utilisation, reads: read_summary, advice, lookback: None }
 }
 
 /// Carries out one stream's plan: record the scaling on the stream, merge, re-arm its alarms.

@@ -504,3 +504,33 @@ async fn status_advises_shard_level_metrics_only_for_a_stream_throttled_while_co
     let calm = json.as_array().unwrap().iter().find(|r| r["stream"] == "calm").unwrap();
     assert!(calm.get("advice").is_none(), "omitted when there is none: {calm}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn status_keeps_each_streams_lookback_as_read_for_the_mode_advice_and_the_lambda_keeps_none() {
+    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    managed(&kinesis, &cloudwatch, "orders", 4, &Policy::default()).await;
+    day(&cloudwatch, "orders", 1.4, None).await;
+    throttles(&cloudwatch, "orders", &[(10, 1_000.0)]).await;
+    let status =
+        run(&kinesis, &cloudwatch, &SweepSettings { dry_run: true, advise: true, ..settings() }).await;
+    let review = status.reviews.iter().find(|r| r.stream == "orders").expect("reviewed");
+    let lookback = review.lookback.as_ref().expect("status keeps the look-back");
+    // The sweep's own window and the very sums it read: no other read.
+    assert_eq!(
+        (lookback.window.period_secs, lookback.window.end - lookback.window.start),
+        (300, chrono::Duration::hours(24))
+    );
+    assert_eq!((lookback.history.bytes.len(), lookback.history.records.len()), (288, 0));
+    assert!(lookback.history.bytes.iter().all(|(_, sum)| (*sum - 1.4 * MIB * 300.0).abs() < 1e-6));
+    assert_eq!(lookback.history.throttled, [(now() - chrono::Duration::minutes(50), 1_000.0)]);
+    assert_eq!(
+        (lookback.history.status, lookback.history.calls),
+        (ReadStatus::Complete, status.metrics_calls)
+    );
+    assert_eq!((lookback.policy.clone(), lookback.on_demand), (Policy::default(), false));
+    assert_eq!(lookback.created, kinesis.describe("orders").await.unwrap().created);
+    assert!(serde_json::to_value(review).unwrap().get("lookback").is_none(), "the sums stay out of the JSON");
+
+    let lambda = run(&kinesis, &cloudwatch, &SweepSettings { dry_run: true, ..settings() }).await;
+    assert!(lambda.reviews.iter().all(|r| r.lookback.is_none()), "the Lambda keeps no sums");
+}

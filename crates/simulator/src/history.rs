@@ -42,10 +42,25 @@ impl HistoryWindow {
             return None;
         }
         let period_secs = if days <= ONE_MINUTE_DAYS { 60 } else { 300 };
-        let period = i64::from(period_secs);
         let end = planner::align_down(now, period_secs);
-        let wanted = end - Duration::days(i64::from(days));
-        let first_whole = planner::align_down(created + Duration::seconds(period - 1), period_secs);
+        HistoryWindow::within(end - Duration::days(i64::from(days)), end, period_secs, created)
+    }
+
+    /// The whole periods of `[wanted, end)` (both on period boundaries) since the stream's first
+    /// whole period after `created`: how `streams status` cuts the scale-down look-back it read.
+    /// `None` when there is no such period, or when `period_secs` is not whole minutes (a trace
+    /// is per minute).
+    pub fn within(
+        wanted: DateTime<Utc>,
+        end: DateTime<Utc>,
+        period_secs: u32,
+        created: DateTime<Utc>,
+    ) -> Option<HistoryWindow> {
+        if period_secs == 0 || !period_secs.is_multiple_of(60) {
+            return None;
+        }
+        let first_whole =
+            planner::align_down(created + Duration::seconds(i64::from(period_secs) - 1), period_secs);
         let start = wanted.max(first_whole);
         (start < end).then_some(HistoryWindow {
             start,
@@ -193,6 +208,24 @@ mod tests {
         let w = HistoryWindow::new(now, 14, t("2026-12-01T10:00:30Z")).unwrap();
         assert_eq!((w.start, w.younger_than_window, w.periods()), (t("2026-12-01T10:01:00Z"), true, 119));
         assert_eq!(HistoryWindow::new(now, 14, t("2026-12-01T11:59:30Z")), None);
+    }
+
+    #[test]
+    fn a_window_read_elsewhere_is_cut_at_the_streams_first_whole_period() {
+        let (start, end) = (t("2026-11-30T12:00:00Z"), t("2026-12-01T12:00:00Z"));
+        let old = HistoryWindow::within(start, end, 300, t("2026-01-01T00:00:00Z")).unwrap();
+        assert_eq!((old.start, old.periods(), old.younger_than_window), (start, 288, false));
+        let young = HistoryWindow::within(start, end, 300, t("2026-12-01T11:50:01Z")).unwrap();
+        assert_eq!(
+            (young.start, young.periods(), young.younger_than_window),
+            (t("2026-12-01T11:55:00Z"), 1, true)
+        );
+        assert_eq!(HistoryWindow::within(start, end, 300, t("2026-12-01T11:55:01Z")), None);
+        assert_eq!(
+            HistoryWindow::within(start, end, 90, t("2026-01-01T00:00:00Z")),
+            None,
+            "not whole minutes"
+        );
     }
 
     #[test]

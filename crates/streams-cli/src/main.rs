@@ -103,9 +103,11 @@ enum Command {
     /// same metrics (5-minute sums over each stream's look-back window, read in batched
     /// GetMetricData calls), the same decision. After the table, a hint line for each stream that
     /// throttled while its busiest period stayed under the scale-up threshold: its load sits on a
-    /// few shards, and shardLevelMetrics: true would let a scale-up find them.
+    /// few shards, and shardLevelMetrics: true would let a scale-up find them. Then a mode line
+    /// per stream: `streams whatif`'s capacity-mode advice, replayed from the same look-back (no
+    /// other read); in JSON "mode_advice", or null and "no_mode_advice" saying why.
     #[command(after_help = EXIT_CODES)]
-    Status,
+    Status(status::StatusArgs),
 
     /// Write streams.yaml entries for streams that already exist, from their live state.
     ///
@@ -157,7 +159,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => plan_apply::plan(args, false, &cli.aws, cli.output),
         Command::Diff(args) => plan_apply::plan(args, true, &cli.aws, cli.output),
         Command::Apply(args) => plan_apply::apply_command(args, &cli.aws, cli.output),
-        Command::Status => status::run(&cli.aws, cli.output),
+        Command::Status(args) => status::run(args, &cli.aws, cli.output),
         Command::Import(args) => import::run(args, &cli.aws, cli.output),
         Command::Schema => schema(&mut io::stdout().lock()),
         Command::Whatif(args) => whatif::run(args, &cli.aws, cli.output),

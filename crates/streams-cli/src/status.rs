@@ -7,24 +7,38 @@
 //! Then, for each stream whose policy asks for prediction, a `next peak:` line: the hourly
 //! predictive pass run in dry-run mode ([`reconciler::predict`]), its first peak of the next 24 h
 //! and the shards planned for it.
+//! Then a `mode:` line per stream: the capacity-mode advice of `streams whatif`, from the very
+//! look-back the sweep read (its sums replayed as whatif replays them: no other read), or in the
+//! JSON why there is none (a stream not reviewed, an incomplete read, no whole period yet).
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use planner::ScaleDownAction;
 use reconciler::SeededJitter;
 use reconciler::predict::{self, PredictRecord, PredictSettings};
-use reconciler::scale_down::{Review, ReviewOutcome, SweepContext, SweepSettings, sweep};
+use reconciler::scale_down::{Review, ReviewOutcome, SweepContext, SweepReport, SweepSettings, sweep};
 use reconciler::scale_up::SkipCode;
+use serde::Serialize;
 use serde_json::json;
+use simulator::history::{HistoryWindow, MAX_DAYS};
+use simulator::whatif::ModeAdvice;
 
 use crate::Output;
 use crate::aws::AwsArgs;
 
-pub(crate) fn run(aws: &AwsArgs, output: Output) -> Result<ExitCode> {
+#[derive(Debug, clap::Args)]
+pub(crate) struct StatusArgs {
+    /// Only the managed streams whose names start with this (as the Lambdas'
+    /// STREAM_NAME_PREFIX); every managed stream by default.
+    #[arg(long, default_value = "")]
+    prefix: String,
+}
+
+pub(crate) fn run(args: &StatusArgs, aws: &AwsArgs, output: Output) -> Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     let (region, report) = runtime.block_on(async {
         let regions = aws.clients([None]).await?;
@@ -34,19 +48,23 @@ pub(crate) fn run(aws: &AwsArgs, output: Output) -> Result<ExitCode> {
             deadline: tokio::time::Instant::now() + Duration::from_secs(3600),
             after: None,
         };
-        let settings = SweepSettings { dry_run: true, advise: true, ..SweepSettings::default() };
+        let settings = SweepSettings {
+            dry_run: true,
+            advise: true,
+            stream_prefix: args.prefix.clone(),
+            ..SweepSettings::default()
+        };
         let (streams, cloudwatch) = (clients.streams(), clients.cloudwatch());
         let report = sweep(&streams, &cloudwatch, &cx, &settings, &mut SeededJitter::from_entropy()).await?;
-        let predictive = next_peaks(&streams, &cloudwatch, &cx).await?;
+        let predictive = next_peaks(&streams, &cloudwatch, &cx, &args.prefix).await?;
         anyhow::Ok((regions.default.clone(), (report, predictive)))
     })?;
     let (report, predictive) = report;
+    let modes: Vec<Result<ModeLine, String>> = report.reviews.iter().map(mode_advice).collect();
     let mut out = std::io::stdout().lock();
     match output {
         Output::Json => {
-            let doc = json!({"kind": "streams-status", "version": 1, "region": region, "streams": report.reviews,
-                             "metricsCalls": report.metrics_calls, "predictive": predictive.records,
-                             "predictiveMetricsCalls": predictive.metrics_calls});
+            let doc = document(&region, &report, &modes, &predictive);
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
         Output::Text => {
@@ -70,12 +88,111 @@ pub(crate) fn run(aws: &AwsArgs, output: Output) -> Result<ExitCode> {
             for hint in report.reviews.iter().filter_map(hint) {
                 writeln!(out, "{hint}")?;
             }
+            for (review, mode) in report.reviews.iter().zip(&modes) {
+                if let Ok(mode) = mode {
+                    writeln!(out, "{}", mode_line(&review.stream, mode))?;
+                }
+            }
             for record in &predictive.records {
                 writeln!(out, "{}", next_peak_line(record))?;
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The JSON document: each review with its `mode_advice`, or `null` and `no_mode_advice` saying why.
+fn document(
+    region: &str,
+    report: &SweepReport,
+    modes: &[Result<ModeLine, String>],
+    predictive: &predict::PredictReport,
+) -> serde_json::Value {
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        #[serde(flatten)]
+        review: &'a Review,
+        mode_advice: Option<&'a ModeLine>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        no_mode_advice: Option<&'a str>,
+    }
+    let streams: Vec<Entry> = report
+        .reviews
+        .iter()
+        .zip(modes)
+        .map(|(review, mode)| Entry {
+            review,
+            mode_advice: mode.as_ref().ok(),
+            no_mode_advice: mode.as_ref().err().map(String::as_str),
+        })
+        .collect();
+    json!({"kind": "streams-status", "version": 1, "region": region, "streams": streams,
+           "metricsCalls": report.metrics_calls, "predictive": predictive.records,
+           "predictiveMetricsCalls": predictive.metrics_calls})
+}
+
+/// `streams whatif`'s capacity-mode advice from a stream's look-back, and the span replayed.
+#[derive(Debug, Serialize)]
+struct ModeLine {
+    #[serde(flatten)]
+    advice: ModeAdvice,
+    /// The periods replayed: the look-back, from the stream's first whole period if younger.
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    hours: f64,
+    lookback_hours: f64,
+}
+
+/// The look-back the sweep read, replayed as `streams whatif` replays a history
+/// ([`crate::whatif::replay`]: the same advice for the same series), or why there is no advice.
+fn mode_advice(r: &Review) -> Result<ModeLine, String> {
+    let Some(l) = &r.lookback else {
+        return Err(match &r.outcome {
+            ReviewOutcome::Failed { .. } => "its look-back could not be read (see error)".into(),
+            _ => "not reviewed: no look-back was read".into(),
+        });
+    };
+    if !l.history.status.is_complete() {
+        return Err(format!(
+            "its look-back was read {}: the advice needs a complete one",
+            l.history.status.as_str()
+        ));
+    }
+    let Some(window) = HistoryWindow::within(l.window.start, l.window.end, l.window.period_secs, l.created)
+    else {
+        return Err(format!(
+            "created {}: no whole {}-second period of its look-back to replay yet",
+            l.created.format("%Y-%m-%d %H:%M:%S UTC"),
+            l.window.period_secs
+        ));
+    };
+    let (_, w) = crate::whatif::replay(&l.history, window, r.open_shards, &l.policy, l.on_demand)
+        .map_err(|e| format!("{e:#}"))?;
+    Ok(ModeLine {
+        advice: w.advice,
+        start: window.start,
+        end: window.end,
+        hours: window.hours(),
+        lookback_hours: (l.window.end - l.window.start).num_seconds() as f64 / 3600.0,
+    })
+}
+
+/// The advice as one line after the table, saying how much history it is from.
+fn mode_line(stream: &str, m: &ModeLine) -> String {
+    let span = if m.hours < m.lookback_hours {
+        format!("its {} since it was created, not the {} look-back", hours(m.hours), hours(m.lookback_hours))
+    } else {
+        format!("the last {}", hours(m.hours))
+    };
+    format!(
+        "mode: {stream} {} [replayed from {span}; `streams whatif` reads up to {MAX_DAYS} days]",
+        m.advice.reason
+    )
+}
+
+/// Hours as a person reads them: `24 h`, `0.3 h`.
+fn hours(h: f64) -> String {
+    if h.fract() == 0.0 { format!("{h:.0} h") } else { format!("{h:.1} h") }
 }
 
 fn row(r: &Review, width: usize) -> String {
@@ -121,7 +238,12 @@ fn age(ms: f64) -> String {
 
 /// The advice on a stream's policy, as one line after the table.
 /// The predictive pass in dry run: every predictive stream's decision and outlook.
-async fn next_peaks<K, C>(streams: &K, cloudwatch: &C, cx: &SweepContext) -> Result<predict::PredictReport>
+async fn next_peaks<K, C>(
+    streams: &K,
+    cloudwatch: &C,
+    cx: &SweepContext,
+    prefix: &str,
+) -> Result<predict::PredictReport>
 where
     K: reconciler::Resharder + Sync,
     C: reconciler::MetricsPort + reconciler::AlarmPort + Sync,
@@ -129,7 +251,7 @@ where
     let invocation = reconciler::scale_up::Invocation {
         account: String::new(),
         region: String::new(),
-        stream_prefix: String::new(),
+        stream_prefix: prefix.to_owned(),
         now: cx.now,
         deadline: cx.deadline,
     };
@@ -195,6 +317,8 @@ fn next(r: &Review) -> String {
 #[cfg(test)]
 mod tests {
     use planner::{Advice, ReadStatus, ReadSummary};
+    use reconciler::StreamHistory;
+    use reconciler::scale_down::Lookback;
 
     use super::*;
 
@@ -210,6 +334,7 @@ mod tests {
             enhanced_fan_out_consumers: None,
             plan: None,
             advice: None,
+            lookback: None,
             outcome,
         }
     }
@@ -252,6 +377,133 @@ mod tests {
         let advised = Review { advice: Some(advice), ..review(ReviewOutcome::Unchanged) };
         assert_eq!(hint(&advised).as_deref(), Some("hint: orders throttled 1,234 records in 24 h while …"));
         assert_eq!(hint(&review(ReviewOutcome::Unchanged)), None);
+    }
+
+    const MIB: f64 = 1_048_576.0;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    /// `orders` reviewed with a look-back of 24 h of 5-minute sums at `mib_per_sec` (1 KiB
+    /// records) on its 4 shards, created at `created`, read `status`.
+    fn looked_back(mib_per_sec: f64, created: DateTime<Utc>, status: ReadStatus) -> Review {
+        let window = planner::Window {
+            start: t("2026-11-30T12:00:00Z"),
+            end: t("2026-12-01T12:00:00Z"),
+            period_secs: 300,
+        };
+        let at = |i: i64| window.start + chrono::Duration::minutes(5 * i);
+        let bytes: Vec<_> = (0..288).map(|i| (at(i), mib_per_sec * MIB * 300.0)).collect();
+        let records = bytes.iter().map(|(t, b)| (*t, b / 1024.0)).collect();
+        let history =
+            StreamHistory { stream: "orders".into(), bytes, records, throttled: vec![], status, calls: 1 };
+        let lookback =
+            Lookback { window, history, policy: planner::Policy::default(), created, on_demand: false };
+        Review { lookback: Some(lookback), ..review(ReviewOutcome::Unchanged) }
+    }
+
+    #[test]
+    fn the_mode_line_is_whatifs_advice_for_the_same_series_from_the_last_24_h() {
+        let review = looked_back(1.4, t("2026-01-01T00:00:00Z"), ReadStatus::Complete);
+        let mode = mode_advice(&review).unwrap();
+        // The simulator run directly on the same sums.
+        let window = HistoryWindow {
+            start: t("2026-11-30T12:00:00Z"),
+            end: t("2026-12-01T12:00:00Z"),
+            period_secs: 300,
+            younger_than_window: false,
+        };
+        let lookback = review.lookback.as_ref().unwrap();
+        let history = simulator::history::History {
+            stream: "orders".into(),
+            bytes: window.align(&lookback.history.bytes),
+            records: window.align(&lookback.history.records),
+            throttled: window.align(&lookback.history.throttled),
+            window,
+            shards: 4,
+        };
+        let replayable = simulator::history::replayable(&history).unwrap();
+        let direct = simulator::whatif::WhatIf::run(
+            &replayable,
+            &planner::Policy::default(),
+            simulator::whatif::Mode::Provisioned,
+        )
+        .unwrap();
+        assert_eq!(mode.advice, direct.advice);
+        assert_eq!(
+            mode_line("orders", &mode),
+            format!(
+                "mode: orders {} [replayed from the last 24 h; `streams whatif` reads up to 63 days]",
+                direct.advice.reason
+            )
+        );
+        assert!(
+            mode_line("orders", &mode)
+                .starts_with("mode: orders stay provisioned with this tool: the other mode would cost $"),
+            "{}",
+            mode_line("orders", &mode)
+        );
+        let doc = document(
+            "us-east-1",
+            &SweepReport { reviews: vec![review], ..SweepReport::default() },
+            &[Ok(mode)],
+            &predict::PredictReport::default(),
+        );
+        let advice = &doc["streams"][0]["mode_advice"];
+        assert_eq!((advice["mode"].as_str(), advice["switch"].as_bool()), (Some("provisioned"), Some(false)));
+        assert_eq!(advice["monthly_difference"].as_f64(), Some(direct.advice.monthly_difference));
+        assert_eq!(advice["reason"].as_str(), Some(direct.advice.reason.as_str()));
+        assert_eq!((advice["hours"].as_f64(), advice["lookback_hours"].as_f64()), (Some(24.0), Some(24.0)));
+        assert!(doc["streams"][0].get("no_mode_advice").is_none(), "{doc:#}");
+        assert_eq!(doc["streams"][0]["stream"], "orders", "the review's own fields stay flat");
+    }
+
+    #[test]
+    fn a_stream_younger_than_its_lookback_says_how_much_of_it_was_replayed() {
+        let mode = mode_advice(&looked_back(1.4, t("2026-12-01T11:30:00Z"), ReadStatus::Complete)).unwrap();
+        assert_eq!((mode.start, mode.hours), (t("2026-12-01T11:30:00Z"), 0.5));
+        assert!(
+            mode_line("orders", &mode).ends_with("[replayed from its 0.5 h since it was created, not the 24 h look-back; `streams whatif` reads up to 63 days]"),
+            "{}",
+            mode_line("orders", &mode)
+        );
+    }
+
+    #[test]
+    fn no_mode_advice_without_a_complete_lookback_of_a_whole_period_and_the_json_says_why() {
+        let cases = [
+            (
+                review(ReviewOutcome::Skipped { reason: "stream is UPDATING".into(), skip: None }),
+                "not reviewed: no look-back was read",
+            ),
+            (
+                review(ReviewOutcome::Failed { error: "GetMetricData failed".into() }),
+                "its look-back could not be read (see error)",
+            ),
+            (
+                looked_back(1.4, t("2026-01-01T00:00:00Z"), ReadStatus::PartialData),
+                "its look-back was read PartialData: the advice needs a complete one",
+            ),
+            (
+                looked_back(1.4, t("2026-12-01T11:55:01Z"), ReadStatus::Complete),
+                "created 2026-12-01 11:55:01 UTC: no whole 300-second period of its look-back to replay yet",
+            ),
+        ];
+        for (review, why) in cases {
+            let mode = mode_advice(&review);
+            assert_eq!(mode.as_ref().err().map(String::as_str), Some(why));
+            let doc = document(
+                "us-east-1",
+                &SweepReport { reviews: vec![review], ..SweepReport::default() },
+                &[mode],
+                &predict::PredictReport::default(),
+            );
+            assert_eq!(
+                (&doc["streams"][0]["mode_advice"], doc["streams"][0]["no_mode_advice"].as_str()),
+                (&serde_json::Value::Null, Some(why))
+            );
+        }
     }
 
     #[test]

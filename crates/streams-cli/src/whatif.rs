@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use planner::Policy;
-use reconciler::{Backoff, ErrorKind, ReadStatus, SeededJitter, StreamReader, StreamSnapshot, histories};
+use reconciler::{Backoff, ErrorKind, SeededJitter, StreamHistory, StreamReader, StreamSnapshot, histories};
 use serde::Serialize;
-use simulator::history::{History, HistoryWindow, PRICE_PER_1000_METRICS, replayable};
+use simulator::history::{History, HistoryWindow, PRICE_PER_1000_METRICS, Replayable, replayable};
 use simulator::whatif::{Mode, ModeAdvice, Run, WhatIf};
 
 use crate::Output;
@@ -159,13 +159,16 @@ pub(crate) fn run(args: &WhatifArgs, aws: &AwsArgs, output: Output) -> Result<Ex
         }
         let Some(first) = candidates.first() else { continue };
         let period = first.window.period_secs;
+        // No stream has history from before it was created: the read starts at the oldest
+        // window's start, not `--days` ago (fewer datapoints a series, more series a call).
+        let from = candidates.iter().fold(first.window.start, |from, c| from.min(c.window.start));
         let names: Vec<String> = candidates.iter().map(|c| c.name.clone()).collect();
         let many = names.len() > 1;
         let (read, region_calls) = runtime.block_on(histories(
             &clients.cloudwatch(),
             &names,
             period,
-            now - Duration::days(i64::from(args.days))..now,
+            from..now,
             &Backoff::default(),
             &mut SeededJitter::from_entropy(),
             |done, of| {
@@ -176,15 +179,7 @@ pub(crate) fn run(args: &WhatifArgs, aws: &AwsArgs, output: Output) -> Result<Ex
         ))?;
         calls += region_calls;
         for (c, h) in candidates.into_iter().zip(read) {
-            let history = History {
-                stream: c.name.clone(),
-                bytes: c.window.align(&h.bytes),
-                records: c.window.align(&h.records),
-                throttled: c.window.align(&h.throttled),
-                window: c.window,
-                shards: c.shards,
-            };
-            match report(&c, &history, h.status, h.calls, &args.out, args.days) {
+            match report(&c, &h, &args.out, args.days) {
                 Ok(r) => reports.push(r),
                 Err(e) => {
                     skipped.push(Skipped { stream: c.name, region: c.region, reason: format!("{e:#}") })
@@ -236,27 +231,44 @@ pub(crate) fn run(args: &WhatifArgs, aws: &AwsArgs, output: Output) -> Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
+/// A stream's history as `reconciler` read it, replayed as `streams whatif` replays it (and
+/// `streams status`, for its mode line, from its look-back): the `Sum`s aligned to `window`, made
+/// a trace from the stream's `shards`, run with its `policy` under its `mode` today.
+pub(crate) fn replay(
+    read: &StreamHistory,
+    window: HistoryWindow,
+    shards: u32,
+    policy: &Policy,
+    on_demand: bool,
+) -> Result<(Replayable, WhatIf)> {
+    let history = History {
+        stream: read.stream.clone(),
+        bytes: window.align(&read.bytes),
+        records: window.align(&read.records),
+        throttled: window.align(&read.throttled),
+        window,
+        shards,
+    };
+    let r = replayable(&history)?;
+    let mode = if on_demand { Mode::OnDemand } else { Mode::Provisioned };
+    let w = WhatIf::run(&r, policy, mode)?;
+    Ok((r, w))
+}
+
 /// One stream replayed, its plot written to `out`.
-fn report(
-    c: &Candidate,
-    history: &History,
-    status: ReadStatus,
-    calls: u32,
-    out: &Path,
-    days: u32,
-) -> Result<StreamReport> {
-    let r = replayable(history)?;
-    let mode = if c.snapshot.on_demand { Mode::OnDemand } else { Mode::Provisioned };
-    let w = WhatIf::run(&r, &c.policy, mode)?;
+fn report(c: &Candidate, read: &StreamHistory, out: &Path, days: u32) -> Result<StreamReport> {
+    let (status, calls) = (read.status, read.calls);
+    let (r, w) = replay(read, c.window, c.shards, &c.policy, c.snapshot.on_demand)?;
+    let mode = w.current;
     let plot = format!("{}.svg", c.name);
-    let title = format!("{}: {:.1} h of history replayed", c.name, history.window.hours());
+    let window = &c.window;
+    let title = format!("{}: {:.1} h of history replayed", c.name, window.hours());
     let replays: Vec<_> = [Some(&w.with_tool), w.with_tool_predictive.as_ref(), Some(w.today())]
         .into_iter()
         .flatten()
         .cloned()
         .collect();
     simulator::plot::trace_svg(&out.join(&plot), &title, &replays)?;
-    let window = &history.window;
     let mut notes = Vec::new();
     if window.younger_than_window {
         notes.push(format!(
@@ -448,7 +460,7 @@ mod tests {
             mode: Mode::Provisioned,
             shards: 2,
             start,
-            end: start + Duration::hours(24),
+            end: start + chrono::Duration::hours(24),
             period_secs: 60,
             hours: 24.0,
             younger_than_window: false,

@@ -786,7 +786,10 @@ async fn status_hints_shard_level_metrics_for_a_stream_throttled_while_its_utili
     let clients = emulator_clients().await;
     let cloudwatch = clients.cloudwatch();
     let cli = Cli::new();
-    let (hot_key, calm) = (unique_name("cli-status-hot-key"), unique_name("cli-status-calm"));
+    let run = unique_name("cli-status");
+    let (hot_key, calm) = (format!("{run}-hot-key"), format!("{run}-calm"));
+    // Only this test's streams: the emulator's others (other tests') cost reads, not evidence.
+    let prefix = format!("{run}-");
     cli.write_config(&[
         format!("{{name: {hot_key}, desiredShards: 2}}"),
         format!("{{name: {calm}, desiredShards: 2}}"),
@@ -805,9 +808,10 @@ async fn status_hints_shard_level_metrics_for_a_stream_throttled_while_its_utili
     )
     .await;
 
-    let output = cli.expect(0, &["--output", "json", "status"]);
+    let output = cli.expect(0, &["--output", "json", "status", "--prefix", &prefix]);
     let doc: serde_json::Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("stdout is not one JSON document: {e}\n{}", transcript(&output)));
+    assert_eq!(doc["streams"].as_array().map(Vec::len), Some(2), "{}", transcript(&output));
     let review = |s: &str| {
         doc["streams"]
             .as_array()
@@ -823,13 +827,24 @@ async fn status_hints_shard_level_metrics_for_a_stream_throttled_while_its_utili
     let peak = advice["peak_utilisation"].as_f64().expect("a number");
     assert!((peak - 0.1).abs() < 1e-9, "{peak}");
     assert!(review(&calm).get("advice").is_none(), "no throttles, no advice: {}", review(&calm));
+    // Seconds old, with 5-minute periods: no whole period of its look-back to replay for the
+    // capacity-mode advice, and the JSON says so (tests/emulator/whatif.rs has the advice itself).
+    for s in [&hot_key, &calm] {
+        let r = review(s);
+        assert!(r["mode_advice"].is_null(), "{r:#}");
+        let why = r["no_mode_advice"].as_str().unwrap_or_else(|| panic!("no reason: {r:#}"));
+        assert!(why.ends_with("no whole 300-second period of its look-back to replay yet"), "{why}");
+    }
 
-    let text = stdout(&cli.expect(0, &["status"]));
+    let text = stdout(&cli.expect(0, &["status", "--prefix", &prefix]));
     let mine: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("hint: ") && (l.contains(&hot_key) || l.contains(&calm)))
         .collect();
     assert_eq!(mine.len(), 1, "{text}");
+    let modes =
+        text.lines().filter(|l| l.starts_with("mode: ") && (l.contains(&hot_key) || l.contains(&calm)));
+    assert_eq!(modes.count(), 0, "{text}");
     assert!(
         mine[0].starts_with(&format!(
             "hint: {hot_key} throttled 1,234 records in 24 h while its busiest 5-minute period used 10 % of its \
