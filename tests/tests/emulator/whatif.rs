@@ -216,7 +216,7 @@ async fn whatif_replays_each_streams_history_as_the_simulator_does_and_status_gi
         let line = line.unwrap_or_else(|| panic!("no mode line for {name}\n{text}"));
         assert!(
             line.starts_with(&format!("mode: {name} {}: ", direct.advice.action()))
-                && line.contains("since it was created, not the 1 h look-back"),
+                && line.contains(" min since it was created, not the 1 h look-back"),
             "{line}"
         );
         eprintln!("{line}");
