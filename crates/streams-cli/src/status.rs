@@ -179,20 +179,24 @@ fn mode_advice(r: &Review) -> Result<ModeLine, String> {
 
 /// The advice as one line after the table, saying how much history it is from.
 fn mode_line(stream: &str, m: &ModeLine) -> String {
-    let span = if m.hours < m.lookback_hours {
-        format!("its {} since it was created, not the {} look-back", hours(m.hours), hours(m.lookback_hours))
+    let from = if m.hours < m.lookback_hours {
+        format!("its {} since it was created, not the {} look-back", span(m.hours), span(m.lookback_hours))
     } else {
-        format!("the last {}", hours(m.hours))
+        format!("the last {}", span(m.hours))
     };
     format!(
-        "mode: {stream} {} [replayed from {span}; `streams whatif` reads up to {MAX_DAYS} days]",
+        "mode: {stream} {} [replayed from {from}; `streams whatif` reads up to {MAX_DAYS} days]",
         m.advice.reason
     )
 }
 
-/// Hours as a person reads them: `24 h`, `0.3 h`.
-fn hours(h: f64) -> String {
-    if h.fract() == 0.0 { format!("{h:.0} h") } else { format!("{h:.1} h") }
+/// A span of hours as a person reads it: `2 min`, `30 min`, `24 h`, `36.5 h`.
+fn span(hours: f64) -> String {
+    match hours {
+        h if h < 1.0 => format!("{:.0} min", h * 60.0),
+        h if h.fract() == 0.0 => format!("{h:.0} h"),
+        h => format!("{h:.1} h"),
+    }
 }
 
 fn row(r: &Review, width: usize) -> String {
@@ -464,9 +468,17 @@ mod tests {
         let mode = mode_advice(&looked_back(1.4, t("2026-12-01T11:30:00Z"), ReadStatus::Complete)).unwrap();
         assert_eq!((mode.start, mode.hours), (t("2026-12-01T11:30:00Z"), 0.5));
         assert!(
-            mode_line("orders", &mode).ends_with("[replayed from its 0.5 h since it was created, not the 24 h look-back; `streams whatif` reads up to 63 days]"),
+            mode_line("orders", &mode).ends_with("[replayed from its 30 min since it was created, not the 24 h look-back; `streams whatif` reads up to 63 days]"),
             "{}",
             mode_line("orders", &mode)
+        );
+    }
+
+    #[test]
+    fn spans_read_in_minutes_under_an_hour_and_in_hours_above() {
+        assert_eq!(
+            [2.0 / 60.0, 0.5, 1.0, 24.0, 36.5].map(span),
+            ["2 min", "30 min", "1 h", "24 h", "36.5 h"]
         );
     }
 
