@@ -326,6 +326,33 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn a_predictive_stream_gets_one_next_peak_line_with_the_shards_planned_or_none_expected() {
+        let peak = planner::ExpectedPeak {
+            season: planner::Season::Daily,
+            rate: planner::Rate { bytes_per_sec: 3_145_728.0, records_per_sec: 3_072.0 },
+            at: t("2026-12-02T02:00:00Z"),
+            agreeing: 13,
+            cycles: 14,
+            chance: 1e-12,
+            typical: planner::Rate::ZERO,
+        };
+        let record = |next_peak: Option<planner::ExpectedPeak>| PredictRecord {
+            stream: "orders".into(),
+            trigger: predict::PREDICT,
+            peak: None,
+            outlook: Some(predict::Outlook { open_shards: 2, planned_shards: Some(6), next_peak }),
+            decision: reconciler::scale_up::Decision::NoPreScale { reason: "enough".into() },
+            elapsed_ms: 0,
+        };
+        assert_eq!(
+            next_peak_line(&record(Some(peak))),
+            "next peak: orders at 2026-12-02 02:00 UTC, 3145728 B/s, 3072 records/s (13 of 14 daily cycles); \
+             6 shard(s) planned, 2 open"
+        );
+        assert_eq!(next_peak_line(&record(None)), "next peak: orders none expected in 24 h");
+    }
+
     /// The review of a 4-shard stream `orders` with nothing read.
     fn review(outcome: ReviewOutcome) -> Review {
         Review {
