@@ -33,7 +33,7 @@ const MIB: f64 = 1024.0 * 1024.0;
 fn policy_tag(min: u32, max: u32, up: u32) -> String {
     format!(
         "v1 min={min} max={max} up={up} target=60 period=60 evals=1 cooldown=300 throttle=on bypass=on \
-         down=50 downperiod=300 lookback=86400 shards=off paused=off maxage=600 readthrottle=off"
+         down=50 downperiod=300 lookback=86400 shards=off paused=off maxage=600 readthrottle=off predict=off"
     )
 }
 
