@@ -61,10 +61,10 @@ SERVICE_PREFIX = {"kinesis": "kinesis", "cloudwatch": "cloudwatch", "sns": "sns"
 # happens only for a value only one of them builds: the executor's `call` (reconciler/src/execute.rs)
 # dispatches every planner Step, and which steps exist depends on the Execution built
 # (planner/src/step.rs); `rearm_from` (which `rearm` calls) sets alarms to OK only for
-# `Reset::ToOk`. Such a method counts for a binary only if the binary builds the value. Each
-# entry is guarded (`check_gates`): the method is called only from `sites`, those are called only from `callers` in a binary that does not build the
-# value, and the value is built only where `built_in` says (planner values: reached under the
-# planner function named in `reached_as`).
+# `Reset::ToOk`. Such a method counts for a binary only if the binary builds the value. Each entry
+# is guarded (`check_gates`): the method is called only from `sites`, those are called only from
+# `callers` in a binary that does not build the value, and the value is built only where
+# `built_in` says (planner values: reached under the planner function named in `reached_as`).
 GATES = {
     "merge_shards": dict(sites={"call"}, callers={"call": {"execute"}}, value="Execution::Merge",
                          built_in={"of_scale_down"}, reached_as={"of_scale_down"}),
