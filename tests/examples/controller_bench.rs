@@ -264,7 +264,9 @@ async fn create_managed(clients: &AwsClients, streams: &[String]) -> Result<()> 
 /// Waits up to a minute for `stream` to be ACTIVE.
 async fn settle(kinesis: &KinesisStreams, stream: &str) -> Result<(), ReconcileError> {
     let poll = Duration::from_millis(100);
-    wait_for_active(kinesis, stream, Duration::from_secs(60), poll, |_, _| {}).await.map(drop)
+    wait_for_active(kinesis, &reconciler::SystemClock, stream, Duration::from_secs(60), poll, |_, _| {})
+        .await
+        .map(drop)
 }
 
 /// Deletes the streams and their alarms; reports what could not be deleted and carries on.

@@ -18,10 +18,12 @@ pub mod sns_bridge;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_adapters::{AwsClients, load_static_config};
+use reconciler::{Io, IoPolicy, SystemClock};
 
 use crate::lambda::LocalLambda;
 
@@ -49,6 +51,13 @@ pub async fn emulator_clients() -> AwsClients {
         );
     }
     AwsClients::new(&load_static_config(REGION, &endpoint, "test", "test").await)
+}
+
+/// `port` behind the tool's own I/O policy on the wall clock, so a test's set-up rides out the
+/// emulator's refusals (it allows 5 streams `CREATING` at once, and parallel tests hold some) with
+/// the same retries and backoff as the tool's programs.
+pub fn with_retries<P>(port: P) -> Io<P> {
+    Io::new(port, Arc::new(IoPolicy::new(Arc::new(SystemClock))))
 }
 
 /// The workspace binary `name` Cargo put beside this test or example executable

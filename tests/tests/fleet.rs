@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 use aws_adapters::AwsClients;
 use emulator_tests::lambda::{LocalLambda, scheduled_event};
 use emulator_tests::sns_bridge::{SnsBridge, Topic};
-use emulator_tests::{emulator_clients, emulator_function, unique_name};
+use emulator_tests::{emulator_clients, emulator_function, unique_name, with_retries};
 use futures_util::stream::{self, StreamExt};
 use planner::{POLICY_TAG, Policy, ScaleDown, Window, encode_policy, streams_per_metrics_call};
-use reconciler::{Backoff, Resharder, SeededJitter, StreamAdmin, retry, wait_for_active};
+use reconciler::{Resharder, StreamAdmin, SystemClock, wait_for_active};
 use serde_json::Value;
 
 /// Kinesis lets 5 streams be `CREATING` or `DELETING` at once.
@@ -42,7 +42,7 @@ fn fleet_size() -> usize {
 
 /// Creates `names` as managed one-shard streams with the default policy, as `streams apply` would.
 async fn create_fleet(clients: &AwsClients, names: &[String]) {
-    let kinesis = clients.streams();
+    let kinesis = with_retries(clients.streams());
     let policy =
         Policy { scale_down: ScaleDown { lookback_secs: 3600, ..ScaleDown::default() }, ..Policy::default() };
     let tag = [(POLICY_TAG.to_owned(), encode_policy(&policy))].into();
@@ -50,12 +50,10 @@ async fn create_fleet(clients: &AwsClients, names: &[String]) {
         .map(|name| {
             let (kinesis, tag) = (&kinesis, &tag);
             async move {
-                let mut jitter = SeededJitter::new(name.len() as u64);
-                retry(&Backoff::DEFAULT, &mut jitter, || kinesis.create_stream(name, 1))
-                    .await
-                    .unwrap_or_else(|e| panic!("create {name}: {e}"));
+                kinesis.create_stream(name, 1).await.unwrap_or_else(|e| panic!("create {name}: {e}"));
                 wait_for_active(
                     kinesis,
+                    &SystemClock,
                     name,
                     Duration::from_secs(60),
                     Duration::from_millis(100),
@@ -73,14 +71,13 @@ async fn create_fleet(clients: &AwsClients, names: &[String]) {
 }
 
 async fn delete_fleet(clients: &AwsClients, names: &[String]) {
-    let kinesis = clients.streams();
+    let kinesis = with_retries(clients.streams());
     stream::iter(names)
         .for_each_concurrent(CONTROL_PLANE_CONCURRENCY, |name| {
             let kinesis = &kinesis;
             async move {
-                let mut jitter = SeededJitter::new(7);
                 // Best effort: a leftover only slows later runs on the same emulator.
-                let _ = retry(&Backoff::DEFAULT, &mut jitter, || kinesis.delete_stream(name)).await;
+                let _ = kinesis.delete_stream(name).await;
             }
         })
         .await;

@@ -11,6 +11,7 @@
 //! it over the AWS SDK. [`Handler::handle`] is the thin Lambda-facing shell, [`Handler::run`] the
 //! rest, with the deadline as a plain instant.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -18,15 +19,17 @@ use lambda_runtime::LambdaEvent;
 use lambda_shell::emf::document;
 use lambda_shell::{AwsCalls, Function, InvocationError};
 use planner::Windows;
-use reconciler::scale_down::{Review, ReviewOutcome, SweepContext, SweepReport, SweepSettings, sweep};
-use reconciler::{AlarmPort, ContinuationPort, MetricsPort, ReconcileError, Resharder, SeededJitter};
+use reconciler::scale_down::{
+    DEADLINE_MARGIN, HandOn, MAX_CONTINUATIONS, Review, ReviewOutcome, Start, SweepReport, SweepSettings,
+    continuation, sweep,
+};
+use reconciler::{
+    AlarmPort, Clock, Context, ContinuationPort, ExecuteSettings, IoPolicy, MetricsPort, ReconcileError,
+    Resharder, Scope, SystemClock,
+};
+use serde::Deserialize;
 use serde::de::IgnoredAny;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio::time::Instant;
-
-/// Stop starting work this long before the Lambda deadline: time to report and hand on.
-const DEADLINE_MARGIN: Duration = Duration::from_secs(15);
 
 /// The function over its ports: Kinesis `K`, CloudWatch `C`, the continuation topic `P`.
 pub(crate) struct Handler<K, C, P> {
@@ -36,14 +39,16 @@ pub(crate) struct Handler<K, C, P> {
     /// AWS requests sent so far, for the summary's `AwsCalls`.
     calls: AwsCalls,
     config: Config,
-    /// Wall-clock time (`Utc::now`; fixed in tests).
-    clock: fn() -> DateTime<Utc>,
+    /// The wall clock (paused `tokio` time in tests).
+    clock: Arc<dyn Clock>,
 }
 
 /// The function's configuration, from its environment (see `main.rs`).
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) settings: SweepSettings,
+    /// `STREAM_NAME_PREFIX`: the streams this deployment may touch (empty: all).
+    pub(crate) stream_prefix: String,
     /// `CONTINUATION_TOPIC_ARN`: where to hand on; none: a stopped sweep waits for the schedule.
     pub(crate) continuation_topic: Option<String>,
     /// `MAX_CONTINUATIONS`: how deep a chain of hand-ons may go.
@@ -81,21 +86,11 @@ struct SnsMessage {
     message: String,
 }
 
-/// Where a sweep starts: after `after` (none: the first stream), `depth` hand-ons deep.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Start {
-    #[serde(default)]
-    pub(crate) after: Option<String>,
-    #[serde(default)]
-    pub(crate) depth: u32,
-}
-
-impl From<Event> for Start {
-    /// The start an event asks for; anything unrecognised (the schedule's event, an SNS message
-    /// that is not a continuation) starts a fresh sweep rather than failing: the sweep is
-    /// level-triggered, so starting over is always safe.
-    fn from(event: Event) -> Start {
+/// The start an event asks for; anything unrecognised (the schedule's event, an SNS message that
+/// is not a continuation) starts a fresh sweep rather than failing: the sweep is level-triggered,
+/// so starting over is always safe.
+pub(crate) fn start_of(event: Event) -> Start {
+    {
         match event {
             Event::Sns(sns) => sns
                 .records
@@ -117,15 +112,11 @@ impl Config {
         let windows = if flag("COMPRESSED_WINDOWS") { Windows::Compressed } else { Windows::File };
         let max_continuations = match env("MAX_CONTINUATIONS") {
             Some(v) => v.parse().map_err(|_| format!("MAX_CONTINUATIONS={v:?} is not a whole number"))?,
-            None => 20,
+            None => MAX_CONTINUATIONS,
         };
         Ok(Config {
-            settings: SweepSettings {
-                dry_run,
-                windows,
-                stream_prefix: env("STREAM_NAME_PREFIX").unwrap_or_default(),
-                ..SweepSettings::default()
-            },
+            settings: SweepSettings { dry_run, windows, ..SweepSettings::default() },
+            stream_prefix: env("STREAM_NAME_PREFIX").unwrap_or_default(),
             continuation_topic: env("CONTINUATION_TOPIC_ARN"),
             max_continuations,
         })
@@ -139,65 +130,67 @@ where
     P: ContinuationPort + Sync,
 {
     pub(crate) fn new(kinesis: K, cloudwatch: C, topics: P, calls: AwsCalls, config: Config) -> Self {
-        Handler { kinesis, cloudwatch, topics, calls, config, clock: Utc::now }
+        Handler { kinesis, cloudwatch, topics, calls, config, clock: Arc::new(SystemClock) }
     }
 
     /// One invocation as Lambda delivers it: the start from its event, the deadline from its
     /// context.
     pub(crate) async fn handle(&self, event: LambdaEvent<Event>) -> Result<Value, InvocationError> {
         let deadline = lambda_shell::deadline(&event.context, DEADLINE_MARGIN);
-        self.run(Start::from(event.payload), deadline).await
+        self.run(start_of(event.payload), deadline).await
     }
 
     /// One sweep from `start` that starts no work after `deadline`: its decision lines, the
     /// continuation if the deadline stopped it, and the summary (printed and returned).
-    pub(crate) async fn run(&self, start: Start, deadline: Instant) -> Result<Value, InvocationError> {
-        let cx = SweepContext { now: (self.clock)(), deadline, after: start.after.clone() };
+    pub(crate) async fn run(&self, start: Start, deadline: DateTime<Utc>) -> Result<Value, InvocationError> {
+        let execute = ExecuteSettings::default();
+        let io = IoPolicy::new(self.clock.clone()).until(deadline).backoff(execute.backoff);
+        let scope = Scope { stream_prefix: self.config.stream_prefix.clone(), ..Scope::default() };
+        let cx = Context::new(&self.kinesis, &self.cloudwatch, io).with_scope(scope).with_execute(execute);
         let settings = &self.config.settings;
         let calls_before = self.calls.sent();
-        let started = std::time::Instant::now();
-        let report = sweep(&self.kinesis, &self.cloudwatch, &cx, settings, &mut SeededJitter::from_entropy())
+        let started = cx.now();
+        let report = sweep(&cx, settings, start.after.as_deref())
             .await
             .map_err(|e| InvocationError::new(Function::ScaleDown, [&e]))?;
         for review in &report.reviews {
             println!("{}", review_line(review, settings.dry_run));
         }
-        let continued = self.continue_after(&start, &report).await?;
+        let continued = self.continue_after(&cx, &start, &report).await?;
         let aws_calls = self.calls.sent() - calls_before;
-        let summary = summary(&report, &start, continued, aws_calls, started.elapsed());
+        let elapsed = (cx.now() - started).to_std().unwrap_or_default();
+        let summary = summary(&report, &start, continued, aws_calls, elapsed);
         println!("{summary}");
         Ok(summary)
     }
 
-    /// Hands the rest of the sweep to the next invocation, if the deadline stopped this one.
-    async fn continue_after(&self, start: &Start, report: &SweepReport) -> Result<bool, InvocationError> {
-        let Some(cursor) = &report.cursor else { return Ok(false) };
-        if report.reviews.is_empty() && start.after.as_deref().unwrap_or_default() == cursor.as_str() {
-            tracing::error!(
-                after = cursor,
-                "no progress before the deadline: not handing on (is the timeout too short?)"
-            );
-            return Ok(false);
-        }
-        if start.depth >= self.config.max_continuations {
-            tracing::error!(
-                after = cursor,
-                depth = start.depth,
-                "continuation chain too deep; the next schedule starts over"
-            );
-            return Ok(false);
-        }
+    /// Hands the rest of the sweep to the next invocation, if the deadline stopped this one
+    /// ([`continuation`]'s rule) and a topic is configured.
+    async fn continue_after<A, B>(
+        &self,
+        cx: &Context<A, B>,
+        start: &Start,
+        report: &SweepReport,
+    ) -> Result<bool, InvocationError> {
+        let next = match continuation(start, report, self.config.max_continuations) {
+            HandOn::Done => return Ok(false),
+            HandOn::Refused { after, why } => {
+                tracing::error!(after, depth = start.depth, "{why}");
+                return Ok(false);
+            }
+            HandOn::Next(next) => next,
+        };
+        let after = next.after.as_deref().unwrap_or_default();
         let Some(topic) = &self.config.continuation_topic else {
-            tracing::error!(after = cursor, "streams left unreviewed: set CONTINUATION_TOPIC_ARN to hand on");
+            tracing::error!(after, "streams left unreviewed: set CONTINUATION_TOPIC_ARN to hand on");
             return Ok(false);
         };
-        let next = Start { after: Some(cursor.clone()), depth: start.depth + 1 };
         let message = serde_json::to_string(&next).expect("a Start serialises");
-        self.topics
+        cx.io(&self.topics)
             .publish(topic, &message)
             .await
             .map_err(|e| InvocationError::new(Function::ScaleDown, [&ReconcileError::from(e)]))?;
-        tracing::info!(after = cursor, depth = next.depth, "handed the rest of the sweep on");
+        tracing::info!(after, depth = next.depth, "handed the rest of the sweep on");
         Ok(true)
     }
 }
@@ -249,8 +242,8 @@ fn summary(report: &SweepReport, start: &Start, continued: bool, aws_calls: u64,
 #[cfg(test)]
 mod tests {
     use planner::{POLICY_TAG, Policy, encode_policy};
-    use reconciler::StreamAdmin;
-    use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams, InMemoryTopics};
+    use reconciler::TokioClock;
+    use simulated_aws::{Model, World};
 
     use super::*;
 
@@ -258,7 +251,8 @@ mod tests {
     /// Every stream read takes this long, so a deadline stops the sweep at a known stream.
     const READ: Duration = Duration::from_secs(10);
 
-    type MemoryHandler = Handler<InMemoryStreams, InMemoryCloudWatch, InMemoryTopics>;
+    /// Kinesis, CloudWatch and SNS in memory: one world, all three ports.
+    type MemoryHandler = Handler<World, World, World>;
 
     fn now() -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000, 0).unwrap()
@@ -267,33 +261,34 @@ mod tests {
     /// The function over five managed one-shard streams `s0`..`s4` in memory, handing on to
     /// `topic`.
     async fn handler(topic: Option<&str>) -> MemoryHandler {
-        let kinesis = InMemoryStreams::new().with_latency(READ);
+        let clock = Arc::new(TokioClock::new(now()));
+        let world = World::new(clock.clone(), Model { read_latency: READ, ..Model::instant() });
         let policy = [(POLICY_TAG.to_owned(), encode_policy(&Policy::default()))].into();
         for i in 0..5 {
             let name = format!("s{i}");
-            kinesis.create_stream(&name, 1).await.unwrap();
-            kinesis.add_tags(&name, &policy).await.unwrap();
+            world.add_stream(&name, 1, now());
+            world.add_tags(&name, &policy).await.unwrap();
         }
         let config = Config {
             settings: SweepSettings::default(),
+            stream_prefix: String::new(),
             continuation_topic: topic.map(str::to_owned),
             max_continuations: 20,
         };
-        let mut handler = Handler::new(
-            kinesis,
-            InMemoryCloudWatch::new(),
-            InMemoryTopics::new(),
-            AwsCalls::uncounted(),
-            config,
-        );
-        handler.clock = now;
+        let mut handler = Handler::new(world.clone(), world.clone(), world, AwsCalls::uncounted(), config);
+        handler.clock = clock;
         handler
+    }
+
+    /// `left` from now, on the handler's clock.
+    fn deadline(handler: &MemoryHandler, left: Duration) -> DateTime<Utc> {
+        handler.clock.now() + chrono::Duration::from_std(left).unwrap()
     }
 
     /// A deadline that stops the sweep after three streams: each read takes 10 s and none starts
     /// within the 30 s review reserve, so `s0`, `s1`, `s2` are read (at 0, 10 and 20 s).
-    fn after_three_reads() -> Instant {
-        Instant::now() + READ * 5
+    fn after_three_reads(handler: &MemoryHandler) -> DateTime<Utc> {
+        deadline(handler, READ * 5)
     }
 
     fn published(handler: &MemoryHandler) -> Vec<(String, Value)> {
@@ -304,7 +299,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_sweep_stopped_by_the_deadline_hands_on_after_its_last_stream_one_level_deeper() {
         let handler = handler(Some(TOPIC)).await;
-        let summary = handler.run(Start { after: None, depth: 2 }, after_three_reads()).await.unwrap();
+        let summary =
+            handler.run(Start { after: None, depth: 2 }, after_three_reads(&handler)).await.unwrap();
         assert_eq!(published(&handler), [(TOPIC.to_owned(), json!({"after": "s2", "depth": 3}))]);
         assert_eq!((summary["cursor"].clone(), summary["continued"].clone()), (json!("s2"), json!(true)));
     }
@@ -313,7 +309,7 @@ mod tests {
     async fn a_sweep_that_made_no_progress_does_not_hand_on() {
         let handler = handler(Some(TOPIC)).await;
         let start = Start { after: Some("s2".into()), depth: 1 };
-        let summary = handler.run(start, Instant::now()).await.unwrap();
+        let summary = handler.run(start, deadline(&handler, Duration::ZERO)).await.unwrap();
         assert_eq!(summary["cursor"], "s2", "stopped before reading anything");
         assert_eq!(summary["StreamsExamined"], 0);
         assert!(published(&handler).is_empty(), "handing on would loop without end");
@@ -322,7 +318,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_chain_at_max_continuations_does_not_hand_on() {
         let handler = handler(Some(TOPIC)).await;
-        let summary = handler.run(Start { after: None, depth: 20 }, after_three_reads()).await.unwrap();
+        let summary =
+            handler.run(Start { after: None, depth: 20 }, after_three_reads(&handler)).await.unwrap();
         assert_eq!(summary["cursor"], "s2");
         assert!(published(&handler).is_empty(), "the next schedule starts over instead");
     }
@@ -330,7 +327,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn without_a_continuation_topic_nothing_is_handed_on() {
         let handler = handler(None).await;
-        let summary = handler.run(Start::default(), after_three_reads()).await.unwrap();
+        let summary = handler.run(Start::default(), after_three_reads(&handler)).await.unwrap();
         assert_eq!((summary["cursor"].clone(), summary["continued"].clone()), (json!("s2"), json!(false)));
         assert!(published(&handler).is_empty());
     }
@@ -338,7 +335,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_completed_sweep_hands_nothing_on() {
         let handler = handler(Some(TOPIC)).await;
-        let summary = handler.run(Start::default(), Instant::now() + READ * 100).await.unwrap();
+        let summary = handler.run(Start::default(), deadline(&handler, READ * 100)).await.unwrap();
         assert_eq!(summary["StreamsExamined"], 5);
         assert_eq!(summary["cursor"], Value::Null);
         assert!(published(&handler).is_empty());
@@ -347,49 +344,49 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_failed_hand_on_fails_the_invocation_as_retryable() {
         let handler = handler(Some(TOPIC)).await;
-        handler.topics.fail_next(reconciler::ErrorKind::Throttled);
-        let error = handler.run(Start::default(), after_three_reads()).await.unwrap_err();
+        for _ in 0..ExecuteSettings::default().backoff.max_attempts {
+            handler.topics.fail_next("Publish", reconciler::ErrorKind::Throttled);
+        }
+        let error = handler.run(Start::default(), after_three_reads(&handler)).await.unwrap_err();
         assert_eq!(error.error_type(), "ScaleDownRetryable");
     }
 
-    impl Start {
-        fn from_event(event: &Value) -> Start {
-            Start::from(Event::deserialize(event).expect("every JSON value is some event"))
-        }
+    fn start_from(event: &Value) -> Start {
+        start_of(Event::deserialize(event).expect("every JSON value is some event"))
     }
 
     #[test]
     fn a_scheduled_event_starts_a_fresh_sweep() {
         let schedule = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
-        assert_eq!(Start::from_event(&schedule), Start::default());
+        assert_eq!(start_from(&schedule), Start::default());
     }
 
     #[test]
     fn a_continuation_arrives_through_sns_or_directly() {
         let sns = json!({"Records": [{"Sns": {"Message": "{\"after\":\"orders\",\"depth\":3}"}}]});
-        assert_eq!(Start::from_event(&sns), Start { after: Some("orders".into()), depth: 3 });
+        assert_eq!(start_from(&sns), Start { after: Some("orders".into()), depth: 3 });
         let direct = json!({"after": "orders", "depth": 1});
-        assert_eq!(Start::from_event(&direct), Start { after: Some("orders".into()), depth: 1 });
+        assert_eq!(start_from(&direct), Start { after: Some("orders".into()), depth: 1 });
     }
 
     #[test]
     fn a_garbled_continuation_starts_over_rather_than_failing() {
         let sns = json!({"Records": [{"Sns": {"Message": "not json"}}]});
-        assert_eq!(Start::from_event(&sns), Start::default());
+        assert_eq!(start_from(&sns), Start::default());
     }
 
     #[test]
     fn an_sns_message_that_is_json_but_not_a_continuation_starts_over() {
         let sns = json!({"Records": [{"Sns": {"Message": "{\"AlarmName\":\"x\",\"depth\":2}"}}]});
-        assert_eq!(Start::from_event(&sns), Start::default());
+        assert_eq!(start_from(&sns), Start::default());
         let empty = json!({"Records": []});
-        assert_eq!(Start::from_event(&empty), Start::default());
+        assert_eq!(start_from(&empty), Start::default());
     }
 
     #[test]
     fn a_direct_object_with_other_keys_is_not_a_continuation() {
         let stray = json!({"after": "orders", "detail-type": "Scheduled Event"});
-        assert_eq!(Start::from_event(&stray), Start::default());
+        assert_eq!(start_from(&stray), Start::default());
     }
 
     #[test]

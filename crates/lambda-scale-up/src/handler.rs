@@ -15,7 +15,8 @@
 //! Lambda-facing shell (account and deadline from the Context), [`Handler::handle_records`] the
 //! rest.
 
-use std::time::{Duration, Instant as StdInstant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::sns::SnsEvent;
 use chrono::{DateTime, Utc};
@@ -23,15 +24,14 @@ use lambda_runtime::LambdaEvent;
 use lambda_shell::{AwsCalls, Function, InvocationError};
 use reconciler::alarm_message::AlarmMessage;
 use reconciler::predict::{self, PredictSettings};
-use reconciler::scale_up::{self, Decision, Invocation, Record};
-use reconciler::{AlarmPort, ExecuteSettings, MetricsPort, ReconcileError, Resharder, SeededJitter};
+use reconciler::scale_up::{self, DEADLINE_MARGIN, Decision, Record};
+use reconciler::{
+    AlarmPort, Clock, Context, ExecuteSettings, IoPolicy, MetricsPort, ReconcileError, Resharder, Scope,
+    SystemClock,
+};
 use serde::{Deserialize, Serialize};
-use tokio::time::Instant;
 
 use crate::decision;
-
-/// Stop starting work this long before the Lambda deadline: time to re-arm and report.
-const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
 
 /// The function over its ports: Kinesis `K`, CloudWatch `C`.
 pub(crate) struct Handler<K, C> {
@@ -39,8 +39,8 @@ pub(crate) struct Handler<K, C> {
     cloudwatch: C,
     /// AWS requests sent so far, for each decision's `AwsCalls`.
     calls: AwsCalls,
-    /// Wall-clock time (`Utc::now`; fixed in tests).
-    clock: fn() -> DateTime<Utc>,
+    /// The wall clock (paused `tokio` time in tests).
+    clock: Arc<dyn Clock>,
     region: String,
     /// `STREAM_NAME_PREFIX`: the streams this deployment may touch (empty: all).
     stream_prefix: String,
@@ -126,7 +126,7 @@ where
             kinesis,
             cloudwatch,
             calls,
-            clock: Utc::now,
+            clock: Arc::new(SystemClock),
             region,
             stream_prefix,
             settings: ExecuteSettings::default(),
@@ -162,14 +162,18 @@ where
         }
     }
 
-    fn invocation(&self, account: &str, deadline: Instant) -> Invocation {
-        Invocation {
+    /// The invocation's context: the function's ports behind the I/O policy, until `deadline`,
+    /// serving `account` in this function's region and `STREAM_NAME_PREFIX`.
+    fn context(&self, account: &str, deadline: DateTime<Utc>) -> Context<&K, &C> {
+        let io = IoPolicy::new(self.clock.clone()).until(deadline).backoff(self.settings.backoff);
+        let scope = Scope {
             account: account.to_owned(),
             region: self.region.clone(),
             stream_prefix: self.stream_prefix.clone(),
-            now: (self.clock)(),
-            deadline,
-        }
+        };
+        Context::new(&self.kinesis, &self.cloudwatch, io)
+            .with_scope(scope)
+            .with_execute(self.settings.clone())
     }
 
     /// Every record of `event` in turn, for `account`, starting no work after `deadline`.
@@ -177,12 +181,12 @@ where
         &self,
         event: &SnsEvent,
         account: &str,
-        deadline: Instant,
+        deadline: DateTime<Utc>,
     ) -> Result<Summary, InvocationError> {
         let mut outcome = Outcome::new(event.records.len());
-        let mut jitter = SeededJitter::from_entropy();
+        let cx = self.context(account, deadline);
         for record in &event.records {
-            let started = StdInstant::now();
+            let started = cx.now();
             let message = match AlarmMessage::parse(&record.sns.message) {
                 Ok(message) => message,
                 Err(e) => {
@@ -191,43 +195,30 @@ where
                     continue;
                 }
             };
-            let cx = self.invocation(account, deadline);
             let calls_before = self.calls.sent();
-            let result =
-                scale_up::handle(&self.kinesis, &self.cloudwatch, &message, &cx, &self.settings, &mut jitter)
-                    .await;
-            outcome.add(&message.name, result, self.calls.sent() - calls_before, started);
+            let result = scale_up::handle(&cx, &message).await;
+            outcome.add(&message.name, result, self.calls.sent() - calls_before, elapsed(&cx, started));
         }
         outcome.finish()
     }
 
-    /// The resync: every alarm of this deployment in `ALARM` now, each handled as a fresh
-    /// trigger, until `deadline` (what is left waits for the next tick, minutes away).
-    pub(crate) async fn resync(&self, account: &str, deadline: Instant) -> Result<Summary, InvocationError> {
-        let cx = self.invocation(account, deadline);
-        let alarms = scale_up::alarms_to_resync(&self.cloudwatch, &cx, &self.settings.backoff)
-            .await
-            .map_err(|e| InvocationError::new(Function::ScaleUp, [&e]))?;
-        let mut outcome = Outcome::new(alarms.len());
-        let mut jitter = SeededJitter::from_entropy();
-        for alarm in &alarms {
-            if Instant::now() >= deadline {
-                tracing::warn!(alarm = %alarm.name, "resync stopped at the deadline; the next tick continues");
-                break;
-            }
-            let started = StdInstant::now();
-            let calls_before = self.calls.sent();
-            let result = scale_up::handle_resync(
-                &self.kinesis,
-                &self.cloudwatch,
-                alarm,
-                &cx,
-                &self.settings,
-                &mut jitter,
-            )
-            .await;
-            outcome.add(&alarm.name, result, self.calls.sent() - calls_before, started);
-        }
+    /// The resync ([`scale_up::resync`]): every alarm of this deployment in `ALARM` now, each
+    /// handled as a fresh trigger, until `deadline` (what is left waits for the next tick).
+    pub(crate) async fn resync(
+        &self,
+        account: &str,
+        deadline: DateTime<Utc>,
+    ) -> Result<Summary, InvocationError> {
+        let cx = self.context(account, deadline);
+        let mut outcome = Outcome::new(0);
+        let (mut started, mut calls_before) = (cx.now(), self.calls.sent());
+        let listed = scale_up::resync(&cx, |alarm, result| {
+            outcome.add(&alarm.name, result, self.calls.sent() - calls_before, elapsed(&cx, started));
+            (started, calls_before) = (cx.now(), self.calls.sent());
+        })
+        .await
+        .map_err(|e| InvocationError::new(Function::ScaleUp, [&e]))?;
+        outcome.summary.records = listed;
         outcome.finish()
     }
 }
@@ -240,18 +231,17 @@ where
     /// The hourly predictive pass: a decision line per predictive stream (`"trigger":"predict"`),
     /// then a summary line with the `GetMetricData` calls it made. A stream whose read or
     /// scale-up failed fails the invocation after the rest was handled, labelled like an alarm's.
-    pub(crate) async fn predict(&self, account: &str, deadline: Instant) -> Result<Summary, InvocationError> {
-        let cx = self.invocation(account, deadline);
-        let settings = PredictSettings {
-            execute: self.settings.clone(),
-            period_secs: self.predict_period_secs,
-            ..PredictSettings::default()
-        };
+    pub(crate) async fn predict(
+        &self,
+        account: &str,
+        deadline: DateTime<Utc>,
+    ) -> Result<Summary, InvocationError> {
+        let cx = self.context(account, deadline);
+        let settings =
+            PredictSettings { period_secs: self.predict_period_secs, ..PredictSettings::default() };
         let calls_before = self.calls.sent();
         let report =
-            predict::pass(&self.kinesis, &self.cloudwatch, &cx, &settings, &mut SeededJitter::from_entropy())
-                .await
-                .map_err(|e| InvocationError::new(Function::ScaleUp, [&e]))?;
+            predict::pass(&cx, &settings).await.map_err(|e| InvocationError::new(Function::ScaleUp, [&e]))?;
         let mut outcome = Outcome::new(report.records.len());
         for record in &report.records {
             count(&mut outcome.summary, &record.decision);
@@ -290,12 +280,12 @@ impl Outcome {
         alarm: &str,
         result: Result<Record, ReconcileError>,
         aws_calls: u64,
-        started: StdInstant,
+        elapsed: Duration,
     ) {
         match result {
             Ok(record) => {
                 count(&mut self.summary, &record.decision);
-                decision::print(&record, aws_calls, started.elapsed());
+                decision::print(&record, aws_calls, elapsed);
             }
             Err(error) => {
                 tracing::error!(alarm, aws_calls, "scale-up failed: {error}");
@@ -313,6 +303,11 @@ impl Outcome {
     }
 }
 
+/// The time since `started` on the invocation's clock.
+fn elapsed<K, C>(cx: &Context<K, C>, started: DateTime<Utc>) -> Duration {
+    (cx.now() - started).to_std().unwrap_or_default()
+}
+
 fn count(summary: &mut Summary, decision: &Decision) {
     match decision {
         Decision::Scaled { .. } => summary.scaled += 1,
@@ -328,8 +323,8 @@ fn count(summary: &mut Summary, decision: &Decision) {
 mod tests {
     use aws_lambda_events::sns::SnsRecord;
     use planner::{POLICY_TAG, Policy, alarm_specs, encode_policy};
-    use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
-    use reconciler::{AlarmState, ErrorKind};
+    use reconciler::{AlarmState, ErrorKind, TokioClock};
+    use simulated_aws::{Model, World};
 
     use super::*;
 
@@ -342,20 +337,22 @@ mod tests {
         "2025-01-01T10:06:00Z".parse().unwrap()
     }
 
-    /// The function over a managed `orders` of 4 shards and its alarms, in memory.
-    async fn handler() -> Handler<InMemoryStreams, InMemoryCloudWatch> {
+    /// The function over a managed `orders` of 4 shards and its alarms, in memory (one world for
+    /// Kinesis and CloudWatch).
+    async fn handler() -> Handler<World, World> {
         let policy = Policy::default();
-        let kinesis = InMemoryStreams::new().with_stream("orders", 4, now() - chrono::Duration::days(3));
-        kinesis.add_tags("orders", &[(POLICY_TAG.to_owned(), encode_policy(&policy))].into()).await.unwrap();
-        let cloudwatch = InMemoryCloudWatch::new();
+        let clock = Arc::new(TokioClock::new(now()));
+        let world = World::new(clock.clone(), Model::instant());
+        world.add_stream("orders", 4, now() - chrono::Duration::days(3));
+        world.add_tags("orders", &[(POLICY_TAG.to_owned(), encode_policy(&policy))].into()).await.unwrap();
         // In ALARM, as CloudWatch confirms it when the notification arrives.
         for spec in alarm_specs("orders", 4, &policy, &[TOPIC.to_owned()]) {
-            cloudwatch.put_alarm(&spec).await.unwrap();
-            cloudwatch.set_alarm_state(&spec.name, AlarmState::Alarm, "hot").await.unwrap();
+            world.put_alarm(&spec).await.unwrap();
+            world.set_alarm_state(&spec.name, AlarmState::Alarm, "hot").await.unwrap();
         }
         let mut handler =
-            Handler::new(kinesis, cloudwatch, AwsCalls::uncounted(), "us-east-1".into(), String::new());
-        handler.clock = now;
+            Handler::new(world.clone(), world, AwsCalls::uncounted(), "us-east-1".into(), String::new());
+        handler.clock = clock;
         handler
     }
 
@@ -369,8 +366,8 @@ mod tests {
         event
     }
 
-    fn deadline() -> Instant {
-        Instant::now() + Duration::from_secs(600)
+    fn deadline() -> DateTime<Utc> {
+        now() + chrono::Duration::seconds(600)
     }
 
     #[tokio::test(start_paused = true)]
@@ -427,7 +424,7 @@ mod tests {
             .await
             .unwrap();
         // 8 MiB/s from 10:30 to 11:00 every day, a trickle otherwise; "now" is 10:06.
-        let history = reconciler::memory::load_history("orders", now(), 7, |t| {
+        let history = simulated_aws::load_history("orders", now(), 7, |t| {
             if (630..660).contains(&(t.hour() * 60 + t.minute())) { 8_388_608.0 } else { 100_000.0 }
         });
         reconciler::MetricPublisher::put_metric_data(&handler.cloudwatch, &history).await.unwrap();

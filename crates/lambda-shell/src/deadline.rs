@@ -1,23 +1,23 @@
-//! When to stop starting work: the invocation's deadline, as a monotonic instant, minus a margin.
+//! When to stop starting work: the invocation's deadline, minus a margin.
 //!
-//! Lambda announces the deadline as wall-clock time (`Context::deadline`); the reconciler checks
-//! time against `tokio::time::Instant`, which is monotonic and which tests can pause. The margin
-//! leaves time to re-arm alarms, report and hand on before Lambda stops the function.
+//! Lambda announces the deadline as wall-clock time (`Context::deadline`); the flows check time
+//! against their context's clock, which in a Lambda is the same wall clock. The margin leaves time
+//! to re-arm alarms, report and hand on before Lambda stops the function.
 
 use std::time::{Duration, SystemTime};
 
-use tokio::time::Instant;
+use chrono::{DateTime, Utc};
 
-/// The invocation's deadline less `margin`, as an instant on `tokio`'s clock.
-pub fn deadline(context: &lambda_runtime::Context, margin: Duration) -> Instant {
-    deadline_at(context.deadline(), SystemTime::now(), Instant::now(), margin)
+/// The invocation's deadline less `margin`, as wall-clock time.
+pub fn deadline(context: &lambda_runtime::Context, margin: Duration) -> DateTime<Utc> {
+    deadline_at(context.deadline(), margin)
 }
 
-/// The instant `margin` before `deadline`, given that the wall clock reads `wall_now` at the
-/// instant `now`. A deadline already past (or within the margin) is `now`.
-pub fn deadline_at(deadline: SystemTime, wall_now: SystemTime, now: Instant, margin: Duration) -> Instant {
-    let left = deadline.duration_since(wall_now).unwrap_or_default();
-    now + left.saturating_sub(margin)
+/// `margin` before `deadline`.
+pub fn deadline_at(deadline: SystemTime, margin: Duration) -> DateTime<Utc> {
+    let margin = chrono::Duration::from_std(margin).unwrap_or(chrono::Duration::MAX);
+    let deadline = DateTime::<Utc>::from(deadline);
+    deadline.checked_sub_signed(margin).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 #[cfg(test)]
@@ -25,17 +25,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_margin_is_taken_off_the_time_left() {
-        let (wall, now) = (SystemTime::UNIX_EPOCH + Duration::from_secs(1_000), Instant::now());
-        let deadline = wall + Duration::from_secs(60);
-        assert_eq!(deadline_at(deadline, wall, now, Duration::from_secs(10)), now + Duration::from_secs(50));
+    fn the_margin_is_taken_off_the_deadline() {
+        let deadline = SystemTime::UNIX_EPOCH + Duration::from_secs(1_060);
+        assert_eq!(
+            deadline_at(deadline, Duration::from_secs(10)),
+            DateTime::from_timestamp(1_050, 0).unwrap()
+        );
     }
 
     #[test]
-    fn a_deadline_within_the_margin_or_past_is_now() {
-        let (wall, now) = (SystemTime::UNIX_EPOCH + Duration::from_secs(1_000), Instant::now());
-        let margin = Duration::from_secs(10);
-        assert_eq!(deadline_at(wall + Duration::from_secs(5), wall, now, margin), now);
-        assert_eq!(deadline_at(wall - Duration::from_secs(5), wall, now, margin), now);
+    fn a_deadline_within_the_margin_is_already_past() {
+        let now = SystemTime::now();
+        let at = deadline_at(now + Duration::from_secs(5), Duration::from_secs(10));
+        assert!(at < DateTime::<Utc>::from(now), "{at}");
     }
 }

@@ -2,14 +2,15 @@
 //! time, apart from AWS's round trips. Run with `cargo bench -p reconciler --bench scale_up`;
 //! prints medians of many runs side by side (timed tests are not trusted on shared machines).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use planner::{Metric, POLICY_TAG, Policy, alarm_name, alarm_specs, encode_policy};
 use reconciler::alarm_message::AlarmMessage;
-use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
-use reconciler::scale_up::{Decision, Invocation, handle};
-use reconciler::{AlarmPort, ExecuteSettings, Resharder, SeededJitter};
+use reconciler::scale_up::{Decision, handle};
+use reconciler::{AlarmPort, Context, ExecuteSettings, IoPolicy, Resharder, Scope, SeededJitter, TokioClock};
+use simulated_aws::{Model, World};
 
 const RUNS: usize = 2_000;
 
@@ -42,33 +43,36 @@ fn main() {
 /// One alarm on a fresh managed stream; returns the handler's time and the calls it made.
 async fn one(shards: u32, load_shards: f64, duplicate: bool) -> (Duration, usize, usize) {
     let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-    let kinesis = InMemoryStreams::new().with_stream("orders", shards, now - chrono::Duration::days(3));
+    let world = World::new(Arc::new(TokioClock::new(now + chrono::Duration::seconds(5))), Model::instant());
+    world.add_stream("orders", shards, now - chrono::Duration::days(3));
     let policy = Policy::default();
-    kinesis.add_tags("orders", &[(POLICY_TAG.to_owned(), encode_policy(&policy))].into()).await.unwrap();
-    let cloudwatch = InMemoryCloudWatch::new();
+    world.add_tags("orders", &[(POLICY_TAG.to_owned(), encode_policy(&policy))].into()).await.unwrap();
     let topic = "arn:aws:sns:us-east-1:123456789012:t".to_owned();
     for spec in alarm_specs("orders", shards, &policy, std::slice::from_ref(&topic)) {
-        cloudwatch.put_alarm(&spec).await.unwrap();
+        world.put_alarm(&spec).await.unwrap();
     }
     let message = AlarmMessage::parse(&message(now, load_shards * 1_048_576.0 * 60.0, &topic)).unwrap();
-    let cx = Invocation {
-        account: "123456789012".into(),
-        region: "us-east-1".into(),
-        stream_prefix: String::new(),
-        now: now + chrono::Duration::seconds(5),
-        deadline: tokio::time::Instant::now() + Duration::from_secs(600),
-    };
+    let io = IoPolicy::new(world.clock())
+        .until(world.now() + chrono::Duration::seconds(600))
+        .jitter(SeededJitter::new(1));
+    let scope =
+        Scope { account: "123456789012".into(), region: "us-east-1".into(), stream_prefix: String::new() };
     let settings = ExecuteSettings { poll: Duration::ZERO, ..ExecuteSettings::default() };
-    let mut jitter = SeededJitter::new(1);
+    let cx = Context::new(world.clone(), world.clone(), io).with_scope(scope).with_execute(settings);
+    // In ALARM when the function confirms it, as CloudWatch leaves it when it notifies (and, for
+    // a duplicate, before it re-evaluated the alarm the first delivery reset).
+    let name = alarm_name("orders", Metric::IncomingBytes);
+    world.fire(&name, "Threshold Crossed", now);
     if duplicate {
-        handle(&kinesis, &cloudwatch, &message, &cx, &settings, &mut jitter).await.unwrap();
+        handle(&cx, &message).await.unwrap();
+        world.fire(&name, "Threshold Crossed", now);
     }
-    let (k0, c0) = (kinesis.calls().len(), cloudwatch.calls().len());
+    let (k0, c0) = (world.kinesis_calls().len(), world.cloudwatch_calls().len());
     let started = Instant::now();
-    let record = handle(&kinesis, &cloudwatch, &message, &cx, &settings, &mut jitter).await.unwrap();
+    let record = handle(&cx, &message).await.unwrap();
     let elapsed = started.elapsed();
     assert!(!matches!(record.decision, Decision::Ignored { .. }), "{:?}", record.decision);
-    (elapsed, kinesis.calls().len() - k0, cloudwatch.calls().len() - c0)
+    (elapsed, world.kinesis_calls().len() - k0, world.cloudwatch_calls().len() - c0)
 }
 
 fn message(changed: DateTime<Utc>, bytes_sum: f64, topic: &str) -> String {

@@ -11,18 +11,18 @@
 //! side, as measured on a shared machine: compare rows, do not trust a single figure.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use planner::{AlarmSpec, HashKey, KINESIS_NAMESPACE, Metric, POLICY_TAG, Policy, ShardId, encode_policy};
-use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
-use reconciler::scale_down::{ReviewOutcome, SweepContext, SweepReport, SweepSettings, sweep};
+use reconciler::scale_down::{ReviewOutcome, SweepReport, SweepSettings, sweep};
 use reconciler::{
-    AlarmPort, AlarmState, AlarmSummary, Dimension, MetricPoint, MetricPublisher, MetricQuery, MetricSeries,
-    MetricsPort, PortError, Resharder, SeededJitter, StreamAdmin, StreamReader, StreamSnapshot, StreamStatus,
-    Unit,
+    AlarmPort, AlarmState, AlarmSummary, Context, Dimension, IoPolicy, MetricPoint, MetricPublisher,
+    MetricQuery, MetricSeries, MetricsPort, PortError, Resharder, SeededJitter, StreamReader, StreamSnapshot,
+    StreamStatus, TokioClock, Unit,
 };
+use simulated_aws::{Model, World};
 
 const MIB: f64 = 1_048_576.0;
 /// Streams in the account, and how many sweeps to time at that size.
@@ -88,27 +88,27 @@ fn main() {
 }
 
 /// One dry-run sweep of the whole account.
-async fn run(kinesis: &Counted<InMemoryStreams>, cloudwatch: &Counted<InMemoryCloudWatch>) -> SweepReport {
-    let cx = SweepContext {
-        now: now(),
-        deadline: tokio::time::Instant::now() + Duration::from_secs(900),
-        after: None,
-    };
+async fn run(kinesis: &Counted<World>, cloudwatch: &Counted<World>) -> SweepReport {
+    let io = IoPolicy::new(Arc::new(TokioClock::new(now())))
+        .until(now() + chrono::Duration::seconds(900))
+        .jitter(SeededJitter::new(7));
+    let cx = Context::new(kinesis, cloudwatch, io);
     let settings = SweepSettings { dry_run: true, ..SweepSettings::default() };
-    sweep(kinesis, cloudwatch, &cx, &settings, &mut SeededJitter::new(7)).await.expect("a sweep of fakes")
+    sweep(&cx, &settings, None).await.expect("a sweep of fakes")
 }
 
 /// `streams` managed streams of 1–4 shards with a day of data each: a third cold (20 % of their
 /// capacity), a third warm (70 %), a third cold but for one spike. Returns the shard total.
-async fn account(streams: usize) -> (InMemoryStreams, InMemoryCloudWatch, u64) {
-    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+async fn account(streams: usize) -> (World, World, u64) {
+    let world = World::new(Arc::new(TokioClock::new(now())), Model::instant());
+    let (kinesis, cloudwatch) = (world.clone(), world);
     let tag: BTreeMap<String, String> = [(POLICY_TAG.to_owned(), encode_policy(&Policy::default()))].into();
     let mut total = 0;
     for i in 0..streams {
         let name = format!("stream-{i:05}");
         let shards = 1 + (i % 4) as u32;
         total += u64::from(shards);
-        kinesis.create_stream(&name, shards).await.expect("create");
+        kinesis.add_stream(&name, shards, now() - chrono::Duration::days(30));
         kinesis.add_tags(&name, &tag).await.expect("tag");
         let share = [0.2, 0.7, 0.2][i % 3];
         let spike = (i % 3 == 2).then_some(100);

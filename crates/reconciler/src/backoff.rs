@@ -1,4 +1,5 @@
-//! How long to wait between attempts of a failed port call, and the loop that does the waiting.
+//! How long to wait between attempts of a failed port call (the I/O layer, `crate::io`, does the
+//! waiting).
 //!
 //! [`Backoff`] is a plain value (base, cap, attempt budget) so callers can see, log and test the
 //! schedule; the randomness is injected through [`Jitter`] so that tests are deterministic and
@@ -8,14 +9,8 @@
 //! which spreads concurrent Lambdas apart instead of letting them retry in lock-step.
 
 use std::collections::hash_map::RandomState;
-use std::future::Future;
 use std::hash::BuildHasher;
 use std::time::Duration;
-
-use tokio::time::Instant;
-
-use crate::error_policy::{Retry, classify};
-use crate::ports::PortError;
 
 /// An exponential backoff schedule with full jitter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +19,7 @@ pub struct Backoff {
     pub base: Duration,
     /// No single sleep exceeds this.
     pub cap: Duration,
-    /// Total tries including the first; `retry` gives up after this many failures.
+    /// Total tries including the first; the I/O layer gives up after this many failures.
     pub max_attempts: u32,
 }
 
@@ -53,7 +48,7 @@ impl Backoff {
     }
 
     /// The sleep before retry `retry`: the ceiling scaled by a jitter fraction clamped to `[0, 1]`.
-    pub fn delay(&self, retry: u32, jitter: &mut impl Jitter) -> Duration {
+    pub fn delay(&self, retry: u32, jitter: &mut (impl Jitter + ?Sized)) -> Duration {
         let fraction = jitter.fraction(retry);
         let fraction = if fraction.is_finite() { fraction.clamp(0.0, 1.0) } else { 1.0 };
         self.ceiling(retry).mul_f64(fraction)
@@ -114,209 +109,9 @@ impl Jitter for SeededJitter {
     }
 }
 
-/// Runs `op` until it succeeds, fails with an error [`classify`] calls not retryable, or has
-/// failed `backoff.max_attempts` times; sleeps `backoff.delay(..)` between tries.
-///
-/// `classify` decides *whether* to retry; the caller's `backoff` decides *how long*. A caller with
-/// a deadline (a Lambda) uses [`retry_until`], which also bounds the total time. The returned
-/// error is the last one, with [`PortError::attempts`] set to the number of tries made.
-pub async fn retry<T, F, Fut, J>(backoff: &Backoff, jitter: &mut J, op: F) -> Result<T, PortError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, PortError>>,
-    J: Jitter,
-{
-    retry_within(backoff, jitter, None, op).await
-}
-
-/// [`retry`] that never sleeps past `deadline`: when the next sleep would end after it, the last
-/// error is returned at once (its message says so). A Lambda that sleeps into its timeout is
-/// killed mid-call, without re-arming or reporting; giving up at the deadline leaves it the margin
-/// to do both. The first try is always made, since the caller decided there was time for it.
-pub async fn retry_until<T, F, Fut, J>(
-    backoff: &Backoff,
-    jitter: &mut J,
-    deadline: Instant,
-    op: F,
-) -> Result<T, PortError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, PortError>>,
-    J: Jitter,
-{
-    retry_within(backoff, jitter, Some(deadline), op).await
-}
-
-async fn retry_within<T, F, Fut, J>(
-    backoff: &Backoff,
-    jitter: &mut J,
-    deadline: Option<Instant>,
-    mut op: F,
-) -> Result<T, PortError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, PortError>>,
-    J: Jitter,
-{
-    let max_attempts = backoff.max_attempts.max(1);
-    let mut attempt = 1;
-    loop {
-        match op().await {
-            Ok(value) => return Ok(value),
-            Err(mut err) => {
-                err.attempts = attempt;
-                if matches!(classify(&err), Retry::Never) || attempt >= max_attempts {
-                    return Err(err);
-                }
-                let delay = backoff.delay(attempt - 1, jitter);
-                if deadline.is_some_and(|d| Instant::now() + delay > d) {
-                    err.message = format!("{} (no retry: the deadline is too close)", err.message);
-                    return Err(err);
-                }
-                tracing::warn!(
-                    call = err.call,
-                    stream = err.stream.as_deref(),
-                    kind = %err.kind,
-                    attempt,
-                    delay_ms = delay.as_millis() as u64,
-                    "retrying: {}",
-                    err.message
-                );
-                tokio::time::sleep(delay).await;
-                attempt += 1;
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
-
-    use tokio::time::Instant;
-
     use super::*;
-    use crate::ports::ErrorKind;
-
-    fn err(kind: ErrorKind) -> PortError {
-        PortError::new("SplitShard", kind, "boom").with_stream("orders")
-    }
-
-    fn full(_: u32) -> f64 {
-        1.0
-    }
-
-    /// The gaps between consecutive calls match `expected_ms`. Paused tokio time still fires a
-    /// sleep on the next whole-millisecond tick, so a gap may exceed its sleep by under 2 ms.
-    fn assert_sleeps(call_times: &[Instant], expected_ms: &[u64]) {
-        let gaps: Vec<Duration> = call_times.windows(2).map(|w| w[1] - w[0]).collect();
-        assert_eq!(gaps.len(), expected_ms.len(), "{gaps:?}");
-        for (gap, &ms) in gaps.iter().zip(expected_ms) {
-            let wanted = Duration::from_millis(ms);
-            assert!(
-                *gap >= wanted && *gap < wanted + Duration::from_millis(2),
-                "gaps {gaps:?}, wanted {expected_ms:?}"
-            );
-        }
-    }
-
-    #[tokio::test]
-    async fn retries_a_throttle_then_succeeds() {
-        tokio::time::pause();
-        let calls = &RefCell::new(0);
-        let result = retry(&Backoff::DEFAULT, &mut full, move || async move {
-            *calls.borrow_mut() += 1;
-            if *calls.borrow() < 3 { Err(err(ErrorKind::Throttled)) } else { Ok("done") }
-        })
-        .await;
-        assert_eq!(result.unwrap(), "done");
-        assert_eq!(*calls.borrow(), 3);
-    }
-
-    #[tokio::test]
-    async fn gives_up_after_max_attempts_and_reports_them() {
-        tokio::time::pause();
-        let backoff = Backoff { max_attempts: 4, ..Backoff::DEFAULT };
-        let calls = &RefCell::new(0);
-        let result: Result<(), _> = retry(&backoff, &mut full, move || async move {
-            *calls.borrow_mut() += 1;
-            Err(err(ErrorKind::ResourceInUse))
-        })
-        .await;
-        let error = result.unwrap_err();
-        assert_eq!(*calls.borrow(), 4);
-        assert_eq!(error.attempts, 4);
-        assert_eq!(error.kind, ErrorKind::ResourceInUse);
-        assert!(error.to_string().contains("after 4 attempts"), "{error}");
-    }
-
-    #[tokio::test]
-    async fn never_retries_not_found_or_invalid_argument() {
-        tokio::time::pause();
-        for kind in [ErrorKind::NotFound, ErrorKind::InvalidArgument, ErrorKind::AccessDenied] {
-            let calls = &RefCell::new(0);
-            let started = Instant::now();
-            let result: Result<(), _> = retry(&Backoff::DEFAULT, &mut full, move || async move {
-                *calls.borrow_mut() += 1;
-                Err(err(kind))
-            })
-            .await;
-            assert_eq!(*calls.borrow(), 1, "{kind}");
-            assert_eq!(result.unwrap_err().attempts, 1);
-            assert_eq!(started.elapsed(), Duration::ZERO, "no sleep for {kind}");
-        }
-    }
-
-    #[tokio::test]
-    async fn sleeps_grow_exponentially_and_are_capped() {
-        tokio::time::pause();
-        let backoff =
-            Backoff { base: Duration::from_millis(200), cap: Duration::from_secs(1), max_attempts: 6 };
-        let cell = RefCell::new(Vec::new());
-        let times = &cell;
-        let _: Result<(), _> = retry(&backoff, &mut full, move || async move {
-            times.borrow_mut().push(Instant::now());
-            Err(err(ErrorKind::Transient))
-        })
-        .await;
-        let times = cell.into_inner();
-        assert_sleeps(&times, &[200, 400, 800, 1000, 1000]);
-    }
-
-    #[tokio::test]
-    async fn jitter_scales_each_sleep_within_its_ceiling() {
-        tokio::time::pause();
-        let backoff =
-            Backoff { base: Duration::from_millis(100), cap: Duration::from_secs(10), max_attempts: 3 };
-        let cell = RefCell::new(Vec::new());
-        let times = &cell;
-        let mut half = |_: u32| 0.5;
-        let _: Result<(), _> = retry(&backoff, &mut half, move || async move {
-            times.borrow_mut().push(Instant::now());
-            Err(err(ErrorKind::Throttled))
-        })
-        .await;
-        let times = cell.into_inner();
-        assert_sleeps(&times, &[50, 100]);
-    }
-
-    #[tokio::test]
-    async fn retry_until_gives_up_rather_than_sleep_past_the_deadline() {
-        tokio::time::pause();
-        let started = Instant::now();
-        // Sleeps of 200, 400, 800 ms fit in 1.5 s; the fourth (1.6 s) would end after it.
-        let deadline = started + Duration::from_millis(1500);
-        let calls = &RefCell::new(0);
-        let result: Result<(), _> = retry_until(&Backoff::DEFAULT, &mut full, deadline, move || async move {
-            *calls.borrow_mut() += 1;
-            Err(err(ErrorKind::Throttled))
-        })
-        .await;
-        let error = result.unwrap_err();
-        assert_eq!(*calls.borrow(), 4, "three sleeps fit before the deadline");
-        assert!(Instant::now() <= deadline, "returned {:?} after the start", started.elapsed());
-        assert!(error.to_string().contains("deadline"), "{error}");
-    }
 
     #[test]
     fn ceiling_saturates_instead_of_overflowing() {

@@ -12,22 +12,24 @@
 //! under a tag of its own right before the call (expired records are removed at the same time):
 //! concurrent actors add records, they never overwrite each other's.
 //!
-//! Time is bounded: no step starts unless `step_budget` remains before the deadline, so a Lambda
-//! stops cleanly and the next trigger picks up the rest.
+//! Time is bounded: no step starts unless `step_budget` remains before the context's deadline, so
+//! a Lambda stops cleanly and the next trigger picks up the rest. The reshard calls themselves are
+//! made once each (the I/O layer never resends them); a refusal worth waiting out is waited out
+//! here, and the step derived again.
 
 use std::time::Duration;
 
 use planner::{Execution, NextStep, ScalingState, Step};
-use tokio::time::Instant;
 
 use crate::ports::{ActiveStream, ErrorKind, PortError, Resharder};
-use crate::{Backoff, Clock, Jitter, ReconcileError, Retry, classify, retry, wait_for_active};
+use crate::{Backoff, Context, ReconcileError, Retry, classify, wait_for_active};
 
 /// How the executor paces itself. The defaults suit a Lambda with a 15-minute limit on real AWS,
 /// where a split or merge takes seconds to tens of seconds to settle.
 #[derive(Debug, Clone)]
 pub struct ExecuteSettings {
-    /// Retries of each reshard call (throttles, `ResourceInUse` from another actor).
+    /// How long to wait before re-deriving a step Kinesis refused for a retryable reason (another
+    /// actor's reshard, a throttle), and how many refusals in a row end the run.
     pub backoff: Backoff,
     /// How often to poll for `ACTIVE` after a reshard.
     pub poll: Duration,
@@ -35,8 +37,6 @@ pub struct ExecuteSettings {
     pub wait_timeout: Duration,
     /// No step starts unless this much time remains before the deadline: one call plus its wait.
     pub step_budget: Duration,
-    /// Wall-clock time for each step's quota and staleness checks.
-    pub clock: Clock,
 }
 
 impl Default for ExecuteSettings {
@@ -46,7 +46,6 @@ impl Default for ExecuteSettings {
             poll: Duration::from_secs(1),
             wait_timeout: Duration::from_secs(300),
             step_budget: Duration::from_secs(45),
-            clock: Clock::System,
         }
     }
 }
@@ -63,29 +62,36 @@ pub struct Outcome {
     pub last: ActiveStream,
 }
 
+/// Waits for `stream` to be `ACTIVE` (no longer than the executor's wait or the deadline allow)
+/// and reads it whole: how every flow re-reads a stream after a reshard, its own or another's.
+pub async fn settle<K: Resharder + Sync, C>(
+    cx: &Context<K, C>,
+    stream: &str,
+) -> Result<ActiveStream, ReconcileError> {
+    let wait = cx.execute.wait_timeout.min(cx.left());
+    wait_for_active(cx.kinesis(), cx.policy().clock(), stream, wait, cx.execute.poll, |_, _| {}).await
+}
+
 /// Carries `execution` out against the live stream until it is done, stale, or out of time.
-pub async fn execute<P: Resharder + Sync>(
-    port: &P,
+pub async fn execute<K: Resharder + Sync, C>(
+    cx: &Context<K, C>,
     stream: &str,
     mut execution: Execution,
-    settings: &ExecuteSettings,
-    jitter: &mut impl Jitter,
-    deadline: Instant,
 ) -> Result<Outcome, ReconcileError> {
+    let settings = &cx.execute;
     let mut steps = Vec::new();
     let mut refused: Option<Step> = None;
     // Failed attempts in a row: a retry re-derives its step from a fresh read, never re-sends it.
     let mut failures = 0u32;
     loop {
-        let wait = settings.wait_timeout.min(deadline.saturating_duration_since(Instant::now()));
-        let last = wait_for_active(port, stream, wait, settings.poll, |_, _| {}).await?;
+        let last = settle(cx, stream).await?;
         let incomplete = |why: String, steps| Outcome {
             steps,
             complete: false,
             why_incomplete: Some(why),
             last: last.clone(),
         };
-        let now = settings.clock.now();
+        let now = cx.now();
         // A state tag turned invalid mid-run (edited by hand, forged): stop rather than guess.
         let state = match ScalingState::from_tags(&last.tags, now) {
             Ok(state) => state,
@@ -96,21 +102,19 @@ pub async fn execute<P: Resharder + Sync>(
             NextStep::Stale(why) => return Ok(incomplete(format!("plan is stale: {why}"), steps)),
             NextStep::Step(step) => step,
         };
-        if Instant::now() + settings.step_budget > deadline {
+        if !cx.has(settings.step_budget) {
             return Ok(incomplete(
                 format!("deadline: less than {:?} left for {step}", settings.step_budget),
                 steps,
             ));
         }
         let record = match step {
-            Step::UpdateShardCount { .. } => {
-                Some(record_update_call(port, &last, state, now, &settings.backoff, jitter).await?)
-            }
+            Step::UpdateShardCount { .. } => Some(record_update_call(cx, &last, state, now).await?),
             _ => None,
         };
-        let result = call(port, stream, &step).await;
+        let result = call(cx.kinesis(), stream, &step).await;
         if let (Some(key), Err(err)) = (&record, &result) {
-            take_back(port, stream, key, err, &settings.backoff, jitter).await;
+            take_back(cx, stream, key, err).await;
         }
         match result {
             Ok(()) => {
@@ -121,16 +125,7 @@ pub async fn execute<P: Resharder + Sync>(
             // Another actor's reshard in flight, a throttle, a blip: wait, then re-read and re-derive
             // (the stream the step was derived from may be gone: an `UpdateShardCount` to 5 planned
             // on 3 shards must not be re-sent once someone has made it 6).
-            Err(mut err) if err.is_retryable() && failures + 1 < settings.backoff.max_attempts => {
-                let delay = match classify(&err) {
-                    Retry::After(backoff) => backoff.delay(failures, jitter),
-                    Retry::Never => settings.backoff.delay(failures, jitter),
-                };
-                failures += 1;
-                err.attempts = failures;
-                tracing::warn!(stream, %step, delay_ms = delay.as_millis() as u64, "re-deriving after: {err}");
-                tokio::time::sleep_until((Instant::now() + delay).min(deadline)).await;
-            }
+            Err(err) if wait_out(cx, &err, failures).await => failures += 1,
             // The shard changed under us (closed by another actor): re-read and re-derive once.
             Err(err) if err.kind == ErrorKind::InvalidArgument && refused.as_ref() != Some(&step) => {
                 tracing::warn!(stream, %step, "step refused, re-reading the stream: {}", err.message);
@@ -144,23 +139,43 @@ pub async fn execute<P: Resharder + Sync>(
     }
 }
 
+/// Whether a reshard step Kinesis refused is worth deriving again from a fresh read, after
+/// waiting as the error policy says (another actor's reshard in flight, a throttle); `failures`
+/// is how many refusals in a row came before. A reshard call is never resent as it was: whoever
+/// retries it re-reads the stream first ([`execute`], and `streams apply`'s count changes).
+pub(crate) async fn wait_out<K, C>(cx: &Context<K, C>, err: &PortError, failures: u32) -> bool {
+    if !err.is_retryable() || failures + 1 >= cx.execute.backoff.max_attempts {
+        return false;
+    }
+    let mut jitter = |_| cx.policy().fraction();
+    let delay = match classify(err) {
+        Retry::After(backoff) => backoff.delay(failures, &mut jitter),
+        Retry::Never => cx.execute.backoff.delay(failures, &mut jitter),
+    };
+    tracing::warn!(
+        stream = err.stream.as_deref(),
+        attempt = failures + 1,
+        delay_ms = delay.as_millis() as u64,
+        "re-deriving after: {err}"
+    );
+    cx.sleep_until(cx.now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX)).await;
+    true
+}
+
 /// Records an `UpdateShardCount` about to be made under its own tag (returned), and removes the
 /// records that have aged out of the rolling day, so the stream stays well under Kinesis's 50 tags.
-async fn record_update_call<P: Resharder + Sync>(
-    port: &P,
+async fn record_update_call<K: Resharder + Sync, C>(
+    cx: &Context<K, C>,
     stream: &ActiveStream,
     mut state: ScalingState,
     now: chrono::DateTime<chrono::Utc>,
-    backoff: &Backoff,
-    jitter: &mut impl Jitter,
 ) -> Result<String, PortError> {
     let name = stream.name.as_str();
-    let nonce = (jitter.fraction(0) * u64::MAX as f64) as u64;
-    let tag = state.record_update_call(now, nonce);
-    retry(backoff, jitter, || port.add_tags(name, &tag)).await?;
+    let tag = state.record_update_call(now, cx.policy().nonce());
+    cx.kinesis().add_tags(name, &tag).await?;
     let expired = ScalingState::expired_tags(&stream.tags, now);
     if !expired.is_empty() {
-        retry(backoff, jitter, || port.remove_tags(name, &expired)).await?;
+        cx.kinesis().remove_tags(name, &expired).await?;
     }
     Ok(tag.into_keys().next().unwrap_or_default())
 }
@@ -169,14 +184,7 @@ async fn record_update_call<P: Resharder + Sync>(
 /// reshard in flight, a throttle, a quota, an invalid count), so a refused call spends no quota.
 /// After a timeout or a 5xx the call may have happened: the record stays (counting one too many
 /// is safe; one too few is not). Best effort: a failure here only over-counts.
-async fn take_back<P: Resharder + Sync>(
-    port: &P,
-    stream: &str,
-    key: &str,
-    err: &PortError,
-    backoff: &Backoff,
-    jitter: &mut impl Jitter,
-) {
+async fn take_back<K: Resharder + Sync, C>(cx: &Context<K, C>, stream: &str, key: &str, err: &PortError) {
     let refused = matches!(
         err.kind,
         ErrorKind::ResourceInUse
@@ -187,7 +195,7 @@ async fn take_back<P: Resharder + Sync>(
     );
     if refused {
         let keys = [key.to_owned()];
-        if let Err(e) = retry(backoff, jitter, || port.remove_tags(stream, &keys)).await {
+        if let Err(e) = cx.kinesis().remove_tags(stream, &keys).await {
             tracing::warn!(stream, "a refused UpdateShardCount stays recorded: {e}");
         }
     }

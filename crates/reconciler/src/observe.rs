@@ -14,8 +14,8 @@ use planner::{
     series_per_metrics_call, streams_per_metrics_call,
 };
 
-use crate::ports::{Dimension, ErrorKind, MetricQuery, MetricSeries, MetricsPort, PortError, Statistic};
-use crate::{Backoff, Jitter, retry};
+use crate::io::Io;
+use crate::ports::{Dimension, MetricQuery, MetricSeries, MetricsPort, PortError, Statistic};
 
 /// The series [`load_queries`] reads for a stream or a shard: bytes and records.
 pub(crate) const LOAD_SERIES: u32 = 2;
@@ -119,49 +119,6 @@ pub(crate) fn series_of(answer: &[MetricSeries], period_secs: u32, prefix: &str)
     }
 }
 
-/// Runs `queries` as [`MetricsPort::get_metric_data`] does, each call retried by the error policy,
-/// except that a call that *times out* is never resent whole: it is split into two halves, each
-/// read the same way, down to a single query (whose timeout is the error). A long look-back over
-/// many streams that times out on every attempt would otherwise be a retry storm. Returns the
-/// series in query order and the calls sent (timed-out ones included).
-pub async fn get_metric_data_halving<M: MetricsPort>(
-    metrics: &M,
-    queries: &[MetricQuery],
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    backoff: &Backoff,
-    jitter: &mut impl Jitter,
-) -> Result<(Vec<MetricSeries>, u32), PortError> {
-    let mut series = Vec::with_capacity(queries.len());
-    let mut calls = 0u32;
-    // Depth first, first half first, so the series come back in query order.
-    let mut pending = vec![queries];
-    while let Some(part) = pending.pop() {
-        calls = calls.saturating_add(1);
-        // A timeout leaves the retry loop as a value, so only other failures are retried whole.
-        let answer = retry(backoff, jitter, || async {
-            match metrics.get_metric_data(part, start, end).await {
-                Err(e) if e.kind == ErrorKind::TimedOut => Ok(Err(e)),
-                other => other.map(Ok),
-            }
-        })
-        .await?;
-        match answer {
-            Ok(read) => series.extend(read),
-            Err(timeout) if part.len() < 2 => return Err(timeout),
-            Err(timeout) => {
-                let (first, second) = part.split_at(part.len() / 2);
-                tracing::warn!(
-                    queries = part.len(),
-                    "GetMetricData timed out, reading it in halves: {timeout}"
-                );
-                pending.extend([second, first]);
-            }
-        }
-    }
-    Ok((series, calls))
-}
-
 /// The stream's write load over `[start, end)` at `period_secs` resolution, and with `reads` the
 /// shared readers' `GetRecords.Bytes` per second of each period, in the same call (empty without).
 ///
@@ -235,15 +192,14 @@ pub struct StreamHistory {
 /// Every stream's `IncomingBytes`, `IncomingRecords` and `WriteProvisionedThroughputExceeded`
 /// over `span` (`[start, end)`) at `period_secs`, the series packed across streams into as few
 /// `GetMetricData` calls as the per-call limits allow ([`series_per_metrics_call`]), each call
-/// read as [`get_metric_data_halving`] reads it. `progress` is told after each call how many
-/// streams are complete. Returns the histories in `streams` order and the calls sent.
-pub async fn histories<M: MetricsPort>(
-    metrics: &M,
+/// read as the I/O layer reads it (a timed-out one in halves). `progress` is told after each
+/// call how many streams are complete. Returns the histories in `streams` order and the calls
+/// sent.
+pub async fn histories<M: MetricsPort + Sync>(
+    metrics: &Io<M>,
     streams: &[String],
     period_secs: u32,
     span: std::ops::Range<DateTime<Utc>>,
-    backoff: &Backoff,
-    jitter: &mut impl Jitter,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<(Vec<StreamHistory>, u32), PortError> {
     let (start, end) = (align_down(span.start, period_secs), align_down(span.end, period_secs));
@@ -266,7 +222,9 @@ pub async fn histories<M: MetricsPort>(
     let mut total = 0u32;
     for chunk in queries.chunks(series_per_metrics_call(points as u32)) {
         let part: Vec<MetricQuery> = chunk.iter().map(|(_, q)| q.clone()).collect();
-        let (series, calls) = get_metric_data_halving(metrics, &part, start, end, backoff, jitter).await?;
+        let before = metrics.policy().calls_of("GetMetricData");
+        let series = metrics.get_metric_data(&part, start, end).await?;
+        let calls = u32::try_from(metrics.policy().calls_of("GetMetricData") - before).unwrap_or(u32::MAX);
         total = total.saturating_add(calls);
         let (first, last) = (chunk[0].0, chunk[chunk.len() - 1].0);
         for c in &mut calls_of[first..=last] {
@@ -300,33 +258,54 @@ pub(crate) fn history_of(answer: &[MetricSeries], stream: &str, prefix: &str, ca
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::memory::InMemoryCloudWatch;
+    use std::sync::{Arc, Mutex};
 
-    /// The histories, the calls counted, the calls the emulated CloudWatch saw, the progress told.
-    type Read = (Vec<StreamHistory>, u32, Vec<String>, Vec<(usize, usize)>);
+    use super::*;
+    use crate::{IoPolicy, ReadStatus, SeededJitter, TokioClock};
+
+    /// CloudWatch with no datapoints, recording how many queries each call held.
+    #[derive(Default)]
+    struct Empty(Mutex<Vec<usize>>);
+
+    impl MetricsPort for Empty {
+        async fn get_metric_data(
+            &self,
+            queries: &[MetricQuery],
+            _: DateTime<Utc>,
+            _: DateTime<Utc>,
+        ) -> Result<Vec<MetricSeries>, PortError> {
+            self.0.lock().unwrap().push(queries.len());
+            Ok(queries
+                .iter()
+                .map(|q| MetricSeries {
+                    id: q.id.clone(),
+                    label: None,
+                    points: vec![],
+                    status: ReadStatus::Complete,
+                })
+                .collect())
+        }
+    }
+
+    /// The histories, the calls counted, the calls CloudWatch saw (queries each), the progress told.
+    type Read = (Vec<StreamHistory>, u32, Vec<usize>, Vec<(usize, usize)>);
 
     fn read(streams: usize, points: i64) -> Read {
-        let cloudwatch = InMemoryCloudWatch::new();
         let names: Vec<String> = (0..streams).map(|i| format!("s{i}")).collect();
         let end: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
         let start = end - chrono::Duration::minutes(points);
         let mut progress = Vec::new();
-        let (h, calls) = block_on(histories(
-            &cloudwatch,
-            &names,
-            60,
-            start..end,
-            &Backoff::default(),
-            &mut crate::SeededJitter::new(1),
-            |done, of| progress.push((done, of)),
-        ))
-        .unwrap();
-        (h, calls, cloudwatch.calls(), progress)
+        let cloudwatch = Empty::default();
+        let policy = IoPolicy::new(Arc::new(TokioClock::new(end))).jitter(SeededJitter::new(1));
+        let io = Io::new(&cloudwatch, Arc::new(policy));
+        let (h, calls) =
+            block_on(histories(&io, &names, 60, start..end, |done, of| progress.push((done, of)))).unwrap();
+        let log = cloudwatch.0.lock().unwrap().clone();
+        (h, calls, log, progress)
     }
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+        tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(f)
     }
 
     #[test]
@@ -334,7 +313,7 @@ mod tests {
         // 20,160 points a series: 100,800 / 20,160 = 5 series a call; 3 streams × 3 series = 9.
         let (h, calls, log, progress) = read(3, 14 * 1440);
         assert_eq!(calls, 2);
-        assert_eq!(log, ["GetMetricData 5", "GetMetricData 4"]);
+        assert_eq!(log, [5, 4]);
         assert_eq!(h.iter().map(|s| s.calls).collect::<Vec<_>>(), [1, 2, 1]);
         assert_eq!(progress, [(1, 3), (3, 3)]);
         assert!(h.iter().all(|s| s.status == ReadStatus::Complete && s.bytes.is_empty()));
@@ -344,6 +323,6 @@ mod tests {
     fn a_short_window_reads_many_streams_in_one_call_up_to_500_queries() {
         let (_, calls, log, _) = read(200, 60);
         assert_eq!((calls, log.len()), (2, 2));
-        assert_eq!(log, ["GetMetricData 500", "GetMetricData 100"]);
+        assert_eq!(log, [500, 100]);
     }
 }

@@ -492,6 +492,145 @@ pub trait ContinuationPort {
     fn publish(&self, topic: &str, message: &str) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
+/// A port borrowed is the same port: a handler that owns its clients lends them to each
+/// invocation's [`crate::Context`].
+impl<T: StreamReader + Sync> StreamReader for &T {
+    fn describe(&self, stream: &str) -> impl Future<Output = Result<StreamSnapshot, PortError>> + Send {
+        (**self).describe(stream)
+    }
+    fn status(&self, stream: &str) -> impl Future<Output = Result<StreamStatus, PortError>> + Send {
+        (**self).status(stream)
+    }
+    fn list_streams(&self) -> impl Future<Output = Result<Vec<String>, PortError>> + Send {
+        (**self).list_streams()
+    }
+    fn tags(&self, stream: &str) -> impl Future<Output = Result<BTreeMap<String, String>, PortError>> + Send {
+        (**self).tags(stream)
+    }
+}
+
+impl<T: Resharder + Sync> Resharder for &T {
+    fn split_shard(
+        &self,
+        stream: &str,
+        shard: &ShardId,
+        at: HashKey,
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        (**self).split_shard(stream, shard, at)
+    }
+    fn merge_shards(
+        &self,
+        stream: &str,
+        shard: &ShardId,
+        adjacent: &ShardId,
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        (**self).merge_shards(stream, shard, adjacent)
+    }
+    fn update_shard_count(
+        &self,
+        stream: &str,
+        target: u32,
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        (**self).update_shard_count(stream, target)
+    }
+    fn add_tags(
+        &self,
+        stream: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        (**self).add_tags(stream, tags)
+    }
+    fn enable_shard_metrics(
+        &self,
+        stream: &str,
+        metrics: &[Metric],
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        (**self).enable_shard_metrics(stream, metrics)
+    }
+    fn remove_tags(
+        &self,
+        stream: &str,
+        keys: &[String],
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        (**self).remove_tags(stream, keys)
+    }
+}
+
+impl<T: StreamAdmin + Sync> StreamAdmin for &T {
+    fn create_stream(&self, stream: &str, shards: u32) -> impl Future<Output = Result<(), PortError>> + Send {
+        (**self).create_stream(stream, shards)
+    }
+    fn delete_stream(&self, stream: &str) -> impl Future<Output = Result<(), PortError>> + Send {
+        (**self).delete_stream(stream)
+    }
+    fn set_retention(
+        &self,
+        stream: &str,
+        from_hours: u32,
+        to_hours: u32,
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        (**self).set_retention(stream, from_hours, to_hours)
+    }
+}
+
+impl<T: MetricsPort + Sync> MetricsPort for &T {
+    fn get_metric_data(
+        &self,
+        queries: &[MetricQuery],
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<MetricSeries>, PortError>> + Send {
+        (**self).get_metric_data(queries, start, end)
+    }
+}
+
+impl<T: MetricPublisher + Sync> MetricPublisher for &T {
+    fn put_metric_data(&self, points: &[MetricPoint]) -> impl Future<Output = Result<(), PortError>> + Send {
+        (**self).put_metric_data(points)
+    }
+}
+
+impl<T: AlarmPort + Sync> AlarmPort for &T {
+    fn put_alarm(&self, spec: &AlarmSpec) -> impl Future<Output = Result<(), PortError>> + Send {
+        (**self).put_alarm(spec)
+    }
+    fn describe_alarms(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<AlarmSummary>, PortError>> + Send {
+        (**self).describe_alarms(prefix)
+    }
+    fn describe_alarm(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<AlarmSummary>, PortError>> + Send {
+        (**self).describe_alarm(name)
+    }
+    fn alarms_in_alarm(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<AlarmSummary>, PortError>> + Send {
+        (**self).alarms_in_alarm(prefix)
+    }
+    fn delete_alarms(&self, names: &[String]) -> impl Future<Output = Result<(), PortError>> + Send {
+        (**self).delete_alarms(names)
+    }
+    fn set_alarm_state(
+        &self,
+        name: &str,
+        state: AlarmState,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        (**self).set_alarm_state(name, state, reason)
+    }
+}
+
+impl<T: ContinuationPort + Sync> ContinuationPort for &T {
+    fn publish(&self, topic: &str, message: &str) -> impl Future<Output = Result<(), PortError>> + Send {
+        (**self).publish(topic, message)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

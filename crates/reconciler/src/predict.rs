@@ -59,7 +59,7 @@
 //! back-dates a week of history for a stream created seconds earlier.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant as StdInstant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use planner::{
@@ -67,13 +67,13 @@ use planner::{
     ScalingState, Tiling, Windows, align_down, next_peak, plan_pre_scale, streams_per_metrics_call,
 };
 use serde::Serialize;
-use tokio::time::Instant;
 
 use crate::observe::{LOAD_SERIES, series_of};
 use crate::ports::{AlarmPort, MetricQuery, MetricsPort, Resharder};
+use crate::rearm::stream_alarms;
 use crate::scale_down::{Candidate, Read, read, stream_names};
-use crate::scale_up::{self, Decision, Invocation};
-use crate::{ExecuteSettings, Jitter, ReconcileError, get_metric_data_halving, load_queries};
+use crate::scale_up::{self, Decision, Rearm};
+use crate::{Context, ExecuteSettings, ReconcileError, load_queries};
 
 /// How often the pass runs (`PredictSchedule`, `rate(1 hour)`): the forecast window is
 /// `[now, now + EVERY + leadMinutes)`, so whichever tick sees a peak first has it covered.
@@ -97,7 +97,6 @@ pub const PREDICT: &str = "predict";
 /// How the pass paces itself.
 #[derive(Debug, Clone)]
 pub struct PredictSettings {
-    pub execute: ExecuteSettings,
     /// Forecast and plan, change nothing (`streams status`); records then carry the outlook.
     pub dry_run: bool,
     /// No stream is read unless this much time is left: time to read the metrics of the streams
@@ -110,7 +109,6 @@ pub struct PredictSettings {
 impl Default for PredictSettings {
     fn default() -> Self {
         PredictSettings {
-            execute: ExecuteSettings::default(),
             dry_run: false,
             // Reading a page takes seconds; what must remain after it is a reshard step's budget,
             // or the pass would record a scale-up it has no time to start.
@@ -160,26 +158,22 @@ pub struct PredictReport {
     pub unread: usize,
 }
 
-/// One pass over every predictive stream within `cx.stream_prefix`, at `cx.now`, until done or
-/// `cx.deadline`.
+/// One pass over every predictive stream within the context's scope, until done or the deadline.
 pub async fn pass<K, C>(
-    kinesis: &K,
-    cloudwatch: &C,
-    cx: &Invocation,
+    cx: &Context<K, C>,
     settings: &PredictSettings,
-    jitter: &mut impl Jitter,
 ) -> Result<PredictReport, ReconcileError>
 where
     K: Resharder + Sync,
     C: MetricsPort + AlarmPort + Sync,
 {
-    let backoff = &settings.execute.backoff;
-    let names = stream_names(kinesis, &cx.stream_prefix, None, backoff, jitter).await?;
+    let now = cx.now();
+    let names = stream_names(cx, None).await?;
     let mut report = PredictReport::default();
     // Streams of one look-back share calls; a page is what one call holds.
     let mut pages: BTreeMap<u32, Vec<Candidate>> = BTreeMap::new();
     for (i, name) in names.iter().enumerate() {
-        if Instant::now() + settings.review_reserve > cx.deadline {
+        if !cx.has(settings.review_reserve) {
             report.unread = names.len() - i;
             tracing::warn!(
                 unread = report.unread,
@@ -187,7 +181,7 @@ where
             );
             break;
         }
-        let candidate = match read(kinesis, name, cx.now, Windows::File, backoff, jitter).await {
+        let candidate = match read(cx, name, now, Windows::File).await {
             Ok(Read::Candidate(c)) => c,
             Ok(Read::Skipped(review)) => {
                 tracing::debug!(stream = %name, outcome = ?review.outcome, "predictive pass: skipped");
@@ -205,22 +199,25 @@ where
         if page.len() >= per_call(predictive.lookback_days, settings.period_secs) {
             let page = std::mem::take(page);
             review_page(
-                kinesis,
-                cloudwatch,
-                page,
-                predictive.lookback_days,
                 cx,
+                Page { streams: page, lookback_days: predictive.lookback_days, now },
                 settings,
-                jitter,
                 &mut report,
             )
             .await;
         }
     }
-    for (lookback_days, page) in pages {
-        review_page(kinesis, cloudwatch, page, lookback_days, cx, settings, jitter, &mut report).await;
+    for (lookback_days, streams) in pages {
+        review_page(cx, Page { streams, lookback_days, now }, settings, &mut report).await;
     }
     Ok(report)
+}
+
+/// Predictive streams of one look-back, read in one call, and the pass's time.
+struct Page {
+    streams: Vec<Candidate>,
+    lookback_days: u32,
+    now: DateTime<Utc>,
 }
 
 /// Streams one `GetMetricData` call covers at this look-back and period: 12 at 14 days of
@@ -236,39 +233,32 @@ fn span(now: DateTime<Utc>, lookback_days: u32, period_secs: u32) -> (DateTime<U
 }
 
 /// Reads one page's history in one call (halved on a timeout), then decides and acts per stream.
-#[allow(clippy::too_many_arguments)] // the pass's context, passed on unchanged
 async fn review_page<K, C>(
-    kinesis: &K,
-    cloudwatch: &C,
-    page: Vec<Candidate>,
-    lookback_days: u32,
-    cx: &Invocation,
+    cx: &Context<K, C>,
+    page: Page,
     settings: &PredictSettings,
-    jitter: &mut impl Jitter,
     report: &mut PredictReport,
 ) where
     K: Resharder + Sync,
     C: MetricsPort + AlarmPort + Sync,
 {
+    let Page { streams: page, lookback_days, now } = page;
     if page.is_empty() {
         return;
     }
     let period = settings.period_secs;
-    let (start, end) = span(cx.now, lookback_days, period);
+    let (start, end) = span(now, lookback_days, period);
     let queries: Vec<MetricQuery> = page
         .iter()
         .enumerate()
         .flat_map(|(i, c)| load_queries(&c.stream.name, None, period, &format!("s{i}")))
         .collect();
-    let read =
-        get_metric_data_halving(cloudwatch, &queries, start, end, &settings.execute.backoff, jitter).await;
+    let before = cx.policy().calls_of("GetMetricData");
+    let read = cx.cloudwatch().get_metric_data(&queries, start, end).await;
+    report.metrics_calls += u32::try_from(cx.policy().calls_of("GetMetricData") - before).unwrap_or(u32::MAX);
     let series = match read {
-        Ok((series, calls)) => {
-            report.metrics_calls += calls;
-            series
-        }
+        Ok(series) => series,
         Err(e) => {
-            report.metrics_calls += 1;
             // One failure for the call, naming every stream it covered.
             let streams: Vec<&str> = page.iter().map(|c| c.stream.name.as_str()).collect();
             tracing::warn!(streams = ?streams, "no forecast: the history read failed: {e}");
@@ -277,11 +267,11 @@ async fn review_page<K, C>(
         }
     };
     for (i, c) in page.into_iter().enumerate() {
-        let started = StdInstant::now();
+        let started = cx.now();
         let history = series_of(&series, period, &format!("s{i}"));
         let name = c.stream.name.clone();
         let result = if history.status == ReadStatus::Complete {
-            decide(kinesis, cloudwatch, c, &history.series, cx, settings, jitter).await
+            decide(cx, c, &history.series, now, settings).await
         } else {
             let reason = format!(
                 "no forecast: CloudWatch answered the {lookback_days}-day history read {:?}; the next pass reads it again",
@@ -297,7 +287,7 @@ async fn review_page<K, C>(
                 peak,
                 outlook,
                 decision,
-                elapsed_ms: started.elapsed().as_millis() as u64,
+                elapsed_ms: cx.millis_since(started),
             }),
             Err(e) => report.failures.push((name, e)),
         }
@@ -308,51 +298,38 @@ type Decided = (Option<ExpectedPeak>, Option<Outlook>, Decision);
 
 /// One stream: the cooldown, the forecast and plan, and the scale-up.
 async fn decide<K, C>(
-    kinesis: &K,
-    cloudwatch: &C,
+    cx: &Context<K, C>,
     c: Candidate,
     history: &LoadSeries,
-    cx: &Invocation,
+    now: DateTime<Utc>,
     settings: &PredictSettings,
-    jitter: &mut impl Jitter,
 ) -> Result<Decided, ReconcileError>
 where
     K: Resharder + Sync,
     C: MetricsPort + AlarmPort + Sync,
 {
-    let outlook = settings.dry_run.then(|| outlook(history, c.stream.tiling(), &c.policy, cx.now));
-    let (decision, peak) = match plan(c.stream.tiling(), history, &c.policy, &c.state, cx.now) {
+    let outlook = settings.dry_run.then(|| outlook(history, c.stream.tiling(), &c.policy, now));
+    let (decision, peak) = match plan(c.stream.tiling(), history, &c.policy, &c.state, now) {
         Planned::Decided(decision, peak) => (decision, peak),
         Planned::Plan(peak, plan) if settings.dry_run => (Decision::WouldScale { plan }, Some(peak)),
         Planned::Plan(..) => {
             // Decided from a read made before the history's: decide again from what *is*.
-            let fresh = scale_up::read(kinesis, &c.stream.name, cx, &settings.execute, jitter).await?;
+            let fresh = scale_up::read(cx, &c.stream.name).await?;
             let (active, policy, state) = match fresh {
                 Ok(read) => read,
                 Err((reason, skip)) => return Ok((None, outlook, Decision::Ignored { reason, skip })),
             };
-            match plan(active.tiling(), history, &policy, &state, cx.now) {
+            match plan(active.tiling(), history, &policy, &state, now) {
                 Planned::Decided(decision, peak) => (decision, peak),
                 Planned::Plan(peak, plan) => {
                     tracing::info!(stream = %active.name, "pre-scaling: {}", peak.explain());
-                    let replan = |calls| match pre_scale(active.tiling(), history, &policy, calls, cx.now) {
+                    let replan = |calls| match pre_scale(active.tiling(), history, &policy, calls, now) {
                         PreScale::Plan { plan, .. } => Some(plan),
                         _ => None,
                     };
-                    let decision = scale_up::scale_up_and_rearm(
-                        kinesis,
-                        cloudwatch,
-                        &active,
-                        &policy,
-                        plan,
-                        replan,
-                        state,
-                        None,
-                        cx,
-                        &settings.execute,
-                        jitter,
-                    )
-                    .await?;
+                    let alarms = stream_alarms(cx, &active.name).await?;
+                    let target = Rearm { live: &active, policy: &policy, shard_alarm: None, alarms: &alarms };
+                    let decision = scale_up::scale_up_and_rearm(cx, &target, plan, replan, state).await?;
                     (decision, Some(peak))
                 }
             }

@@ -3,16 +3,15 @@
 //! Thresholds follow the open shard count ([`planner::alarm_specs`]), so every reshard rewrites
 //! the stream's alarms, and its per-shard alarms follow the shards ([`converge_shard_level`]).
 //! The alarm actions come from one trusted source: the stream's own alarms as `streams apply`
-//! wrote them, never from an incoming message, which anyone allowed to publish to the topic can
-//! forge. Whether the alarms go back to `OK` is the caller's explicit choice ([`Reset`]). Every
-//! retry stops at the caller's deadline, so a Lambda never sleeps into its timeout here; what a
-//! deadline cuts short, the next trigger (or the scale-up resync) re-arms.
+//! wrote them ([`stream_alarms`]), never from an incoming message, which anyone allowed to publish
+//! to the topic can forge. Whether the alarms go back to `OK` is the caller's explicit choice
+//! ([`Reset`]). Every call goes through the context's I/O policy, so nothing here sleeps past the
+//! deadline; what a deadline cuts short, the next trigger (or the scale-up resync) re-arms.
 
 use planner::{ALARM_NAME_PREFIX, AlarmSpec, Policy, alarm_specs};
-use tokio::time::Instant;
 
 use crate::ports::{ActiveStream, AlarmPort, AlarmState, AlarmSummary, ErrorKind, PortError, Resharder};
-use crate::{Backoff, Jitter, converge_shard_level, retry_until};
+use crate::{Context, converge_shard_level};
 
 /// What happens to the alarms' state when they are rewritten.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,58 +29,40 @@ pub enum Rewrite {
     /// After a reshard: the count changed, so every threshold did.
     Always,
     /// Only if some alarm is not what the live count wants (a re-arm that failed or never ran,
-    /// e.g. the Lambda stopped between the reshard and the re-arm); one `DescribeAlarms` call
-    /// when nothing drifted.
+    /// e.g. the Lambda stopped between the reshard and the re-arm).
     IfDrifted,
 }
 
-/// Rewrites `stream`'s alarms for its open shards, with the actions its alarms already have, and
-/// its per-shard alarms where the policy turns them on. A stream with no alarms of its own (never
-/// applied, or deleted by hand) is left alone: `streams apply` writes them. Returns whether it
-/// re-armed. No retry sleeps past `deadline` ([`retry_until`]).
-#[allow(clippy::too_many_arguments)] // the stream, what to do, and how to retry; a struct would only rename them
-pub async fn rearm<K, C>(
-    kinesis: &K,
-    cloudwatch: &C,
-    stream: &ActiveStream,
-    policy: &Policy,
-    reset: &Reset,
-    rewrite: Rewrite,
-    backoff: &Backoff,
-    jitter: &mut impl Jitter,
-    deadline: Instant,
-) -> Result<bool, PortError>
-where
-    K: Resharder + Sync,
-    C: AlarmPort + Sync,
-{
-    let prefix = format!("{ALARM_NAME_PREFIX}{}-", stream.name);
-    let existing = retry_until(backoff, jitter, deadline, || cloudwatch.describe_alarms(&prefix)).await?;
-    rearm_from(kinesis, cloudwatch, stream, policy, reset, rewrite, &existing, backoff, jitter, deadline)
-        .await
+/// `stream`'s own alarms: one `DescribeAlarms` of the tool's prefix for it, kept to those whose
+/// `StreamName` is `stream` (the prefix of `orders` also covers `orders-eu`'s). A flow reads them
+/// once and hands them to whatever needs them: the scale-up's evidence and the [`rearm`].
+pub async fn stream_alarms<K, C: AlarmPort + Sync>(
+    cx: &Context<K, C>,
+    stream: &str,
+) -> Result<Vec<AlarmSummary>, PortError> {
+    let prefix = format!("{ALARM_NAME_PREFIX}{stream}-");
+    let mut alarms = cx.cloudwatch().describe_alarms(&prefix).await?;
+    alarms.retain(|a| a.stream() == Some(stream));
+    Ok(alarms)
 }
 
-/// [`rearm`], from the stream's alarms as `DescribeAlarms` with its prefix answered them in this
-/// invocation (a scale-up that read them for its evidence need not ask again).
-#[allow(clippy::too_many_arguments)] // rearm's inputs and the alarms it would have read
-pub async fn rearm_from<K, C>(
-    kinesis: &K,
-    cloudwatch: &C,
+/// Rewrites `stream`'s alarms for its open shards, with the actions its alarms (`existing`, as
+/// [`stream_alarms`] read them) already have, and its per-shard alarms where the policy turns them
+/// on. A stream with no alarms of its own (never applied, or deleted by hand) is left alone:
+/// `streams apply` writes them. Returns whether it re-armed.
+pub async fn rearm<K, C>(
+    cx: &Context<K, C>,
     stream: &ActiveStream,
     policy: &Policy,
     reset: &Reset,
     rewrite: Rewrite,
     existing: &[AlarmSummary],
-    backoff: &Backoff,
-    jitter: &mut impl Jitter,
-    deadline: Instant,
 ) -> Result<bool, PortError>
 where
     K: Resharder + Sync,
     C: AlarmPort + Sync,
 {
     let name = stream.name.as_str();
-    // The prefix of `orders` also covers `orders-eu`'s alarms: the dimension says whose they are.
     let existing: Vec<&AlarmSummary> = existing.iter().filter(|a| a.stream() == Some(name)).collect();
     let Some(actions) = existing.first().map(|a| a.definition.actions.clone()) else {
         return Ok(false);
@@ -94,28 +75,23 @@ where
         return Ok(false);
     }
     for spec in specs {
-        retry_until(backoff, jitter, deadline, || cloudwatch.put_alarm(&spec)).await?;
+        cx.cloudwatch().put_alarm(&spec).await?;
         if let Reset::ToOk { reason } = reset {
-            set_ok(cloudwatch, &spec.name, reason, backoff, jitter, deadline).await?;
+            set_ok(cx, &spec.name, reason).await?;
         }
     }
-    converge_shard_level(kinesis, cloudwatch, stream, policy, &actions, backoff, jitter).await?;
+    converge_shard_level(cx, stream, policy, &actions).await?;
     Ok(true)
 }
 
 /// Sets an alarm back to `OK` so CloudWatch re-evaluates it. A missing alarm is not an error (a
 /// shard-level alarm removed meanwhile).
-pub async fn set_ok<C: AlarmPort + Sync>(
-    cloudwatch: &C,
+pub async fn set_ok<K, C: AlarmPort + Sync>(
+    cx: &Context<K, C>,
     name: &str,
     reason: &str,
-    backoff: &Backoff,
-    jitter: &mut impl Jitter,
-    deadline: Instant,
 ) -> Result<(), PortError> {
-    match retry_until(backoff, jitter, deadline, || cloudwatch.set_alarm_state(name, AlarmState::Ok, reason))
-        .await
-    {
+    match cx.cloudwatch().set_alarm_state(name, AlarmState::Ok, reason).await {
         Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
         other => other,
     }

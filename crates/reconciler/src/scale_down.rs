@@ -25,25 +25,67 @@ use planner::{
     ScaleDownPlan, ScalingState, SeriesRead, ShardId, Step, ThrottleEvidence, Utilisation, Window, Windows,
     advise, decode_policy_with, plan_scale_down, streams_per_metrics_call, throttled_records, young_shards,
 };
-use serde::Serialize;
-use tokio::time::Instant;
+use serde::{Deserialize, Serialize};
 
 use crate::observe::{
     LOAD_SERIES, READ_SERIES, StreamHistory, history_of, read_queries, reads_of, series_of, throttle_query,
     throttles_of,
 };
-use crate::ports::{ActiveStream, AlarmPort, ErrorKind, MetricQuery, MetricsPort, PortError, Resharder};
-use crate::rearm::{Reset, Rewrite, rearm};
-use crate::scale_up::{SkipCode, paused_reason};
-use crate::{
-    Clock, ExecuteSettings, Jitter, ReconcileError, SeededJitter, execute, get_metric_data_halving,
-    load_queries, retry, shard_load_series,
+use crate::ports::{
+    ActiveStream, AlarmPort, ErrorKind, MetricQuery, MetricsPort, PortError, Resharder, StreamReader,
 };
+use crate::rearm::{Reset, Rewrite, rearm, stream_alarms};
+use crate::scale_up::{SkipCode, paused_reason};
+use crate::{Context, ReconcileError, execute, load_queries, shard_load_series};
+
+/// The scale-down function stops starting work this long before its deadline: time to report and
+/// hand on.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(15);
+
+/// How deep a chain of hand-ons may go (`MAX_CONTINUATIONS`' default).
+pub const MAX_CONTINUATIONS: u32 = 20;
+
+/// Where a sweep starts: after `after` (none: the first stream), `depth` hand-ons deep. The
+/// continuation topic carries it as JSON.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Start {
+    #[serde(default)]
+    pub after: Option<String>,
+    #[serde(default)]
+    pub depth: u32,
+}
+
+/// What a finished sweep leaves to the next invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HandOn {
+    /// The sweep reached the last stream.
+    Done,
+    /// The deadline stopped it: the next invocation starts here.
+    Next(Start),
+    /// The deadline stopped it, and handing on would not help; the next schedule starts over.
+    Refused { after: String, why: &'static str },
+}
+
+/// The one rule for handing a sweep on: only when the deadline stopped it, never without
+/// progress (a timeout too short for even one stream would loop for ever), never past
+/// `max_continuations` deep.
+pub fn continuation(start: &Start, report: &SweepReport, max_continuations: u32) -> HandOn {
+    let Some(cursor) = &report.cursor else { return HandOn::Done };
+    if report.reviews.is_empty() && start.after.as_deref().unwrap_or_default() == cursor.as_str() {
+        let why = "no progress before the deadline: not handing on (is the timeout too short?)";
+        return HandOn::Refused { after: cursor.clone(), why };
+    }
+    if start.depth >= max_continuations {
+        let why = "continuation chain too deep; the next schedule starts over";
+        return HandOn::Refused { after: cursor.clone(), why };
+    }
+    HandOn::Next(Start { after: Some(cursor.clone()), depth: start.depth + 1 })
+}
 
 /// How the sweep paces itself.
 #[derive(Debug, Clone)]
 pub struct SweepSettings {
-    pub execute: ExecuteSettings,
     /// Streams resharded at the same time.
     pub concurrency: usize,
     /// Decide and report, change nothing (`DRY_RUN`, `streams status`).
@@ -52,8 +94,6 @@ pub struct SweepSettings {
     /// metrics of the streams read so far (a few seconds on AWS) and to start their merges, which
     /// themselves stop at the deadline. The next cycle finishes whatever a deadline cut short.
     pub review_reserve: Duration,
-    /// Only streams whose names start with this are swept (`STREAM_NAME_PREFIX`; empty: all).
-    pub stream_prefix: String,
     /// Which scale-down windows a policy tag may have: `streams.yaml`'s, or compressed for the
     /// demo and the emulator tests (`COMPRESSED_WINDOWS`; see [`planner::Windows`]).
     pub windows: Windows,
@@ -84,24 +124,13 @@ impl SweepSettings {
 impl Default for SweepSettings {
     fn default() -> Self {
         SweepSettings {
-            execute: ExecuteSettings::default(),
             concurrency: 4,
             dry_run: false,
             review_reserve: Duration::from_secs(30),
             windows: Windows::File,
-            stream_prefix: String::new(),
             advise: false,
         }
     }
-}
-
-/// Where the sweep starts and how long it may run.
-#[derive(Debug, Clone)]
-pub struct SweepContext {
-    pub now: DateTime<Utc>,
-    pub deadline: Instant,
-    /// Start after this stream name (a continuation).
-    pub after: Option<String>,
 }
 
 /// One managed stream's review.
@@ -200,33 +229,32 @@ pub(crate) enum Read {
     NotManaged,
 }
 
-/// Sweeps every managed stream after `cx.after`, page by page, until done or the deadline.
+/// Sweeps every managed stream within the context's scope after `after` (a continuation's
+/// cursor), page by page, until done or the deadline.
 pub async fn sweep<K, C>(
-    kinesis: &K,
-    cloudwatch: &C,
-    cx: &SweepContext,
+    cx: &Context<K, C>,
     settings: &SweepSettings,
-    jitter: &mut impl Jitter,
+    after: Option<&str>,
 ) -> Result<SweepReport, ReconcileError>
 where
     K: Resharder + Sync,
     C: MetricsPort + AlarmPort + Sync,
 {
-    let backoff = &settings.execute.backoff;
-    let names = stream_names(kinesis, &settings.stream_prefix, cx.after.as_deref(), backoff, jitter).await?;
+    let now = cx.now();
+    let names = stream_names(cx, after).await?;
     let mut report = SweepReport::default();
-    let default_points = Window::ending_at(cx.now, &Policy::default()).expected_points();
+    let default_points = Window::ending_at(now, &Policy::default()).expected_points();
     let page_size = streams_per_metrics_call(default_points, settings.series_each());
     let mut page: Vec<Candidate> = Vec::new();
     let mut last_read: Option<&String> = None;
     for name in &names {
         // Checked before every stream, not every page: a page of 175 streams can take minutes
         // to read (ListTagsForStream allows 5 calls a second per account), longer than a timeout.
-        if Instant::now() + settings.review_reserve > cx.deadline {
-            report.cursor = Some(last_read.cloned().or_else(|| cx.after.clone()).unwrap_or_default());
+        if !cx.has(settings.review_reserve) {
+            report.cursor = Some(last_read.map(String::as_str).or(after).unwrap_or_default().to_owned());
             break;
         }
-        match read(kinesis, name, cx.now, settings.windows, backoff, jitter).await {
+        match read(cx, name, now, settings.windows).await {
             Ok(Read::Candidate(candidate)) => page.push(candidate),
             Ok(Read::Skipped(review)) => report.reviews.push(review),
             Ok(Read::NotManaged) => {}
@@ -234,44 +262,39 @@ where
         }
         last_read = Some(name);
         if page.len() == page_size {
-            review_page(kinesis, cloudwatch, std::mem::take(&mut page), cx, settings, jitter, &mut report)
-                .await;
+            review_page(cx, std::mem::take(&mut page), now, settings, &mut report).await;
         }
     }
     // Everything read is reviewed, so the cursor (the last stream read) never skips one.
-    review_page(kinesis, cloudwatch, page, cx, settings, jitter, &mut report).await;
+    review_page(cx, page, now, settings, &mut report).await;
     Ok(report)
 }
 
-/// The streams a pass over the deployment visits, in name order: every stream within `prefix`
-/// (`STREAM_NAME_PREFIX`), after `after` (a continuation's cursor). Which of them are managed is
-/// told by [`read`], one stream at a time. The sweep and the predictive pass
+/// The streams a pass over the deployment visits, in name order: every stream within the
+/// context's `STREAM_NAME_PREFIX`, after `after` (a continuation's cursor). Which of them are
+/// managed is told by [`read`], one stream at a time. The sweep and the predictive pass
 /// ([`crate::predict`]) list alike.
-pub(crate) async fn stream_names<K: Resharder + Sync>(
-    kinesis: &K,
-    prefix: &str,
+pub(crate) async fn stream_names<K: Resharder + Sync, C>(
+    cx: &Context<K, C>,
     after: Option<&str>,
-    backoff: &crate::Backoff,
-    jitter: &mut impl Jitter,
 ) -> Result<Vec<String>, PortError> {
-    let mut names = retry(backoff, jitter, || kinesis.list_streams()).await?;
+    let mut names = cx.kinesis().list_streams().await?;
     names.sort();
-    names.retain(|n| n.starts_with(prefix) && after.is_none_or(|after| n.as_str() > after));
+    let prefix = &cx.scope.stream_prefix;
+    names.retain(|n| n.starts_with(prefix.as_str()) && after.is_none_or(|after| n.as_str() > after));
     Ok(names)
 }
 
 /// Reads a stream and tells whether it can be decided on. One `describe` (whose tags tell managed
 /// streams from others) rather than tags first and then `describe`: ListTagsForStream allows 5
 /// calls a second per account, the slowest step of a large sweep, and this makes it once per stream.
-pub(crate) async fn read<K: Resharder + Sync>(
-    kinesis: &K,
+pub(crate) async fn read<K: Resharder + Sync, C>(
+    cx: &Context<K, C>,
     name: &str,
     now: DateTime<Utc>,
     windows: Windows,
-    backoff: &crate::Backoff,
-    jitter: &mut impl Jitter,
 ) -> Result<Read, PortError> {
-    let snapshot = match retry(backoff, jitter, || kinesis.describe(name)).await {
+    let snapshot = match cx.kinesis().describe(name).await {
         Err(e) if e.kind == ErrorKind::NotFound => return Ok(Read::NotManaged),
         other => other?,
     };
@@ -331,12 +354,10 @@ fn failed(stream: &str, error: String) -> Review {
 /// Reads the page's metrics (one call per distinct window, more only if a long window's datapoints
 /// exceed one call, or if a call times out and is read in halves), decides, and acts.
 async fn review_page<K, C>(
-    kinesis: &K,
-    cloudwatch: &C,
+    cx: &Context<K, C>,
     page: Vec<Candidate>,
-    cx: &SweepContext,
+    now: DateTime<Utc>,
     settings: &SweepSettings,
-    jitter: &mut impl Jitter,
     report: &mut SweepReport,
 ) where
     K: Resharder + Sync,
@@ -354,7 +375,7 @@ async fn review_page<K, C>(
     }
     let mut decided = Vec::new();
     let chunks = by_window.into_values().flat_map(|group| {
-        let window = Window::ending_at(cx.now, &group[0].policy);
+        let window = Window::ending_at(now, &group[0].policy);
         let per_call = streams_per_metrics_call(window.expected_points(), settings.series_each());
         let mut group = group.into_iter().peekable();
         let mut chunks = Vec::new();
@@ -376,22 +397,13 @@ async fn review_page<K, C>(
                     .chain(throttles)
             })
             .collect();
-        let read = get_metric_data_halving(
-            cloudwatch,
-            &queries,
-            window.start,
-            window.end,
-            &settings.execute.backoff,
-            jitter,
-        )
-        .await;
-        let (series, calls) = match read {
-            Ok((series, calls)) => {
-                report.metrics_calls += calls;
-                (series, calls)
-            }
+        let before = metrics_calls(cx);
+        let read = cx.cloudwatch().get_metric_data(&queries, window.start, window.end).await;
+        let calls = metrics_calls(cx) - before;
+        report.metrics_calls += calls;
+        let series = match read {
+            Ok(series) => series,
             Err(e) => {
-                report.metrics_calls += 1;
                 report.reviews.extend(group.iter().map(|c| failed(&c.stream.name, e.to_string())));
                 continue;
             }
@@ -410,16 +422,14 @@ async fn review_page<K, C>(
             let mut shard_load = BTreeMap::new();
             if c.policy.shard_level_metrics {
                 let open: Vec<ShardId> = c.stream.tiling().ids();
-                let read = retry(&settings.execute.backoff, jitter, || {
-                    shard_load_series(
-                        cloudwatch,
-                        &c.stream.name,
-                        &open,
-                        window.period_secs,
-                        window.start,
-                        window.end,
-                    )
-                })
+                let read = shard_load_series(
+                    cx.cloudwatch(),
+                    &c.stream.name,
+                    &open,
+                    window.period_secs,
+                    window.start,
+                    window.end,
+                )
                 .await;
                 match read {
                     Ok((loads, calls)) => {
@@ -438,17 +448,21 @@ async fn review_page<K, C>(
                 created: c.stream.created,
                 on_demand: c.stream.on_demand,
             });
-            let decision = decide(c, &load, &reads, &shard_load, throttled, &window, cx.now);
+            let decision = decide(c, &load, &reads, &shard_load, throttled, &window, now);
             decided.push(Decided { lookback, ..decision });
         }
     }
-    let seeds: Vec<u64> = decided.iter().map(|_| (jitter.fraction(0) * u64::MAX as f64) as u64).collect();
-    let reviews: Vec<Review> = stream::iter(decided.into_iter().zip(seeds))
-        .map(|(decided, seed)| act(kinesis, cloudwatch, decided, cx, settings, seed))
+    let reviews: Vec<Review> = stream::iter(decided)
+        .map(|decided| act(cx, decided, settings))
         .buffer_unordered(settings.concurrency.max(1))
         .collect()
         .await;
     report.reviews.extend(reviews);
+}
+
+/// `GetMetricData` calls this context has made, timed-out halves included.
+fn metrics_calls<K, C>(cx: &Context<K, C>) -> u32 {
+    u32::try_from(cx.policy().calls_of("GetMetricData")).unwrap_or(u32::MAX)
 }
 
 /// A candidate with its plan, ready to act on.
@@ -521,14 +535,7 @@ fn decide(
 }
 
 /// Carries out one stream's plan: record the scaling on the stream, merge, re-arm its alarms.
-async fn act<K, C>(
-    kinesis: &K,
-    cloudwatch: &C,
-    mut decided: Decided,
-    cx: &SweepContext,
-    settings: &SweepSettings,
-    seed: u64,
-) -> Review
+async fn act<K, C>(cx: &Context<K, C>, mut decided: Decided, settings: &SweepSettings) -> Review
 where
     K: Resharder + Sync,
     C: MetricsPort + AlarmPort + Sync,
@@ -540,17 +547,13 @@ where
         let to = decided.plan.target_shards;
         return decided.review(ReviewOutcome::WouldScale { to });
     }
-    let mut jitter = SeededJitter::new(seed);
     let c = &mut decided.candidate;
     let name = c.stream.name.clone();
-    let backoff = &settings.execute.backoff;
     let result = async {
         // Decided from tags read minutes ago: if anyone has scaled since, this plan is stale, and
         // writing the old state back would erase their record.
-        let fresh = retry(backoff, &mut jitter, || kinesis.describe(&name)).await?;
-        // The executor's clock runs on from the sweep's time.
-        let execute_settings = ExecuteSettings { clock: Clock::tokio(cx.now), ..settings.execute.clone() };
-        let now = execute_settings.clock.now();
+        let fresh = cx.kinesis().describe(&name).await?;
+        let now = cx.now();
         let mut state = match ScalingState::from_tags(&fresh.tags, now) {
             Ok(state) => state,
             Err(e) => {
@@ -575,22 +578,11 @@ where
         }
         let recorded = state.record(now);
         let execution = Execution::of_scale_down(&decided.plan, recorded);
-        let tags = state.to_tags();
-        retry(backoff, &mut jitter, || kinesis.add_tags(&name, &tags)).await?;
-        let outcome = execute(kinesis, &name, execution, &execute_settings, &mut jitter, cx.deadline).await?;
+        cx.kinesis().add_tags(&name, &state.to_tags()).await?;
+        let outcome = execute(cx, &name, execution).await?;
         let to = outcome.last.tiling().len();
-        rearm(
-            kinesis,
-            cloudwatch,
-            &outcome.last,
-            &c.policy,
-            &Reset::Keep,
-            Rewrite::Always,
-            backoff,
-            &mut jitter,
-            cx.deadline,
-        )
-        .await?;
+        let alarms = stream_alarms(cx, &name).await?;
+        rearm(cx, &outcome.last, &c.policy, &Reset::Keep, Rewrite::Always, &alarms).await?;
         Ok::<_, ReconcileError>(ReviewOutcome::Scaled {
             to,
             steps: outcome.steps.iter().map(Step::to_string).collect(),

@@ -12,7 +12,6 @@
 //! estimate, and the per-shard alarms follow the reshard ([`crate::converge_shard_level`]).
 
 use std::collections::BTreeMap;
-use std::time::Instant as StdInstant;
 
 use chrono::{DateTime, Utc};
 use planner::{
@@ -21,33 +20,18 @@ use planner::{
     Throttling, UPDATE_SHARD_COUNT_CALLS_PER_DAY, Window, decode_policy, plan_scale_up,
 };
 use serde::Serialize;
-use tokio::time::Instant;
 
 use crate::alarm_message::{AlarmMessage, Quoted};
 use crate::ports::{
     ActiveStream, AlarmPort, AlarmState, AlarmSummary, ErrorKind, MetricsPort, PortError, Resharder,
-    StreamSnapshot,
+    StreamReader, StreamSnapshot,
 };
-use crate::rearm::{Reset, Rewrite, rearm, rearm_from, set_ok};
-use crate::{
-    Clock, ExecuteSettings, Jitter, ReconcileError, execute, load_series, retry_until, shard_load_series,
-    wait_for_active,
-};
+use crate::rearm::{Reset, Rewrite, rearm, set_ok, stream_alarms};
+use crate::{Context, ReconcileError, Scope, execute, load_series, settle, shard_load_series};
 
-/// Where and when the handler runs: one invocation's facts.
-#[derive(Debug, Clone)]
-pub struct Invocation {
-    /// The account and region this function serves; alarms from elsewhere are ignored.
-    pub account: String,
-    pub region: String,
-    /// Only streams whose names start with this are served (`STREAM_NAME_PREFIX`; empty: all),
-    /// matching the deployment's IAM scope, so an alarm outside it is ignored, not a failure.
-    pub stream_prefix: String,
-    /// Wall-clock time, for the cooldown and the metrics window.
-    pub now: DateTime<Utc>,
-    /// When the invocation must have returned (the Lambda deadline minus a margin).
-    pub deadline: Instant,
-}
+/// The scale-up function stops starting work this long before its deadline: time to re-arm and
+/// report.
+pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What happened to one alarm, as logged in the one-line decision record.
 #[derive(Debug, Clone, Serialize)]
@@ -120,35 +104,25 @@ pub struct Record {
 /// anything acts ([`confirm`]), and its definition, not the message, supplies the threshold and
 /// period. Only the quoted datapoints are taken from the message, bounded by what the stream can
 /// physically accept ([`planner::max_plausible_sum`]).
-pub async fn handle<K, C>(
-    kinesis: &K,
-    cloudwatch: &C,
-    message: &AlarmMessage,
-    cx: &Invocation,
-    settings: &ExecuteSettings,
-    jitter: &mut impl Jitter,
-) -> Result<Record, ReconcileError>
+pub async fn handle<K, C>(cx: &Context<K, C>, message: &AlarmMessage) -> Result<Record, ReconcileError>
 where
     K: Resharder + Sync,
     C: MetricsPort + AlarmPort + Sync,
 {
-    let started = StdInstant::now();
+    let started = cx.now();
     let stream = message.stream().map(str::to_owned);
-    let decision = match gate(message, stream.as_deref(), cx) {
+    let decision = match gate(message, stream.as_deref(), &cx.scope) {
         Err(reason) => Decision::Ignored { reason, skip: None },
         Ok(stream) => {
-            let alarm = retry_until(&settings.backoff, jitter, cx.deadline, || {
-                cloudwatch.describe_alarm(&message.name)
-            })
-            .await?;
+            let alarm = cx.cloudwatch().describe_alarm(&message.name).await?;
             match alarm.as_ref().ok_or_else(|| format!("alarm {} does not exist", message.name)).and_then(
                 |a| {
-                    confirm(a, cx, message.state_change_time, message.quoted())
+                    confirm(a, &cx.scope, message.state_change_time, message.quoted())
                         .and_then(|t| same_stream(t, stream))
                 },
             ) {
                 Err(reason) => Decision::Ignored { reason, skip: None },
-                Ok(trigger) => decide(kinesis, cloudwatch, &trigger, cx, settings, jitter).await?,
+                Ok(trigger) => decide(cx, &trigger).await?,
             }
         }
     };
@@ -158,7 +132,7 @@ where
         stream,
         metric: message.metric_name().map(str::to_owned),
         decision,
-        elapsed_ms: started.elapsed().as_millis() as u64,
+        elapsed_ms: cx.millis_since(started),
     })
 }
 
@@ -178,35 +152,49 @@ where
 /// metrics, one `DescribeAlarms` to check the definitions: 43,800 calls and 17,520 metrics
 /// requested a month, about US$0.18 of `GetMetricData` (US$0.01 per 1,000 metrics); a stream at
 /// `maxShards` with its three alarms in `ALARM` three times that.
-pub async fn alarms_to_resync<C: AlarmPort + Sync>(
-    cloudwatch: &C,
-    cx: &Invocation,
-    backoff: &crate::Backoff,
+pub async fn alarms_to_resync<K, C: AlarmPort + Sync>(
+    cx: &Context<K, C>,
 ) -> Result<Vec<AlarmSummary>, ReconcileError> {
-    let prefix = format!("{ALARM_NAME_PREFIX}{}", cx.stream_prefix);
-    let mut jitter = crate::SeededJitter::from_entropy();
-    Ok(retry_until(backoff, &mut jitter, cx.deadline, || cloudwatch.alarms_in_alarm(&prefix)).await?)
+    let prefix = format!("{ALARM_NAME_PREFIX}{}", cx.scope.stream_prefix);
+    Ok(cx.cloudwatch().alarms_in_alarm(&prefix).await?)
 }
 
-/// Handles one alarm found in `ALARM` by the resync as a fresh trigger: its trigger time is `now`,
-/// so it passes the same gate as a message (cooldown, `maxShards`) but is stale only against a
-/// scaling recorded in this same second (its twin alarm, handled a moment before).
-pub async fn handle_resync<K, C>(
-    kinesis: &K,
-    cloudwatch: &C,
-    alarm: &AlarmSummary,
-    cx: &Invocation,
-    settings: &ExecuteSettings,
-    jitter: &mut impl Jitter,
-) -> Result<Record, ReconcileError>
+/// The resync as the Lambda runs it on each tick: every alarm [`alarms_to_resync`] lists, handed to
+/// [`handle_resync`] in turn until the deadline (what is left waits for the next tick, minutes
+/// away). `each` sees every alarm's outcome as it is decided; the count of alarms found is
+/// returned. `Err` only when the listing itself failed.
+pub async fn resync<K, C>(
+    cx: &Context<K, C>,
+    mut each: impl FnMut(&AlarmSummary, Result<Record, ReconcileError>),
+) -> Result<usize, ReconcileError>
 where
     K: Resharder + Sync,
     C: MetricsPort + AlarmPort + Sync,
 {
-    let started = StdInstant::now();
-    let decision = match confirm(alarm, cx, cx.now, Quoted::default()) {
+    let alarms = alarms_to_resync(cx).await?;
+    for alarm in &alarms {
+        if cx.now() >= cx.deadline() {
+            tracing::warn!(alarm = %alarm.name, "resync stopped at the deadline; the next tick continues");
+            break;
+        }
+        each(alarm, handle_resync(cx, alarm).await);
+    }
+    Ok(alarms.len())
+}
+
+/// Handles one alarm found in `ALARM` by the resync as a fresh trigger: its trigger time is the
+/// tick's ([`Context::started`]), so it passes the same gate as a message (cooldown, `maxShards`)
+/// but is stale against a scaling recorded since the tick began (its twin alarm, handled a
+/// moment before).
+pub async fn handle_resync<K, C>(cx: &Context<K, C>, alarm: &AlarmSummary) -> Result<Record, ReconcileError>
+where
+    K: Resharder + Sync,
+    C: MetricsPort + AlarmPort + Sync,
+{
+    let started = cx.now();
+    let decision = match confirm(alarm, &cx.scope, cx.started(), Quoted::default()) {
         Err(reason) => Decision::Ignored { reason, skip: None },
-        Ok(trigger) => decide(kinesis, cloudwatch, &trigger, cx, settings, jitter).await?,
+        Ok(trigger) => decide(cx, &trigger).await?,
     };
     Ok(Record {
         alarm: alarm.name.clone(),
@@ -214,7 +202,7 @@ where
         stream: alarm.stream().map(str::to_owned),
         metric: alarm.definition.metric.clone(),
         decision,
-        elapsed_ms: started.elapsed().as_millis() as u64,
+        elapsed_ms: cx.millis_since(started),
     })
 }
 
@@ -240,7 +228,7 @@ struct Trigger<'a> {
 /// name any alarm; only one that passes here acts.
 fn confirm<'a>(
     alarm: &'a AlarmSummary,
-    cx: &Invocation,
+    scope: &Scope,
     changed_at: DateTime<Utc>,
     quoted: Quoted,
 ) -> Result<Trigger<'a>, String> {
@@ -264,8 +252,8 @@ fn confirm<'a>(
     let Some(stream) = alarm.stream() else {
         return Err(format!("alarm {name} has no StreamName dimension"));
     };
-    if !stream.starts_with(&cx.stream_prefix) {
-        return Err(format!("stream {stream} is outside STREAM_NAME_PREFIX {:?}", cx.stream_prefix));
+    if !stream.starts_with(&scope.stream_prefix) {
+        return Err(format!("stream {stream} is outside STREAM_NAME_PREFIX {:?}", scope.stream_prefix));
     }
     if alarm.state != Some(AlarmState::Alarm) {
         let state = alarm.state.map_or("unknown", AlarmState::as_str);
@@ -303,44 +291,31 @@ fn same_stream<'a>(trigger: Trigger<'a>, stream: &str) -> Result<Trigger<'a>, St
 /// - *Scaled*, or an error after the scaling was recorded: re-arm and reset, the error path
 ///   within what is left of the deadline; if even that fails, Lambda's retry arrives as *stale*
 ///   (above), and the resync within minutes.
-async fn decide<K, C>(
-    kinesis: &K,
-    cloudwatch: &C,
-    trigger: &Trigger<'_>,
-    cx: &Invocation,
-    settings: &ExecuteSettings,
-    jitter: &mut impl Jitter,
-) -> Result<Decision, ReconcileError>
+async fn decide<K, C>(cx: &Context<K, C>, trigger: &Trigger<'_>) -> Result<Decision, ReconcileError>
 where
     K: Resharder + Sync,
     C: MetricsPort + AlarmPort + Sync,
 {
-    let (active, policy, state) = match read(kinesis, trigger.stream, cx, settings, jitter).await? {
+    let (active, policy, state) = match read(cx, trigger.stream).await? {
         Ok(read) => read,
         Err((reason, skip)) => return Ok(Decision::Ignored { reason, skip }),
     };
-    let (backoff, deadline) = (&settings.backoff, cx.deadline);
     let name = trigger.alarm.name.as_str();
-    let admission =
-        planner::admit(trigger.changed_at, AlarmKind::of(trigger.metric), &state, &policy, cx.now);
+    let shard_alarm = trigger.shard.as_ref().map(|_| name);
+    let now = cx.now();
+    let admission = planner::admit(trigger.changed_at, AlarmKind::of(trigger.metric), &state, &policy, now);
     match admission {
         Admission::Act => {}
         Admission::Stale { .. } => {
-            let now = retry_until(backoff, jitter, deadline, || cloudwatch.describe_alarm(name)).await?;
-            if now.is_some_and(|a| a.state == Some(AlarmState::Alarm)) {
+            if cx.cloudwatch().describe_alarm(name).await?.is_some_and(|a| a.state == Some(AlarmState::Alarm))
+            {
                 let reason =
                     format!("kinesis-autoscaler: {name} stayed in ALARM after a scaling; re-evaluating");
-                let shard_alarm = trigger.shard.as_ref().map(|_| name);
+                let alarms = stream_alarms(cx, trigger.stream).await?;
                 rearm_for(
-                    kinesis,
-                    cloudwatch,
-                    shard_alarm,
-                    &active,
-                    &policy,
+                    cx,
+                    &Rearm { live: &active, policy: &policy, shard_alarm, alarms: &alarms },
                     &reason,
-                    settings,
-                    jitter,
-                    deadline,
                 )
                 .await?;
             }
@@ -349,12 +324,12 @@ where
         Admission::Cooldown { until } => {
             // Re-evaluate after the cooldown: back to OK, CloudWatch fires again if still hot.
             let reason = format!("kinesis-autoscaler: in cooldown until {until}; re-evaluating");
-            set_ok(cloudwatch, name, &reason, backoff, jitter, deadline).await?;
+            set_ok(cx, name, &reason).await?;
             return Ok(Decision::Held { admission });
         }
     }
-    let (load, alarms) =
-        load(cloudwatch, trigger, &active, &policy, &state, cx, backoff, jitter, deadline).await?;
+    let read = Read { active: &active, policy: &policy, state: &state, now };
+    let (load, alarms) = load(cx, trigger, &read).await?;
     let plan_with = |update_calls_last_24h| {
         plan_scale_up(ScaleUpInput {
             tiling: active.tiling(),
@@ -363,81 +338,57 @@ where
             update_calls_last_24h,
         })
     };
-    let plan = plan_with(state.update_calls_last_24h(cx.now));
+    let plan = plan_with(state.update_calls_last_24h(now));
     if plan.action == ScaleUpAction::None {
         let reason = format!("kinesis-autoscaler: alarms of {} re-armed for the live count", trigger.stream);
-        let reset = Reset::ToOk { reason };
-        let drifted = Rewrite::IfDrifted;
-        match &alarms {
-            Some(alarms) => {
-                rearm_from(
-                    kinesis, cloudwatch, &active, &policy, &reset, drifted, alarms, backoff, jitter, deadline,
-                )
-                .await?
-            }
-            None => {
-                rearm(kinesis, cloudwatch, &active, &policy, &reset, drifted, backoff, jitter, deadline)
-                    .await?
-            }
-        };
+        rearm(cx, &active, &policy, &Reset::ToOk { reason }, Rewrite::IfDrifted, &alarms).await?;
         // Throttling quoted from before the last resize, on a stream now big enough for what it
         // shows: back to `OK`, to fire on the next fresh minute if the live tiling throttles too.
         if load.throttling == Throttling::BeforeLastResize {
             let reason = format!(
                 "kinesis-autoscaler: {name} quoted minutes from before the last resize; re-evaluating"
             );
-            set_ok(cloudwatch, name, &reason, backoff, jitter, deadline).await?;
+            set_ok(cx, name, &reason).await?;
         }
         return Ok(Decision::NoChange { plan });
     }
-    let shard_alarm = trigger.shard.as_ref().map(|_| name);
     let replan = |calls| Some(plan_with(calls));
-    scale_up_and_rearm(
-        kinesis,
-        cloudwatch,
-        &active,
-        &policy,
-        plan,
-        replan,
-        state,
-        shard_alarm,
-        cx,
-        settings,
-        jitter,
-    )
-    .await
+    let target = Rearm { live: &active, policy: &policy, shard_alarm, alarms: &alarms };
+    scale_up_and_rearm(cx, &target, plan, replan, state).await
+}
+
+/// What a re-arm after a scale-up needs besides the context: the stream (as read before, or
+/// live after the reshard), its policy, the per-shard alarm that triggered it if any (not among
+/// the stream's alarms), and the stream's alarms as [`stream_alarms`] read them (their actions
+/// are the trusted ones).
+pub(crate) struct Rearm<'a> {
+    pub(crate) live: &'a ActiveStream,
+    pub(crate) policy: &'a Policy,
+    pub(crate) shard_alarm: Option<&'a str>,
+    pub(crate) alarms: &'a [AlarmSummary],
 }
 
 /// Carries out a scale-up plan the way every scale-up trigger does, an alarm or a forecast
 /// ([`crate::predict`]): record the scaling on the stream *before* acting (the cooldown starts
 /// now, and a concurrent delivery sees it), execute within the deadline, re-arm the stream's
-/// alarms for the new count and back to `OK` (and `shard_alarm`, the per-shard alarm that
-/// triggered it, if any). An `UpdateShardCount` refused for its daily quota is planned again with
-/// `replan` as Kinesis counts (quota spent: splits) and carried out; `replan` giving `None`, or
-/// another uniform plan, reports the refusal.
-#[allow(clippy::too_many_arguments)] // the decision's inputs, passed on unchanged
+/// alarms for the new count and back to `OK` (and the per-shard alarm that triggered it, if
+/// any). An `UpdateShardCount` refused for its daily quota is planned again with `replan` as
+/// Kinesis counts (quota spent: splits) and carried out; `replan` giving `None`, or another
+/// uniform plan, reports the refusal.
 pub(crate) async fn scale_up_and_rearm<K, C>(
-    kinesis: &K,
-    cloudwatch: &C,
-    active: &ActiveStream,
-    policy: &Policy,
+    cx: &Context<K, C>,
+    target: &Rearm<'_>,
     plan: ScaleUpPlan,
     replan: impl Fn(u32) -> Option<ScaleUpPlan>,
     mut state: ScalingState,
-    shard_alarm: Option<&str>,
-    cx: &Invocation,
-    settings: &ExecuteSettings,
-    jitter: &mut impl Jitter,
 ) -> Result<Decision, ReconcileError>
 where
     K: Resharder + Sync,
     C: AlarmPort + Sync,
 {
-    let execution = Execution::of_scale_up(&plan, policy);
-    state.record(cx.now);
-    match act(kinesis, cloudwatch, shard_alarm, active, policy, plan, execution, &state, cx, settings, jitter)
-        .await
-    {
+    let execution = Execution::of_scale_up(&plan, target.policy);
+    state.record(cx.now());
+    match act(cx, target, plan, execution, &state).await {
         // Kinesis says the daily UpdateShardCount quota is spent (calls this tool never recorded):
         // plan again as Kinesis counts, which splits instead. Any other quota (the account's shard
         // limit) is reported.
@@ -445,29 +396,16 @@ where
             if e.kind == ErrorKind::QuotaExceeded && e.call == "UpdateShardCount" =>
         {
             tracing::warn!(
-                stream = active.name.as_str(),
+                stream = target.live.name.as_str(),
                 "UpdateShardCount quota reached, splitting instead: {}",
                 e.message
             );
             let Some(plan) = replan(UPDATE_SHARD_COUNT_CALLS_PER_DAY) else { return Err(e.into()) };
-            let execution = Execution::of_scale_up(&plan, policy);
+            let execution = Execution::of_scale_up(&plan, target.policy);
             if matches!(execution, Execution::Uniform { .. } | Execution::Nothing) {
                 return Err(e.into());
             }
-            act(
-                kinesis,
-                cloudwatch,
-                shard_alarm,
-                active,
-                policy,
-                plan,
-                execution,
-                &state,
-                cx,
-                settings,
-                jitter,
-            )
-            .await
+            act(cx, target, plan, execution, &state).await
         }
         other => other,
     }
@@ -475,22 +413,22 @@ where
 
 /// The checks of a message that need no AWS call: an `ALARM` of this account and region, named
 /// with the tool's prefix, on a stream within `STREAM_NAME_PREFIX`. `Err` says why it is ignored.
-fn gate<'m>(message: &AlarmMessage, stream: Option<&'m str>, cx: &Invocation) -> Result<&'m str, String> {
+fn gate<'m>(message: &AlarmMessage, stream: Option<&'m str>, scope: &Scope) -> Result<&'m str, String> {
     if message.new_state != AlarmState::Alarm {
         return Err(format!("state changed to {}, not ALARM", message.new_state.as_str()));
     }
-    if message.account != cx.account || message.region != cx.region {
+    if message.account != scope.account || message.region != scope.region {
         return Err(format!(
             "alarm is for account {} in {}; this function serves {} in {}",
-            message.account, message.region, cx.account, cx.region
+            message.account, message.region, scope.account, scope.region
         ));
     }
     if !message.name.starts_with(ALARM_NAME_PREFIX) {
         return Err(format!("alarm {} is not named {ALARM_NAME_PREFIX}…: not this tool's", message.name));
     }
     let Some(stream) = stream else { return Err("the alarm has no StreamName dimension".into()) };
-    if !stream.starts_with(&cx.stream_prefix) {
-        return Err(format!("stream {stream} is outside STREAM_NAME_PREFIX {:?}", cx.stream_prefix));
+    if !stream.starts_with(&scope.stream_prefix) {
+        return Err(format!("stream {stream} is outside STREAM_NAME_PREFIX {:?}", scope.stream_prefix));
     }
     Ok(stream)
 }
@@ -499,20 +437,16 @@ fn gate<'m>(message: &AlarmMessage, stream: Option<&'m str>, cx: &Invocation) ->
 /// made from what it left. The inner `Err` says why the alarm is ignored: among others, a paused
 /// policy, which leaves the alarm in whatever state it is in (no reset: one in `ALARM` would only
 /// fire again every period while paused; left there, the resync acts once the pause is lifted).
-pub(crate) async fn read<K: Resharder + Sync>(
-    kinesis: &K,
+pub(crate) async fn read<K: Resharder + Sync, C>(
+    cx: &Context<K, C>,
     stream: &str,
-    cx: &Invocation,
-    settings: &ExecuteSettings,
-    jitter: &mut impl Jitter,
 ) -> Result<Result<(ActiveStream, Policy, ScalingState), (String, Option<SkipCode>)>, ReconcileError> {
-    let snapshot =
-        match retry_until(&settings.backoff, jitter, cx.deadline, || kinesis.describe(stream)).await {
-            Err(e) if e.kind == ErrorKind::NotFound => {
-                return Ok(Err((format!("stream {stream} does not exist"), None)));
-            }
-            other => other?,
-        };
+    let snapshot = match cx.kinesis().describe(stream).await {
+        Err(e) if e.kind == ErrorKind::NotFound => {
+            return Ok(Err((format!("stream {stream} does not exist"), None)));
+        }
+        other => other?,
+    };
     let Some(policy_tag) = snapshot.tags.get(POLICY_TAG) else {
         let reason = format!("stream {stream} is not managed by kinesis-autoscaler (no {POLICY_TAG} tag)");
         return Ok(Err((reason, None)));
@@ -530,49 +464,49 @@ pub(crate) async fn read<K: Resharder + Sync>(
     }
     let active = match snapshot.into_active() {
         Ok(active) => active,
-        Err(_) => {
-            let left = cx.deadline.saturating_duration_since(Instant::now());
-            wait_for_active(kinesis, stream, left.min(settings.wait_timeout), settings.poll, |_, _| {})
-                .await?
-        }
+        Err(_) => settle(cx, stream).await?,
     };
     // Read after any wait, so another actor's scaling just made is seen.
-    let state = match ScalingState::from_tags(&active.tags, cx.now) {
+    let state = match ScalingState::from_tags(&active.tags, cx.now()) {
         Ok(state) => state,
         Err(e) => return Ok(invalid(e)),
     };
     Ok(Ok((active, policy, state)))
 }
 
+/// The stream as a decision read it: what [`load`] sizes from.
+struct Read<'a> {
+    active: &'a ActiveStream,
+    policy: &'a Policy,
+    state: &'a ScalingState,
+    now: DateTime<Utc>,
+}
+
 /// The load to size from: recent metrics at the alarm's period, raised to what the alarms
 /// themselves prove (their thresholds, and the quoted datapoints a stream of this size could have
-/// produced), with each shard's own peak where shard-level metrics are on.
+/// produced), with each shard's own peak where shard-level metrics are on; and the stream's
+/// alarms, read once here for the evidence of its siblings and handed back for the re-arm.
 ///
-/// The evidence is the triggering alarm's and that of the stream's other alarms in `ALARM` that
-/// no scaling has answered yet ([`ScalingState::answered`]), read with one `DescribeAlarms`: the
-/// bytes and throttling alarms of one evaluation arrive as two notifications, and the first one
-/// handled must not size the stream from capped, accepted bytes alone while the rejected count
-/// that measures the demand sits in its twin ([`LoadSnapshot::for_alarms`]).
-#[allow(clippy::too_many_arguments)] // each is one input of the estimate; a struct would only rename them
-async fn load<C: MetricsPort + AlarmPort + Sync>(
-    cloudwatch: &C,
+/// The evidence is the triggering alarm's and that of the stream's other alarms that
+/// CloudWatch's own evaluation put in `ALARM` and no scaling has answered yet
+/// ([`ScalingState::answered`]): the bytes and throttling alarms of one evaluation arrive as two
+/// notifications, and the first one handled must not size the stream from capped, accepted bytes
+/// alone while the rejected count that measures the demand sits in its twin
+/// ([`LoadSnapshot::for_alarms`]). A state someone set with `SetAlarmState` carries that
+/// caller's words, not a datapoint: it proves nothing about the metric.
+async fn load<K, C: MetricsPort + AlarmPort + Sync>(
+    cx: &Context<K, C>,
     trigger: &Trigger<'_>,
-    active: &ActiveStream,
-    policy: &Policy,
-    state: &ScalingState,
-    cx: &Invocation,
-    backoff: &crate::Backoff,
-    jitter: &mut impl Jitter,
-    deadline: Instant,
-) -> Result<(LoadSnapshot, Option<Vec<AlarmSummary>>), ReconcileError> {
+    read: &Read<'_>,
+) -> Result<(LoadSnapshot, Vec<AlarmSummary>), ReconcileError> {
+    let Read { active, policy, state, now } = *read;
     let stream = active.name.as_str();
-    let window = Window::for_scale_up(cx.now, policy);
+    let window = Window::for_scale_up(now, policy);
     // The shared readers' bytes ride in the same call where the policy weighs reads.
     let reads = policy.scale_up.read_throttle_alarm;
-    let (recent, read_bytes) = retry_until(backoff, jitter, deadline, || {
-        load_series(cloudwatch, stream, window.period_secs, window.start, window.end, reads)
-    })
-    .await?;
+    let (recent, read_bytes) =
+        load_series(cx.cloudwatch(), stream, window.period_secs, window.start, window.end, reads).await?;
+    let alarms = stream_alarms(cx, stream).await?;
     let open = active.tiling().len();
     let evidence_of = |alarm: &AlarmSummary, metric: Metric, quoted: &Quoted| {
         AlarmEvidence {
@@ -585,19 +519,16 @@ async fn load<C: MetricsPort + AlarmPort + Sync>(
         .within_capacity(open)
     };
     let mut evidence = vec![evidence_of(trigger.alarm, trigger.metric, &trigger.quoted)];
-    // At `maxShards` no evidence changes the plan: the resync re-driving a stream stuck there
-    // keeps to its five calls a tick.
-    let prefix = format!("{ALARM_NAME_PREFIX}{stream}-");
-    let alarms = if open < policy.max_shards {
-        Some(retry_until(backoff, jitter, deadline, || cloudwatch.describe_alarms(&prefix)).await?)
-    } else {
-        None
-    };
+    // At `maxShards` no evidence changes the plan.
+    let siblings = alarms.iter().filter(|a| {
+        a.name != trigger.alarm.name && open < policy.max_shards && a.state_reason.starts_with(EVALUATED)
+    });
     // The stream's other stream-level alarms in ALARM that no scaling answered: confirmed by the
     // rule that confirms a trigger, so a sibling is evidence exactly when it could be a trigger.
-    for alarm in alarms.iter().flatten().filter(|a| a.name != trigger.alarm.name) {
+    for alarm in siblings {
         let Some(changed_at) = alarm.state_updated_at else { continue };
-        let Ok(sibling) = confirm(alarm, cx, changed_at, Quoted::from_reason(&alarm.state_reason)) else {
+        let Ok(sibling) = confirm(alarm, &cx.scope, changed_at, Quoted::from_reason(&alarm.state_reason))
+        else {
             continue;
         };
         if sibling.stream == stream && sibling.shard.is_none() && !state.answered(changed_at) {
@@ -606,10 +537,9 @@ async fn load<C: MetricsPort + AlarmPort + Sync>(
     }
     let per_shard = if policy.shard_level_metrics {
         let ids = active.tiling().ids();
-        let (series, _) = retry_until(backoff, jitter, deadline, || {
-            shard_load_series(cloudwatch, stream, &ids, window.period_secs, window.start, window.end)
-        })
-        .await?;
+        let (series, _) =
+            shard_load_series(cx.cloudwatch(), stream, &ids, window.period_secs, window.start, window.end)
+                .await?;
         series.iter().map(|(id, s)| (id.clone(), s.series.peak())).collect()
     } else {
         BTreeMap::new()
@@ -619,51 +549,32 @@ async fn load<C: MetricsPort + AlarmPort + Sync>(
     Ok((load, alarms))
 }
 
+/// How a state reason starts when CloudWatch's evaluation wrote it (AWS and the emulator alike).
+const EVALUATED: &str = "Threshold Crossed";
+
 /// Records the scaling on the stream, executes within the deadline, and re-arms every alarm for
 /// the new count, back to `OK` so it fires again while the stream is still hot. An error after
 /// the recording still re-arms for the live count (within the deadline) before it is returned.
-#[allow(clippy::too_many_arguments)] // the decision's inputs, passed on unchanged from `decide`
 async fn act<K, C>(
-    kinesis: &K,
-    cloudwatch: &C,
-    shard_alarm: Option<&str>,
-    active: &ActiveStream,
-    policy: &Policy,
+    cx: &Context<K, C>,
+    target: &Rearm<'_>,
     plan: ScaleUpPlan,
     execution: Execution,
     state: &ScalingState,
-    cx: &Invocation,
-    settings: &ExecuteSettings,
-    jitter: &mut impl Jitter,
 ) -> Result<Decision, ReconcileError>
 where
     K: Resharder + Sync,
     C: AlarmPort + Sync,
 {
-    let (stream, backoff, deadline) = (active.name.as_str(), &settings.backoff, cx.deadline);
-    let from = active.tiling().len();
-    let state_tags = state.to_tags();
-    retry_until(backoff, jitter, deadline, || kinesis.add_tags(stream, &state_tags)).await?;
-    // The executor's clock runs on from the invocation's time.
-    let execute_settings = ExecuteSettings { clock: Clock::tokio(cx.now), ..settings.clone() };
-    let outcome = match execute(kinesis, stream, execution, &execute_settings, jitter, deadline).await {
+    let stream = target.live.name.as_str();
+    let from = target.live.tiling().len();
+    cx.kinesis().add_tags(stream, &state.to_tags()).await?;
+    let outcome = match execute(cx, stream, execution).await {
         Ok(outcome) => outcome,
         Err(error) => {
             let reason = format!("kinesis-autoscaler: scaling {stream} failed ({error}); re-evaluating");
-            let live = retry_until(backoff, jitter, deadline, || kinesis.describe(stream)).await;
-            if let Ok(Ok(live)) = live.map(StreamSnapshot::into_active) {
-                let rearmed = rearm_for(
-                    kinesis,
-                    cloudwatch,
-                    shard_alarm,
-                    &live,
-                    policy,
-                    &reason,
-                    settings,
-                    jitter,
-                    deadline,
-                )
-                .await;
+            if let Ok(Ok(live)) = cx.kinesis().describe(stream).await.map(StreamSnapshot::into_active) {
+                let rearmed = rearm_for(cx, &Rearm { live: &live, ..*target }, &reason).await;
                 if let Err(e) = rearmed {
                     tracing::warn!(stream, "re-arming after a failed scaling failed too: {e}");
                 }
@@ -673,8 +584,7 @@ where
     };
     let to = outcome.last.tiling().len();
     let reason = format!("kinesis-autoscaler: scaled {stream} from {from} to {to} shards; re-evaluating");
-    rearm_for(kinesis, cloudwatch, shard_alarm, &outcome.last, policy, &reason, settings, jitter, deadline)
-        .await?;
+    rearm_for(cx, &Rearm { live: &outcome.last, ..*target }, &reason).await?;
     Ok(Decision::Scaled {
         plan,
         steps: outcome.steps.iter().map(Step::to_string).collect(),
@@ -685,29 +595,18 @@ where
     })
 }
 
-/// The stream's alarms re-armed for `live`'s count and back to `OK`, and `shard_alarm` too: the
-/// triggering alarm when it is a per-shard one (not among the stream's alarms; a closed shard's
-/// alarm is gone by now, which `set_ok` tolerates).
-#[allow(clippy::too_many_arguments)] // the re-arm's inputs and how to retry
-async fn rearm_for<K, C>(
-    kinesis: &K,
-    cloudwatch: &C,
-    shard_alarm: Option<&str>,
-    live: &ActiveStream,
-    policy: &Policy,
-    reason: &str,
-    settings: &ExecuteSettings,
-    jitter: &mut impl Jitter,
-    deadline: Instant,
-) -> Result<(), PortError>
+/// The stream's alarms re-armed for the live count and back to `OK`, and the triggering per-shard
+/// alarm too (not among the stream's alarms; a closed shard's alarm is gone by now, which
+/// `set_ok` tolerates).
+async fn rearm_for<K, C>(cx: &Context<K, C>, target: &Rearm<'_>, reason: &str) -> Result<(), PortError>
 where
     K: Resharder + Sync,
     C: AlarmPort + Sync,
 {
-    let (backoff, reset) = (&settings.backoff, Reset::ToOk { reason: reason.to_owned() });
-    rearm(kinesis, cloudwatch, live, policy, &reset, Rewrite::Always, backoff, jitter, deadline).await?;
-    if let Some(alarm) = shard_alarm {
-        set_ok(cloudwatch, alarm, reason, backoff, jitter, deadline).await?;
+    let reset = Reset::ToOk { reason: reason.to_owned() };
+    rearm(cx, target.live, target.policy, &reset, Rewrite::Always, target.alarms).await?;
+    if let Some(alarm) = target.shard_alarm {
+        set_ok(cx, alarm, reason).await?;
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ use planner::{
 use serde::Serialize;
 
 use crate::ports::{AlarmPort, PortError, Resharder, StreamSnapshot};
-use crate::{Backoff, Jitter, observed_alarm, retry};
+use crate::{Context, observed_alarm};
 
 /// What [`converge_shard_level`] changed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -36,13 +36,10 @@ impl ShardLevelChanges {
 /// the policy wants them, one bytes and one records alarm (notifying `alarm_actions`) per open
 /// shard, none for closed shards. A stream whose shards cannot be listed right now is left alone.
 pub async fn converge_shard_level<K, C>(
-    kinesis: &K,
-    cloudwatch: &C,
+    cx: &Context<K, C>,
     snapshot: &StreamSnapshot,
     policy: &Policy,
     alarm_actions: &[String],
-    backoff: &Backoff,
-    jitter: &mut impl Jitter,
 ) -> Result<ShardLevelChanges, PortError>
 where
     K: Resharder + Sync,
@@ -57,12 +54,14 @@ where
             .filter(|m| !snapshot.shard_level_metrics.contains(m.as_str()))
             .collect();
         if !missing.is_empty() {
-            retry(backoff, jitter, || kinesis.enable_shard_metrics(stream, &missing)).await?;
+            cx.kinesis().enable_shard_metrics(stream, &missing).await?;
             changes.enabled_metrics = missing.iter().map(|m| m.as_str()).collect();
         }
     }
     let prefix = shard_alarm_prefix(stream);
-    let existing: Vec<_> = retry(backoff, jitter, || cloudwatch.describe_alarms(&prefix))
+    let existing: Vec<_> = cx
+        .cloudwatch()
+        .describe_alarms(&prefix)
         .await?
         .iter()
         .filter(|a| a.stream() == Some(stream))
@@ -73,10 +72,10 @@ where
         &existing,
     );
     for spec in &planned.put {
-        retry(backoff, jitter, || cloudwatch.put_alarm(spec)).await?;
+        cx.cloudwatch().put_alarm(spec).await?;
     }
     if !planned.delete.is_empty() {
-        retry(backoff, jitter, || cloudwatch.delete_alarms(&planned.delete)).await?;
+        cx.cloudwatch().delete_alarms(&planned.delete).await?;
     }
     changes.alarms_written = planned.put.len();
     changes.alarms_deleted = planned.delete.len();

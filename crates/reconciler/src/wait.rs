@@ -2,13 +2,13 @@
 //!
 //! Kinesis allows one reshard at a time per stream and rejects the next with `ResourceInUse`
 //! until the stream is `ACTIVE` again, so every executor step that changes shards ends here.
-//! Time comes from `tokio::time`, so tests drive it with `tokio::time::pause()`.
+//! Time comes from the caller's [`Clock`]: the wall clock, paused `tokio` time in tests, or the
+//! simulator's virtual time.
 
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use crate::ReconcileError;
+use crate::clock::Clock;
 use crate::ports::{ActiveStream, PortError, StreamReader, StreamSnapshot, StreamStatus};
 
 /// Polls the stream's status ([`StreamReader::status`], `DescribeStreamSummary` alone) every
@@ -22,6 +22,7 @@ use crate::ports::{ActiveStream, PortError, StreamReader, StreamSnapshot, Stream
 /// `timeout`; any other failure, or a stream that is being deleted, ends the wait at once.
 pub async fn wait_for_active<P, F>(
     port: &P,
+    clock: &dyn Clock,
     stream: &str,
     timeout: Duration,
     poll: Duration,
@@ -31,14 +32,15 @@ where
     P: StreamReader,
     F: FnMut(StreamStatus, Duration),
 {
-    let started = Instant::now();
-    let deadline = started + timeout;
+    let started = clock.now();
+    let deadline = started + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
+    let elapsed = |now: chrono::DateTime<chrono::Utc>| (now - started).to_std().unwrap_or_default();
     let mut last_status = None;
     let mut last_error: Option<PortError>;
     loop {
         let read = match port.status(stream).await {
             Ok(status) => {
-                progress(status, started.elapsed());
+                progress(status, elapsed(clock.now()));
                 last_status = Some(status);
                 match status {
                     StreamStatus::Deleting => {
@@ -61,9 +63,9 @@ where
             Err(err) if err.is_retryable() => last_error = Some(err),
             Err(err) => return Err(err.into()),
         }
-        let now = Instant::now();
+        let now = clock.now();
         if now >= deadline {
-            let waited = now - started;
+            let waited = elapsed(now);
             return Err(ReconcileError::WaitTimedOut {
                 stream: stream.to_owned(),
                 waited,
@@ -72,7 +74,8 @@ where
             });
         }
         // The last poll happens at the deadline itself, so a stream that settles just in time counts.
-        tokio::time::sleep_until((now + poll).min(deadline)).await;
+        let poll = chrono::Duration::from_std(poll).unwrap_or(chrono::Duration::MAX);
+        clock.sleep_until((now + poll).min(deadline)).await;
     }
 }
 
@@ -85,6 +88,7 @@ mod tests {
     use planner::Tiling;
 
     use super::*;
+    use crate::clock::TokioClock;
     use crate::ports::ErrorKind;
 
     /// A stream reader whose `status` plays back a script and whose `describe` reads the stream
@@ -149,13 +153,19 @@ mod tests {
 
     const SEC: Duration = Duration::from_secs(1);
 
+    fn clock() -> TokioClock {
+        TokioClock::new(DateTime::from_timestamp(1_800_000_000, 0).unwrap())
+    }
+
     #[tokio::test]
     async fn returns_the_first_active_snapshot_and_reports_progress() {
         tokio::time::pause();
         use StreamStatus::*;
         let port = Scripted::new([Ok(Creating), Ok(Creating), Ok(Active), Ok(Active)]);
         let mut seen = Vec::new();
-        let snap = wait_for_active(&port, "orders", 60 * SEC, SEC, |s, t| seen.push((s, t))).await.unwrap();
+        let snap = wait_for_active(&port, &clock(), "orders", 60 * SEC, SEC, |s, t| seen.push((s, t)))
+            .await
+            .unwrap();
         assert_eq!(snap.status, Active);
         // Paused tokio time still rounds each sleep up to the next millisecond tick.
         let seen: Vec<_> = seen.into_iter().map(|(s, t)| (s, t.as_secs())).collect();
@@ -169,7 +179,7 @@ mod tests {
         use StreamStatus::*;
         // ListTagsForStream allows 5 calls a second per account: a wait must not spend them.
         let port = Scripted::new([Updating, Updating, Updating, Active].map(Ok));
-        wait_for_active(&port, "orders", 60 * SEC, SEC, |_, _| {}).await.unwrap();
+        wait_for_active(&port, &clock(), "orders", 60 * SEC, SEC, |_, _| {}).await.unwrap();
         assert_eq!(port.describes(), 1);
     }
 
@@ -182,7 +192,7 @@ mod tests {
             Err(ErrorKind::Transient),
             Ok(StreamStatus::Active),
         ]);
-        let snap = wait_for_active(&port, "orders", 60 * SEC, SEC, |_, _| {}).await.unwrap();
+        let snap = wait_for_active(&port, &clock(), "orders", 60 * SEC, SEC, |_, _| {}).await.unwrap();
         assert_eq!(snap.status, StreamStatus::Active);
     }
 
@@ -190,8 +200,8 @@ mod tests {
     async fn times_out_with_the_last_status_seen() {
         tokio::time::pause();
         let port = Scripted::new(std::iter::repeat_n(Ok(StreamStatus::Updating), 100));
-        let started = Instant::now();
-        let err = wait_for_active(&port, "orders", 10 * SEC, 2 * SEC, |_, _| {}).await.unwrap_err();
+        let started = tokio::time::Instant::now();
+        let err = wait_for_active(&port, &clock(), "orders", 10 * SEC, 2 * SEC, |_, _| {}).await.unwrap_err();
         match &err {
             ReconcileError::WaitTimedOut { stream, waited, last_status, last_error } => {
                 assert_eq!(stream, "orders");
@@ -211,7 +221,7 @@ mod tests {
     async fn a_missing_stream_fails_at_once() {
         tokio::time::pause();
         let port = Scripted::new([Err(ErrorKind::NotFound)]);
-        let err = wait_for_active(&port, "orders", 60 * SEC, SEC, |_, _| {}).await.unwrap_err();
+        let err = wait_for_active(&port, &clock(), "orders", 60 * SEC, SEC, |_, _| {}).await.unwrap_err();
         assert!(matches!(&err, ReconcileError::Port(e) if e.kind == ErrorKind::NotFound), "{err:?}");
     }
 
@@ -219,7 +229,7 @@ mod tests {
     async fn a_deleting_stream_fails_at_once() {
         tokio::time::pause();
         let port = Scripted::new([Ok(StreamStatus::Deleting)]);
-        let err = wait_for_active(&port, "orders", 60 * SEC, SEC, |_, _| {}).await.unwrap_err();
+        let err = wait_for_active(&port, &clock(), "orders", 60 * SEC, SEC, |_, _| {}).await.unwrap_err();
         assert!(matches!(err, ReconcileError::StreamDeleting { .. }), "{err:?}");
         assert!(!err.is_retryable());
     }

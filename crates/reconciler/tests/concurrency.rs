@@ -6,6 +6,7 @@
 //! seeded random time first), so the properties hold across interleavings, not for one lucky
 //! order. `CONCURRENCY_SEEDS` runs more seeds than CI's default.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,13 +14,12 @@ use planner::{
     KINESIS_NAMESPACE, Metric, POLICY_TAG, Policy, ScalingState, alarm_name, alarm_specs, encode_policy,
 };
 use reconciler::alarm_message::AlarmMessage;
-use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
-use reconciler::scale_up::{Decision, Invocation, handle};
+use reconciler::scale_up::{Decision, handle};
 use reconciler::{
-    AlarmPort, AlarmState, Clock, Dimension, ExecuteSettings, MetricPoint, MetricPublisher, Resharder,
-    SeededJitter, StreamReader, Unit,
+    AlarmPort, AlarmState, Context, Dimension, ExecuteSettings, IoPolicy, MetricPoint, MetricPublisher,
+    Resharder, Scope, SeededJitter, StreamReader, TokioClock, Unit,
 };
-use tokio::time::Instant;
+use simulated_aws::{Model, World};
 
 const ACCOUNT: &str = "123456789012";
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:kinesis-autoscaler-alarms";
@@ -58,12 +58,13 @@ struct Outcome {
 }
 
 async fn evaluate(seed: u64, shards: u32, policy: &Policy, mib_per_sec: f64) -> Outcome {
-    let kinesis = InMemoryStreams::new()
-        .with_stream("orders", shards, t(-86_400 * 3))
-        .with_reshard_time(Duration::from_secs(3))
-        .with_jitter(Duration::from_millis(1_500), seed);
+    // Reshards take 3 s, and every call first waits a seeded random time below 1.5 s.
+    let model = Model { call_jitter: Duration::from_millis(1_500), seed, ..Model::instant() }
+        .with_reshard_time(Duration::from_secs(3));
+    let kinesis = World::new(Arc::new(TokioClock::new(t(0))), model);
+    kinesis.add_stream("orders", shards, t(-86_400 * 3));
     kinesis.add_tags("orders", &[(POLICY_TAG.to_owned(), encode_policy(policy))].into()).await.unwrap();
-    let cloudwatch = InMemoryCloudWatch::new();
+    let cloudwatch = kinesis.clone();
     for spec in alarm_specs("orders", shards, policy, &[TOPIC.to_owned()]) {
         cloudwatch.put_alarm(&spec).await.unwrap();
         cloudwatch.set_alarm_state(&spec.name, AlarmState::Alarm, "test").await.unwrap();
@@ -88,27 +89,19 @@ async fn evaluate(seed: u64, shards: u32, policy: &Policy, mib_per_sec: f64) -> 
         message(Metric::IncomingRecords, evaluation, 600.0),
         message(Metric::WriteProvisionedThroughputExceeded, evaluation, 60.0 * 200.0),
     ];
-    let settings = ExecuteSettings {
-        poll: Duration::from_millis(500),
-        clock: Clock::tokio(t(0)),
-        ..ExecuteSettings::default()
-    };
+    let settings = ExecuteSettings { poll: Duration::from_millis(500), ..ExecuteSettings::default() };
     let run = |alarm: &AlarmMessage, i: u64| {
-        let (kinesis, cloudwatch, settings) = (&kinesis, &cloudwatch, &settings);
-        let cx = Invocation {
-            account: ACCOUNT.into(),
-            region: "us-east-1".into(),
-            stream_prefix: String::new(),
-            now: t(0),
-            deadline: Instant::now() + Duration::from_secs(600),
-        };
+        let io = IoPolicy::new(kinesis.clock())
+            .until(t(600))
+            .backoff(settings.backoff)
+            .jitter(SeededJitter::new(seed * 3 + i));
+        let scope =
+            Scope { account: ACCOUNT.into(), region: "us-east-1".into(), stream_prefix: String::new() };
+        let cx = Context::new(kinesis.clone(), cloudwatch.clone(), io)
+            .with_scope(scope)
+            .with_execute(settings.clone());
         let alarm = alarm.clone();
-        async move {
-            handle(kinesis, cloudwatch, &alarm, &cx, settings, &mut SeededJitter::new(seed * 3 + i))
-                .await
-                .expect("no AWS failure")
-                .decision
-        }
+        async move { handle(&cx, &alarm).await.expect("no AWS failure").decision }
     };
     let (a, b, c) = tokio::join!(run(&alarms[0], 0), run(&alarms[1], 1), run(&alarms[2], 2));
     let live = kinesis.describe("orders").await.unwrap();
@@ -118,7 +111,11 @@ async fn evaluate(seed: u64, shards: u32, policy: &Policy, mib_per_sec: f64) -> 
         decisions: vec![a, b, c],
         shards: tiling.len(),
         narrowest: tiling.shards().iter().map(|s| s.range.fraction()).fold(1.0, f64::min),
-        update_calls_made: kinesis.calls().iter().filter(|c| c.starts_with("UpdateShardCount")).count(),
+        update_calls_made: kinesis
+            .kinesis_calls()
+            .iter()
+            .filter(|c| c.starts_with("UpdateShardCount"))
+            .count(),
         update_calls_recorded: ScalingState::from_tags(&live.tags, t(3_600))
             .expect("valid")
             .update_calls

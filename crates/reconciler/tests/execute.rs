@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use planner::*;
-use reconciler::memory::InMemoryStreams;
 use reconciler::{
-    ErrorKind, ExecuteSettings, Outcome, ReconcileError, Resharder, SeededJitter, StreamReader, execute,
+    Context, ErrorKind, ExecuteSettings, IoPolicy, Outcome, ReconcileError, Resharder, SeededJitter,
+    StreamReader, TokioClock, execute,
 };
-use tokio::time::Instant;
+use simulated_aws::{Model, World};
 
 const MIB: f64 = 1_048_576.0;
 
@@ -22,26 +22,42 @@ fn settings() -> ExecuteSettings {
     ExecuteSettings { poll: Duration::from_millis(10), ..ExecuteSettings::default() }
 }
 
-fn far() -> Instant {
-    Instant::now() + Duration::from_secs(3600)
+fn far() -> Duration {
+    Duration::from_secs(3600)
 }
 
-/// Executes on stream `orders` with a fresh seeded jitter.
+/// Kinesis in memory at `t0()` with a stream `orders` of `shards` shards.
+fn kinesis_with(shards: u32) -> World {
+    let world = World::new(std::sync::Arc::new(TokioClock::new(t0())), Model::instant());
+    world.add_stream("orders", shards, t0());
+    world
+}
+
+/// An invocation on the world's clock with `left` before its deadline.
+fn invocation(kinesis: &World, settings: &ExecuteSettings, left: Duration) -> Context<World, World> {
+    let io = IoPolicy::new(kinesis.clock())
+        .until(kinesis.now() + chrono::Duration::from_std(left).unwrap())
+        .backoff(settings.backoff)
+        .jitter(SeededJitter::new(1));
+    Context::new(kinesis.clone(), kinesis.clone(), io).with_execute(settings.clone())
+}
+
+/// Executes on stream `orders`.
 async fn run(
-    kinesis: &InMemoryStreams,
+    kinesis: &World,
     execution: Execution,
     settings: &ExecuteSettings,
-    deadline: Instant,
+    left: Duration,
 ) -> Result<Outcome, ReconcileError> {
-    execute(kinesis, "orders", execution, settings, &mut SeededJitter::new(1), deadline).await
+    execute(&invocation(kinesis, settings, left), "orders", execution).await
 }
 
-async fn tiling(kinesis: &InMemoryStreams, stream: &str) -> Tiling {
+async fn tiling(kinesis: &World, stream: &str) -> Tiling {
     kinesis.describe(stream).await.unwrap().open.unwrap()
 }
 
 /// A plan that splits shard 1 of 3 into four (it is measured at 210 %).
-async fn hot_shard_plan(kinesis: &InMemoryStreams) -> ScaleUpPlan {
+async fn hot_shard_plan(kinesis: &World) -> ScaleUpPlan {
     let live = tiling(kinesis, "orders").await;
     let ids: Vec<ShardId> = live.shards().iter().map(|s| s.id.clone()).collect();
     let mib = |m: f64| Rate { bytes_per_sec: m * MIB, records_per_sec: 0.0 };
@@ -58,7 +74,7 @@ async fn hot_shard_plan(kinesis: &InMemoryStreams) -> ScaleUpPlan {
 
 #[tokio::test(start_paused = true)]
 async fn a_split_plan_runs_until_every_boundary_exists() {
-    let kinesis = InMemoryStreams::new().with_stream("orders", 3, t0());
+    let kinesis = kinesis_with(3);
     let plan = hot_shard_plan(&kinesis).await;
     let outcome =
         run(&kinesis, Execution::of_scale_up(&plan, &Policy::default()), &settings(), far()).await.unwrap();
@@ -69,11 +85,11 @@ async fn a_split_plan_runs_until_every_boundary_exists() {
 
 #[tokio::test(start_paused = true)]
 async fn a_run_cut_short_is_finished_by_the_next_run_without_repeating_a_split() {
-    let kinesis = InMemoryStreams::new().with_stream("orders", 3, t0());
+    let kinesis = kinesis_with(3);
     let plan = hot_shard_plan(&kinesis).await;
     let settings = ExecuteSettings { step_budget: Duration::from_secs(60), ..settings() };
     // The first run has time for nothing: the deadline is inside the step budget.
-    let short = Instant::now() + Duration::from_secs(30);
+    let short = Duration::from_secs(30);
     let cut =
         run(&kinesis, Execution::of_scale_up(&plan, &Policy::default()), &settings, short).await.unwrap();
     assert!(!cut.complete && cut.steps.is_empty(), "{cut:?}");
@@ -90,41 +106,23 @@ async fn a_run_cut_short_is_finished_by_the_next_run_without_repeating_a_split()
         run(&kinesis, Execution::of_scale_up(&plan, &Policy::default()), &settings, far()).await.unwrap();
     assert!(rest.complete);
     assert_eq!(rest.steps.len(), 2, "only the two missing boundaries are split");
-    assert_eq!(kinesis.calls().iter().filter(|c| c.starts_with("SplitShard")).count(), 3);
+    assert_eq!(kinesis.kinesis_calls().iter().filter(|c| c.starts_with("SplitShard")).count(), 3);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_duplicate_trigger_with_the_same_plan_changes_nothing() {
-    let kinesis = InMemoryStreams::new().with_stream("orders", 3, t0());
+    let kinesis = kinesis_with(3);
     let plan = hot_shard_plan(&kinesis).await;
-    let mut jitter = SeededJitter::new(1);
-    execute(
-        &kinesis,
-        "orders",
-        Execution::of_scale_up(&plan, &Policy::default()),
-        &settings(),
-        &mut jitter,
-        far(),
-    )
-    .await
-    .unwrap();
-    let again = execute(
-        &kinesis,
-        "orders",
-        Execution::of_scale_up(&plan, &Policy::default()),
-        &settings(),
-        &mut jitter,
-        far(),
-    )
-    .await
-    .unwrap();
+    let cx = invocation(&kinesis, &settings(), far());
+    execute(&cx, "orders", Execution::of_scale_up(&plan, &Policy::default())).await.unwrap();
+    let again = execute(&cx, "orders", Execution::of_scale_up(&plan, &Policy::default())).await.unwrap();
     assert!(again.complete && again.steps.is_empty());
-    assert_eq!(kinesis.calls().len(), 3);
+    assert_eq!(kinesis.kinesis_calls().len(), 3);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_throttled_split_is_retried() {
-    let kinesis = InMemoryStreams::new().with_stream("orders", 3, t0());
+    let kinesis = kinesis_with(3);
     let plan = hot_shard_plan(&kinesis).await;
     kinesis.fail_next("SplitShard", ErrorKind::Throttled);
     kinesis.fail_next("SplitShard", ErrorKind::LimitExceeded);
@@ -136,7 +134,7 @@ async fn a_throttled_split_is_retried() {
 
 #[tokio::test(start_paused = true)]
 async fn a_split_refused_twice_is_reported_not_looped() {
-    let kinesis = InMemoryStreams::new().with_stream("orders", 3, t0());
+    let kinesis = kinesis_with(3);
     let plan = hot_shard_plan(&kinesis).await;
     kinesis.fail_next("SplitShard", ErrorKind::InvalidArgument);
     kinesis.fail_next("SplitShard", ErrorKind::InvalidArgument);
@@ -144,12 +142,12 @@ async fn a_split_refused_twice_is_reported_not_looped() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("SplitShard"), "{err}");
-    assert!(kinesis.calls().is_empty());
+    assert!(kinesis.kinesis_calls().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_uniform_scale_up_is_one_update_shard_count_and_is_not_repeated() {
-    let kinesis = InMemoryStreams::new().with_stream("orders", 4, t0());
+    let kinesis = kinesis_with(4);
     let live = tiling(&kinesis, "orders").await;
     let load = LoadSnapshot {
         stream: Rate { bytes_per_sec: 3.6 * MIB, records_per_sec: 0.0 },
@@ -161,28 +159,10 @@ async fn a_uniform_scale_up_is_one_update_shard_count_and_is_not_repeated() {
         policy: &Policy::default(),
         update_calls_last_24h: 0,
     });
-    let mut jitter = SeededJitter::new(1);
-    let first = execute(
-        &kinesis,
-        "orders",
-        Execution::of_scale_up(&plan, &Policy::default()),
-        &settings(),
-        &mut jitter,
-        far(),
-    )
-    .await
-    .unwrap();
+    let cx = invocation(&kinesis, &settings(), far());
+    let first = execute(&cx, "orders", Execution::of_scale_up(&plan, &Policy::default())).await.unwrap();
     assert_eq!(first.steps, [Step::UpdateShardCount { target: 6 }]);
-    let again = execute(
-        &kinesis,
-        "orders",
-        Execution::of_scale_up(&plan, &Policy::default()),
-        &settings(),
-        &mut jitter,
-        far(),
-    )
-    .await
-    .unwrap();
+    let again = execute(&cx, "orders", Execution::of_scale_up(&plan, &Policy::default())).await.unwrap();
     assert!(again.steps.is_empty() && again.complete);
 }
 
@@ -199,11 +179,7 @@ fn cold_day(now: DateTime<Utc>) -> LoadSeries {
 }
 
 /// The sweep's plan for a cold `orders`, with `update_calls_last_24h` of the day's quota spent.
-async fn scale_down_plan(
-    kinesis: &InMemoryStreams,
-    now: DateTime<Utc>,
-    update_calls_last_24h: u32,
-) -> ScaleDownPlan {
+async fn scale_down_plan(kinesis: &World, now: DateTime<Utc>, update_calls_last_24h: u32) -> ScaleDownPlan {
     let live = tiling(kinesis, "orders").await;
     plan_scale_down(ScaleDownInput {
         stream: "orders",
@@ -223,7 +199,7 @@ async fn scale_down_plan(
 
 #[tokio::test(start_paused = true)]
 async fn cold_pairs_are_merged_one_at_a_time() {
-    let kinesis = InMemoryStreams::new().with_stream("orders", 3, t0());
+    let kinesis = kinesis_with(3);
     let now = t0() + chrono::Duration::days(3);
     // With the day's UpdateShardCount quota spent, as MergeShards.
     let plan = scale_down_plan(&kinesis, now, planner::UPDATE_SHARD_COUNT_CALLS_PER_DAY).await;
@@ -235,7 +211,7 @@ async fn cold_pairs_are_merged_one_at_a_time() {
 
 #[tokio::test(start_paused = true)]
 async fn a_uniform_halving_planned_before_a_scale_up_is_not_made() {
-    let kinesis = InMemoryStreams::new().with_stream("orders", 4, t0());
+    let kinesis = kinesis_with(4);
     let now = t0() + chrono::Duration::days(3);
     let plan = scale_down_plan(&kinesis, now, 0).await;
     assert_eq!(plan.action, ScaleDownAction::UpdateShardCount { target: 1 });
@@ -250,7 +226,7 @@ async fn a_uniform_halving_planned_before_a_scale_up_is_not_made() {
 #[tokio::test(start_paused = true)]
 async fn a_scale_down_below_half_is_made_by_halving_calls_each_waiting_for_the_last() {
     // 0.2 MiB/s on 8 shards: one shard carries it at 60 %, three halvings away.
-    let kinesis = InMemoryStreams::new().with_stream("orders", 8, t0());
+    let kinesis = kinesis_with(8);
     let now = t0() + chrono::Duration::days(3);
     let plan = scale_down_plan(&kinesis, now, 0).await;
     let outcome = run(&kinesis, Execution::of_scale_down(&plan, now), &settings(), far()).await.unwrap();

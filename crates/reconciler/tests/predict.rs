@@ -3,20 +3,20 @@
 //! history, a cooldown, an incomplete read and a paused policy are not; the history is read in as
 //! few `GetMetricData` calls as the module docs promise.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Timelike, Utc};
 use planner::{
     Admission, LAST_SCALED_TAG, POLICY_TAG, Policy, Predictive, ScalingState, alarm_specs, encode_policy,
 };
-use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams, load_history, shuffled};
 use reconciler::predict::{PREDICT, PredictReport, PredictSettings, pass, per_call};
-use reconciler::scale_up::{Decision, Invocation};
+use reconciler::scale_up::Decision;
 use reconciler::{
-    AlarmPort, AlarmState, Dimension, ExecuteSettings, MetricPoint, MetricPublisher, ReadStatus, Resharder,
-    SeededJitter, StreamReader,
+    AlarmPort, AlarmState, Context, Dimension, ExecuteSettings, IoPolicy, MetricPoint, MetricPublisher,
+    ReadStatus, Resharder, SeededJitter, StreamReader, TokioClock,
 };
-use tokio::time::Instant;
+use simulated_aws::{Model, World as Aws, load_history, shuffled};
 
 const MIB: f64 = 1_048_576.0;
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:kinesis-autoscaler-alarms";
@@ -40,19 +40,20 @@ fn daily_peak(t: DateTime<Utc>) -> f64 {
 }
 
 struct World {
-    kinesis: InMemoryStreams,
-    cloudwatch: InMemoryCloudWatch,
+    /// Kinesis and CloudWatch, in memory (one world, both ports).
+    kinesis: Aws,
+    cloudwatch: Aws,
 }
 
 impl World {
     /// Managed streams of one shard each with their policy, their alarms as `streams apply` writes
     /// them, and their history.
     async fn new(streams: Vec<(&str, Policy, Vec<MetricPoint>)>) -> World {
-        let mut kinesis = InMemoryStreams::new();
+        let kinesis = Aws::new(Arc::new(TokioClock::new(now())), Model::instant());
         for (name, _, _) in &streams {
-            kinesis = kinesis.with_stream(name, 1, now() - chrono::Duration::days(30));
+            kinesis.add_stream(name, 1, now() - chrono::Duration::days(30));
         }
-        let cloudwatch = InMemoryCloudWatch::new();
+        let cloudwatch = kinesis.clone();
         for (name, policy, history) in streams {
             kinesis.add_tags(name, &[(POLICY_TAG.to_owned(), encode_policy(&policy))].into()).await.unwrap();
             for spec in alarm_specs(name, 1, &policy, &[TOPIC.to_owned()]) {
@@ -64,21 +65,14 @@ impl World {
     }
 
     async fn pass(&self, dry_run: bool) -> PredictReport {
-        let cx = Invocation {
-            account: "123456789012".into(),
-            region: "us-east-1".into(),
-            stream_prefix: String::new(),
-            now: now(),
-            deadline: Instant::now() + Duration::from_secs(600),
-        };
-        let settings = PredictSettings {
-            execute: ExecuteSettings { poll: Duration::from_millis(10), ..ExecuteSettings::default() },
-            dry_run,
-            ..PredictSettings::default()
-        };
-        pass(&self.kinesis, &self.cloudwatch, &cx, &settings, &mut SeededJitter::new(7))
-            .await
-            .expect("no AWS failure")
+        let execute = ExecuteSettings { poll: Duration::from_millis(10), ..ExecuteSettings::default() };
+        let io = IoPolicy::new(self.kinesis.clock())
+            .until(self.kinesis.now() + chrono::Duration::seconds(600))
+            .backoff(execute.backoff)
+            .jitter(SeededJitter::new(7));
+        let cx = Context::new(self.kinesis.clone(), self.cloudwatch.clone(), io).with_execute(execute);
+        let settings = PredictSettings { dry_run, ..PredictSettings::default() };
+        pass(&cx, &settings).await.expect("no AWS failure")
     }
 
     fn shards(&self, name: &str) -> u32 {
@@ -86,7 +80,7 @@ impl World {
     }
 
     fn metric_reads(&self) -> Vec<String> {
-        self.cloudwatch.calls().into_iter().filter(|c| c.starts_with("GetMetricData")).collect()
+        self.cloudwatch.cloudwatch_calls().into_iter().filter(|c| c.starts_with("GetMetricData")).collect()
     }
 }
 

@@ -1,6 +1,7 @@
 //! The scale-down sweep against Kinesis and CloudWatch in memory: which streams it merges, which
 //! it leaves alone and why, how few metric reads it makes, and how it hands on when time runs out.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -8,14 +9,13 @@ use planner::{
     Advice, KINESIS_NAMESPACE, LAST_SCALED_TAG, Metric, POLICY_TAG, Policy, alarm_specs, encode_policy,
     shard_alarm_prefix, shard_alarm_specs,
 };
-use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
-use reconciler::scale_down::{ReviewOutcome, SweepContext, SweepReport, SweepSettings, sweep};
+use reconciler::scale_down::{ReviewOutcome, SweepReport, SweepSettings, sweep};
 use reconciler::scale_up::SkipCode;
 use reconciler::{
-    AlarmPort, Dimension, MetricPoint, MetricPublisher, ReadStatus, Resharder, SeededJitter, StreamAdmin,
-    StreamReader, Unit,
+    AlarmPort, Context, Dimension, ExecuteSettings, IoPolicy, MetricPoint, MetricPublisher, ReadStatus,
+    Resharder, Scope, SeededJitter, StreamAdmin, StreamReader, TokioClock, Unit,
 };
-use tokio::time::Instant;
+use simulated_aws::{Model, World};
 
 const MIB: f64 = 1_048_576.0;
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:kinesis-autoscaler-alarms";
@@ -24,14 +24,24 @@ fn now() -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000, 0).unwrap()
 }
 
-async fn managed(
-    kinesis: &InMemoryStreams,
-    cloudwatch: &InMemoryCloudWatch,
-    name: &str,
-    shards: u32,
-    policy: &Policy,
-) {
-    kinesis.create_stream(name, shards).await.unwrap();
+/// Kinesis and CloudWatch of one account in memory (one world, both ports) at `now()`, whose
+/// reads take `read_latency`.
+fn aws_with(read_latency: Duration) -> (World, World) {
+    let world = World::new(Arc::new(TokioClock::new(now())), Model { read_latency, ..Model::instant() });
+    (world.clone(), world)
+}
+
+/// Created a month ago: a full look-back of history.
+fn a_month_ago() -> DateTime<Utc> {
+    now() - chrono::Duration::days(30)
+}
+
+fn aws() -> (World, World) {
+    aws_with(Duration::ZERO)
+}
+
+async fn managed(kinesis: &World, cloudwatch: &World, name: &str, shards: u32, policy: &Policy) {
+    kinesis.add_stream(name, shards, a_month_ago());
     kinesis.add_tags(name, &[(POLICY_TAG.to_owned(), encode_policy(policy))].into()).await.unwrap();
     for spec in alarm_specs(name, shards, policy, &[TOPIC.to_owned()]) {
         cloudwatch.put_alarm(&spec).await.unwrap();
@@ -39,17 +49,12 @@ async fn managed(
 }
 
 /// A day of 5-minute `Sum`s of the stream's IncomingBytes at `mib_per_sec`, with `spike` at one period.
-async fn day(cloudwatch: &InMemoryCloudWatch, stream: &str, mib_per_sec: f64, spike: Option<f64>) {
+async fn day(cloudwatch: &World, stream: &str, mib_per_sec: f64, spike: Option<f64>) {
     day_of(cloudwatch, vec![Dimension::stream(stream)], mib_per_sec, spike).await;
 }
 
 /// The same for the metric with `dimensions` (a shard's, with `ShardId`).
-async fn day_of(
-    cloudwatch: &InMemoryCloudWatch,
-    dimensions: Vec<Dimension>,
-    mib_per_sec: f64,
-    spike: Option<f64>,
-) {
+async fn day_of(cloudwatch: &World, dimensions: Vec<Dimension>, mib_per_sec: f64, spike: Option<f64>) {
     let points: Vec<MetricPoint> = (1..=288)
         .map(|i| {
             let rate = if i == 100 { spike.unwrap_or(mib_per_sec) } else { mib_per_sec };
@@ -66,13 +71,26 @@ async fn day_of(
     cloudwatch.put_metric_data(&points).await.unwrap();
 }
 
-async fn run(
-    kinesis: &InMemoryStreams,
-    cloudwatch: &InMemoryCloudWatch,
-    settings: &SweepSettings,
-) -> SweepReport {
-    let cx = SweepContext { now: now(), deadline: Instant::now() + Duration::from_secs(900), after: None };
-    sweep(kinesis, cloudwatch, &cx, settings, &mut SeededJitter::new(5)).await.unwrap()
+async fn run(kinesis: &World, cloudwatch: &World, settings: &SweepSettings) -> SweepReport {
+    run_in(kinesis, cloudwatch, settings, "").await
+}
+
+/// One sweep at `now()` of the streams under `prefix`, with 900 s to go.
+async fn run_in(kinesis: &World, cloudwatch: &World, settings: &SweepSettings, prefix: &str) -> SweepReport {
+    let cx = invocation(kinesis, cloudwatch, Duration::from_secs(900), prefix);
+    sweep(&cx, settings, None).await.unwrap()
+}
+
+/// An invocation starting now, on the world's clock, with `left` before its deadline, over the
+/// streams under `prefix`.
+fn invocation(kinesis: &World, cloudwatch: &World, left: Duration, prefix: &str) -> Context<World, World> {
+    let io = IoPolicy::new(kinesis.clock())
+        .until(kinesis.now() + chrono::Duration::from_std(left).unwrap())
+        .backoff(ExecuteSettings::default().backoff)
+        .jitter(SeededJitter::new(5));
+    let execute = ExecuteSettings { poll: Duration::from_millis(10), ..ExecuteSettings::default() };
+    let scope = Scope { stream_prefix: prefix.into(), ..Scope::default() };
+    Context::new(kinesis.clone(), cloudwatch.clone(), io).with_scope(scope).with_execute(execute)
 }
 
 fn outcome<'r>(report: &'r SweepReport, stream: &str) -> &'r ReviewOutcome {
@@ -85,14 +103,12 @@ fn outcome<'r>(report: &'r SweepReport, stream: &str) -> &'r ReviewOutcome {
 }
 
 fn settings() -> SweepSettings {
-    let mut settings = SweepSettings::default();
-    settings.execute.poll = Duration::from_millis(10);
-    settings
+    SweepSettings::default()
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_cold_stream_is_halved_and_its_alarms_rearmed_while_a_hot_one_is_left_alone() {
-    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let (kinesis, cloudwatch) = aws();
     let policy = Policy::default();
     managed(&kinesis, &cloudwatch, "cold", 4, &policy).await;
     managed(&kinesis, &cloudwatch, "spiky", 4, &policy).await;
@@ -114,7 +130,7 @@ async fn a_cold_stream_is_halved_and_its_alarms_rearmed_while_a_hot_one_is_left_
 
 #[tokio::test(start_paused = true)]
 async fn streams_at_min_shards_unmanaged_or_recently_scaled_are_not_merged() {
-    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let (kinesis, cloudwatch) = aws();
     managed(&kinesis, &cloudwatch, "at-min", 2, &Policy { min_shards: 2, ..Policy::default() }).await;
     managed(&kinesis, &cloudwatch, "recent", 4, &Policy::default()).await;
     kinesis
@@ -131,11 +147,10 @@ async fn streams_at_min_shards_unmanaged_or_recently_scaled_are_not_merged() {
 
 #[tokio::test(start_paused = true)]
 async fn only_streams_under_the_deployments_prefix_are_swept() {
-    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let (kinesis, cloudwatch) = aws();
     managed(&kinesis, &cloudwatch, "billing-cold", 4, &Policy::default()).await;
     managed(&kinesis, &cloudwatch, "orders-cold", 4, &Policy::default()).await;
-    let settings = SweepSettings { stream_prefix: "billing-".into(), ..settings() };
-    let report = run(&kinesis, &cloudwatch, &settings).await;
+    let report = run_in(&kinesis, &cloudwatch, &settings(), "billing-").await;
     let reviewed: Vec<&str> = report.reviews.iter().map(|r| r.stream.as_str()).collect();
     assert_eq!(reviewed, ["billing-cold"]);
     assert_eq!(kinesis.tiling("orders-cold").unwrap().len(), 4);
@@ -143,28 +158,37 @@ async fn only_streams_under_the_deployments_prefix_are_swept() {
 
 #[tokio::test(start_paused = true)]
 async fn a_dry_run_decides_but_changes_nothing() {
-    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let (kinesis, cloudwatch) = aws();
     managed(&kinesis, &cloudwatch, "cold", 4, &Policy::default()).await;
     let settings = SweepSettings { dry_run: true, ..settings() };
-    let (writes, cloudwatch_calls) = (kinesis.calls().len(), cloudwatch.calls().len());
+    let (writes, cloudwatch_calls) = (kinesis.kinesis_calls().len(), cloudwatch.cloudwatch_calls().len());
     let report = run(&kinesis, &cloudwatch, &settings).await;
     assert!(matches!(outcome(&report, "cold"), ReviewOutcome::WouldScale { to: 1 }), "idle: {report:#?}");
     assert_eq!(kinesis.tiling("cold").unwrap().len(), 4);
-    assert_eq!(kinesis.calls().len(), writes, "no Kinesis write: {:?}", &kinesis.calls()[writes..]);
-    let new_calls = &cloudwatch.calls()[cloudwatch_calls..];
+    assert_eq!(
+        kinesis.kinesis_calls().len(),
+        writes,
+        "no Kinesis write: {:?}",
+        &kinesis.kinesis_calls()[writes..]
+    );
+    let new_calls = &cloudwatch.cloudwatch_calls()[cloudwatch_calls..];
     assert!(new_calls.iter().all(|c| c.starts_with("GetMetricData")), "only reads: {new_calls:?}");
 }
 
 #[tokio::test(start_paused = true)]
 async fn four_hundred_streams_take_five_metric_reads_and_six_when_status_reads_throttles_too() {
-    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let (kinesis, cloudwatch) = aws();
     let policy = Policy::default();
     for i in 0..400 {
         managed(&kinesis, &cloudwatch, &format!("s{i:03}"), 1, &policy).await;
     }
     throttles(&cloudwatch, "s000", &[(1, 50.0)]).await;
     let reads = |from: usize| -> Vec<String> {
-        cloudwatch.calls()[from..].iter().filter(|c| c.starts_with("GetMetricData")).cloned().collect()
+        cloudwatch.cloudwatch_calls()[from..]
+            .iter()
+            .filter(|c| c.starts_with("GetMetricData"))
+            .cloned()
+            .collect()
     };
     let report = run(&kinesis, &cloudwatch, &settings()).await;
     assert_eq!(report.reviews.len(), 400);
@@ -184,7 +208,7 @@ async fn four_hundred_streams_take_five_metric_reads_and_six_when_status_reads_t
     );
     assert!(report.reviews.iter().all(|r| r.advice.is_none()));
 
-    let before = cloudwatch.calls().len();
+    let before = cloudwatch.cloudwatch_calls().len();
     let status =
         run(&kinesis, &cloudwatch, &SweepSettings { dry_run: true, advise: true, ..settings() }).await;
     // The throttled records in the same calls, five series a stream: 70 streams per call.
@@ -206,15 +230,14 @@ async fn four_hundred_streams_take_five_metric_reads_and_six_when_status_reads_t
 #[tokio::test(start_paused = true)]
 async fn a_sweep_out_of_time_returns_a_cursor_and_the_continuation_finishes_the_rest() {
     // Every read takes two seconds: a page of 87 streams costs 174 s (one describe each).
-    let kinesis = InMemoryStreams::new().with_latency(Duration::from_secs(2));
-    let cloudwatch = InMemoryCloudWatch::new();
+    let (kinesis, cloudwatch) = aws_with(Duration::from_secs(2));
     for i in 0..400 {
         managed(&kinesis, &cloudwatch, &format!("s{i:03}"), 1, &Policy::default()).await;
     }
     let settings = settings();
-    let mut cx =
-        SweepContext { now: now(), deadline: Instant::now() + Duration::from_secs(500), after: None };
-    let first = sweep(&kinesis, &cloudwatch, &cx, &settings, &mut SeededJitter::new(5)).await.unwrap();
+    let first = sweep(&invocation(&kinesis, &cloudwatch, Duration::from_secs(500), ""), &settings, None)
+        .await
+        .unwrap();
     // Reads stop once fewer than 30 s (the review reserve) are left: stream i is read at 2i s,
     // so s000..=s235 are read; the two full pages of 87 and the partial page of 62 are all reviewed.
     assert_eq!(first.reviews.len(), 236);
@@ -222,17 +245,17 @@ async fn a_sweep_out_of_time_returns_a_cursor_and_the_continuation_finishes_the_
     assert_eq!(first.metrics_calls, 3);
     let mut reviewed = first.reviews.len();
     let mut invocations = 1;
-    cx.after = first.cursor;
-    while let Some(after) = cx.after.clone() {
-        cx.deadline = Instant::now() + Duration::from_secs(500);
-        let next = sweep(&kinesis, &cloudwatch, &cx, &settings, &mut SeededJitter::new(5)).await.unwrap();
+    let mut cursor = first.cursor;
+    while let Some(after) = cursor.clone() {
+        let cx = invocation(&kinesis, &cloudwatch, Duration::from_secs(500), "");
+        let next = sweep(&cx, &settings, Some(&after)).await.unwrap();
         assert!(
             next.reviews.iter().all(|r| r.stream.as_str() > after.as_str()),
             "no stream is reviewed twice"
         );
         reviewed += next.reviews.len();
         invocations += 1;
-        cx.after = next.cursor;
+        cursor = next.cursor;
     }
     assert_eq!(reviewed, 400, "every stream reviewed exactly once across the chain");
     assert_eq!(invocations, 2, "236 streams, then the other 164");
@@ -240,7 +263,7 @@ async fn a_sweep_out_of_time_returns_a_cursor_and_the_continuation_finishes_the_
 
 #[tokio::test(start_paused = true)]
 async fn with_shard_level_metrics_two_warm_shards_are_not_merged_into_one_hot_one() {
-    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let (kinesis, cloudwatch) = aws();
     let policy = Policy { shard_level_metrics: true, ..Policy::default() };
     managed(&kinesis, &cloudwatch, "keyed", 4, &policy).await;
     let ids = kinesis.tiling("keyed").unwrap().ids();
@@ -277,7 +300,7 @@ async fn with_shard_level_metrics_two_warm_shards_are_not_merged_into_one_hot_on
 
 #[tokio::test(start_paused = true)]
 async fn a_stream_whose_state_tag_is_in_the_future_is_skipped_as_an_invalid_tag() {
-    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let (kinesis, cloudwatch) = aws();
     managed(&kinesis, &cloudwatch, "forged", 4, &Policy::default()).await;
     day(&cloudwatch, "forged", 0.4, None).await;
     let future = (now().timestamp() + 86_400 * 365).to_string();
@@ -291,7 +314,7 @@ async fn a_stream_whose_state_tag_is_in_the_future_is_skipped_as_an_invalid_tag(
 
 #[tokio::test(start_paused = true)]
 async fn a_paused_cold_stream_is_reviewed_as_paused_not_merged_and_merged_once_unpaused() {
-    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let (kinesis, cloudwatch) = aws();
     let paused = Policy { paused: true, ..Policy::default() };
     managed(&kinesis, &cloudwatch, "held", 4, &paused).await;
     day(&cloudwatch, "held", 0.9, None).await;
@@ -313,7 +336,7 @@ async fn a_paused_cold_stream_is_reviewed_as_paused_not_merged_and_merged_once_u
 
 #[tokio::test(start_paused = true)]
 async fn a_stream_paused_between_the_sweeps_read_and_its_merge_is_not_merged() {
-    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let (kinesis, cloudwatch) = aws();
     managed(&kinesis, &cloudwatch, "paused-meanwhile", 4, &Policy::default()).await;
     day(&cloudwatch, "paused-meanwhile", 0.4, None).await;
     // The sweep reads the stream once to decide, and again before it acts: the pause lands between.
@@ -332,7 +355,7 @@ async fn a_stream_paused_between_the_sweeps_read_and_its_merge_is_not_merged() {
 /// The review's last reason, for a stream the plan left alone.
 /// `GetRecords.IteratorAgeMilliseconds` (`Maximum`) of `stream`: a second behind at every
 /// 5-minute period of the look-back, `peak_ms` at the 100th.
-async fn iterator_ages(cloudwatch: &InMemoryCloudWatch, stream: &str, peak_ms: f64) {
+async fn iterator_ages(cloudwatch: &World, stream: &str, peak_ms: f64) {
     let points: Vec<MetricPoint> = (1..=288)
         .map(|i| MetricPoint {
             namespace: KINESIS_NAMESPACE.into(),
@@ -348,7 +371,7 @@ async fn iterator_ages(cloudwatch: &InMemoryCloudWatch, stream: &str, peak_ms: f
 
 #[tokio::test(start_paused = true)]
 async fn a_cold_stream_whose_consumers_fell_behind_is_not_merged_and_its_review_says_why() {
-    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let (kinesis, cloudwatch) = aws();
     let policy = Policy::default();
     for name in ["behind", "keeping-up"] {
         managed(&kinesis, &cloudwatch, name, 4, &policy).await;
@@ -376,7 +399,7 @@ fn last_reason(report: &SweepReport, stream: &str) -> String {
 
 #[tokio::test(start_paused = true)]
 async fn a_stream_whose_metrics_read_comes_back_partial_is_not_merged() {
-    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let (kinesis, cloudwatch) = aws();
     managed(&kinesis, &cloudwatch, "cut-short", 4, &Policy::default()).await;
     managed(&kinesis, &cloudwatch, "complete", 4, &Policy::default()).await;
     // Both idle: no datapoints. Only the complete read proves it.
@@ -391,7 +414,7 @@ async fn a_stream_whose_metrics_read_comes_back_partial_is_not_merged() {
 
 #[tokio::test(start_paused = true)]
 async fn a_shard_without_its_own_datapoints_is_not_taken_for_a_cold_one() {
-    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let (kinesis, cloudwatch) = aws();
     let policy = Policy { shard_level_metrics: true, ..Policy::default() };
     managed(&kinesis, &cloudwatch, "fresh", 2, &policy).await;
     let ids = kinesis.tiling("fresh").unwrap().ids();
@@ -415,14 +438,14 @@ async fn a_shard_without_its_own_datapoints_is_not_taken_for_a_cold_one() {
 
 #[tokio::test(start_paused = true)]
 async fn a_metrics_read_that_times_out_is_retried_in_halves_never_resent_whole() {
-    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let (kinesis, cloudwatch) = aws();
     for i in 0..10 {
         managed(&kinesis, &cloudwatch, &format!("s{i}"), 2, &Policy::default()).await;
     }
     cloudwatch.time_out_above(12);
     let report = run(&kinesis, &cloudwatch, &settings()).await;
     let reads: Vec<String> =
-        cloudwatch.calls().into_iter().filter(|c| c.starts_with("GetMetricData")).collect();
+        cloudwatch.cloudwatch_calls().into_iter().filter(|c| c.starts_with("GetMetricData")).collect();
     assert_eq!(
         reads,
         [
@@ -446,7 +469,7 @@ async fn a_metrics_read_that_times_out_is_retried_in_halves_never_resent_whole()
 
 /// `WriteProvisionedThroughputExceeded` `Sum`s of the stream: `records` at each of the look-back's
 /// 5-minute periods `periods` (1: the newest).
-async fn throttles(cloudwatch: &InMemoryCloudWatch, stream: &str, periods: &[(i64, f64)]) {
+async fn throttles(cloudwatch: &World, stream: &str, periods: &[(i64, f64)]) {
     let points: Vec<MetricPoint> = periods
         .iter()
         .map(|&(i, records)| MetricPoint {
@@ -467,7 +490,7 @@ fn advice<'r>(report: &'r SweepReport, stream: &str) -> Option<&'r Advice> {
 
 #[tokio::test(start_paused = true)]
 async fn status_advises_shard_level_metrics_only_for_a_stream_throttled_while_cold() {
-    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let (kinesis, cloudwatch) = aws();
     let keyed = Policy { shard_level_metrics: true, ..Policy::default() };
     for (name, policy) in [("cold", &Policy::default()), ("hot", &Policy::default()), ("keyed", &keyed)] {
         managed(&kinesis, &cloudwatch, name, 4, policy).await;
@@ -507,7 +530,7 @@ async fn status_advises_shard_level_metrics_only_for_a_stream_throttled_while_co
 
 #[tokio::test(start_paused = true)]
 async fn status_keeps_each_streams_lookback_as_read_for_the_mode_advice_and_the_lambda_keeps_none() {
-    let (kinesis, cloudwatch) = (InMemoryStreams::new(), InMemoryCloudWatch::new());
+    let (kinesis, cloudwatch) = aws();
     managed(&kinesis, &cloudwatch, "orders", 4, &Policy::default()).await;
     day(&cloudwatch, "orders", 1.4, None).await;
     throttles(&cloudwatch, "orders", &[(10, 1_000.0)]).await;

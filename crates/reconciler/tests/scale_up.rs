@@ -2,6 +2,7 @@
 //! and the edge cases SNS and CloudWatch really produce (duplicates, simultaneous alarms, foreign
 //! or unmanaged streams, cooldowns, throttles, deadlines).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -10,13 +11,13 @@ use planner::{
     alarm_specs, encode_policy, shard_alarm_prefix, shard_alarm_specs,
 };
 use reconciler::alarm_message::AlarmMessage;
-use reconciler::memory::{InMemoryCloudWatch, InMemoryStreams};
-use reconciler::scale_up::{Decision, Invocation, Record, SkipCode, alarms_to_resync, handle, handle_resync};
+use reconciler::scale_up::{Decision, Record, SkipCode, handle, resync};
 use reconciler::{
-    AlarmPort, AlarmState, Dimension, ErrorKind, ExecuteSettings, MetricPoint, MetricPublisher,
-    ReconcileError, Resharder, SeededJitter, StreamAdmin, StreamReader, Unit,
+    AlarmPort, AlarmState, Context, Dimension, ErrorKind, ExecuteSettings, IoPolicy, MetricPoint,
+    MetricPublisher, ReconcileError, Resharder, Scope, SeededJitter, StreamAdmin, StreamReader, TokioClock,
+    Unit,
 };
-use tokio::time::Instant;
+use simulated_aws::{Model, World as Aws};
 
 const ACCOUNT: &str = "123456789012";
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:kinesis-autoscaler-alarms";
@@ -27,8 +28,8 @@ fn t(secs: i64) -> DateTime<Utc> {
 }
 
 struct World {
-    kinesis: InMemoryStreams,
-    cloudwatch: InMemoryCloudWatch,
+    /// Kinesis and CloudWatch, in memory.
+    aws: Aws,
     policy: Policy,
     /// The deployment's `STREAM_NAME_PREFIX`.
     prefix: String,
@@ -37,87 +38,73 @@ struct World {
 impl World {
     /// A managed stream `orders` with `shards` shards and its alarms, as `streams apply` leaves it.
     async fn new(shards: u32, policy: Policy) -> World {
-        let kinesis = InMemoryStreams::new().with_stream("orders", shards, t(-86_400 * 3));
-        kinesis.add_tags("orders", &[(POLICY_TAG.to_owned(), encode_policy(&policy))].into()).await.unwrap();
-        let cloudwatch = InMemoryCloudWatch::new();
+        let aws = Aws::new(Arc::new(TokioClock::new(t(-86_400 * 3))), Model::instant());
+        aws.add_stream("orders", shards, t(-86_400 * 3));
+        aws.add_tags("orders", &[(POLICY_TAG.to_owned(), encode_policy(&policy))].into()).await.unwrap();
         for spec in alarm_specs("orders", shards, &policy, &[TOPIC.to_owned()]) {
-            cloudwatch.put_alarm(&spec).await.unwrap();
-            cloudwatch.set_alarm_state(&spec.name, AlarmState::Alarm, "test").await.unwrap();
+            aws.put_alarm(&spec).await.unwrap();
+            aws.set_alarm_state(&spec.name, AlarmState::Alarm, "test").await.unwrap();
         }
-        World { kinesis, cloudwatch, policy, prefix: String::new() }
+        World { aws, policy, prefix: String::new() }
     }
 
     async fn shards(&self) -> u32 {
-        self.kinesis.tiling("orders").unwrap().len()
+        self.aws.tiling("orders").unwrap().len()
     }
 
     async fn alarm(&self, message: &str, now: DateTime<Utc>) -> Decision {
-        self.alarm_with_deadline(message, now, Instant::now() + Duration::from_secs(600)).await
+        self.alarm_with_deadline(message, now, Duration::from_secs(600)).await
     }
 
-    async fn alarm_with_deadline(&self, message: &str, now: DateTime<Utc>, deadline: Instant) -> Decision {
-        self.try_alarm(message, now, deadline).await.expect("no AWS failure")
+    async fn alarm_with_deadline(&self, message: &str, now: DateTime<Utc>, left: Duration) -> Decision {
+        self.try_alarm(message, now, left).await.expect("no AWS failure")
     }
 
-    /// One delivery of `message`, AWS failures included.
+    /// One delivery of `message` at `now` with `left` before the deadline, AWS failures included.
     async fn try_alarm(
         &self,
         message: &str,
         now: DateTime<Utc>,
-        deadline: Instant,
+        left: Duration,
     ) -> Result<Decision, ReconcileError> {
         let message = AlarmMessage::parse(message).expect("test messages parse");
-        let cx = self.invocation(now, deadline);
-        let settings = settings();
-        let record =
-            handle(&self.kinesis, &self.cloudwatch, &message, &cx, &settings, &mut SeededJitter::new(3))
-                .await?;
-        Ok(record.decision)
+        Ok(handle(&self.invocation(now, left), &message).await?.decision)
     }
 
-    fn invocation(&self, now: DateTime<Utc>, deadline: Instant) -> Invocation {
-        Invocation {
-            account: ACCOUNT.into(),
-            region: "us-east-1".into(),
-            stream_prefix: self.prefix.clone(),
-            now,
-            deadline,
-        }
+    /// An invocation starting at `now` (on a clock moving with paused `tokio` time) with `left`
+    /// before its deadline.
+    fn invocation(&self, now: DateTime<Utc>, left: Duration) -> Context<Aws, Aws> {
+        let settings = settings();
+        let io = IoPolicy::new(Arc::new(TokioClock::new(now)))
+            .until(now + chrono::Duration::from_std(left).unwrap())
+            .backoff(settings.backoff)
+            .jitter(SeededJitter::new(3));
+        let scope =
+            Scope { account: ACCOUNT.into(), region: "us-east-1".into(), stream_prefix: self.prefix.clone() };
+        Context::new(self.aws.clone(), self.aws.clone(), io).with_scope(scope).with_execute(settings)
     }
 
     /// One scheduled resync at `now`: every alarm in `ALARM` handled as a fresh trigger.
     async fn resync(&self, now: DateTime<Utc>) -> Vec<Record> {
-        let cx = self.invocation(now, Instant::now() + Duration::from_secs(600));
         let mut records = Vec::new();
-        for alarm in alarms_to_resync(&self.cloudwatch, &cx, &settings().backoff).await.expect("listed") {
-            let record = handle_resync(
-                &self.kinesis,
-                &self.cloudwatch,
-                &alarm,
-                &cx,
-                &settings(),
-                &mut SeededJitter::new(3),
-            )
-            .await
-            .expect("no AWS failure");
-            records.push(record);
-        }
+        resync(&self.invocation(now, Duration::from_secs(600)), |_, record| {
+            records.push(record.expect("no AWS failure"))
+        })
+        .await
+        .expect("listed");
         records
     }
 
     /// The policy tag rewritten, as `streams apply` does after `streams.yaml` changed.
     async fn set_policy(&mut self, policy: Policy) {
-        self.kinesis
-            .add_tags("orders", &[(POLICY_TAG.to_owned(), encode_policy(&policy))].into())
-            .await
-            .unwrap();
+        self.aws.add_tags("orders", &[(POLICY_TAG.to_owned(), encode_policy(&policy))].into()).await.unwrap();
         self.policy = policy;
     }
 
     /// Every alarm of `orders` is written for `shards` shards and, if `state` is given, in it.
     fn assert_alarms(&self, shards: u32, state: AlarmState) {
         for spec in alarm_specs("orders", shards, &self.policy, &[TOPIC.to_owned()]) {
-            let (written, now) = self.cloudwatch.alarm(&spec.name).unwrap();
+            let (written, now) = self.aws.alarm(&spec.name).unwrap();
             assert_eq!(written, spec, "{} written for {shards} shards", spec.name);
             assert_eq!(now, state, "{}", spec.name);
         }
@@ -158,11 +145,11 @@ async fn a_hot_stream_is_split_and_its_alarms_rearmed_for_the_new_count() {
     let Decision::Scaled { from: 1, to: 2, complete: true, .. } = decision else { panic!("{decision:?}") };
     assert_eq!(world.shards().await, 2);
     for spec in alarm_specs("orders", 2, &world.policy, &[TOPIC.to_owned()]) {
-        let (written, state) = world.cloudwatch.alarm(&spec.name).unwrap();
+        let (written, state) = world.aws.alarm(&spec.name).unwrap();
         assert_eq!(written, spec, "re-armed with the thresholds streams apply would write");
         assert_eq!(state, AlarmState::Ok, "{} back to OK so it can fire again", spec.name);
     }
-    let tags = world.kinesis.describe("orders").await.unwrap().tags;
+    let tags = world.aws.describe("orders").await.unwrap().tags;
     assert_eq!(ScalingState::from_tags(&tags, t(5)).unwrap().last_scaled_at, Some(t(5)));
 }
 
@@ -184,7 +171,7 @@ async fn a_duplicated_throttling_alarm_scales_once_although_it_bypasses_the_cool
     assert!(matches!(world.alarm(&throttled, t(5)).await, Decision::Scaled { .. }));
     // Delivered again before CloudWatch saw the reset: still in ALARM, but older than the scaling.
     let name = alarm_name("orders", Metric::WriteProvisionedThroughputExceeded);
-    world.cloudwatch.set_alarm_state(&name, AlarmState::Alarm, "not yet re-evaluated").await.unwrap();
+    world.aws.set_alarm_state(&name, AlarmState::Alarm, "not yet re-evaluated").await.unwrap();
     let again = world.alarm(&throttled, t(6)).await;
     assert!(matches!(again, Decision::Held { admission: Admission::Stale { .. } }), "{again:?}");
     assert_eq!(world.shards().await, 2);
@@ -196,7 +183,7 @@ async fn bytes_and_records_alarms_firing_together_scale_once() {
     world.alarm(&bytes_alarm(t(0), 0.9), t(5)).await;
     let records = message(Metric::IncomingRecords, "ALARM", t(0), 900.0 * 60.0, "");
     let name = alarm_name("orders", Metric::IncomingRecords);
-    world.cloudwatch.set_alarm_state(&name, AlarmState::Alarm, "fired with its twin").await.unwrap();
+    world.aws.set_alarm_state(&name, AlarmState::Alarm, "fired with its twin").await.unwrap();
     let decision = world.alarm(&records, t(6)).await;
     assert!(matches!(decision, Decision::Held { admission: Admission::Stale { .. } }), "{decision:?}");
     assert_eq!(world.shards().await, 2);
@@ -205,12 +192,12 @@ async fn bytes_and_records_alarms_firing_together_scale_once() {
 #[tokio::test(start_paused = true)]
 async fn an_alarm_for_an_unmanaged_stream_is_ignored_and_touches_nothing() {
     let world = World::new(1, Policy::default()).await;
-    world.kinesis.remove_tags("orders", &[POLICY_TAG.to_owned()]).await.unwrap();
-    let calls_before = world.kinesis.calls().len();
+    world.aws.remove_tags("orders", &[POLICY_TAG.to_owned()]).await.unwrap();
+    let calls_before = world.aws.kinesis_calls().len();
     let decision = world.alarm(&bytes_alarm(t(0), 0.9), t(5)).await;
     let Decision::Ignored { reason, .. } = decision else { panic!("{decision:?}") };
     assert!(reason.contains("not managed"), "{reason}");
-    assert_eq!(world.kinesis.calls().len(), calls_before);
+    assert_eq!(world.aws.kinesis_calls().len(), calls_before);
 }
 
 #[tokio::test(start_paused = true)]
@@ -218,7 +205,7 @@ async fn an_alarm_for_a_stream_outside_the_deployments_prefix_is_ignored_without
     let mut world = World::new(1, Policy::default()).await;
     world.prefix = "billing-".into();
     // What a role narrowed to billing-* answers; the handler must not even ask.
-    world.kinesis.fail_next("DescribeStreamSummary", ErrorKind::AccessDenied);
+    world.aws.fail_next("DescribeStreamSummary", ErrorKind::AccessDenied);
     let decision = world.alarm(&bytes_alarm(t(0), 0.9), t(5)).await;
     let Decision::Ignored { reason, .. } = decision else { panic!("{decision:?}") };
     assert!(reason.contains("outside STREAM_NAME_PREFIX"), "{reason}");
@@ -241,11 +228,7 @@ async fn at_max_shards_nothing_changes_and_the_alarm_stays_in_alarm() {
     let decision = world.alarm(&bytes_alarm(t(0), 1.9), t(5)).await;
     assert!(matches!(decision, Decision::NoChange { .. }), "{decision:?}");
     let name = alarm_name("orders", Metric::IncomingBytes);
-    assert_eq!(
-        world.cloudwatch.alarm(&name).unwrap().1,
-        AlarmState::Alarm,
-        "no pointless re-fire every minute"
-    );
+    assert_eq!(world.aws.alarm(&name).unwrap().1, AlarmState::Alarm, "no pointless re-fire every minute");
 }
 
 #[tokio::test(start_paused = true)]
@@ -253,7 +236,7 @@ async fn within_the_cooldown_the_alarm_is_reset_to_fire_again_later() {
     let world = World::new(1, Policy::default()).await;
     world.alarm(&bytes_alarm(t(0), 0.9), t(5)).await;
     world
-        .cloudwatch
+        .aws
         .set_alarm_state(&alarm_name("orders", Metric::IncomingBytes), AlarmState::Alarm, "x")
         .await
         .unwrap();
@@ -261,7 +244,7 @@ async fn within_the_cooldown_the_alarm_is_reset_to_fire_again_later() {
     assert!(matches!(decision, Decision::Held { admission: Admission::Cooldown { .. } }), "{decision:?}");
     assert_eq!(world.shards().await, 2, "no second scaling within 300 s");
     let name = alarm_name("orders", Metric::IncomingBytes);
-    assert_eq!(world.cloudwatch.alarm(&name).unwrap().1, AlarmState::Ok);
+    assert_eq!(world.aws.alarm(&name).unwrap().1, AlarmState::Ok);
 }
 
 #[tokio::test(start_paused = true)]
@@ -269,7 +252,7 @@ async fn a_throttling_alarm_bypasses_the_cooldown() {
     let world = World::new(1, Policy::default()).await;
     world.alarm(&bytes_alarm(t(0), 0.9), t(5)).await;
     let name = alarm_name("orders", Metric::WriteProvisionedThroughputExceeded);
-    world.cloudwatch.set_alarm_state(&name, AlarmState::Alarm, "still throttling").await.unwrap();
+    world.aws.set_alarm_state(&name, AlarmState::Alarm, "still throttling").await.unwrap();
     let throttled = message(Metric::WriteProvisionedThroughputExceeded, "ALARM", t(65), 12.0, "");
     let decision = world.alarm(&throttled, t(66)).await;
     assert!(matches!(decision, Decision::Scaled { .. }), "{decision:?}");
@@ -279,9 +262,9 @@ async fn a_throttling_alarm_bypasses_the_cooldown() {
 #[tokio::test(start_paused = true)]
 async fn throttled_kinesis_calls_are_retried() {
     let world = World::new(1, Policy::default()).await;
-    world.kinesis.fail_next("DescribeStreamSummary", ErrorKind::Throttled);
-    world.kinesis.fail_next("SplitShard", ErrorKind::LimitExceeded);
-    world.cloudwatch.fail_next("GetMetricData", ErrorKind::Throttled);
+    world.aws.fail_next("DescribeStreamSummary", ErrorKind::Throttled);
+    world.aws.fail_next("SplitShard", ErrorKind::LimitExceeded);
+    world.aws.fail_next("GetMetricData", ErrorKind::Throttled);
     let decision = world.alarm(&bytes_alarm(t(0), 0.9), t(5)).await;
     assert!(matches!(decision, Decision::Scaled { complete: true, .. }), "{decision:?}");
 }
@@ -289,15 +272,15 @@ async fn throttled_kinesis_calls_are_retried() {
 #[tokio::test(start_paused = true)]
 async fn a_shard_level_alarm_splits_that_shard() {
     let world = World::new(4, Policy::default()).await;
-    let hot = world.kinesis.tiling("orders").unwrap().shards()[2].id.clone();
+    let hot = world.aws.tiling("orders").unwrap().shards()[2].id.clone();
     // A per-shard alarm, as a policy with shard-level metrics has `streams apply` write.
     let with_shards = Policy { shard_level_metrics: true, ..Policy::default() };
     let spec = shard_alarm_specs("orders", std::slice::from_ref(&hot), &with_shards, &[TOPIC.to_owned()])
         .into_iter()
         .find(|s| s.metric == Metric::IncomingBytes)
         .expect("a per-shard bytes alarm");
-    world.cloudwatch.put_alarm(&spec).await.unwrap();
-    world.cloudwatch.set_alarm_state(&spec.name, AlarmState::Alarm, "hot shard").await.unwrap();
+    world.aws.put_alarm(&spec).await.unwrap();
+    world.aws.set_alarm_state(&spec.name, AlarmState::Alarm, "hot shard").await.unwrap();
     let alarm = message(
         Metric::IncomingBytes,
         "ALARM",
@@ -315,16 +298,14 @@ async fn a_shard_level_alarm_splits_that_shard() {
 #[tokio::test(start_paused = true)]
 async fn a_deadline_too_close_stops_cleanly_and_still_rearms() {
     let world = World::new(1, Policy::default()).await;
-    let decision = world
-        .alarm_with_deadline(&bytes_alarm(t(0), 0.9), t(5), Instant::now() + Duration::from_secs(5))
-        .await;
+    let decision = world.alarm_with_deadline(&bytes_alarm(t(0), 0.9), t(5), Duration::from_secs(5)).await;
     let Decision::Scaled { complete: false, to: 1, why_incomplete: Some(why), .. } = decision else {
         panic!("{decision:?}")
     };
     assert!(why.starts_with("deadline"), "{why}");
     let name = alarm_name("orders", Metric::IncomingBytes);
     assert_eq!(
-        world.cloudwatch.alarm(&name).unwrap().1,
+        world.aws.alarm(&name).unwrap().1,
         AlarmState::Ok,
         "it fires again and the next run continues"
     );
@@ -334,9 +315,9 @@ async fn a_deadline_too_close_stops_cleanly_and_still_rearms() {
 async fn with_shard_level_metrics_the_measured_hot_shard_is_split_and_shard_alarms_follow_the_reshard() {
     let policy = Policy { shard_level_metrics: true, ..Policy::default() };
     let world = World::new(4, policy.clone()).await;
-    let ids = world.kinesis.tiling("orders").unwrap().ids();
+    let ids = world.aws.tiling("orders").unwrap().ids();
     for spec in shard_alarm_specs("orders", &ids, &policy, &[TOPIC.to_owned()]) {
-        world.cloudwatch.put_alarm(&spec).await.unwrap();
+        world.aws.put_alarm(&spec).await.unwrap();
     }
     // A hot key: shard 1 writes 0.95 MiB/s, the others almost nothing, so the stream as a whole
     // sits at a quarter of its capacity and only the throttling alarm fires.
@@ -354,14 +335,14 @@ async fn with_shard_level_metrics_the_measured_hot_shard_is_split_and_shard_alar
             });
         }
     }
-    world.cloudwatch.put_metric_data(&points).await.unwrap();
+    world.aws.put_metric_data(&points).await.unwrap();
     let throttled = message(Metric::WriteProvisionedThroughputExceeded, "ALARM", t(0), 12.0, "");
     let decision = world.alarm(&throttled, t(5)).await;
     let Decision::Scaled { steps, to: 5, .. } = decision else { panic!("{decision:?}") };
     assert!(steps.iter().all(|s| s.starts_with(&format!("SplitShard {} at ", ids[1]))), "{steps:?}");
 
-    let open = world.kinesis.tiling("orders").unwrap().ids();
-    let alarms = world.cloudwatch.describe_alarms(&shard_alarm_prefix("orders")).await.unwrap();
+    let open = world.aws.tiling("orders").unwrap().ids();
+    let alarms = world.aws.describe_alarms(&shard_alarm_prefix("orders")).await.unwrap();
     let mut names: Vec<String> = alarms.iter().map(|a| a.name.clone()).collect();
     names.sort();
     let mut want: Vec<String> = shard_alarm_specs("orders", &open, &policy, &[TOPIC.to_owned()])
@@ -377,7 +358,7 @@ async fn with_shard_level_metrics_the_measured_hot_shard_is_split_and_shard_alar
 async fn a_stream_whose_state_tag_is_in_the_future_is_skipped_as_an_invalid_tag_not_held() {
     let world = World::new(1, Policy::default()).await;
     let year_3000 = "32503680000".to_owned();
-    world.kinesis.add_tags("orders", &[(LAST_SCALED_TAG.to_owned(), year_3000)].into()).await.unwrap();
+    world.aws.add_tags("orders", &[(LAST_SCALED_TAG.to_owned(), year_3000)].into()).await.unwrap();
     let decision = world.alarm(&bytes_alarm(t(0), 0.9), t(5)).await;
     let Decision::Ignored { reason, skip } = decision else { panic!("{decision:?}") };
     assert!(reason.contains("in the future") && reason.contains("streams apply"), "{reason}");
@@ -392,7 +373,7 @@ async fn a_paused_stream_with_a_hot_alarm_is_not_split_and_the_decision_says_pau
     assert_eq!(skip, Some(SkipCode::Paused));
     assert!(reason.contains("paused"), "{reason}");
     assert_eq!(world.shards().await, 1);
-    let tags = world.kinesis.describe("orders").await.unwrap().tags;
+    let tags = world.aws.describe("orders").await.unwrap().tags;
     assert!(!tags.contains_key(LAST_SCALED_TAG), "no scaling recorded, no cooldown started");
     world.assert_alarms(1, AlarmState::Alarm);
 }
@@ -404,9 +385,9 @@ async fn a_retried_delivery_after_a_failed_rearm_rearms_the_alarms_for_the_live_
     let world = World::new(1, Policy::default()).await;
     let alarm = bytes_alarm(t(0), 0.9);
     for _ in 0..ExecuteSettings::default().backoff.max_attempts {
-        world.cloudwatch.fail_next("PutMetricAlarm", ErrorKind::Throttled);
+        world.aws.fail_next("PutMetricAlarm", ErrorKind::Throttled);
     }
-    let far = Instant::now() + Duration::from_secs(600);
+    let far = Duration::from_secs(600);
     assert!(world.try_alarm(&alarm, t(5), far).await.is_err(), "the re-arm gave up: Lambda retries");
     assert_eq!(world.shards().await, 2);
     // Lambda's retry: the same message, now older than the recorded scaling.
@@ -419,8 +400,8 @@ async fn a_retried_delivery_after_a_failed_rearm_rearms_the_alarms_for_the_live_
 #[tokio::test(start_paused = true)]
 async fn an_error_after_recording_the_scaling_still_rearms_the_alarms() {
     let world = World::new(1, Policy::default()).await;
-    world.kinesis.fail_next("SplitShard", ErrorKind::AccessDenied);
-    let far = Instant::now() + Duration::from_secs(600);
+    world.aws.fail_next("SplitShard", ErrorKind::AccessDenied);
+    let far = Duration::from_secs(600);
     assert!(world.try_alarm(&bytes_alarm(t(0), 0.9), t(5), far).await.is_err());
     assert_eq!(world.shards().await, 1);
     world.assert_alarms(1, AlarmState::Ok);
@@ -430,11 +411,12 @@ async fn an_error_after_recording_the_scaling_still_rearms_the_alarms() {
 async fn retries_of_the_rearm_never_run_past_the_deadline() {
     let world = World::new(1, Policy::default()).await;
     for _ in 0..ExecuteSettings::default().backoff.max_attempts {
-        world.cloudwatch.fail_next("PutMetricAlarm", ErrorKind::Throttled);
+        world.aws.fail_next("PutMetricAlarm", ErrorKind::Throttled);
     }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let _ = world.try_alarm(&bytes_alarm(t(0), 0.9), t(5), deadline).await;
-    assert!(Instant::now() <= deadline, "returned {:?} after the deadline", Instant::now() - deadline);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let _ = world.try_alarm(&bytes_alarm(t(0), 0.9), t(5), Duration::from_secs(5)).await;
+    let now = tokio::time::Instant::now();
+    assert!(now <= deadline, "returned {:?} after the deadline", now - deadline);
 }
 
 #[tokio::test(start_paused = true)]
@@ -464,16 +446,17 @@ async fn a_paused_streams_alarms_are_reported_paused_by_every_resync_and_acted_o
     let mut world = World::new(1, Policy { paused: true, ..Policy::default() }).await;
     world.alarm(&bytes_alarm(t(0), 0.9), t(5)).await;
     for tick in [300, 600] {
-        let (cw_before, kinesis_before) = (world.cloudwatch.calls().len(), world.kinesis.calls().len());
+        let (cw_before, kinesis_before) =
+            (world.aws.cloudwatch_calls().len(), world.aws.kinesis_calls().len());
         let records = world.resync(t(tick)).await;
         assert_eq!(records.len(), 3, "bytes, records and throttling alarms, all still in ALARM");
         for record in &records {
             let Decision::Ignored { skip, .. } = &record.decision else { panic!("{record:?}") };
             assert_eq!(*skip, Some(SkipCode::Paused), "{record:?}");
         }
-        let calls = world.cloudwatch.calls()[cw_before..].to_vec();
+        let calls = world.aws.cloudwatch_calls()[cw_before..].to_vec();
         assert_eq!(calls, ["DescribeAlarms kinesis-autoscaler- state=ALARM"], "plus the stream's reads");
-        assert_eq!(world.kinesis.calls().len(), kinesis_before, "no write to the stream");
+        assert_eq!(world.aws.kinesis_calls().len(), kinesis_before, "no write to the stream");
         world.assert_alarms(1, AlarmState::Alarm);
     }
 
@@ -488,27 +471,27 @@ async fn a_paused_streams_alarms_are_reported_paused_by_every_resync_and_acted_o
 async fn a_quiet_resync_costs_one_describe_alarms_call_and_touches_no_stream() {
     let world = World::new(1, Policy::default()).await;
     for spec in alarm_specs("orders", 1, &world.policy, &[TOPIC.to_owned()]) {
-        world.cloudwatch.set_alarm_state(&spec.name, AlarmState::Ok, "quiet").await.unwrap();
+        world.aws.set_alarm_state(&spec.name, AlarmState::Ok, "quiet").await.unwrap();
     }
-    let (cw_before, kinesis_before) = (world.cloudwatch.calls().len(), world.kinesis.calls().len());
+    let (cw_before, kinesis_before) = (world.aws.cloudwatch_calls().len(), world.aws.kinesis_calls().len());
     assert!(world.resync(t(300)).await.is_empty());
-    assert_eq!(world.cloudwatch.calls()[cw_before..], ["DescribeAlarms kinesis-autoscaler- state=ALARM"]);
-    assert_eq!(world.kinesis.calls().len(), kinesis_before);
+    assert_eq!(world.aws.cloudwatch_calls()[cw_before..], ["DescribeAlarms kinesis-autoscaler- state=ALARM"]);
+    assert_eq!(world.aws.kinesis_calls().len(), kinesis_before);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_resync_of_a_stream_stuck_at_max_shards_costs_two_cloudwatch_calls_per_alarm_and_writes_nothing() {
     let world = World::new(2, Policy { max_shards: 2, ..Policy::default() }).await;
-    let cw_before = world.cloudwatch.calls().len();
-    let kinesis_before = world.kinesis.calls().len();
+    let cw_before = world.aws.cloudwatch_calls().len();
+    let kinesis_before = world.aws.kinesis_calls().len();
     let records = world.resync(t(300)).await;
     assert_eq!(records.len(), 3, "bytes, records and throttling alarms, all in ALARM");
-    let calls = world.cloudwatch.calls()[cw_before..].to_vec();
+    let calls = world.aws.cloudwatch_calls()[cw_before..].to_vec();
     let per_alarm = ["GetMetricData 2", "DescribeAlarms kinesis-autoscaler-orders-"];
     let mut want = vec!["DescribeAlarms kinesis-autoscaler- state=ALARM"];
     want.extend(per_alarm.iter().cycle().take(2 * 3));
     assert_eq!(calls, want, "plus the stream's reads (3 Kinesis calls) per alarm");
-    assert_eq!(world.kinesis.calls().len(), kinesis_before, "no write to the stream");
+    assert_eq!(world.aws.kinesis_calls().len(), kinesis_before, "no write to the stream");
     world.assert_alarms(2, AlarmState::Alarm);
 }
 
@@ -517,7 +500,7 @@ async fn a_resync_within_the_cooldown_holds_and_resets_the_alarm() {
     let world = World::new(1, Policy::default()).await;
     world.alarm(&bytes_alarm(t(0), 0.9), t(5)).await;
     let name = alarm_name("orders", Metric::IncomingBytes);
-    world.cloudwatch.set_alarm_state(&name, AlarmState::Alarm, "x").await.unwrap();
+    world.aws.set_alarm_state(&name, AlarmState::Alarm, "x").await.unwrap();
     let records = world.resync(t(60)).await;
     let [record] = &records[..] else { panic!("{records:#?}") };
     assert!(
@@ -525,7 +508,7 @@ async fn a_resync_within_the_cooldown_holds_and_resets_the_alarm() {
         "{record:?}"
     );
     assert_eq!(world.shards().await, 2);
-    assert_eq!(world.cloudwatch.alarm(&name).unwrap().1, AlarmState::Ok);
+    assert_eq!(world.aws.alarm(&name).unwrap().1, AlarmState::Ok);
 }
 
 #[tokio::test(start_paused = true)]
@@ -558,7 +541,7 @@ async fn an_alarm_that_does_not_exist_is_ignored() {
 async fn a_stream_whose_policy_tag_breaks_the_files_bounds_is_skipped_as_an_invalid_tag() {
     let world = World::new(1, Policy::default()).await;
     let hostile = encode_policy(&Policy::default()).replace("max=64", "max=4294967295");
-    world.kinesis.add_tags("orders", &[(POLICY_TAG.to_owned(), hostile)].into()).await.unwrap();
+    world.aws.add_tags("orders", &[(POLICY_TAG.to_owned(), hostile)].into()).await.unwrap();
     let decision = world.alarm(&bytes_alarm(t(0), 50.0), t(5)).await;
     let Decision::Ignored { reason, skip } = decision else { panic!("{decision:?}") };
     assert!(reason.contains("max="), "{reason}");
@@ -570,7 +553,7 @@ async fn a_stream_whose_policy_tag_breaks_the_files_bounds_is_skipped_as_an_inva
 async fn an_alarm_message_for_an_alarm_in_ok_now_is_ignored() {
     let world = World::new(1, Policy::default()).await;
     let name = alarm_name("orders", Metric::IncomingBytes);
-    world.cloudwatch.set_alarm_state(&name, AlarmState::Ok, "calm").await.unwrap();
+    world.aws.set_alarm_state(&name, AlarmState::Ok, "calm").await.unwrap();
     let reason = ignored_reason(world.alarm(&bytes_alarm(t(0), 0.9), t(5)).await);
     assert!(reason.contains("not in ALARM"), "{reason}");
     assert_eq!(world.shards().await, 1);
@@ -580,10 +563,10 @@ async fn an_alarm_message_for_an_alarm_in_ok_now_is_ignored() {
 async fn an_alarm_under_a_foreign_prefix_is_ignored_even_if_it_exists() {
     let world = World::new(1, Policy::default()).await;
     let name = alarm_name("orders", Metric::IncomingBytes);
-    let mut spec = world.cloudwatch.alarm(&name).unwrap().0;
+    let mut spec = world.aws.alarm(&name).unwrap().0;
     spec.name = "someone-else-orders-IncomingBytes".into();
-    world.cloudwatch.put_alarm(&spec).await.unwrap();
-    world.cloudwatch.set_alarm_state(&spec.name, AlarmState::Alarm, "x").await.unwrap();
+    world.aws.put_alarm(&spec).await.unwrap();
+    world.aws.set_alarm_state(&spec.name, AlarmState::Alarm, "x").await.unwrap();
     let forged = bytes_alarm(t(0), 0.9).replace(&name, &spec.name);
     let reason = ignored_reason(world.alarm(&forged, t(5)).await);
     assert!(reason.contains("kinesis-autoscaler-"), "{reason}");
@@ -593,10 +576,10 @@ async fn an_alarm_under_a_foreign_prefix_is_ignored_even_if_it_exists() {
 #[tokio::test(start_paused = true)]
 async fn a_message_naming_another_streams_alarm_is_ignored() {
     let world = World::new(1, Policy::default()).await;
-    world.kinesis.create_stream("payments", 1).await.unwrap();
+    world.aws.create_stream("payments", 1).await.unwrap();
     for spec in alarm_specs("payments", 1, &world.policy, &[TOPIC.to_owned()]) {
-        world.cloudwatch.put_alarm(&spec).await.unwrap();
-        world.cloudwatch.set_alarm_state(&spec.name, AlarmState::Alarm, "x").await.unwrap();
+        world.aws.put_alarm(&spec).await.unwrap();
+        world.aws.set_alarm_state(&spec.name, AlarmState::Alarm, "x").await.unwrap();
     }
     // The real payments alarm's name, the StreamName dimension of orders.
     let forged = bytes_alarm(t(0), 0.9).replacen("orders-IncomingBytes", "payments-IncomingBytes", 2);
@@ -637,13 +620,13 @@ async fn when_update_shard_count_hits_its_daily_quota_the_scale_up_splits_instea
     let world = World::new(4, Policy::default()).await;
     // 3.6 MiB/s on 4 even shards: one UpdateShardCount to 6 would do, but the quota is spent
     // (calls this tool never recorded).
-    world.kinesis.fail_next("UpdateShardCount", ErrorKind::QuotaExceeded);
+    world.aws.fail_next("UpdateShardCount", ErrorKind::QuotaExceeded);
     let decision = world.alarm(&bytes_alarm(t(0), 3.6), t(5)).await;
     let Decision::Scaled { ref steps, to, complete: true, .. } = decision else { panic!("{decision:?}") };
     assert!(to >= 6, "{decision:?}");
     assert!(steps.iter().all(|s| s.starts_with("SplitShard")), "{steps:?}");
-    assert!(world.kinesis.calls().iter().all(|c| !c.starts_with("UpdateShardCount")));
-    let tags = world.kinesis.describe("orders").await.unwrap().tags;
+    assert!(world.aws.kinesis_calls().iter().all(|c| !c.starts_with("UpdateShardCount")));
+    let tags = world.aws.describe("orders").await.unwrap().tags;
     let state = ScalingState::from_tags(&tags, t(5)).expect("valid state tags");
     assert_eq!(state.update_calls_last_24h(t(5)), 0, "a refused call spends no quota of ours");
 }
@@ -666,7 +649,7 @@ async fn publish_accepted(world: &World, mib: f64) {
             });
         }
     }
-    world.cloudwatch.put_metric_data(&points).await.unwrap();
+    world.aws.put_metric_data(&points).await.unwrap();
 }
 
 /// A state reason quoting one rejected-records `Sum` of the minute starting at `minute` (UTC
@@ -688,13 +671,13 @@ async fn a_bytes_alarm_is_sized_with_the_throttling_alarm_that_fired_with_it() {
     let throttle = alarm_name("orders", Metric::WriteProvisionedThroughputExceeded);
     // Half of all attempts rejected: 2,048 records/s accepted, each lost record tried four times.
     let rejected = 2_048.0 * 60.0 * (0.5f64.powf(0.25) / (1.0 - 0.5f64.powf(0.25)));
-    world.cloudwatch.fire(&throttle, &throttle_reason(rejected, "10:04"), t(0));
+    world.aws.fire(&throttle, &throttle_reason(rejected, "10:04"), t(0));
     let decision = world.alarm(&bytes_alarm(t(0), 4.0), t(5)).await;
     let Decision::Scaled { plan, to, .. } = decision else { panic!("{decision:?}") };
     assert_eq!((plan.needed_shards, to), (14, 14), "{:?}", plan.reasons);
     // Its twin's own delivery is answered by that scaling.
     let throttled = message(Metric::WriteProvisionedThroughputExceeded, "ALARM", t(0), rejected, "");
-    world.cloudwatch.fire(&throttle, "still throttling", t(0));
+    world.aws.fire(&throttle, "still throttling", t(0));
     let again = world.alarm(&throttled, t(6)).await;
     assert!(matches!(again, Decision::Held { admission: Admission::Stale { .. } }), "{again:?}");
     assert_eq!(world.shards().await, 14);
@@ -708,20 +691,20 @@ async fn a_throttle_quoting_minutes_before_the_last_resize_adds_no_split_and_re_
     publish_accepted(&world, 4.0).await;
     let rejected = 2_048.0 * 60.0 * (0.5f64.powf(0.25) / (1.0 - 0.5f64.powf(0.25)));
     let throttle = alarm_name("orders", Metric::WriteProvisionedThroughputExceeded);
-    world.cloudwatch.fire(&throttle, &throttle_reason(rejected, "10:04"), t(0));
+    world.aws.fire(&throttle, &throttle_reason(rejected, "10:04"), t(0));
     let decision = world.alarm(&bytes_alarm(t(0), 4.0), t(5)).await;
     assert!(matches!(decision, Decision::Scaled { to: 14, .. }), "{decision:?}");
     let resized = world.shards().await;
     let before = t(-60).format("%d/%m/%y %H:%M").to_string();
     let reason = throttle_reason(rejected, "XX:XX").replace("23/11/26 XX:XX", &before);
-    world.cloudwatch.fire(&throttle, &reason, t(100));
+    world.aws.fire(&throttle, &reason, t(100));
     let message = message(Metric::WriteProvisionedThroughputExceeded, "ALARM", t(100), rejected, "")
         .replace("23/11/26 10:04", &before);
     let decision = world.alarm(&message, t(105)).await;
     let Decision::NoChange { plan } = decision else { panic!("{decision:?}") };
     assert!(plan.reasons.iter().any(|r| r.contains("before the last resize")), "{:?}", plan.reasons);
     assert_eq!(world.shards().await, resized);
-    assert_eq!(world.cloudwatch.alarm(&throttle).unwrap().1, AlarmState::Ok, "re-evaluated on fresh minutes");
+    assert_eq!(world.aws.alarm(&throttle).unwrap().1, AlarmState::Ok, "re-evaluated on fresh minutes");
 }
 
 /// `metric` of `orders` at `value` per 60 s period over the five minutes before `t(0)`.
@@ -736,7 +719,7 @@ async fn recent(world: &World, metric: Metric, value: f64, unit: Unit) {
             unit,
         })
         .collect();
-    world.cloudwatch.put_metric_data(&points).await.unwrap();
+    world.aws.put_metric_data(&points).await.unwrap();
 }
 
 /// A stream whose read-throttling alarm alone is in `ALARM`, its writers at 0.2 MiB/s and its
@@ -747,7 +730,7 @@ async fn read_throttled(read_mib: f64) -> World {
     let world = World::new(2, policy).await;
     for spec in alarm_specs("orders", 2, &world.policy, &[TOPIC.to_owned()]) {
         if spec.metric != Metric::ReadProvisionedThroughputExceeded {
-            world.cloudwatch.set_alarm_state(&spec.name, AlarmState::Ok, "test").await.unwrap();
+            world.aws.set_alarm_state(&spec.name, AlarmState::Ok, "test").await.unwrap();
         }
     }
     recent(&world, Metric::IncomingBytes, 0.2 * MIB * 60.0, Unit::Bytes).await;
@@ -778,10 +761,25 @@ async fn a_read_throttling_alarm_on_the_call_limit_adds_no_shard() {
 #[tokio::test(start_paused = true)]
 async fn an_alarm_that_needs_no_scaling_reads_the_streams_alarms_once() {
     let world = World::new(4, Policy::default()).await;
-    let before = world.cloudwatch.calls().len();
+    let before = world.aws.cloudwatch_calls().len();
     let decision = world.alarm(&bytes_alarm(t(0), 0.3), t(5)).await;
     assert!(matches!(decision, Decision::NoChange { .. }), "{decision:?}");
-    let calls = world.cloudwatch.calls()[before..].to_vec();
+    let calls = world.aws.cloudwatch_calls()[before..].to_vec();
     let reads = calls.iter().filter(|c| c.as_str() == "DescribeAlarms kinesis-autoscaler-orders-").count();
     assert_eq!(reads, 1, "the siblings' read serves the re-arm's check too: {calls:#?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sibling_in_alarm_is_evidence_only_when_cloudwatch_put_it_there() {
+    // 0.3 MiB/s on 4 shards needs nothing. The throttling alarm beside it, set to ALARM by hand
+    // (`World::new`'s "test"), proves nothing about the writes; fired by CloudWatch's evaluation,
+    // quoting rejected records, it proves writes are refused: the shards are sized up for it.
+    let by_hand = World::new(4, Policy::default()).await;
+    let decision = by_hand.alarm(&bytes_alarm(t(0), 0.3), t(5)).await;
+    assert!(matches!(decision, Decision::NoChange { .. }), "{decision:?}");
+    let fired = World::new(4, Policy::default()).await;
+    let throttle = alarm_name("orders", Metric::WriteProvisionedThroughputExceeded);
+    fired.aws.fire(&throttle, &throttle_reason(600.0, "10:04"), t(0));
+    let decision = fired.alarm(&bytes_alarm(t(0), 0.3), t(5)).await;
+    assert!(matches!(decision, Decision::Scaled { .. }), "{decision:?}");
 }

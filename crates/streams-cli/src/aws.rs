@@ -5,9 +5,20 @@
 //! the AWS configuration.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use aws_adapters::{AwsClients, load_config};
+use aws_adapters::{AwsClients, CloudWatch, KinesisStreams, load_config};
+use reconciler::{IoPolicy, Scope, SystemClock};
+
+/// What the CLI's commands run the reconciler's flows with in one region: its clients behind the
+/// one I/O policy, on the wall clock, with no deadline (the CLI waits as long as a change takes,
+/// showing progress), the default backoff, and every stream under `prefix`.
+pub(crate) fn context(clients: &AwsClients, prefix: &str) -> reconciler::Context<KinesisStreams, CloudWatch> {
+    let scope = Scope { stream_prefix: prefix.to_owned(), ..Scope::default() };
+    reconciler::Context::new(clients.streams(), clients.cloudwatch(), IoPolicy::new(Arc::new(SystemClock)))
+        .with_scope(scope)
+}
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct AwsArgs {

@@ -8,12 +8,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use planner::{DELETION_PROTECTION_TAG, OWNER_TAG, OwnerId, POLICY_TAG, decode_policy};
-use reconciler::{Backoff, ErrorKind, SeededJitter, StreamReader, retry};
+use reconciler::{ErrorKind, StreamReader};
 use serde::Serialize;
 use streamspec::{ImportHeader, LiveStream, import_file};
 
 use crate::Output;
-use crate::aws::AwsArgs;
+use crate::aws::{AwsArgs, context};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ImportArgs {
@@ -67,7 +67,7 @@ pub(crate) fn run(args: &ImportArgs, aws: &AwsArgs, output: Output) -> Result<Ex
     let regions = runtime.block_on(aws.clients([None]))?;
     let region = regions.default.clone();
     let (live, skipped) =
-        runtime.block_on(read_streams(&regions.clients[&region].streams(), args, &region))?;
+        runtime.block_on(read_streams(context(&regions.clients[&region], "").kinesis(), args, &region))?;
     for s in &skipped {
         eprintln!("warning: {}: not imported: {}", s.name, s.reason);
     }
@@ -123,15 +123,15 @@ pub(crate) fn run(args: &ImportArgs, aws: &AwsArgs, output: Output) -> Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-/// The named streams and those matching a prefix, in name order, read from AWS; the ones that
-/// cannot be imported as they are, with the reason.
+/// The named streams and those matching a prefix, in name order, read from AWS (through the I/O
+/// policy: `streams` is a port behind it); the ones that cannot be imported as they are, with the
+/// reason.
 async fn read_streams(
     streams: &impl StreamReader,
     args: &ImportArgs,
     region: &str,
 ) -> Result<(Vec<LiveStream>, Vec<Skipped>)> {
-    let (backoff, mut jitter) = (Backoff::DEFAULT, SeededJitter::from_entropy());
-    let existing = retry(&backoff, &mut jitter, || streams.list_streams()).await?;
+    let existing = streams.list_streams().await?;
     let missing: Vec<&String> = args.names.iter().filter(|n| !existing.contains(n)).collect();
     if !missing.is_empty() {
         let list: Vec<&str> = missing.iter().map(|n| n.as_str()).collect();
@@ -145,7 +145,7 @@ async fn read_streams(
     let (mut live, mut skipped) = (Vec::new(), Vec::new());
     for name in wanted {
         let skip = |reason: String| Skipped { name: name.clone(), reason };
-        let snapshot = match retry(&backoff, &mut jitter, || streams.describe(name)).await {
+        let snapshot = match streams.describe(name).await {
             Ok(snapshot) => snapshot,
             Err(e) if e.kind == ErrorKind::NotFound => {
                 skipped.push(skip("deleted while importing".into()));

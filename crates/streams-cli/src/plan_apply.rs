@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use planner::{SyncInput, SyncPlan, plan_sync};
-use reconciler::{ApplyEvent, ApplySettings, Backoff, SeededJitter, apply, observe};
+use reconciler::{ApplyEvent, ApplySettings, apply, observe};
 use serde::{Deserialize, Serialize};
 use streamspec::{Config, SpecError};
 
-use crate::aws::{AwsArgs, Regions};
+use crate::aws::{AwsArgs, Regions, context};
 use crate::{Output, render};
 
 /// Exit code of `plan` and `diff` when there are changes to apply (Terraform's
@@ -170,14 +170,9 @@ pub(crate) fn apply_command(args: &ApplyArgs, aws: &AwsArgs, output: Output) -> 
                 list.join("\n")
             );
         }
-        let mut jitter = SeededJitter::from_entropy();
         for region_plan in &doc.regions {
-            let clients = &regions.clients[&region_plan.region];
-            let (streams, cloudwatch) = (clients.streams(), clients.cloudwatch());
-            apply(&streams, &cloudwatch, &region_plan.plan, &ApplySettings::default(), &mut jitter, |event| {
-                progress.event(event)
-            })
-            .await?;
+            let cx = context(&regions.clients[&region_plan.region], "");
+            apply(&cx, &region_plan.plan, &ApplySettings::default(), |event| progress.event(event)).await?;
         }
         if json {
             let report = serde_json::json!({ "kind": "streams-apply", "version": 1, "applied": true, "plan": doc });
@@ -248,8 +243,7 @@ async fn make_plan(
 }
 
 async fn observe_region(clients: &aws_adapters::AwsClients, names: &[String]) -> Result<planner::Observed> {
-    let (streams, cloudwatch) = (clients.streams(), clients.cloudwatch());
-    Ok(observe(&streams, &cloudwatch, names, &Backoff::DEFAULT, &mut SeededJitter::from_entropy()).await?)
+    Ok(observe(&context(clients, ""), names).await?)
 }
 
 /// Refuses a saved plan whose observed state no longer matches AWS.

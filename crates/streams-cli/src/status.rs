@@ -13,14 +13,12 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use planner::ScaleDownAction;
-use reconciler::SeededJitter;
 use reconciler::predict::{self, PredictRecord, PredictSettings};
-use reconciler::scale_down::{Review, ReviewOutcome, SweepContext, SweepReport, SweepSettings, sweep};
+use reconciler::scale_down::{Review, ReviewOutcome, SweepReport, SweepSettings, sweep};
 use reconciler::scale_up::SkipCode;
 use serde::Serialize;
 use serde_json::json;
@@ -28,7 +26,7 @@ use simulator::history::{HistoryWindow, MAX_DAYS};
 use simulator::whatif::ModeAdvice;
 
 use crate::Output;
-use crate::aws::AwsArgs;
+use crate::aws::{AwsArgs, context};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct StatusArgs {
@@ -42,21 +40,10 @@ pub(crate) fn run(args: &StatusArgs, aws: &AwsArgs, output: Output) -> Result<Ex
     let runtime = tokio::runtime::Runtime::new()?;
     let (region, report) = runtime.block_on(async {
         let regions = aws.clients([None]).await?;
-        let clients = &regions.clients[&regions.default];
-        let cx = SweepContext {
-            now: Utc::now(),
-            deadline: tokio::time::Instant::now() + Duration::from_secs(3600),
-            after: None,
-        };
-        let settings = SweepSettings {
-            dry_run: true,
-            advise: true,
-            stream_prefix: args.prefix.clone(),
-            ..SweepSettings::default()
-        };
-        let (streams, cloudwatch) = (clients.streams(), clients.cloudwatch());
-        let report = sweep(&streams, &cloudwatch, &cx, &settings, &mut SeededJitter::from_entropy()).await?;
-        let predictive = next_peaks(&streams, &cloudwatch, &cx, &args.prefix).await?;
+        let cx = context(&regions.clients[&regions.default], &args.prefix);
+        let settings = SweepSettings { dry_run: true, advise: true, ..SweepSettings::default() };
+        let report = sweep(&cx, &settings, None).await?;
+        let predictive = next_peaks(&cx).await?;
         anyhow::Ok((regions.default.clone(), (report, predictive)))
     })?;
     let (report, predictive) = report;
@@ -242,26 +229,13 @@ fn age(ms: f64) -> String {
 
 /// The advice on a stream's policy, as one line after the table.
 /// The predictive pass in dry run: every predictive stream's decision and outlook.
-async fn next_peaks<K, C>(
-    streams: &K,
-    cloudwatch: &C,
-    cx: &SweepContext,
-    prefix: &str,
-) -> Result<predict::PredictReport>
+async fn next_peaks<K, C>(cx: &reconciler::Context<K, C>) -> Result<predict::PredictReport>
 where
     K: reconciler::Resharder + Sync,
     C: reconciler::MetricsPort + reconciler::AlarmPort + Sync,
 {
-    let invocation = reconciler::scale_up::Invocation {
-        account: String::new(),
-        region: String::new(),
-        stream_prefix: prefix.to_owned(),
-        now: cx.now,
-        deadline: cx.deadline,
-    };
     let settings = PredictSettings { dry_run: true, ..PredictSettings::default() };
-    let report =
-        predict::pass(streams, cloudwatch, &invocation, &settings, &mut SeededJitter::from_entropy()).await?;
+    let report = predict::pass(cx, &settings).await?;
     if let Some((stream, error)) = report.failures.first() {
         anyhow::bail!("reading {stream} for its forecast: {error}");
     }

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use planner::Policy;
-use reconciler::{Backoff, ErrorKind, SeededJitter, StreamHistory, StreamReader, StreamSnapshot, histories};
+use reconciler::{ErrorKind, StreamHistory, StreamReader, StreamSnapshot, histories};
 use serde::Serialize;
 use simulator::history::{History, HistoryWindow, PRICE_PER_1000_METRICS, Replayable, replayable};
 use simulator::whatif::{Mode, ModeAdvice, Run, WhatIf};
@@ -127,11 +127,12 @@ pub(crate) fn run(args: &WhatifArgs, aws: &AwsArgs, output: Output) -> Result<Ex
     let (mut reports, mut skipped, mut calls) = (Vec::new(), Vec::new(), 0u32);
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     for (region, clients) in &regions.clients {
+        let cx = crate::aws::context(clients, "");
         let mut candidates = Vec::new();
         for spec in specs.iter().filter(|s| regions.of(s.region.as_deref()) == *region) {
             let name = spec.name.as_str().to_owned();
             let skip = |reason: String| Skipped { stream: name.clone(), region: region.clone(), reason };
-            let snapshot = match runtime.block_on(clients.streams().describe(&name)) {
+            let snapshot = match runtime.block_on(cx.kinesis().describe(&name)) {
                 Ok(s) => s,
                 Err(e) if e.kind == ErrorKind::NotFound => {
                     skipped.push(skip("does not exist: no history to replay".into()));
@@ -164,19 +165,12 @@ pub(crate) fn run(args: &WhatifArgs, aws: &AwsArgs, output: Output) -> Result<Ex
         let from = candidates.iter().fold(first.window.start, |from, c| from.min(c.window.start));
         let names: Vec<String> = candidates.iter().map(|c| c.name.clone()).collect();
         let many = names.len() > 1;
-        let (read, region_calls) = runtime.block_on(histories(
-            &clients.cloudwatch(),
-            &names,
-            period,
-            from..now,
-            &Backoff::default(),
-            &mut SeededJitter::from_entropy(),
-            |done, of| {
+        let (read, region_calls) =
+            runtime.block_on(histories(cx.cloudwatch(), &names, period, from..now, |done, of| {
                 if many {
                     eprintln!("{region}: read the history of {done} of {of} streams");
                 }
-            },
-        ))?;
+            }))?;
         calls += region_calls;
         for (c, h) in candidates.into_iter().zip(read) {
             match report(&c, &h, &args.out, args.days) {

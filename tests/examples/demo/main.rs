@@ -37,7 +37,7 @@ use planner::{
     encode_policy,
 };
 use reconciler::{
-    AlarmPort, AlarmState, AlarmSummary, Resharder, StreamAdmin, StreamReader, wait_for_active,
+    AlarmPort, AlarmState, AlarmSummary, Resharder, StreamAdmin, StreamReader, SystemClock, wait_for_active,
 };
 use serde_json::Value;
 
@@ -400,7 +400,8 @@ impl Demo {
 
     async fn open_shards(&self, stream: &str) -> Result<u32> {
         let (timeout, poll) = (Duration::from_secs(30), Duration::from_millis(100));
-        let live = wait_for_active(&self.streams, &self.name(stream), timeout, poll, |_, _| {}).await?;
+        let live = wait_for_active(&self.streams, &SystemClock, &self.name(stream), timeout, poll, |_, _| {})
+            .await?;
         Ok(live.tiling().len())
     }
 

@@ -28,7 +28,7 @@ pub const POLL: Duration = Duration::from_millis(100);
 /// Waits for `stream` to be ACTIVE, logging each status change.
 pub async fn settle(port: &impl StreamReader, stream: &str) -> ActiveStream {
     let mut last = None;
-    wait_for_active(port, stream, SETTLE_TIMEOUT, POLL, |status, elapsed| {
+    wait_for_active(port, &reconciler::SystemClock, stream, SETTLE_TIMEOUT, POLL, |status, elapsed| {
         if last != Some(status) {
             eprintln!("{stream}: {status} after {elapsed:?}");
             last = Some(status);

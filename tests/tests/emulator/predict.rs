@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use emulator_tests::{emulator_clients, emulator_function, unique_name};
 use planner::{POLICY_TAG, Predictive, align_down, encode_policy};
-use reconciler::memory::{load_history, shuffled};
 use reconciler::{MetricPublisher, Resharder};
 use serde_json::{Value, json};
+use simulated_aws::{load_history, shuffled};
 
 use crate::common::{TOPIC, remove};
 use crate::scale_up::{apply, policy_of};

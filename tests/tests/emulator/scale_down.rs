@@ -2,27 +2,27 @@
 //!
 //! A sweep reviews every managed stream in the account, and the emulator is shared by tests
 //! running in parallel, so each test sweeps only its own streams with the deployment's
-//! `STREAM_NAME_PREFIX` setting (`SweepSettings::stream_prefix`). Every emulator stream is seconds old, which the scale-down rule rightly
+//! `STREAM_NAME_PREFIX` setting (the context's `Scope::stream_prefix`). Every emulator stream is seconds old, which the scale-down rule rightly
 //! refuses for a 24 h window ("not a full window of history"), so the merge scenarios use a
 //! 30-second window of 10-second periods written straight into the policy tag, and wait it out:
 //! the same rule and the same code, at a smaller scale.
 //!
 //! Batching over hundreds of streams, through the real Lambda binary, is in `tests/fleet`.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
 use chrono::Utc;
-use emulator_tests::{emulator_clients, unique_name};
+use emulator_tests::{emulator_clients, unique_name, with_retries};
 use planner::{
     KINESIS_NAMESPACE, LAST_SCALED_TAG, Metric, POLICY_TAG, Policy, ScaleDown, Windows, alarm_specs,
     encode_policy,
 };
-use reconciler::scale_down::{ReviewOutcome, SweepContext, SweepReport, SweepSettings, sweep};
+use reconciler::scale_down::{ReviewOutcome, SweepReport, SweepSettings, sweep};
 use reconciler::{
-    AlarmPort, Backoff, Dimension, MetricPoint, MetricPublisher, MetricsPort, Resharder, SeededJitter,
-    StreamAdmin, Unit, retry,
+    AlarmPort, Context, Dimension, ExecuteSettings, IoPolicy, MetricPoint, MetricPublisher, MetricsPort,
+    Resharder, Scope, SeededJitter, StreamAdmin, SystemClock, Unit,
 };
-use tokio::time::Instant;
 
 use crate::settle;
 
@@ -40,16 +40,14 @@ pub(crate) fn short_window(min_shards: u32) -> Policy {
 
 /// Creates a managed stream as `streams apply` leaves it (policy tag, alarms).
 pub(crate) async fn managed(
-    kinesis: &impl StreamAdmin,
+    kinesis: &(impl StreamAdmin + Sync),
     cloudwatch: &impl AlarmPort,
     name: &str,
     shards: u32,
     policy: &Policy,
 ) {
     // Kinesis allows 5 streams in CREATING at once; parallel tests may hold the others.
-    retry(&Backoff::DEFAULT, &mut SeededJitter::new(1), || kinesis.create_stream(name, shards))
-        .await
-        .expect("create stream");
+    with_retries(kinesis).create_stream(name, shards).await.expect("create stream");
     settle(kinesis, name).await;
     kinesis.add_tags(name, &[(POLICY_TAG.to_owned(), encode_policy(policy))].into()).await.expect("tag");
     for spec in alarm_specs(name, shards, policy, &[TOPIC.to_owned()]) {
@@ -85,15 +83,15 @@ async fn run_sweep(
     cloudwatch: &(impl MetricsPort + AlarmPort + Sync),
     prefix: &str,
 ) -> SweepReport {
-    let mut settings = SweepSettings {
-        stream_prefix: prefix.to_owned(),
-        windows: Windows::Compressed,
-        ..SweepSettings::default()
-    };
-    settings.execute.poll = Duration::from_millis(100);
-    let cx =
-        SweepContext { now: Utc::now(), deadline: Instant::now() + Duration::from_secs(300), after: None };
-    sweep(kinesis, cloudwatch, &cx, &settings, &mut SeededJitter::new(9)).await.expect("sweep")
+    let settings = SweepSettings { windows: Windows::Compressed, ..SweepSettings::default() };
+    let execute = ExecuteSettings { poll: Duration::from_millis(100), ..ExecuteSettings::default() };
+    let io = IoPolicy::new(Arc::new(SystemClock))
+        .until(Utc::now() + chrono::Duration::seconds(300))
+        .backoff(execute.backoff)
+        .jitter(SeededJitter::new(9));
+    let scope = Scope { stream_prefix: prefix.to_owned(), ..Scope::default() };
+    let cx = Context::new(kinesis, cloudwatch, io).with_scope(scope).with_execute(execute);
+    sweep(&cx, &settings, None).await.expect("sweep")
 }
 
 fn outcome<'r>(report: &'r SweepReport, stream: &str) -> &'r ReviewOutcome {
@@ -120,9 +118,7 @@ async fn the_sweep_merges_only_streams_cold_at_every_datapoint_with_full_history
     let just_now = Utc::now().timestamp().to_string();
     kinesis.add_tags(&name("recent"), &[(LAST_SCALED_TAG.to_owned(), just_now)].into()).await.expect("tag");
     let theirs = name("theirs");
-    retry(&Backoff::DEFAULT, &mut SeededJitter::new(1), || kinesis.create_stream(&theirs, 2))
-        .await
-        .expect("unmanaged stream");
+    with_retries(&kinesis).create_stream(&theirs, 2).await.expect("unmanaged stream");
     // Wait out the window (30 s, whose end is aligned down to a 10 s period: up to 40 s back), so
     // every stream has a full window of history, then publish it.
     tokio::time::sleep(Duration::from_secs(42).saturating_sub(created.elapsed())).await;

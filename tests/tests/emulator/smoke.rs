@@ -10,8 +10,8 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use emulator_tests::{ACCOUNT, REGION, emulator_clients, unique_name};
 use planner::{ALARM_NAME_PREFIX, HashKey, HashRange, KINESIS_NAMESPACE, Policy, ShardId, alarm_specs};
 use reconciler::{
-    AlarmPort, Backoff, Dimension, ErrorKind, MetricPoint, MetricPublisher, MetricQuery, MetricsPort,
-    Resharder, SeededJitter, Statistic, StreamAdmin, StreamReader, StreamStatus, Unit, retry,
+    AlarmPort, Dimension, ErrorKind, MetricPoint, MetricPublisher, MetricQuery, MetricsPort, Resharder,
+    Statistic, StreamAdmin, StreamReader, StreamStatus, Unit,
 };
 
 use crate::settle;
@@ -23,7 +23,6 @@ async fn stream_splits_at_the_midpoint_merges_back_and_its_metrics_and_alarms_ro
     let streams = clients.streams();
     let cloudwatch = clients.cloudwatch();
     let stream = unique_name("smoke");
-    let mut jitter = SeededJitter::new(7);
 
     // Create a one-shard stream.
     streams.create_stream(&stream, 1).await.expect("create stream");
@@ -38,9 +37,7 @@ async fn stream_splits_at_the_midpoint_merges_back_and_its_metrics_and_alarms_ro
     // Split the shard at the middle of the key space.
     let mid = HashRange::FULL.midpoint().expect("the full range has a midpoint");
     assert_eq!(mid, HashKey(1 << 127));
-    retry(&Backoff::DEFAULT, &mut jitter, || streams.split_shard(&stream, &parent, mid))
-        .await
-        .expect("split");
+    streams.split_shard(&stream, &parent, mid).await.expect("split");
     let split = settle(&streams, &stream).await;
     let tiling = split.tiling();
     let ranges: Vec<HashRange> = tiling.shards().iter().map(|s| s.range).collect();
@@ -55,9 +52,7 @@ async fn stream_splits_at_the_midpoint_merges_back_and_its_metrics_and_alarms_ro
     let (low, high): (ShardId, ShardId) = (tiling.shards()[0].id.clone(), tiling.shards()[1].id.clone());
 
     // Merge the two children back into one shard.
-    retry(&Backoff::DEFAULT, &mut jitter, || streams.merge_shards(&stream, &low, &high))
-        .await
-        .expect("merge");
+    streams.merge_shards(&stream, &low, &high).await.expect("merge");
     let merged = settle(&streams, &stream).await;
     let tiling = merged.tiling();
     assert_eq!(tiling.len(), 1);
