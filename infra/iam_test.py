@@ -60,8 +60,7 @@ SERVICE_PREFIX = {"kinesis": "kinesis", "cloudwatch": "cloudwatch", "sns": "sns"
 # 4. Value-gated port calls. The call graph reaches a few port methods in both binaries whose call
 # happens only for a value only one of them builds: the executor's `call` (reconciler/src/execute.rs)
 # dispatches every planner Step, and which steps exist depends on the Execution built
-# (planner/src/step.rs); `rearm_from` (which `rearm` calls) sets alarms to OK only for
-# `Reset::ToOk`. Such a method counts for a binary only if the binary builds the value. Each entry
+# (planner/src/step.rs); `rearm` sets alarms to OK only for `Reset::ToOk`. Such a method counts for a binary only if the binary builds the value. Each entry
 # is guarded (`check_gates`): the method is called only from `sites`, those are called only from
 # `callers` in a binary that does not build the value, and the value is built only where
 # `built_in` says (planner values: reached under the planner function named in `reached_as`).
@@ -72,7 +71,7 @@ GATES = {
     # scale-up's demand (`Execution::Split { demand, .. } | Execution::Uniform { demand: Some(..) }`).
     "split_shard": dict(sites={"call"}, callers={"call": {"execute"}}, value="Execution::Split",
                         built_in={"for_demand"}, reached_as={"of_scale_up"}),
-    "set_alarm_state": dict(sites={"set_ok"}, callers={"set_ok": {"rearm_from"}}, value="Reset::ToOk",
+    "set_alarm_state": dict(sites={"set_ok"}, callers={"set_ok": {"rearm"}}, value="Reset::ToOk",
                             built_in=None, reached_as=None),
 }
 
@@ -309,7 +308,7 @@ def binary_calls(binary, traits, adapter_fns):
     fns, own_text = [], ""
     for f in files:
         text, found = functions(f)
-        fns += [fn for fn in found if fn.trait not in traits]  # port impls (memory.rs) are not reached
+        fns += [fn for fn in found if fn.trait not in traits]  # port impls (the I/O layer) pass calls on
         if f in own:
             own_text += text
     in_scope = set()
