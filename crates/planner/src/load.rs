@@ -112,6 +112,16 @@ impl Window {
         Window { start: now - Duration::seconds(lookback), end: now, period_secs: up.period_secs }
     }
 
+    /// This window, started early enough to hold the period starting at `quoted` (the newest
+    /// datapoint an alarm quotes), so its count is weighed against the writes of its own period
+    /// ([`estimate_rate`]); never more than an hour before its end: a quoted time is untrusted.
+    pub fn holding(mut self, quoted: Option<DateTime<Utc>>) -> Window {
+        if let Some(quoted) = quoted {
+            self.start = self.start.min(quoted.max(self.end - Duration::hours(1)));
+        }
+        self
+    }
+
     /// The periods the window spans, saturating at `u32::MAX`: a count, never an allocation size
     /// (a look-back is bounded by validation, but this must not trust that).
     pub fn expected_points(&self) -> u32 {
@@ -467,23 +477,37 @@ impl AlarmEvidence {
 ///
 /// Several alarms (bytes, records, throttling of one evaluation) each prove a lower bound; the
 /// estimate is the largest in each dimension.
+///
+/// A rejected count is weighed against the writes accepted *in its own period* where the recent
+/// metrics hold that period: a throttling alarm still in `ALARM` on a minute of a smaller tiling
+/// (the resync finds it once a chain of `UpdateShardCount` calls is done) says how much of *that*
+/// minute's demand was refused, and against the larger accepted peak of the new tiling it would
+/// read as demand the stream never had.
 pub fn estimate_rate(recent: &LoadSeries, evidence: &[AlarmEvidence]) -> Rate {
     let peak = recent.points.values().fold(Rate::ZERO, |peak, r| peak.max(*r));
-    evidence.iter().fold(peak, |rate, e| rate.max(proven_rate(peak, e)))
+    evidence.iter().fold(peak, |rate, e| rate.max(proven_rate(recent, peak, e)))
 }
 
-/// What one alarm proves, from the recent `peak` of the load metrics.
-fn proven_rate(peak: Rate, e: &AlarmEvidence) -> Rate {
+/// What one alarm proves, from the recent load metrics (their `peak`).
+fn proven_rate(recent: &LoadSeries, peak: Rate, e: &AlarmEvidence) -> Rate {
     let quoted = e.datapoints.iter().copied().fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
     let Some(sum) = quoted.or(e.threshold) else { return peak };
     let per_sec = sum / f64::from(e.period_secs.max(1));
+    // The newest quoted datapoint and the writes accepted in its period, when the metrics hold it.
+    let same_period = e
+        .newest_period_start
+        .and_then(|t| recent.points.get(&t))
+        .zip(e.datapoints.first())
+        .filter(|(accepted, _)| accepted.records_per_sec > 0.0 && recent.period_secs == e.period_secs);
     match e.metric {
         Metric::IncomingBytes => Rate { bytes_per_sec: peak.bytes_per_sec.max(per_sec), ..peak },
         Metric::IncomingRecords => Rate { records_per_sec: peak.records_per_sec.max(per_sec), ..peak },
+        Metric::WriteProvisionedThroughputExceeded if same_period.is_some() => {
+            let (accepted, newest) = same_period.expect("checked");
+            demand(*accepted, newest / f64::from(e.period_secs.max(1)))
+        }
         Metric::WriteProvisionedThroughputExceeded if peak.records_per_sec > 0.0 && per_sec > 0.0 => {
-            let rejected_share = per_sec / (per_sec + peak.records_per_sec);
-            let lost_share = rejected_share.powi(PRODUCER_ATTEMPTS);
-            peak.scaled(1.0 / (1.0 - lost_share))
+            demand(peak, per_sec)
         }
         // Reads say nothing about the writers' rate: their demand is `SharedReads`.
         Metric::WriteProvisionedThroughputExceeded
@@ -491,6 +515,14 @@ fn proven_rate(peak: Rate, e: &AlarmEvidence) -> Rate {
         | Metric::GetRecordsIteratorAge
         | Metric::ReadProvisionedThroughputExceeded => peak,
     }
+}
+
+/// The demand behind `accepted` writes when `rejected` attempts a second were refused beside
+/// them (see [`estimate_rate`]).
+fn demand(accepted: Rate, rejected: f64) -> Rate {
+    let rejected_share = rejected / (rejected + accepted.records_per_sec);
+    let lost_share = rejected_share.powi(PRODUCER_ATTEMPTS);
+    accepted.scaled(1.0 / (1.0 - lost_share))
 }
 
 #[cfg(test)]
@@ -539,6 +571,28 @@ mod tests {
         let forged = evidence(Metric::IncomingBytes, &[1e15]);
         let rate = estimate_rate(&recent, &[forged.within_capacity(1)]);
         assert_eq!(rate.bytes_per_sec, 1.0 / 60.0, "only the alarm's threshold is left");
+    }
+
+    #[test]
+    fn a_rejected_count_is_weighed_against_the_writes_of_its_own_period() {
+        // A minute at 4 shards: 4,000 records/s accepted, 12,000 attempts/s refused. The recent
+        // peak is a later minute at 12 shards accepting 9,000. Against that peak the refusals
+        // would prove 9,000 / (1 - 0.57^4) ≈ 10,000; against their own minute's 4,000 they prove
+        // 4,000 / (1 - 0.75^4) ≈ 5,800, below the peak the metrics already show.
+        let t = |s| DateTime::from_timestamp(s, 0).unwrap();
+        let recent = LoadSeries::from_sums(
+            60,
+            [(t(0), 1.0), (t(60), 1.0)],
+            [(t(0), 4_000.0 * 60.0), (t(60), 9_000.0 * 60.0)],
+        );
+        let throttled = AlarmEvidence {
+            newest_period_start: Some(t(0)),
+            ..evidence(Metric::WriteProvisionedThroughputExceeded, &[12_000.0 * 60.0])
+        };
+        let rate = estimate_rate(&recent, std::slice::from_ref(&throttled));
+        assert_eq!(rate.records_per_sec, 9_000.0, "the refusals of a smaller tiling prove no more");
+        let undated = AlarmEvidence { newest_period_start: None, ..throttled };
+        assert!(estimate_rate(&recent, &[undated]).records_per_sec > 9_900.0, "without its minute: the peak");
     }
 
     #[test]

@@ -185,14 +185,17 @@ where
 /// Handles one alarm found in `ALARM` by the resync as a fresh trigger: its trigger time is the
 /// tick's ([`Context::started`]), so it passes the same gate as a message (cooldown, `maxShards`)
 /// but is stale against a scaling recorded since the tick began (its twin alarm, handled a
-/// moment before).
+/// moment before). What it quotes comes from its state reason, as a notification's from the
+/// message: a throttling alarm still in `ALARM` on minutes from before the last resize must not
+/// size the stream as if writes were refused now.
 pub async fn handle_resync<K, C>(cx: &Context<K, C>, alarm: &AlarmSummary) -> Result<Record, ReconcileError>
 where
     K: Resharder + Sync,
     C: MetricsPort + AlarmPort + Sync,
 {
     let started = cx.now();
-    let decision = match confirm(alarm, &cx.scope, cx.started(), Quoted::default()) {
+    let quoted = Quoted::from_reason(&alarm.state_reason);
+    let decision = match confirm(alarm, &cx.scope, cx.started(), quoted) {
         Err(reason) => Decision::Ignored { reason, skip: None },
         Ok(trigger) => decide(cx, &trigger).await?,
     };
@@ -501,7 +504,7 @@ async fn load<K, C: MetricsPort + AlarmPort + Sync>(
 ) -> Result<(LoadSnapshot, Vec<AlarmSummary>), ReconcileError> {
     let Read { active, policy, state, now } = *read;
     let stream = active.name.as_str();
-    let window = Window::for_scale_up(now, policy);
+    let window = Window::for_scale_up(now, policy).holding(trigger.quoted.newest_period_start);
     // The shared readers' bytes ride in the same call where the policy weighs reads.
     let reads = policy.scale_up.read_throttle_alarm;
     let (recent, read_bytes) =

@@ -783,3 +783,26 @@ async fn a_sibling_in_alarm_is_evidence_only_when_cloudwatch_put_it_there() {
     let decision = fired.alarm(&bytes_alarm(t(0), 0.3), t(5)).await;
     assert!(matches!(decision, Decision::Scaled { .. }), "{decision:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_resync_of_a_throttle_quoting_minutes_before_the_last_resize_adds_no_split() {
+    // As the previous case, but the throttling alarm still in ALARM is found by the resync, which
+    // reads what the alarm quotes from its state reason, as a notification's would.
+    let world = World::new(4, Policy::default()).await;
+    publish_accepted(&world, 4.0).await;
+    let rejected = 2_048.0 * 60.0 * (0.5f64.powf(0.25) / (1.0 - 0.5f64.powf(0.25)));
+    let throttle = alarm_name("orders", Metric::WriteProvisionedThroughputExceeded);
+    world.aws.fire(&throttle, &throttle_reason(rejected, "10:04"), t(0));
+    let decision = world.alarm(&bytes_alarm(t(0), 4.0), t(5)).await;
+    assert!(matches!(decision, Decision::Scaled { to: 14, .. }), "{decision:?}");
+    let before = t(-60).format("%d/%m/%y %H:%M").to_string();
+    let reason = throttle_reason(rejected, "XX:XX").replace("23/11/26 XX:XX", &before);
+    world.aws.fire(&throttle, &reason, t(100));
+    let records = world.resync(t(400)).await;
+    let throttled: Vec<&Record> = records.iter().filter(|r| r.alarm == throttle).collect();
+    let [record] = &throttled[..] else { panic!("{records:#?}") };
+    let Decision::NoChange { plan } = &record.decision else { panic!("{record:?}") };
+    assert!(plan.reasons.iter().any(|r| r.contains("before the last resize")), "{:?}", plan.reasons);
+    assert_eq!(world.shards().await, 14);
+    assert_eq!(world.aws.alarm(&throttle).unwrap().1, AlarmState::Ok, "re-evaluated on fresh minutes");
+}

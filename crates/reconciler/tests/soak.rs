@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 use planner::{Metric, POLICY_TAG, Policy, alarm_specs, encode_policy};
 use reconciler::scale_up::Decision;
 use reconciler::{AlarmPort, AlarmState, ErrorKind, Resharder, Scope};
-use simulated_aws::{Config, Deployment, Event, MetricKey, Model, VirtualClock, World};
+use simulated_aws::{Config, Deployment, Event, MetricId, MetricKey, Model, VirtualClock, World, answer};
 
 const MIB: f64 = 1_048_576.0;
 /// Bytes per record: 2 KiB, so a shard's 1 MiB/s binds before its 1,000 records/s.
@@ -64,6 +64,8 @@ struct Soaked {
     /// When each of its alarms went to `ALARM` (by name).
     alarmed_since: BTreeMap<String, DateTime<Utc>>,
     open: u32,
+    /// What Kinesis publishes of it: bytes, records and rejected records.
+    metrics: [MetricId; 3],
 }
 
 #[test]
@@ -89,12 +91,15 @@ fn days_of_random_traffic_concurrent_triggers_and_faults_break_no_invariant() {
         let name = format!("soak-{i:04}");
         let shards = 1 + (rng.next() % u64::from(max)) as u32;
         world.add_stream(&name, shards, origin - chrono::Duration::days(30));
-        block_on(world.add_tags(&name, &[(POLICY_TAG.to_owned(), encode_policy(&policy))].into())).unwrap();
+        answer(world.add_tags(&name, &[(POLICY_TAG.to_owned(), encode_policy(&policy))].into())).unwrap();
         for spec in alarm_specs(&name, shards, &policy, std::slice::from_ref(&topic)) {
-            block_on(world.put_alarm(&spec)).unwrap();
+            answer(world.put_alarm(&spec)).unwrap();
         }
         let demand = rng.uniform(0.05, f64::from(max) * 0.7);
-        soaked.push(Soaked { name, policy, demand, alarmed_since: BTreeMap::new(), open: shards });
+        let metrics =
+            [Metric::IncomingBytes, Metric::IncomingRecords, Metric::WriteProvisionedThroughputExceeded]
+                .map(|metric| world.metric(MetricKey::kinesis(metric, &name, None)));
+        soaked.push(Soaked { name, policy, demand, alarmed_since: BTreeMap::new(), open: shards, metrics });
     }
     let (mut decisions, mut failed, mut notifications) = (0u64, 0u64, 0);
     // (stream, when, count it grew to), and every scale-up plan's (stream, when, target).
@@ -123,16 +128,12 @@ fn days_of_random_traffic_concurrent_triggers_and_faults_break_no_invariant() {
         }
         // The writers: what each stream accepted and rejected in the minute that just ended, as
         // Kinesis publishes it (CloudWatch makes it readable after its delay).
-        let minute_start = now - chrono::Duration::seconds(60);
+        let ended = now.timestamp() / 60 - 1;
         world.publish(soaked.iter().flat_map(|s| {
             let accepted = s.demand.min(f64::from(s.open));
             let rejected = (s.demand - accepted).max(0.0) * MIB / RECORD_BYTES;
-            [
-                (Metric::IncomingBytes, accepted * MIB * 60.0),
-                (Metric::IncomingRecords, accepted * MIB / RECORD_BYTES * 60.0),
-                (Metric::WriteProvisionedThroughputExceeded, rejected * 60.0),
-            ]
-            .map(|(metric, value)| (MetricKey::kinesis(metric, &s.name, None), minute_start, value))
+            let values = [accepted * MIB * 60.0, accepted * MIB / RECORD_BYTES * 60.0, rejected * 60.0];
+            s.metrics.iter().zip(values).map(move |(id, value)| (*id, ended, value))
         }));
         deployment.run_until(now);
         for event in deployment.take_events() {
@@ -195,14 +196,4 @@ fn days_of_random_traffic_concurrent_triggers_and_faults_break_no_invariant() {
         days * 24 * 60,
         growths.len(),
     );
-}
-
-/// Runs a call of the world's that completes at once (no latency in its model, no faults queued).
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match future.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(out) => out,
-        std::task::Poll::Pending => unreachable!("the world answers at once"),
-    }
 }

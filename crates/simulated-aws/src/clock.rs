@@ -10,6 +10,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
@@ -19,12 +20,13 @@ use reconciler::{Clock, Sleep};
 /// A clock that reads what the driver last set, and whose sleepers the driver wakes.
 #[derive(Debug)]
 pub struct VirtualClock {
+    /// Nanoseconds since the epoch: read on every call the world answers, so without a lock.
+    now: AtomicI64,
     state: Mutex<State>,
 }
 
 #[derive(Debug)]
 struct State {
-    now: DateTime<Utc>,
     /// When each sleeper wants waking, by its sequence number (earliest first).
     due: BinaryHeap<Reverse<(DateTime<Utc>, u64)>>,
     wakers: BTreeMap<u64, Waker>,
@@ -34,12 +36,8 @@ struct State {
 impl VirtualClock {
     pub fn new(origin: DateTime<Utc>) -> Arc<VirtualClock> {
         Arc::new(VirtualClock {
-            state: Mutex::new(State {
-                now: origin,
-                due: BinaryHeap::new(),
-                wakers: BTreeMap::new(),
-                next: 0,
-            }),
+            now: AtomicI64::new(nanos(origin)),
+            state: Mutex::new(State { due: BinaryHeap::new(), wakers: BTreeMap::new(), next: 0 }),
         })
     }
 
@@ -58,10 +56,10 @@ impl VirtualClock {
 
     /// Moves the clock to `to` (never backwards) and wakes every sleeper due by then.
     pub fn advance_to(&self, to: DateTime<Utc>) {
+        self.now.fetch_max(nanos(to), Ordering::AcqRel);
         let wake: Vec<Waker> = {
             let mut state = self.state.lock().expect("not poisoned");
-            state.now = state.now.max(to);
-            let now = state.now;
+            let now = self.now();
             let mut wake = Vec::new();
             while let Some(Reverse((at, seq))) = state.due.peek().copied() {
                 if at > now {
@@ -77,7 +75,7 @@ impl VirtualClock {
 
     fn register(&self, until: DateTime<Utc>, slot: &mut Option<u64>, waker: &Waker) -> bool {
         let mut state = self.state.lock().expect("not poisoned");
-        if state.now >= until {
+        if self.now() >= until {
             if let Some(seq) = slot.take() {
                 state.wakers.remove(&seq);
             }
@@ -98,9 +96,14 @@ impl VirtualClock {
     }
 }
 
+/// `t` in nanoseconds since the epoch (saturating: virtual time stays within centuries of now).
+fn nanos(t: DateTime<Utc>) -> i64 {
+    t.timestamp_nanos_opt().unwrap_or(if t.timestamp() < 0 { i64::MIN } else { i64::MAX })
+}
+
 impl Clock for VirtualClock {
     fn now(&self) -> DateTime<Utc> {
-        self.state.lock().expect("not poisoned").now
+        DateTime::from_timestamp_nanos(self.now.load(Ordering::Acquire))
     }
 
     fn sleep_until(&self, until: DateTime<Utc>) -> Sleep<'_> {

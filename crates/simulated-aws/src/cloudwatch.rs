@@ -171,9 +171,16 @@ pub(crate) struct Notification {
     pub(crate) message: String,
 }
 
+/// A metric of the world, once its key is resolved ([`World::metric`]): what a writer that
+/// publishes every minute holds, so a minute's datapoint costs no key built and hashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MetricId(usize);
+
 #[derive(Debug, Default)]
 pub(crate) struct CloudWatch {
-    metrics: HashMap<MetricKey, Series>,
+    /// Each metric's series, by its resolved id.
+    index: HashMap<MetricKey, MetricId>,
+    metrics: Vec<Series>,
     alarms: BTreeMap<String, Alarm>,
     /// Every call made, oldest first, as `"SetAlarmState name OK"`.
     calls: Vec<String>,
@@ -194,9 +201,18 @@ fn at_minute(minute: i64) -> DateTime<Utc> {
 }
 
 impl CloudWatch {
-    fn put(&mut self, key: MetricKey, timestamp: DateTime<Utc>, value: f64) {
+    fn id(&mut self, key: MetricKey) -> MetricId {
+        let next = MetricId(self.metrics.len());
+        let id = *self.index.entry(key).or_insert(next);
+        if id == next {
+            self.metrics.push(Series::default());
+        }
+        id
+    }
+
+    fn put(&mut self, id: MetricId, minute: i64, value: f64) {
         if value.is_finite() {
-            self.metrics.entry(key).or_default().add(minute_of(timestamp), value);
+            self.metrics[id.0].add(minute, value);
         }
     }
 
@@ -221,7 +237,7 @@ impl CloudWatch {
         (start, end): (DateTime<Utc>, DateTime<Utc>),
         readable_before: i64,
     ) -> Vec<(DateTime<Utc>, f64)> {
-        let Some(series) = self.metrics.get(key) else { return Vec::new() };
+        let Some(series) = self.index.get(key).map(|id| &self.metrics[id.0]) else { return Vec::new() };
         let period = i64::from(period_secs.max(60) / 60);
         let from = minute_of(start + chrono::Duration::seconds(59));
         let to = minute_of(end + chrono::Duration::seconds(59)).min(readable_before);
@@ -465,11 +481,17 @@ impl World {
         self.lock().cloudwatch.alarms.insert(name, alarm);
     }
 
-    /// Publishes datapoints as Kinesis would, without a call of anyone's (the writers' traffic).
-    pub fn publish(&self, points: impl IntoIterator<Item = (MetricKey, DateTime<Utc>, f64)>) {
+    /// The metric `key` is, resolved once for a writer that publishes it every minute.
+    pub fn metric(&self, key: MetricKey) -> MetricId {
+        self.lock().cloudwatch.id(key)
+    }
+
+    /// Publishes datapoints as Kinesis would, without a call of anyone's (the writers' traffic):
+    /// each a metric, the minute its value sums (minutes since the epoch), and the value.
+    pub fn publish(&self, points: impl IntoIterator<Item = (MetricId, i64, f64)>) {
         let mut state = self.lock();
-        for (key, at, value) in points {
-            state.cloudwatch.put(key, at, value);
+        for (id, minute, value) in points {
+            state.cloudwatch.put(id, minute, value);
         }
     }
 
@@ -498,8 +520,8 @@ impl MetricPublisher for World {
         state.fault("PutMetricData")?;
         state.cloudwatch.record("PutMetricData", points.len().to_string());
         for p in points {
-            let key = MetricKey::new(&p.namespace, &p.metric, p.dimensions.clone());
-            state.cloudwatch.put(key, p.timestamp, p.value);
+            let id = state.cloudwatch.id(MetricKey::new(&p.namespace, &p.metric, p.dimensions.clone()));
+            state.cloudwatch.put(id, minute_of(p.timestamp), p.value);
         }
         Ok(())
     }

@@ -48,9 +48,9 @@ pub struct Config {
     pub scale_up_timeout: Duration,
     pub scale_down_timeout: Duration,
     /// `ResyncSchedule`, `PredictRule` and `SweepSchedule`; `None` turns one off.
-    pub resync_every: Option<Duration>,
-    pub predict_every: Option<Duration>,
-    pub sweep_every: Option<Duration>,
+    pub resync_schedule: Option<Schedule>,
+    pub predict_schedule: Option<Schedule>,
+    pub sweep_schedule: Option<Schedule>,
     /// `MAX_CONTINUATIONS`.
     pub max_continuations: u32,
     /// Seeds each invocation's jitter.
@@ -71,12 +71,26 @@ impl Config {
             predict: PredictSettings::default(),
             scale_up_timeout: Duration::from_secs(300),
             scale_down_timeout: Duration::from_secs(900),
-            resync_every: Some(Duration::from_secs(300)),
-            predict_every: Some(Duration::from_secs(3_600)),
-            sweep_every: Some(Duration::from_secs(36 * 3_600)),
+            resync_schedule: Some(Schedule::every(Duration::from_secs(300))),
+            predict_schedule: Some(Schedule::every(Duration::from_secs(3_600))),
+            sweep_schedule: Some(Schedule::every(Duration::from_secs(36 * 3_600))),
             max_continuations: scale_down::MAX_CONTINUATIONS,
             seed: 1,
         }
+    }
+}
+
+/// An EventBridge rate rule: first `first` after the deployment, then every `every`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    pub first: Duration,
+    pub every: Duration,
+}
+
+impl Schedule {
+    /// `rate(every)`, first one period after the rule is created.
+    pub fn every(every: Duration) -> Schedule {
+        Schedule { first: every, every }
     }
 }
 
@@ -117,6 +131,10 @@ pub enum Event {
 
 type Invocation = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+fn span(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
 /// The stack deployed on a world whose clock is `clock`.
 pub struct Deployment {
     world: World,
@@ -124,9 +142,8 @@ pub struct Deployment {
     config: Config,
     running: Vec<Invocation>,
     events: Arc<Mutex<Vec<Event>>>,
-    next_resync: Option<DateTime<Utc>>,
-    next_predict: Option<DateTime<Utc>>,
-    next_sweep: Option<DateTime<Utc>>,
+    /// When each schedule fires next: resync, predict, sweep.
+    next: [Option<DateTime<Utc>>; 3],
     /// Invocations started so far: each one's jitter seed.
     invocations: u64,
     /// Nothing is due before this (recomputed after each step).
@@ -143,16 +160,17 @@ impl std::fmt::Debug for Deployment {
 }
 
 impl Deployment {
-    /// Deploys on `world`, whose clock must be `clock`; the schedules first fire one period from
-    /// now.
+    /// Deploys on `world`, whose clock must be `clock`; each schedule first fires its `first`
+    /// from now.
     pub fn new(world: World, clock: Arc<VirtualClock>, config: Config) -> Deployment {
         let now = world.now();
-        let after =
-            |every: Option<Duration>| every.map(|e| now + chrono::Duration::from_std(e).expect("a period"));
+        let first = |s: Option<Schedule>| s.map(|s| now + span(s.first));
         Deployment {
-            next_resync: after(config.resync_every),
-            next_predict: after(config.predict_every),
-            next_sweep: after(config.sweep_every),
+            next: [
+                first(config.resync_schedule),
+                first(config.predict_schedule),
+                first(config.sweep_schedule),
+            ],
             world,
             clock,
             config,
@@ -169,6 +187,11 @@ impl Deployment {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Nothing happens before this: a driver that moves time on in steps may skip to it.
+    pub fn quiet_until(&self) -> DateTime<Utc> {
+        self.quiet_until
     }
 
     /// Invocations still running.
@@ -222,9 +245,9 @@ impl Deployment {
         [
             self.clock.next_wake(),
             self.world.next_delivery(),
-            self.next_resync,
-            self.next_predict,
-            self.next_sweep,
+            self.next[0],
+            self.next[1],
+            self.next[2],
             next_minute,
         ]
         .into_iter()
@@ -243,22 +266,18 @@ impl Deployment {
             let invocation = self.sweep(start, now);
             self.running.push(invocation);
         }
-        if let Some(at) = self.next_resync.filter(|at| *at <= now) {
-            self.next_resync =
-                self.config.resync_every.map(|e| at + chrono::Duration::from_std(e).expect("a period"));
-            let invocation = self.resync(now);
-            self.running.push(invocation);
-        }
-        if let Some(at) = self.next_predict.filter(|at| *at <= now) {
-            self.next_predict =
-                self.config.predict_every.map(|e| at + chrono::Duration::from_std(e).expect("a period"));
-            let invocation = self.predict(now);
-            self.running.push(invocation);
-        }
-        if let Some(at) = self.next_sweep.filter(|at| *at <= now) {
-            self.next_sweep =
-                self.config.sweep_every.map(|e| at + chrono::Duration::from_std(e).expect("a period"));
-            let invocation = self.sweep(Start::default(), now);
+        let config = &self.config;
+        let schedules = [config.resync_schedule, config.predict_schedule, config.sweep_schedule];
+        for (i, schedule) in schedules.into_iter().enumerate() {
+            let (Some(at), Some(schedule)) = (self.next[i].filter(|at| *at <= now), schedule) else {
+                continue;
+            };
+            self.next[i] = Some(at + span(schedule.every));
+            let invocation = match i {
+                0 => self.resync(now),
+                1 => self.predict(now),
+                _ => self.sweep(Start::default(), now),
+            };
             self.running.push(invocation);
         }
     }
@@ -273,7 +292,7 @@ impl Deployment {
     /// A context as a function's handler builds it for one invocation at `now`.
     fn context(&mut self, now: DateTime<Utc>, timeout: Duration, margin: Duration) -> Context<World, World> {
         self.invocations += 1;
-        let deadline = now + chrono::Duration::from_std(timeout.saturating_sub(margin)).expect("a timeout");
+        let deadline = now + span(timeout.saturating_sub(margin));
         let seed = self.config.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ self.invocations;
         let io = IoPolicy::new(self.clock.clone())
             .until(deadline)

@@ -318,7 +318,12 @@ impl World {
         self.lock().kinesis.streams.get(stream).map(|s| s.tiling.clone())
     }
 
-    /// Looks at (or, for a simulated writer or an on-demand model, changes) one stream's model.
+    /// Looks at one stream's model.
+    pub fn stream<R>(&self, stream: &str, f: impl FnOnce(&Stream) -> R) -> Option<R> {
+        self.lock().kinesis.streams.get(stream).map(f)
+    }
+
+    /// Changes one stream's model outside the API (the simulator's on-demand and oracle models).
     pub fn with_stream<R>(&self, stream: &str, f: impl FnOnce(&mut Stream) -> R) -> Option<R> {
         let mut state = self.lock();
         let result = state.kinesis.streams.get_mut(stream).map(f);
@@ -332,10 +337,20 @@ impl World {
         self.lock().kinesis.even(n)
     }
 
-    /// Fresh shard ids for a model that splits shards itself (on-demand).
-    pub fn fresh_ids<const N: usize>(&self) -> [ShardId; N] {
+    /// Reserves `n` fresh shard ids and returns the first (for a model that makes shards itself).
+    pub fn reserve_shard_ids(&self, n: u64) -> u64 {
         let mut state = self.lock();
-        std::array::from_fn(|_| state.kinesis.fresh_id())
+        let first = state.kinesis.next_shard;
+        state.kinesis.next_shard += n;
+        first
+    }
+
+    /// When the next reshard in flight completes, if one is.
+    pub fn next_change(&self) -> Option<DateTime<Utc>> {
+        let state = self.lock();
+        let pending = state.kinesis.streams.values().filter_map(|s| s.pending.as_ref().map(|p| p.done_at));
+        let creating = state.kinesis.streams.values().filter_map(|s| s.creating_until);
+        pending.chain(creating).min()
     }
 }
 

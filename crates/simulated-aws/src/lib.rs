@@ -29,10 +29,25 @@ pub mod sns;
 mod world;
 
 pub use clock::VirtualClock;
-pub use cloudwatch::{MetricKey, UsageAlarm};
-pub use deployment::{Config, Deployment, Event};
+pub use cloudwatch::{MetricId, MetricKey, UsageAlarm};
+pub use deployment::{Config, Deployment, Event, Schedule};
 pub use history::{load_history, shuffled};
 pub use kinesis::{OpCounts, Stream};
 pub use model::Model;
 pub use sns::Delivery;
 pub use world::World;
+
+/// The answer of a call to a world whose model adds no latency: it completes on its first poll,
+/// so code without an async runtime (the simulator's policy models, a test's set-up) can call the
+/// ports directly.
+///
+/// # Panics
+/// If the call waits (a model with latency or jitter, which needs a driver).
+pub fn answer<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(out) => out,
+        std::task::Poll::Pending => panic!("the world's answer waits: its model adds latency"),
+    }
+}

@@ -22,6 +22,20 @@ pub fn update_shard_count_secs(from: u32, to: u32) -> i64 {
     60 + 4 * i64::from(from.max(to))
 }
 
+/// CloudWatch evaluates an alarm once a minute, on the minute.
+pub const EVALUATION_SECS: i64 = 60;
+
+/// When the datapoint of minute `m` (counted in minutes from any origin on a minute) becomes
+/// readable, in seconds from that origin: the minute's end plus the metric delay.
+pub fn published_at(m: i64) -> i64 {
+    (m + 1) * 60 + METRIC_DELAY_SECS
+}
+
+/// The first alarm evaluation at or after `t` (seconds from an origin on a minute).
+pub fn next_evaluation(t: i64) -> i64 {
+    -(-t).div_euclid(EVALUATION_SECS) * EVALUATION_SECS
+}
+
 /// The account and region the simulated services answer for.
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";

@@ -5,23 +5,12 @@
 //! Per-shard write limits come from `planner` itself (1 MiB/s, 1,000 records/s), so the simulator
 //! and the Lambdas can never disagree about them.
 
-/// CloudWatch publishes a 1-minute datapoint this long after its minute ends (AWS documents
-/// "typically within a minute or two"; we take the middle, 90 s).
-pub const METRIC_DELAY_SECS: i64 = 90;
-
-/// An alarm's state change reaching a Lambda through SNS, plus a warm invocation (seconds in
-/// practice; we use 5 s).
-pub const NOTIFY_LATENCY_SECS: i64 = 5;
-
-/// One `SplitShard` or `MergeShards`: the stream is `UPDATING` for this long and the children
-/// open when it is done (AWS: "may take a few seconds"; peers observe tens of seconds: 30 s).
-pub const RESHARD_SECS: i64 = 30;
-
-/// One `UpdateShardCount` (AWS: "a few minutes"; it re-creates every shard, so we let it grow
-/// with the larger of the two counts): 60 s plus 4 s per shard. 4 → 8 takes 92 s, 32 → 64 316 s.
-pub fn update_shard_count_secs(from: u32, to: u32) -> i64 {
-    60 + 4 * i64::from(from.max(to))
-}
+/// AWS in time (the metric delay, SNS and Lambda latency, reshard durations) is the simulated
+/// AWS's own model, which the tests and the soak share: `simulated_aws::model`, each constant with
+/// its source.
+pub use simulated_aws::model::{
+    METRIC_DELAY_SECS, NOTIFY_LATENCY_SECS, RESHARD_SECS, update_shard_count_secs,
+};
 
 /// Producers retry a rejected record this many times (four attempts in all) before giving up:
 /// the AWS SDKs' legacy retry mode, and the count `planner::THROTTLE_RETRY_FACTOR` is argued
@@ -31,12 +20,11 @@ pub fn update_shard_count_secs(from: u32, to: u32) -> i64 {
 /// of milliseconds), so a rejected record is retried in the next simulated second.
 pub const PRODUCER_RETRIES: usize = 3;
 
-/// Lambda timeout (15 minutes) less a 30 s margin: the scale-up Lambda's deadline.
-pub const LAMBDA_DEADLINE_SECS: i64 = 900 - 30;
-
-/// No reshard step starts with less than this left before the deadline
-/// (`reconciler::ExecuteSettings::default().step_budget`).
-pub const STEP_BUDGET_SECS: i64 = 45;
+/// The scale-up function's timeout (`ScaleUpTimeout`): the template's maximum, 15 minutes, so one
+/// invocation can chain the rounds a large spike needs. Its deadline is the handler's margin
+/// earlier, and no reshard step starts with less than the executor's step budget left
+/// (`reconciler::ExecuteSettings`).
+pub const LAMBDA_TIMEOUT_SECS: i64 = 900;
 
 /// Closed shards stay listed (not billed) for the stream's retention period: 24 h by default.
 pub const RETENTION_SECS: i64 = 24 * 3600;

@@ -12,8 +12,9 @@
 use std::collections::VecDeque;
 
 use crate::SimError;
+use simulated_aws::model::{next_evaluation, published_at};
+
 use crate::assumptions::{NOTIFY_LATENCY_SECS, RESHARD_SECS, update_shard_count_secs};
-use crate::cloudwatch::{next_evaluation, published_at};
 use crate::policies::ours::policy;
 use crate::policies::static_peak::even_shards_needed;
 use crate::policies::{Controller, Env};
@@ -254,19 +255,20 @@ impl BoundPath {
 
 impl Controller for BoundPath {
     fn tick(&mut self, now: i64, env: &mut Env<'_>) -> Result<(), SimError> {
-        if now < self.start || !env.kinesis.is_active() {
+        if now < self.start || !env.is_active() {
             return Ok(());
         }
         match self.rounds.pop_front() {
             Some(Round::Update { to, .. }) => {
-                env.kinesis.update_shard_count(now, to)?;
+                env.update_shard_count(to);
             }
             Some(Round::Split) => {
-                let shares = env.kinesis.shares(env.trace.hot_key, env.trace.hot_share(now / 60));
+                let shares = env.shares(env.trace.hot_key, env.trace.hot_share(now / 60));
                 let hottest = (0..shares.len()).fold(0, |m, i| if shares[i] > shares[m] { i } else { m });
-                let shard = &env.kinesis.tiling().shards()[hottest];
+                let tiling = env.tiling();
+                let shard = &tiling.shards()[hottest];
                 let (id, mid) = (shard.id.clone(), shard.range.midpoint().expect("a hot shard is wide"));
-                env.kinesis.split(now, &id, mid)?;
+                env.split(&id, mid);
             }
             None => {}
         }

@@ -43,10 +43,8 @@
 
 pub mod assumptions;
 pub mod bound;
-pub mod cloudwatch;
 pub mod cost;
 pub mod history;
-pub mod kinesis;
 pub mod plot;
 pub mod policies;
 pub mod readers;

@@ -21,7 +21,7 @@
 use crate::assumptions::{
     EFO_READ_BYTES_PER_SEC, GET_RECORDS_POLLS_PER_SEC, READ_RETENTION_SECS, SHARD_READ_BYTES_PER_SEC,
 };
-use crate::kinesis::accepted_units;
+use crate::sim::accepted_units;
 use crate::trace::Consumer;
 
 /// A shortfall this small against what was asked is float rounding, not throttling.

@@ -14,18 +14,17 @@
 //! After the writes, the trace's consumers read what was accepted (`crate::readers`), and their
 //! bytes, throttled calls and iterator age join the minute's datapoint.
 
-use crate::SimError;
-use crate::assumptions::{
-    HISTORY_MINUTES, MAX_SHARDS, MIN_SHARDS, ON_DEMAND_ADVANTAGE, ON_DEMAND_STANDARD, PRODUCER_RETRIES,
-};
 use std::collections::BTreeMap;
 
-use planner::{HashRange, ShardId};
+use planner::{HashRange, Metric, ShardId};
+use simulated_aws::{MetricId, MetricKey, Model, OpCounts, VirtualClock, World};
 
-use crate::cloudwatch::{Metrics, Point, ShardMetrics};
+use crate::SimError;
+use crate::assumptions::{
+    HISTORY_MINUTES, MAX_SHARDS, MIN_SHARDS, ON_DEMAND_ADVANTAGE, ON_DEMAND_STANDARD, PRODUCER_RETRIES, at,
+};
 use crate::cost;
-use crate::kinesis::{Kinesis, OpCounts, accepted_units};
-use crate::policies::{Billing, Env, PolicyKind};
+use crate::policies::{Billing, PolicyKind, STREAM};
 use crate::readers::Readers;
 use crate::trace::Trace;
 
@@ -102,9 +101,89 @@ pub fn run(trace: &Trace, policy: PolicyKind) -> Result<Outcome, SimError> {
     run_with(trace, policy, &crate::policies::ours::policy())
 }
 
+/// One minute's datapoints as Kinesis publishes them: the `Sum`s of the write metrics, of
+/// `GetRecords.Bytes` and of `ReadProvisionedThroughputExceeded`, and the `Maximum` of
+/// `GetRecords.IteratorAgeMilliseconds`. Per-shard series leave the read metrics at zero.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Point {
+    bytes: f64,
+    records: f64,
+    throttled: f64,
+    read_bytes: f64,
+    read_throttled: f64,
+    iterator_age_ms: f64,
+}
+
+impl Point {
+    fn add(&mut self, other: Point) {
+        self.bytes += other.bytes;
+        self.records += other.records;
+        self.throttled += other.throttled;
+        self.read_bytes += other.read_bytes;
+        self.read_throttled += other.read_throttled;
+        self.iterator_age_ms = self.iterator_age_ms.max(other.iterator_age_ms);
+    }
+
+    /// Publishes the point as minute `m`'s datapoints of `metrics` (the stream's six, or a shard's
+    /// three writes).
+    fn publish(&self, world: &World, m: i64, metrics: &[MetricId]) {
+        let minute = (at(0).timestamp() / 60) + m;
+        let values = [
+            self.bytes,
+            self.records,
+            self.throttled,
+            self.read_bytes,
+            self.read_throttled,
+            self.iterator_age_ms,
+        ];
+        world.publish(metrics.iter().zip(values).map(|(id, value)| (*id, minute, value)));
+    }
+}
+
+/// What Kinesis publishes of the stream (`shard` none: all six metrics) or of a shard (the three
+/// writes), in [`Point`]'s order, resolved once.
+fn metrics_of(world: &World, shard: Option<&ShardId>) -> Vec<MetricId> {
+    let shard = shard.map(ShardId::as_str);
+    let writes = [Metric::IncomingBytes, Metric::IncomingRecords, Metric::WriteProvisionedThroughputExceeded];
+    let reads =
+        [Metric::GetRecordsBytes, Metric::ReadProvisionedThroughputExceeded, Metric::GetRecordsIteratorAge];
+    let metrics = writes.into_iter().chain(reads.into_iter().filter(|_| shard.is_none()));
+    metrics.map(|metric| world.metric(MetricKey::kinesis(metric, STREAM, shard))).collect()
+}
+
+/// What the traffic engine keeps of the stream between its changes: each open shard's share of
+/// the demand (by key range and the hot key), their write limit, and whether Kinesis publishes
+/// their shard-level metrics.
+#[derive(Debug, Default)]
+struct View {
+    ids: Vec<ShardId>,
+    shares: Vec<f64>,
+    limit: f64,
+    open: u32,
+    per_shard: bool,
+    version: Option<u64>,
+}
+
+impl View {
+    fn read(world: &World, trace: &Trace, m: i64) -> View {
+        let version = Some(world.version());
+        world
+            .stream(STREAM, |s| View {
+                ids: s.tiling().ids(),
+                shares: s.shares(trace.hot_key, trace.hot_share(m)),
+                limit: s.shard_limit,
+                open: s.open(),
+                per_shard: s.shard_level_metrics(),
+                version,
+            })
+            .expect("the simulated stream exists")
+    }
+}
+
 /// Runs `policy` over `trace`, this project's variants with `ours` (a stream's own policy, as
 /// `streams whatif` replays it). Only the policy under test (ours) and the bound's path have
-/// invariants enforced; see [`crate::kinesis`].
+/// invariants enforced: Kinesis refusing one of their calls for anything but a reshard in flight,
+/// or their shard count leaving `[MIN_SHARDS, MAX_SHARDS]`, stops the run.
 pub fn run_with(trace: &Trace, policy: PolicyKind, ours: &planner::Policy) -> Result<Outcome, SimError> {
     let strict = matches!(
         policy,
@@ -113,10 +192,13 @@ pub fn run_with(trace: &Trace, policy: PolicyKind, ours: &planner::Policy) -> Re
             | PolicyKind::OursShardMetrics
             | PolicyKind::OursWithoutScaleDown
             | PolicyKind::BoundPath
-    )
-    .then(|| policy.name().to_owned());
-    let mut kinesis = Kinesis::new(trace.initial_shards(), (MIN_SHARDS, MAX_SHARDS), strict);
-    let mut controller = policy.controller(trace, &mut kinesis, ours);
+    );
+    let invariant =
+        |t: i64, what: String| SimError::Invariant { policy: policy.name().to_owned(), at: t, what };
+    let clock = VirtualClock::new(at(0));
+    let world = World::new(clock.clone(), Model::aws());
+    world.add_stream(STREAM, trace.initial_shards(), at(-30 * 24 * 3600));
+    let mut driver = policy.driver(trace, &world, clock, ours);
     let rpb = trace.records_per_byte();
     // Before the trace every consumer kept up: each shared one read every byte written.
     let shared = trace.consumers().iter().filter(|c| !c.enhanced_fan_out).count() as f64;
@@ -128,27 +210,27 @@ pub fn run_with(trace: &Trace, policy: PolicyKind, ours: &planner::Policy) -> Re
     let mut readers = Readers::new(trace.consumers(), trace.secs);
     // The trace's own history (its minutes before adoption, every write accepted: the
     // assumption of `HISTORY_BEFORE_ADOPTION`), after the first minute's level up to
-    // `HISTORY_MINUTES` in all.
+    // `HISTORY_MINUTES` in all; shard-level metrics, where the policy turned them on, split it
+    // by the initial shards' shares.
     let recorded = trace.history_bytes();
     let flat = usize::try_from(HISTORY_MINUTES).unwrap_or(0).saturating_sub(recorded.len());
     let first = recorded.first().map_or(before, |b| point(*b));
-    let history = std::iter::repeat_n(first, flat).chain(recorded.iter().map(|b| point(*b))).collect();
-    let mut metrics = Metrics::with_history(history);
-    let per_shard = policy.shard_level_metrics();
-    let mut shard_metrics = if per_shard {
-        let shares = kinesis.shares(trace.hot_key, trace.hot_share(0));
-        ShardMetrics::new(
-            HISTORY_MINUTES,
-            before,
-            kinesis.tiling().shards().iter().map(|s| &s.id).zip(shares),
-        )
-    } else {
-        ShardMetrics::default()
-    };
-    // This minute's per-shard sums: `shard_points` for the shards `shard_ids` open now, folded
-    // into `shard_minute` when the shards change and at the minute's end.
-    let (mut shard_ids, mut shard_points): (Vec<ShardId>, Vec<Point>) = (Vec::new(), Vec::new());
-    let mut shard_minute: BTreeMap<ShardId, Point> = BTreeMap::new();
+    let history: Vec<Point> =
+        std::iter::repeat_n(first, flat).chain(recorded.iter().map(|b| point(*b))).collect();
+    let stream_metrics = metrics_of(&world, None);
+    let mut shard_metrics: BTreeMap<ShardId, Vec<MetricId>> = BTreeMap::new();
+    let initial = View::read(&world, trace, 0);
+    for (i, p) in history.iter().enumerate() {
+        let m = i as i64 - history.len() as i64;
+        p.publish(&world, m, &stream_metrics);
+        if initial.per_shard {
+            for (id, share) in initial.ids.iter().zip(&initial.shares) {
+                let part = Point { bytes: p.bytes * share, records: p.records * share, ..Point::default() };
+                let metrics = shard_metrics.entry(id.clone()).or_insert_with(|| metrics_of(&world, Some(id)));
+                part.publish(&world, m, metrics);
+            }
+        }
+    }
     let mut out = Outcome {
         policy,
         trace: trace.name().to_owned(),
@@ -160,7 +242,7 @@ pub fn run_with(trace: &Trace, policy: PolicyKind, ours: &planner::Policy) -> Re
         rejected_attempts: 0.0,
         shard_hours: 0.0,
         cost: 0.0,
-        ops: OpCounts::default(),
+        ops: Default::default(),
         peak_listed: 0,
         max_open: 0,
         first_split: None,
@@ -171,7 +253,11 @@ pub fn run_with(trace: &Trace, policy: PolicyKind, ours: &planner::Policy) -> Re
         expired_records: 0.0,
         minutes: Vec::with_capacity(trace.minutes() as usize),
     };
-    let mut shares = Vec::new();
+    let mut view = View::default();
+    // This minute's per-shard sums: `shard_points` for the shards open now, folded into
+    // `shard_minute` when the shards change and at the minute's end.
+    let mut shard_points: Vec<Point> = Vec::new();
+    let mut shard_minute: BTreeMap<ShardId, Point> = BTreeMap::new();
     let mut minute = Point::default();
     let (mut demand_units, mut capacity_units, mut throttled_units) = (0.0, 0.0, 0.0);
     let mut minute_age = 0;
@@ -180,33 +266,39 @@ pub fn run_with(trace: &Trace, policy: PolicyKind, ours: &planner::Policy) -> Re
     // retrying[k]: records rejected at attempt k + 1, retried in the next second.
     let mut retrying = [0.0; PRODUCER_RETRIES];
     for t in 0..trace.secs {
-        kinesis.advance(t)?;
-        let env = &mut Env { kinesis: &mut kinesis, metrics: &metrics, shard_metrics: &shard_metrics, trace };
-        controller.tick(t, env)?;
-        if t % 60 == 0 || kinesis.changed {
-            if per_shard {
-                fold(&mut shard_minute, &shard_ids, &mut shard_points);
-                shard_ids = kinesis.tiling().ids();
-                shard_points = vec![Point::default(); shard_ids.len()];
+        driver.run_until(t)?;
+        if t % 60 == 0 || view.version != Some(world.version()) {
+            if view.per_shard {
+                fold(&mut shard_minute, &view.ids, &mut shard_points);
             }
-            shares = kinesis.shares(trace.hot_key, trace.hot_share(t / 60));
-            kinesis.changed = false;
+            view = View::read(&world, trace, t / 60);
+            shard_points = if view.per_shard { vec![Point::default(); view.ids.len()] } else { Vec::new() };
+            if strict {
+                if let Some(refused) = world.refusals().first() {
+                    return Err(invariant(t, format!("Kinesis refused {refused}")));
+                }
+                if !(MIN_SHARDS..=MAX_SHARDS).contains(&view.open) {
+                    let what = format!("{} open shards, outside [{MIN_SHARDS}, {MAX_SHARDS}]", view.open);
+                    return Err(invariant(t, what));
+                }
+            }
         }
+        let (shares, limit) = (&view.shares, view.limit);
         // Retries go to the same keys as first attempts, so they scale the second's demand.
         let fresh_bytes = trace.bytes_at(t);
         let fresh = fresh_bytes * rpb;
         let retries: f64 = retrying.iter().sum();
         let bytes = fresh_bytes + retries / rpb;
         let units = trace.units(bytes);
-        let accepted = accepted_units(units, &shares, kinesis.shard_limit);
+        let accepted = accepted_units(units, shares, limit);
         // Shares sum to 1 only to float precision: a shortfall below 1e-9 is rounding, not throttling.
         let fraction = (accepted / units).min(1.0);
         let throttled = fraction < 1.0 - 1e-9;
         let fraction = if throttled { fraction } else { 1.0 };
         let records = bytes * rpb;
-        for (point, share) in shard_points.iter_mut().zip(&shares) {
+        for (point, share) in shard_points.iter_mut().zip(shares) {
             let offered = units * share;
-            let accepted = if offered > kinesis.shard_limit { kinesis.shard_limit / offered } else { 1.0 };
+            let accepted = if offered > limit { limit / offered } else { 1.0 };
             point.bytes += bytes * share * accepted;
             point.records += records * share * accepted;
             point.throttled += records * share * (1.0 - accepted);
@@ -215,7 +307,7 @@ pub fn run_with(trace: &Trace, policy: PolicyKind, ours: &planner::Policy) -> Re
         minute.records += records * fraction;
         // The metric counts every rejected attempt, retries included.
         minute.throttled += records * (1.0 - fraction);
-        let read = readers.second(t, bytes * fraction, &shares, kinesis.shard_limit);
+        let read = readers.second(t, bytes * fraction, shares, limit);
         minute.read_bytes += read.shared_bytes;
         minute.read_throttled += read.throttled_calls;
         minute.iterator_age_ms = minute.iterator_age_ms.max(read.shared_age as f64 * 1000.0);
@@ -233,10 +325,10 @@ pub fn run_with(trace: &Trace, policy: PolicyKind, ours: &planner::Policy) -> Re
             retrying[k] = retrying[k - 1] * (1.0 - fraction);
         }
         retrying[0] = fresh * (1.0 - fraction);
-        shard_secs += u64::from(kinesis.open());
-        out.max_open = out.max_open.max(kinesis.open());
+        shard_secs += u64::from(view.open);
+        out.max_open = out.max_open.max(view.open);
         demand_units += trace.units(fresh_bytes);
-        capacity_units += f64::from(kinesis.open()) * kinesis.shard_limit;
+        capacity_units += f64::from(view.open) * limit;
         throttled_units += units - accepted;
         if let Some(event) = trace.event
             && (event.at..event.until).contains(&t)
@@ -250,10 +342,14 @@ pub fn run_with(trace: &Trace, policy: PolicyKind, ours: &planner::Policy) -> Re
             }
         }
         if t % 60 == 59 {
-            metrics.push(t / 60, std::mem::take(&mut minute));
-            if per_shard {
-                fold(&mut shard_minute, &shard_ids, &mut shard_points);
-                shard_metrics.push(t / 60, std::mem::take(&mut shard_minute));
+            std::mem::take(&mut minute).publish(&world, t / 60, &stream_metrics);
+            if view.per_shard {
+                fold(&mut shard_minute, &view.ids, &mut shard_points);
+                for (id, p) in std::mem::take(&mut shard_minute) {
+                    let metrics =
+                        shard_metrics.entry(id).or_insert_with_key(|id| metrics_of(&world, Some(id)));
+                    p.publish(&world, t / 60, metrics);
+                }
             }
             out.minutes.push(Minute {
                 demand: (demand_units / 60.0) as f32,
@@ -264,13 +360,16 @@ pub fn run_with(trace: &Trace, policy: PolicyKind, ours: &planner::Policy) -> Re
             (demand_units, capacity_units, throttled_units) = (0.0, 0.0, 0.0);
         }
     }
+    if strict && let Some(refused) = world.refusals().first() {
+        return Err(invariant(trace.secs, format!("Kinesis refused {refused}")));
+    }
     out.retrying_at_end = retrying.iter().sum();
     out.shard_hours = shard_secs as f64 / 3600.0;
-    out.ops = kinesis.ops;
-    out.peak_listed = kinesis.peak_listed;
-    out.first_split = kinesis.first_split;
+    (out.ops, out.peak_listed, out.first_split) =
+        world.stream(STREAM, |s| (s.ops, s.peak_listed, s.first_split)).expect("the simulated stream exists");
     let hours = trace.secs as f64 / 3600.0;
     let reads = trace.consumers().len() as f64;
+    let per_shard = policy.shard_level_metrics();
     out.cost = match policy.billing() {
         Billing::Provisioned => {
             let metrics = if per_shard { cost::shard_level_metrics(out.shard_hours) } else { 0.0 };
@@ -291,4 +390,10 @@ fn fold(minute: &mut BTreeMap<ShardId, Point>, ids: &[ShardId], points: &mut [Po
     for (id, point) in ids.iter().zip(points.iter_mut()) {
         minute.entry(id.clone()).or_default().add(std::mem::take(point));
     }
+}
+
+/// Of `units` of demand spread by `shares` over shards that each take `limit`, the units
+/// accepted; the rest is throttled.
+pub fn accepted_units(units: f64, shares: &[f64], limit: f64) -> f64 {
+    shares.iter().map(|s| (units * s).min(limit)).sum()
 }

@@ -6,49 +6,53 @@
 
 use std::collections::VecDeque;
 
-use planner::{Policy, alarm_specs};
+use planner::{Policy, ShardId, alarm_specs};
+use reconciler::{AlarmPort, AlarmState};
+use simulated_aws::answer;
 
-use super::{Controller, Env, evaluate_alarms, widest};
+use super::{Controller, Env, STREAM, widest};
 use crate::SimError;
 use crate::assumptions::SCALE_DOWN_EVERY_SECS;
-use crate::cloudwatch::{Alarm, Notification};
-use crate::policies::ours::{load_series, policy};
+use crate::policies::ours::policy;
 
 pub const PARAMETERS: &str = "capacity alarms at 80 % (60 s, 1 period); one SplitShard of the widest \
 shard per alarm, no cooldown; every 36 h, if every 5-minute point of 24 h is under 50 %, merge \
 adjacent pairs left to right";
 
+/// The topic its alarms notify.
+const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:baseline";
+
 #[derive(Debug)]
 pub struct Baseline {
     policy: Policy,
-    alarms: Vec<Alarm>,
-    queue: VecDeque<Notification>,
-    merges: Vec<(planner::ShardId, planner::ShardId)>,
+    /// Alarm notifications delivered and not yet handled, one a second.
+    queue: VecDeque<String>,
+    merges: Vec<(ShardId, ShardId)>,
     busy: bool,
     next_sweep: i64,
 }
 
 impl Baseline {
-    pub fn new(open: u32) -> Baseline {
+    pub fn new(env: &Env<'_>) -> Baseline {
         let policy =
             Policy { scale_up: planner::ScaleUp { throttle_alarm: false, ..policy().scale_up }, ..policy() };
-        let alarms = alarm_specs("baseline", open, &policy, &[]).iter().map(Alarm::from_spec).collect();
-        Baseline {
+        let baseline = Baseline {
             policy,
-            alarms,
             queue: VecDeque::new(),
             merges: Vec::new(),
             busy: false,
             next_sweep: SCALE_DOWN_EVERY_SECS,
-        }
+        };
+        baseline.rearm(env, false);
+        baseline
     }
 
-    fn rearm(&mut self, open: u32, reset: bool) {
-        for (alarm, spec) in self.alarms.iter_mut().zip(alarm_specs("baseline", open, &self.policy, &[])) {
-            let state = (alarm.state, alarm.changed_at);
-            *alarm = Alarm::from_spec(&spec);
-            if !reset {
-                (alarm.state, alarm.changed_at) = state;
+    /// Writes its alarms for the live count, back to `OK` if `reset`.
+    fn rearm(&self, env: &Env<'_>, reset: bool) {
+        for spec in alarm_specs(STREAM, env.open(), &self.policy, &[TOPIC.to_owned()]) {
+            answer(env.world().put_alarm(&spec)).expect("the world takes any alarm");
+            if reset {
+                let _ = answer(env.world().set_alarm_state(&spec.name, AlarmState::Ok, "baseline: re-armed"));
             }
         }
     }
@@ -56,27 +60,28 @@ impl Baseline {
 
 impl Controller for Baseline {
     fn tick(&mut self, now: i64, env: &mut Env<'_>) -> Result<(), SimError> {
-        evaluate_alarms(&mut self.alarms, now, env, &mut self.queue);
-        if !env.kinesis.is_active() {
+        self.queue.extend(env.deliveries(TOPIC));
+        if !env.is_active() {
             return Ok(());
         }
         if let Some((low, high)) = self.merges.pop() {
-            env.kinesis.merge(now, &low, &high)?;
+            env.merge(&low, &high);
             return Ok(());
         }
         if self.busy {
             // The split or the last merge finished: re-arm for the new count.
             self.busy = false;
-            self.rearm(env.kinesis.open(), true);
+            self.rearm(env, true);
             return Ok(());
         }
         if now >= self.next_sweep {
             self.next_sweep += SCALE_DOWN_EVERY_SECS;
-            let open = env.kinesis.open();
-            let load = load_series(env.metrics, 300, now - 24 * 3600, now);
+            let open = env.open();
+            let load = env.load_series(300, now - 24 * 3600, now);
             let cold = load.points.values().all(|r| r.utilisation(open) < 0.5);
             if cold && open > self.policy.min_shards {
-                let shards = env.kinesis.tiling().shards();
+                let tiling = env.tiling();
+                let shards = tiling.shards();
                 let pairs = ((open - self.policy.min_shards) as usize).min(shards.len() / 2);
                 self.merges = (0..pairs)
                     .rev()
@@ -86,14 +91,12 @@ impl Controller for Baseline {
                 return Ok(());
             }
         }
-        if self.queue.front().is_some_and(|n| n.deliver_at <= now) {
-            self.queue.pop_front();
-            if env.kinesis.open() < self.policy.max_shards
-                && let Some((shard, key)) = widest(env.kinesis)
-            {
-                env.kinesis.split(now, &shard, key)?;
-                self.busy = true;
-            }
+        if self.queue.pop_front().is_some()
+            && env.open() < self.policy.max_shards
+            && let Some((shard, key)) = widest(&env.tiling())
+        {
+            env.split(&shard, key);
+            self.busy = true;
         }
         Ok(())
     }

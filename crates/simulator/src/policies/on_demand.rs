@@ -17,7 +17,6 @@ use planner::ShardId;
 use super::{Controller, Env};
 use crate::SimError;
 use crate::assumptions::{ON_DEMAND_ADAPT_SECS, ON_DEMAND_MIN_UNITS, ON_DEMAND_SPLIT_UNITS};
-use crate::kinesis::even_tiling;
 use crate::trace::Trace;
 
 pub const PARAMETERS: &str = "capacity = max(4 MiB/s, 2 × peak demand seen up to 15 min ago, over \
@@ -44,11 +43,11 @@ impl OnDemand {
     /// Splits every shard that has been above the split rate for the adaptation time, as of the
     /// end of minute `m`.
     fn split_hot_shards(&mut self, m: i64, env: &mut Env<'_>) {
-        let (trace, limit) = (env.trace, env.kinesis.shard_limit);
+        let (trace, limit) = (env.trace, env.shard_limit());
         let units = trace.units(trace.minute_bytes(m));
         let hot = trace.hot_share(m);
-        let shares = env.kinesis.shares(trace.hot_key, hot);
-        let before = env.kinesis.tiling().clone();
+        let shares = env.shares(trace.hot_key, hot);
+        let before = env.tiling();
         let mut tiling = before.clone();
         let mut split = false;
         for (shard, share) in before.shards().iter().zip(shares) {
@@ -63,9 +62,8 @@ impl OnDemand {
                 continue;
             }
             let Some(mid) = shard.range.midpoint() else { continue };
-            let next = env.kinesis.next_id();
-            let ids = [0, 1].map(|i| ShardId::new(format!("shardId-{:012}", *next + i)));
-            *next += 2;
+            let next = env.world().reserve_shard_ids(2);
+            let ids = [0, 1].map(|i| ShardId::new(format!("shardId-{:012}", next + i)));
             if let Some(children) = tiling.split(&shard.id, mid, ids) {
                 tiling = children;
                 self.hot_since.remove(&shard.id);
@@ -73,7 +71,7 @@ impl OnDemand {
             }
         }
         if split {
-            env.kinesis.reconfigure(tiling, limit);
+            env.reconfigure(tiling, limit);
         }
     }
 }
@@ -91,8 +89,7 @@ impl Controller for OnDemand {
         if capacity != self.capacity {
             self.capacity = capacity;
             let shards = capacity.ceil() as u32;
-            let tiling = even_tiling(shards, env.kinesis.next_id());
-            env.kinesis.reconfigure(tiling, capacity / f64::from(shards));
+            env.reconfigure(env.world().even_tiling(shards), capacity / f64::from(shards));
             self.hot_since.clear();
         } else if now >= 60 {
             self.split_hot_shards(now / 60 - 1, env);

@@ -71,8 +71,9 @@ impl Controller for Oracle {
         if now % 60 == 0 {
             let m = now / 60;
             let (units, hot) = (env.trace.peak_units_in_minute(m), env.trace.hot_share(m));
-            let tiling = tiling(units, hot, env.trace.hot_key, env.kinesis.next_id());
-            env.kinesis.reconfigure(tiling, 1.0);
+            // No more shards than the demand's units and a hot shard's two neighbours.
+            let mut next_id = env.world().reserve_shard_ids(units.ceil() as u64 + 3);
+            env.reconfigure(tiling(units, hot, env.trace.hot_key, &mut next_id), 1.0);
         }
         Ok(())
     }

@@ -36,12 +36,12 @@ pub struct ScalingUtils {
 
 impl Controller for ScalingUtils {
     fn tick(&mut self, now: i64, env: &mut Env<'_>) -> Result<(), SimError> {
-        if !env.kinesis.is_active() {
+        if !env.is_active() {
             return Ok(());
         }
         if self.splits_left > 0 {
-            if let Some((shard, key)) = widest(env.kinesis) {
-                env.kinesis.split(now, &shard, key)?;
+            if let Some((shard, key)) = widest(&env.tiling()) {
+                env.split(&shard, key);
             }
             self.splits_left -= 1;
             self.next_poll = now + POLL_SECS;
@@ -51,11 +51,11 @@ impl Controller for ScalingUtils {
             return Ok(());
         }
         self.next_poll = now + POLL_SECS;
-        let open = env.kinesis.open();
-        let capacity = f64::from(open) * planner::SHARD_BYTES_PER_SEC * 60.0;
-        let points = env.metrics.series(60, now - WINDOW_MINUTES * 60, now, now);
-        let high = points.iter().filter(|(_, p)| p.bytes / capacity > UP_THRESHOLD).count() as u32;
-        let low = points.iter().filter(|(_, p)| p.bytes / capacity < DOWN_THRESHOLD).count() as u32
+        let open = env.open();
+        let capacity = f64::from(open) * planner::SHARD_BYTES_PER_SEC;
+        let points = env.load_series(60, now - WINDOW_MINUTES * 60, now).points;
+        let high = points.values().filter(|r| r.bytes_per_sec / capacity > UP_THRESHOLD).count() as u32;
+        let low = points.values().filter(|r| r.bytes_per_sec / capacity < DOWN_THRESHOLD).count() as u32
             + (WINDOW_MINUTES as u32).saturating_sub(points.len() as u32);
         if high >= UP_AFTER_MINUTES {
             let target = ((f64::from(open) * (1.0 + UP_PCT)).ceil() as u32).max(open + 1).min(MAX_SHARDS);
@@ -64,13 +64,14 @@ impl Controller for ScalingUtils {
             && open > 1
             && self.last_down.is_none_or(|t| now - t >= COOL_OFF_SECS)
         {
-            let shards = env.kinesis.tiling().shards();
-            let pair = shards
+            let tiling = env.tiling();
+            let pair = tiling
+                .shards()
                 .windows(2)
                 .min_by_key(|w| w[0].range.last_offset() / 2 + w[1].range.last_offset() / 2)
                 .map(|w| (w[0].id.clone(), w[1].id.clone()));
             if let Some((low, high)) = pair {
-                env.kinesis.merge(now, &low, &high)?;
+                env.merge(&low, &high);
                 self.last_down = Some(now);
             }
         }

@@ -3,7 +3,6 @@
 
 use super::{Controller, Env};
 use crate::SimError;
-use crate::kinesis::{Kinesis, even_tiling};
 use crate::trace::Trace;
 
 pub const PARAMETERS: &str = "the fewest evenly split shards that never throttle over the whole trace";
@@ -31,9 +30,8 @@ pub fn static_count(trace: &Trace) -> u32 {
 }
 
 impl Static {
-    pub fn at_peak(trace: &Trace, kinesis: &mut Kinesis) -> Static {
-        let tiling = even_tiling(static_count(trace), kinesis.next_id());
-        kinesis.reconfigure(tiling, 1.0);
+    pub fn at_peak(env: &Env<'_>) -> Static {
+        env.reconfigure(env.world().even_tiling(static_count(env.trace)), 1.0);
         Static
     }
 }
