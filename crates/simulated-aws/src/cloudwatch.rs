@@ -239,7 +239,9 @@ impl CloudWatch {
     ) -> Vec<(DateTime<Utc>, f64)> {
         let Some(series) = self.index.get(key).map(|id| &self.metrics[id.0]) else { return Vec::new() };
         let period = i64::from(period_secs.max(60) / 60);
-        let from = minute_of(start + chrono::Duration::seconds(59));
+        // CloudWatch rounds a recent start time down to the whole minute (GetMetricData,
+        // `StartTime`); the end is exclusive.
+        let from = minute_of(start);
         let to = minute_of(end + chrono::Duration::seconds(59)).min(readable_before);
         series
             .periods(from, to, period)
