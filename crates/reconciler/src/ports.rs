@@ -383,7 +383,7 @@ pub enum ErrorKind {
     /// Connection failures, 5xx responses, unparseable responses.
     Transient,
     /// The call took longer than the client allows. Retryable, but a read that times out is
-    /// retried *smaller* where it can be split ([`crate::get_metric_data_halving`]), never resent
+    /// retried *smaller* where it can be split (the I/O layer, [`crate::Io`], halves it), never resent
     /// whole: the same request would take as long again.
     TimedOut,
     /// The service returned data that breaks an invariant, such as open shards that do not tile

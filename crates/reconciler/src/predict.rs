@@ -29,7 +29,7 @@
 //! Two series a stream ([`LOAD_SERIES`]); a call holds at most 500 queries and 100,800
 //! datapoints ([`planner::streams_per_metrics_call`]). So one pass makes
 //! `ceil(predictive streams / streams per call)` calls for each look-back in use, more only when
-//! a call times out and is read in halves ([`crate::get_metric_data_halving`]):
+//! a call times out and is read in halves by the I/O layer ([`crate::Io`]):
 //!
 //! | look-back | points a series | streams a call | calls a pass, 1,000 streams | calls a month (730 passes) |
 //! |---|---|---|---|---|
