@@ -58,8 +58,13 @@ pub struct Outcome {
     /// stopped it, which `why_incomplete` explains.
     pub complete: bool,
     pub why_incomplete: Option<String>,
-    /// The stream as last read.
+    /// The stream as last read `ACTIVE`.
     pub last: ActiveStream,
+    /// A step of this run Kinesis was still carrying out when the deadline ended the wait for it
+    /// (an `UpdateShardCount` takes minutes): `last` is the stream before it, and its alarms are
+    /// for a count it is leaving, so the caller leaves re-arming to the next run that finds the
+    /// stream `ACTIVE` (the resync, for alarms left in `ALARM`).
+    pub in_flight: Option<Step>,
 }
 
 /// Waits for `stream` to be `ACTIVE` (no longer than the executor's wait or the deadline allow)
@@ -79,17 +84,28 @@ pub async fn execute<K: Resharder + Sync, C>(
     mut execution: Execution,
 ) -> Result<Outcome, ReconcileError> {
     let settings = &cx.execute;
-    let mut steps = Vec::new();
+    let mut steps: Vec<Step> = Vec::new();
     let mut refused: Option<Step> = None;
     // Failed attempts in a row: a retry re-derives its step from a fresh read, never re-sends it.
     let mut failures = 0u32;
+    let mut settled: Option<ActiveStream> = None;
     loop {
-        let last = settle(cx, stream).await?;
+        let last = match (settle(cx, stream).await, settled.take(), steps.last()) {
+            (Ok(last), _, _) => last,
+            // Our own step outlasted the invocation: Kinesis finishes it without us.
+            (Err(ReconcileError::WaitTimedOut { .. }), Some(last), Some(step)) if cx.left().is_zero() => {
+                let why = format!("deadline: {step} still in progress");
+                let in_flight = Some(step.clone());
+                return Ok(Outcome { complete: false, why_incomplete: Some(why), last, in_flight, steps });
+            }
+            (Err(e), _, _) => return Err(e),
+        };
         let incomplete = |why: String, steps| Outcome {
             steps,
             complete: false,
             why_incomplete: Some(why),
             last: last.clone(),
+            in_flight: None,
         };
         let now = cx.now();
         // A state tag turned invalid mid-run (edited by hand, forged): stop rather than guess.
@@ -98,7 +114,9 @@ pub async fn execute<K: Resharder + Sync, C>(
             Err(e) => return Ok(incomplete(format!("{e}; run `streams apply` to rewrite it"), steps)),
         };
         let step = match execution.next(last.tiling(), &state, now) {
-            NextStep::Done => return Ok(Outcome { steps, complete: true, why_incomplete: None, last }),
+            NextStep::Done => {
+                return Ok(Outcome { steps, complete: true, why_incomplete: None, last, in_flight: None });
+            }
             NextStep::Stale(why) => return Ok(incomplete(format!("plan is stale: {why}"), steps)),
             NextStep::Step(step) => step,
         };
@@ -120,7 +138,7 @@ pub async fn execute<K: Resharder + Sync, C>(
             Ok(()) => {
                 tracing::info!(stream, %step, "reshard step done");
                 steps.push(step);
-                (refused, failures) = (None, 0);
+                (refused, failures, settled) = (None, 0, Some(last));
             }
             // Another actor's reshard in flight, a throttle, a blip: wait, then re-read and re-derive
             // (the stream the step was derived from may be gone: an `UpdateShardCount` to 5 planned

@@ -586,8 +586,12 @@ where
         }
     };
     let to = outcome.last.tiling().len();
-    let reason = format!("kinesis-autoscaler: scaled {stream} from {from} to {to} shards; re-evaluating");
-    rearm_for(cx, &Rearm { live: &outcome.last, ..*target }, &reason).await?;
+    // A step still in flight leaves the alarms in `ALARM`: the resync re-drives them once the
+    // stream is `ACTIVE` at its new count, which is when re-arming means something.
+    if outcome.in_flight.is_none() {
+        let reason = format!("kinesis-autoscaler: scaled {stream} from {from} to {to} shards; re-evaluating");
+        rearm_for(cx, &Rearm { live: &outcome.last, ..*target }, &reason).await?;
+    }
     Ok(Decision::Scaled {
         plan,
         steps: outcome.steps.iter().map(Step::to_string).collect(),

@@ -166,6 +166,40 @@ async fn a_uniform_scale_up_is_one_update_shard_count_and_is_not_repeated() {
     assert!(again.steps.is_empty() && again.complete);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_step_still_in_flight_at_the_deadline_ends_the_run_incomplete_not_failed() {
+    // UpdateShardCount takes minutes; the run has one: the step starts within the step budget and
+    // Kinesis carries it on after the deadline. The run says so rather than fail, and names the
+    // step, so the caller neither reports an error nor re-arms for a count that is not there yet.
+    let kinesis =
+        World::new(std::sync::Arc::new(TokioClock::new(t0())), Model::instant().with_reshard_time(far()));
+    kinesis.add_stream("orders", 4, t0());
+    let live = tiling(&kinesis, "orders").await;
+    let load = LoadSnapshot {
+        stream: Rate { bytes_per_sec: 3.6 * MIB, records_per_sec: 0.0 },
+        ..Default::default()
+    };
+    let plan = plan_scale_up(ScaleUpInput {
+        tiling: &live,
+        load: &load,
+        policy: &Policy::default(),
+        update_calls_last_24h: 0,
+    });
+    let outcome = run(
+        &kinesis,
+        Execution::of_scale_up(&plan, &Policy::default()),
+        &settings(),
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    assert!(!outcome.complete);
+    assert_eq!(outcome.steps, [Step::UpdateShardCount { target: 6 }]);
+    assert_eq!(outcome.in_flight, Some(Step::UpdateShardCount { target: 6 }));
+    assert_eq!(outcome.last.tiling().len(), 4, "the last settled read, before the step");
+    assert!(outcome.why_incomplete.unwrap().contains("in progress"));
+}
+
 fn cold_day(now: DateTime<Utc>) -> LoadSeries {
     let points = (0..300)
         .map(|i| {

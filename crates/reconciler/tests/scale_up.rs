@@ -38,7 +38,12 @@ struct World {
 impl World {
     /// A managed stream `orders` with `shards` shards and its alarms, as `streams apply` leaves it.
     async fn new(shards: u32, policy: Policy) -> World {
-        let aws = Aws::new(Arc::new(TokioClock::new(t(-86_400 * 3))), Model::instant());
+        World::on(Model::instant(), shards, policy).await
+    }
+
+    /// The same on a Kinesis whose reshards take as long as `model` says.
+    async fn on(model: Model, shards: u32, policy: Policy) -> World {
+        let aws = Aws::new(Arc::new(TokioClock::new(t(-86_400 * 3))), model);
         aws.add_stream("orders", shards, t(-86_400 * 3));
         aws.add_tags("orders", &[(POLICY_TAG.to_owned(), encode_policy(&policy))].into()).await.unwrap();
         for spec in alarm_specs("orders", shards, &policy, &[TOPIC.to_owned()]) {
@@ -629,6 +634,27 @@ async fn when_update_shard_count_hits_its_daily_quota_the_scale_up_splits_instea
     let tags = world.aws.describe("orders").await.unwrap().tags;
     let state = ScalingState::from_tags(&tags, t(5)).expect("valid state tags");
     assert_eq!(state.update_calls_last_24h(t(5)), 0, "a refused call spends no quota of ours");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_update_shard_count_outlasting_the_invocation_is_reported_in_progress_and_the_resync_rearms() {
+    let world =
+        World::on(Model::instant().with_reshard_time(Duration::from_secs(240)), 4, Policy::default()).await;
+    let decision = world.alarm_with_deadline(&bytes_alarm(t(0), 3.6), t(5), Duration::from_secs(60)).await;
+    let Decision::Scaled { ref steps, complete: false, why_incomplete: Some(ref why), .. } = decision else {
+        panic!("{decision:?}")
+    };
+    assert_eq!(steps, &["UpdateShardCount to 6"], "{decision:?}");
+    assert!(why.contains("in progress"), "{why}");
+    world.assert_alarms(4, AlarmState::Alarm);
+    // Kinesis finishes without the Lambda (nothing was rejected meanwhile); the next resync
+    // finds the load alarms still in ALARM, written for 4 shards, and re-arms them for 6.
+    let throttle = alarm_name("orders", Metric::WriteProvisionedThroughputExceeded);
+    world.aws.set_alarm_state(&throttle, AlarmState::Ok, "no rejections").await.unwrap();
+    tokio::time::advance(Duration::from_secs(300)).await;
+    assert_eq!(world.shards().await, 6);
+    world.resync(t(305)).await;
+    world.assert_alarms(6, AlarmState::Ok);
 }
 
 /// Stream-level sums of `orders` for the three minutes before `t(0)`: `mib` MiB/s in 2 KiB records.

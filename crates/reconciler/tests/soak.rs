@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use planner::{Metric, POLICY_TAG, Policy, alarm_specs, encode_policy};
+use planner::{HashKey, Metric, POLICY_TAG, Policy, alarm_specs, encode_policy};
 use reconciler::scale_up::Decision;
 use reconciler::{AlarmPort, AlarmState, ErrorKind, Resharder, Scope};
 use simulated_aws::{Config, Deployment, Event, MetricId, MetricKey, Model, VirtualClock, World, answer};
@@ -127,10 +127,14 @@ fn days_of_random_traffic_concurrent_triggers_and_faults_break_no_invariant() {
             world.fail_next(call, ErrorKind::Throttled);
         }
         // The writers: what each stream accepted and rejected in the minute that just ended, as
-        // Kinesis publishes it (CloudWatch makes it readable after its delay).
+        // Kinesis publishes it (CloudWatch makes it readable after its delay). Their keys are
+        // random, so the demand spreads by key range; each shard takes 1 MiB/s.
         let ended = now.timestamp() / 60 - 1;
-        world.publish(soaked.iter().flat_map(|s| {
-            let accepted = s.demand.min(f64::from(s.open));
+        let accepted: Vec<f64> = soaked
+            .iter()
+            .map(|s| world.stream(&s.name, |k| k.accepts(s.demand, HashKey(0), 0.0, 1.0)).expect("exists"))
+            .collect();
+        world.publish(soaked.iter().zip(accepted).flat_map(|(s, accepted)| {
             let rejected = (s.demand - accepted).max(0.0) * MIB / RECORD_BYTES;
             let values = [accepted * MIB * 60.0, accepted * MIB / RECORD_BYTES * 60.0, rejected * 60.0];
             s.metrics.iter().zip(values).map(move |(id, value)| (*id, ended, value))

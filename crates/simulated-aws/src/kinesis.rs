@@ -174,6 +174,12 @@ impl Stream {
             .collect()
     }
 
+    /// What the open shards accept of `units` a second when `hot` of it goes to `hot_key`: each
+    /// shard takes at most `limit` a second ([`accepted_units`]).
+    pub fn accepts(&self, units: f64, hot_key: HashKey, hot: f64, limit: f64) -> f64 {
+        accepted_units(units, &self.shares(hot_key, hot), limit)
+    }
+
     /// Replaces the open shards at once, outside the reshard API: on-demand mode's own adaptation
     /// and the oracle's hindsight. Not counted as reshard operations.
     pub fn reconfigure(&mut self, tiling: Tiling, shard_limit: f64) {
@@ -576,4 +582,12 @@ impl StreamAdmin for World {
         state.kinesis.record("SetRetention", stream, to_hours.to_string());
         Ok(())
     }
+}
+
+/// Of `units` a second spread by `shares` over shards that each accept `limit` a second, the
+/// units accepted. Kinesis enforces its write and read limits per shard and per second, so a hot
+/// shard throttles its excess while its neighbours idle: the stream's total capacity is not what
+/// binds.
+pub fn accepted_units(units: f64, shares: &[f64], limit: f64) -> f64 {
+    shares.iter().map(|s| (units * s).min(limit)).sum()
 }

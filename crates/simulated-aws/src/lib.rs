@@ -32,7 +32,7 @@ pub use clock::VirtualClock;
 pub use cloudwatch::{MetricId, MetricKey, UsageAlarm};
 pub use deployment::{Config, Deployment, Event, Schedule};
 pub use history::{load_history, shuffled};
-pub use kinesis::{OpCounts, Stream};
+pub use kinesis::{OpCounts, Stream, accepted_units};
 pub use model::Model;
 pub use sns::Delivery;
 pub use world::World;

@@ -91,6 +91,15 @@ fn a_hot_key_concentrates_its_share_on_one_shard() {
 }
 
 #[test]
+fn a_hot_shard_throttles_while_the_stream_has_capacity_to_spare() {
+    let (world, _) = aws(4);
+    let accepted = |hot| world.stream("orders", |s| s.accepts(3.0, HashKey(0), hot, 1.0)).unwrap();
+    assert!((accepted(0.0) - 3.0).abs() < 1e-12, "3 units over 4 shards fit");
+    // Half to one key: its shard is offered 1.875 units, takes 1; the others 0.375 each.
+    assert!((accepted(0.5) - 2.125).abs() < 1e-12);
+}
+
+#[test]
 fn a_minute_is_readable_exactly_its_delay_after_it_ends() {
     let (world, clock) = aws(1);
     let key = MetricKey::kinesis(Metric::IncomingBytes, "orders", None);

@@ -21,8 +21,8 @@
 use crate::assumptions::{
     EFO_READ_BYTES_PER_SEC, GET_RECORDS_POLLS_PER_SEC, READ_RETENTION_SECS, SHARD_READ_BYTES_PER_SEC,
 };
-use crate::sim::accepted_units;
 use crate::trace::Consumer;
+use simulated_aws::accepted_units;
 
 /// A shortfall this small against what was asked is float rounding, not throttling.
 const ROUNDING: f64 = 1e-9;

@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 
 use planner::{HashRange, Metric, ShardId};
-use simulated_aws::{MetricId, MetricKey, Model, OpCounts, VirtualClock, World};
+use simulated_aws::{MetricId, MetricKey, Model, OpCounts, VirtualClock, World, accepted_units};
 
 use crate::SimError;
 use crate::assumptions::{
@@ -390,10 +390,4 @@ fn fold(minute: &mut BTreeMap<ShardId, Point>, ids: &[ShardId], points: &mut [Po
     for (id, point) in ids.iter().zip(points.iter_mut()) {
         minute.entry(id.clone()).or_default().add(std::mem::take(point));
     }
-}
-
-/// Of `units` of demand spread by `shares` over shards that each take `limit`, the units
-/// accepted; the rest is throttled.
-pub fn accepted_units(units: f64, shares: &[f64], limit: f64) -> f64 {
-    shares.iter().map(|s| (units * s).min(limit)).sum()
 }
