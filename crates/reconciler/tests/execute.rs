@@ -72,6 +72,21 @@ async fn hot_shard_plan(kinesis: &World) -> ScaleUpPlan {
     })
 }
 
+/// A plan for 3.6 MiB/s spread evenly over `orders`' 4 shards: one `UpdateShardCount` to 6.
+async fn uniform_plan(kinesis: &World) -> ScaleUpPlan {
+    let live = tiling(kinesis, "orders").await;
+    let load = LoadSnapshot {
+        stream: Rate { bytes_per_sec: 3.6 * MIB, records_per_sec: 0.0 },
+        ..Default::default()
+    };
+    plan_scale_up(ScaleUpInput {
+        tiling: &live,
+        load: &load,
+        policy: &Policy::default(),
+        update_calls_last_24h: 0,
+    })
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_split_plan_runs_until_every_boundary_exists() {
     let kinesis = kinesis_with(3);
@@ -148,17 +163,7 @@ async fn a_split_refused_twice_is_reported_not_looped() {
 #[tokio::test(start_paused = true)]
 async fn a_uniform_scale_up_is_one_update_shard_count_and_is_not_repeated() {
     let kinesis = kinesis_with(4);
-    let live = tiling(&kinesis, "orders").await;
-    let load = LoadSnapshot {
-        stream: Rate { bytes_per_sec: 3.6 * MIB, records_per_sec: 0.0 },
-        ..Default::default()
-    };
-    let plan = plan_scale_up(ScaleUpInput {
-        tiling: &live,
-        load: &load,
-        policy: &Policy::default(),
-        update_calls_last_24h: 0,
-    });
+    let plan = uniform_plan(&kinesis).await;
     let cx = invocation(&kinesis, &settings(), far());
     let first = execute(&cx, "orders", Execution::of_scale_up(&plan, &Policy::default())).await.unwrap();
     assert_eq!(first.steps, [Step::UpdateShardCount { target: 6 }]);
@@ -174,17 +179,7 @@ async fn a_step_still_in_flight_at_the_deadline_ends_the_run_incomplete_not_fail
     let kinesis =
         World::new(std::sync::Arc::new(TokioClock::new(t0())), Model::instant().with_reshard_time(far()));
     kinesis.add_stream("orders", 4, t0());
-    let live = tiling(&kinesis, "orders").await;
-    let load = LoadSnapshot {
-        stream: Rate { bytes_per_sec: 3.6 * MIB, records_per_sec: 0.0 },
-        ..Default::default()
-    };
-    let plan = plan_scale_up(ScaleUpInput {
-        tiling: &live,
-        load: &load,
-        policy: &Policy::default(),
-        update_calls_last_24h: 0,
-    });
+    let plan = uniform_plan(&kinesis).await;
     let outcome = run(
         &kinesis,
         Execution::of_scale_up(&plan, &Policy::default()),

@@ -709,10 +709,9 @@ async fn a_bytes_alarm_is_sized_with_the_throttling_alarm_that_fired_with_it() {
     assert_eq!(world.shards().await, 14);
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_throttle_quoting_minutes_before_the_last_resize_adds_no_split_and_re_evaluates() {
-    // Resized 4 → 14 at t(0) for an 8 MiB/s demand; the throttling alarm fires again at t(100)
-    // on the minute from before the resize (CloudWatch publishes a minute or two late).
+/// `orders` resized 4 → 14 at `t(0)` for an 8 MiB/s demand: 4 MiB/s accepted and the throttling
+/// alarm quoting what was rejected; returns the world, that alarm and the rejected count.
+async fn resized_for_throttling() -> (World, String, f64) {
     let world = World::new(4, Policy::default()).await;
     publish_accepted(&world, 4.0).await;
     let rejected = 2_048.0 * 60.0 * (0.5f64.powf(0.25) / (1.0 - 0.5f64.powf(0.25)));
@@ -720,6 +719,14 @@ async fn a_throttle_quoting_minutes_before_the_last_resize_adds_no_split_and_re_
     world.aws.fire(&throttle, &throttle_reason(rejected, "10:04"), t(0));
     let decision = world.alarm(&bytes_alarm(t(0), 4.0), t(5)).await;
     assert!(matches!(decision, Decision::Scaled { to: 14, .. }), "{decision:?}");
+    (world, throttle, rejected)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttle_quoting_minutes_before_the_last_resize_adds_no_split_and_re_evaluates() {
+    // Resized 4 → 14 at t(0) for an 8 MiB/s demand; the throttling alarm fires again at t(100)
+    // on the minute from before the resize (CloudWatch publishes a minute or two late).
+    let (world, throttle, rejected) = resized_for_throttling().await;
     let resized = world.shards().await;
     let before = t(-60).format("%d/%m/%y %H:%M").to_string();
     let reason = throttle_reason(rejected, "XX:XX").replace("23/11/26 XX:XX", &before);
@@ -814,13 +821,7 @@ async fn a_sibling_in_alarm_is_evidence_only_when_cloudwatch_put_it_there() {
 async fn a_resync_of_a_throttle_quoting_minutes_before_the_last_resize_adds_no_split() {
     // As the previous case, but the throttling alarm still in ALARM is found by the resync, which
     // reads what the alarm quotes from its state reason, as a notification's would.
-    let world = World::new(4, Policy::default()).await;
-    publish_accepted(&world, 4.0).await;
-    let rejected = 2_048.0 * 60.0 * (0.5f64.powf(0.25) / (1.0 - 0.5f64.powf(0.25)));
-    let throttle = alarm_name("orders", Metric::WriteProvisionedThroughputExceeded);
-    world.aws.fire(&throttle, &throttle_reason(rejected, "10:04"), t(0));
-    let decision = world.alarm(&bytes_alarm(t(0), 4.0), t(5)).await;
-    assert!(matches!(decision, Decision::Scaled { to: 14, .. }), "{decision:?}");
+    let (world, throttle, rejected) = resized_for_throttling().await;
     let before = t(-60).format("%d/%m/%y %H:%M").to_string();
     let reason = throttle_reason(rejected, "XX:XX").replace("23/11/26 XX:XX", &before);
     world.aws.fire(&throttle, &reason, t(100));
