@@ -11,7 +11,9 @@
 //! * every stream's open count is within `[minShards, maxShards]` (the tiling is valid by type);
 //! * Kinesis refused no reshard call but for a reshard in flight: no call beyond 2× / ½, no
 //!   split of a closed shard, no eleventh `UpdateShardCount` in a rolling day;
-//! * no alarm of a stream below `maxShards` stays in `ALARM` for 30 minutes (never silent);
+//! * no alarm of a stream below `maxShards` stays in `ALARM` untouched for 30 minutes (never
+//!   silent), nor is seen in `ALARM` every minute for an hour without the stream growing (no
+//!   livelock of resets);
 //! * nothing panics.
 //!
 //! And at the end: every time a stream grew, a scale-up decision on it within 15 minutes planned
@@ -61,8 +63,12 @@ struct Soaked {
     policy: Policy,
     /// Offered write load, MiB/s.
     demand: f64,
-    /// When each of its alarms went to `ALARM` (by name).
+    /// Since when the stream has been below `maxShards` (where an alarm may stay in `ALARM`).
+    below_max_since: Option<DateTime<Utc>>,
+    /// Since when each alarm (by name) has been seen in `ALARM` at every minute, below max.
     alarmed_since: BTreeMap<String, DateTime<Utc>>,
+    /// When it last grew.
+    grew_at: Option<DateTime<Utc>>,
     open: u32,
     /// What Kinesis publishes of it: bytes, records and rejected records.
     metrics: [MetricId; 3],
@@ -99,7 +105,16 @@ fn days_of_random_traffic_concurrent_triggers_and_faults_break_no_invariant() {
         let metrics =
             [Metric::IncomingBytes, Metric::IncomingRecords, Metric::WriteProvisionedThroughputExceeded]
                 .map(|metric| world.metric(MetricKey::kinesis(metric, &name, None)));
-        soaked.push(Soaked { name, policy, demand, alarmed_since: BTreeMap::new(), open: shards, metrics });
+        soaked.push(Soaked {
+            name,
+            policy,
+            demand,
+            below_max_since: None,
+            alarmed_since: BTreeMap::new(),
+            grew_at: None,
+            open: shards,
+            metrics,
+        });
     }
     let (mut decisions, mut failed, mut notifications) = (0u64, 0u64, 0);
     // (stream, when, count it grew to), and every scale-up plan's (stream, when, target).
@@ -168,19 +183,32 @@ fn days_of_random_traffic_concurrent_triggers_and_faults_break_no_invariant() {
             assert!(open >= s.policy.min_shards && open <= s.policy.max_shards, "out of bounds: {case}");
             if open > s.open {
                 growths.push((s.name.clone(), now, open));
+                s.grew_at = Some(now);
             }
             s.open = open;
+            // Never silent: no alarm stays in ALARM, untouched, for 30 minutes while the stream
+            // could grow (at maxShards staying in ALARM is the documented end state). And no
+            // livelock: an alarm reset and fired again, in ALARM at every minute for an hour,
+            // has seen the stream grow in that hour.
+            s.below_max_since = (open < s.policy.max_shards).then(|| s.below_max_since.unwrap_or(now));
+            let Some(below_max) = s.below_max_since else {
+                s.alarmed_since.clear();
+                continue;
+            };
             for spec in alarm_specs(&s.name, open, &s.policy, std::slice::from_ref(&topic)) {
-                match world.alarm(&spec.name) {
-                    Some((_, AlarmState::Alarm)) => {
-                        let since = *s.alarmed_since.entry(spec.name.clone()).or_insert(now);
-                        let stuck = now - since > chrono::Duration::minutes(30) && open < s.policy.max_shards;
-                        assert!(!stuck, "{} in ALARM since {since}: {case}", spec.name);
-                    }
-                    _ => {
-                        s.alarmed_since.remove(&spec.name);
-                    }
-                }
+                let Some((AlarmState::Alarm, changed)) = world.alarm_state(&spec.name) else {
+                    s.alarmed_since.remove(&spec.name);
+                    continue;
+                };
+                let untouched = changed.unwrap_or(below_max).max(below_max);
+                assert!(
+                    now - untouched <= chrono::Duration::minutes(30),
+                    "{} in ALARM, untouched since {untouched}: {case}",
+                    spec.name
+                );
+                let seen = *s.alarmed_since.entry(spec.name.clone()).or_insert(now);
+                let idle = now - seen > chrono::Duration::minutes(60) && s.grew_at.is_none_or(|at| at < seen);
+                assert!(!idle, "{} in ALARM since {seen} and the stream never grew: {case}", spec.name);
             }
         }
     }

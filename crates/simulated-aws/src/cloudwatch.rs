@@ -471,6 +471,12 @@ impl World {
         }
     }
 
+    /// An alarm's state and when it last changed (`StateUpdatedTimestamp`), read without a call:
+    /// an observer's view that no injected fault reaches.
+    pub fn alarm_state(&self, name: &str) -> Option<(AlarmState, Option<DateTime<Utc>>)> {
+        self.lock().cloudwatch.alarms.get(name).map(|a| (a.state, a.updated_at))
+    }
+
     /// Writes (or rewrites, back to `INSUFFICIENT_DATA`) a metric-math usage alarm.
     pub fn put_usage_alarm(&self, alarm: UsageAlarm) {
         let name = alarm.name.clone();
