@@ -2,10 +2,10 @@
 //!
 //! The binary is only a shell: it parses the command line, hands over to one module per
 //! subcommand, and turns the outcome into an exit code. The conventions every subcommand keeps
-//! live here, once: `--output text|json` (and `markdown` for `plan` and `diff`), failures as one `error: ...` line on stderr, exit codes
-//! 0 (success) / 1 (problems found, the command failed, or bad usage) / 2 (only `plan` and `diff`:
-//! changes pending), and a closed stdout (`streams validate | head`) ending the program quietly
-//! with 0.
+//! live here, once: `--output text|json` (and `markdown` for `plan` and `diff`, refused by the
+//! others), failures as one `error: ...` line on stderr, exit codes 0 (success) / 1 (problems
+//! found, the command failed, or bad usage) / 2 (only `plan` and `diff`: changes pending), and a
+//! closed stdout (`streams validate | head`) ending the program quietly with 0.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
