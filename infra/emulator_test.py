@@ -3,7 +3,8 @@ emulator and checks what it made: the topics' key and its policy, the alarm topi
 the continuation topic and its policy, both topics encrypted under the key, the dead-letter queue
 (SQS-managed encryption) and its policy, the schedule rule and its expression (also after an update to a
 cron expression), the roles' policies, the log groups, the stack's own alarm and the dashboard;
-then deletes the stack and checks that nothing is left.
+then deletes the stack and checks that nothing is left. Last, the template as a StackSet deploys
+it: two stack instances in two regions of one account, with one set of parameters.
 
 Run by scripts/test-infra with the emulator's Python (boto3 comes with LocalStack). Prints one
 line per check and a closing `N passed, N failed` line; exits 1 if anything failed.
@@ -40,11 +41,15 @@ def skip(name, why):
 
 
 def client(service):
+    return region_client(service, REGION)
+
+
+def region_client(service, region):
     config = botocore.config.Config(retries={"max_attempts": 1}, read_timeout=120)
     return boto3.client(
         service,
         endpoint_url=ENDPOINT,
-        region_name=REGION,
+        region_name=region,
         aws_access_key_id="test",
         aws_secret_access_key="test",
         config=config,
@@ -83,7 +88,9 @@ def wait(waiter_name, stack=STACK):
 
 
 def create(stack, **overrides):
-    """Creates `stack` (its own alarm topic name) and waits: (created, why not)."""
+    """Creates `stack` (its resources named after it, its own alarm topic name) and waits: (created,
+    why not)."""
+    overrides.setdefault("Name", stack)
     overrides.setdefault("AlarmTopicName", stack + "-alarms")
     cfn.create_stack(
         StackName=stack,
@@ -372,7 +379,81 @@ def main():
     if state != "PendingDeletion":
         left.append(f"topic key ({state}, not PendingDeletion)")
     check("nothing of the stack is left after deletion", not left, left)
+
+    stack_instances()
     print(f"test-infra: {time.monotonic() - started:.1f} s")
+
+
+# The regions of the StackSet test: stack instances in one account, as a StackSet deploys them.
+INSTANCE_REGIONS = ("us-east-1", "eu-west-1")
+
+
+def stack_instances():
+    """The template as a service-managed StackSet deploys it to one account: a stack per region,
+    named StackSet-<set>-<id>, all with the StackSet's one set of parameter values.
+
+    The emulator's CreateStackInstances ignores the StackSet's parameters (and takes accounts, not
+    organizational units), so this makes what it would: the same template and parameters as
+    CreateStack in each region, under a StackSet instance's name."""
+    name = "kas-ss-" + uuid.uuid4().hex[:6]
+    values = {"Name": name, "AlarmTopicName": name + "-alarms", "CodeBucket": "acme-lambda-code",
+              "CodeBucketRegionSuffix": "true", "CodeVersion": "v-test", "DeployFunctions": "false"}
+    print(f"test-infra: two stack instances of StackSet {name} in {', '.join(INSTANCE_REGIONS)}")
+    clients = {r: (region_client("cloudformation", r), region_client("iam", r), region_client("events", r),
+                   region_client("sqs", r)) for r in INSTANCE_REGIONS}
+    stacks = {r: f"StackSet-{name}-{uuid.uuid4()}" for r in INSTANCE_REGIONS}
+    for region, stack in stacks.items():
+        clients[region][0].create_stack(
+            StackName=stack, TemplateBody=TEMPLATE, Capabilities=["CAPABILITY_IAM"],
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()])
+    outs, roles = {}, {}
+    for region, stack in stacks.items():
+        region_cfn = clients[region][0]
+        try:
+            region_cfn.get_waiter("stack_create_complete").wait(
+                StackName=stack, WaiterConfig={"Delay": 1, "MaxAttempts": 180})
+            ok, why = True, ""
+        except WaiterError as e:
+            ok, why = False, str(e)
+        if not check(f"stack instance in {region} ({len(stack)}-character stack name) reaches CREATE_COMPLETE",
+                     ok, why):
+            continue
+        described = region_cfn.describe_stacks(StackName=stack)["Stacks"][0]
+        outs[region] = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+        roles[region] = {r["PhysicalResourceId"] for r in region_cfn.describe_stack_resources(StackName=stack)[
+            "StackResources"] if r["ResourceType"] == "AWS::IAM::Role"}
+    if len(outs) == len(INSTANCE_REGIONS):
+        account = outs[INSTANCE_REGIONS[0]]["AlarmTopicArn"].split(":")[4]
+        for region, out in outs.items():
+            check(f"{region}: AlarmTopicArn is the region's own topic, as streams.yaml names it",
+                  out.get("AlarmTopicArn") == f"arn:aws:sns:{region}:{account}:{name}-alarms", out)
+            check(f"{region}: CodeLocation is the region's bucket <CodeBucket>-<region>",
+                  out.get("CodeLocation") == f"s3://acme-lambda-code-{region}/kinesis-autoscaler/v-test/", out)
+            if out.get("DashboardName") == "unknown":
+                skip(f"{region}: the dashboard's name", "the emulator's CloudFormation does not create "
+                     "dashboards (scripts/lint-infra checks the name carries the region)")
+            else:
+                check(f"{region}: the dashboard (a global name) carries the region",
+                      out.get("DashboardName") == f"KinesisAutoscaler-{name}-{region}", out)
+            rule = clients[region][2].describe_rule(Name=f"{name}-scale-down")
+            check(f"{region}: the schedule rule has the same name in each region", rule.get("Name") == f"{name}-scale-down")
+            urls = clients[region][3].list_queues(QueueNamePrefix=f"{name}-").get("QueueUrls", [])
+            check(f"{region}: one dead-letter queue of the same name in each region", len(urls) == 1, urls)
+        first, second = (roles[r] for r in INSTANCE_REGIONS)
+        check("the roles (IAM names are global) of the two instances differ, four in all",
+              len(first) == 2 and len(second) == 2 and not first & second, roles)
+        iam_client = clients[INSTANCE_REGIONS[0]][1]
+        check("all four roles exist in the account",
+              all(iam_client.get_role(RoleName=r)["Role"] for r in first | second))
+    for region, stack in stacks.items():
+        clients[region][0].delete_stack(StackName=stack)
+    for region, stack in stacks.items():
+        try:
+            clients[region][0].get_waiter("stack_delete_complete").wait(
+                StackName=stack, WaiterConfig={"Delay": 1, "MaxAttempts": 180})
+            check(f"stack instance in {region} deletes", True)
+        except WaiterError as e:
+            check(f"stack instance in {region} deletes", False, e)
 
 
 if __name__ == "__main__":

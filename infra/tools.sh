@@ -1,8 +1,9 @@
 # shellcheck shell=bash
-# Sourced by scripts/lint-infra and scripts/package: installs the pinned tools of
-# infra/tools-requirements.txt (cfn-lint, checkov, cargo-lambda, ziglang), their dependencies held
-# to infra/tools-constraints.txt, into $TOOLS_DIR/venv (default .tools/, gitignored), once per
-# version of those two files.
+# Sourced by scripts/lint-infra, scripts/package, scripts/release and scripts/lint-workflows:
+# installs the pinned tools of infra/tools-requirements.txt (cfn-lint, checkov, cargo-lambda,
+# cargo-zigbuild, ziglang, actionlint, shellcheck), their dependencies held to
+# infra/tools-constraints.txt, into $TOOLS_DIR/venv (default .tools/, gitignored), once per version
+# of those two files.
 #
 #   tools_install      idempotent; reinstalls when the requirements or constraints change
 #   TOOLS_BIN          the venv's bin directory (put it first on PATH to use the tools)

@@ -7,6 +7,7 @@
 //! cargo build --bins                                       # debug Lambdas (and `streams`)
 //! cargo build --release -p lambda-scale-up -p lambda-scale-down   # optional: release figures
 //! cargo run --example controller_bench -- [--starts 20] [--decisions 10]
+//! cargo run --example controller_bench -- --compare BEFORE_DIR AFTER_DIR [--starts 40]
 //! ```
 //!
 //! For each built profile (debug, release) each binary is started `--starts` times under a
@@ -48,7 +49,10 @@ const MIB: f64 = 1_048_576.0;
 type Table = BTreeMap<(usize, String), BTreeMap<&'static str, String>>;
 
 fn main() -> Result<()> {
-    let (starts, decisions) = arguments()?;
+    let (starts, decisions, builds) = arguments()?;
+    if let Some((before, after)) = builds {
+        return compare(&before, &after, starts);
+    }
     let target = target_dir()?;
     let runtime = tokio::runtime::Runtime::new().context("a Tokio runtime")?;
     let clients = runtime.block_on(emulator_clients());
@@ -94,19 +98,70 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// `--starts N` and `--decisions N`.
-fn arguments() -> Result<(usize, usize)> {
-    let (mut starts, mut decisions) = (20, 10);
+/// Two builds of both functions to compare: before, after.
+type Builds = Option<(PathBuf, PathBuf)>;
+
+/// `--starts N`, `--decisions N` and `--compare BEFORE AFTER`.
+fn arguments() -> Result<(usize, usize, Builds)> {
+    let (mut starts, mut decisions, mut builds) = (20, 10, None);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        let value: usize = args.next().with_context(|| format!("{flag} needs a number"))?.parse()?;
+        let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
         match flag.as_str() {
-            "--starts" => starts = value.max(1),
-            "--decisions" => decisions = value.max(1),
-            other => bail!("unknown argument {other}; expected --starts N or --decisions N"),
+            "--starts" => starts = value()?.parse::<usize>()?.max(1),
+            "--decisions" => decisions = value()?.parse::<usize>()?.max(1),
+            "--compare" => builds = Some((PathBuf::from(value()?), PathBuf::from(value()?))),
+            other => {
+                bail!(
+                    "unknown argument {other}; expected --starts N, --decisions N or --compare BEFORE AFTER"
+                )
+            }
         }
     }
-    Ok((starts, decisions))
+    Ok((starts, decisions, builds))
+}
+
+/// `--compare BEFORE AFTER`: two builds of both functions side by side, each a cargo-lambda
+/// `--lambda-dir` (`<dir>/<function>/bootstrap` and `bootstrap.zip`). Each binary is started
+/// `starts` times, before and after alternately (A B A B ...), so the load of the shared machine
+/// falls on both alike. Prints sizes, start to ready (median and p90) and peak RSS, with the
+/// after/before ratio of each.
+fn compare(before: &Path, after: &Path, starts: usize) -> Result<()> {
+    println!("| figure | before | after | after / before |");
+    println!("|---|---:|---:|---:|");
+    for binary in BINARIES {
+        let paths = [before, after].map(|dir| dir.join(binary).join("bootstrap"));
+        if let Some(missing) = paths.iter().find(|p| !p.is_file()) {
+            bail!("{} is not built", missing.display());
+        }
+        let bytes = |path: &Path| std::fs::metadata(path).map(|m| m.len()).ok();
+        let mb = |b: u64| format!("{:.2} MB ({b} bytes)", b as f64 / 1e6);
+        for (what, file) in [("binary", "bootstrap"), ("zip", "bootstrap.zip")] {
+            if let [Some(a), Some(b)] = paths.each_ref().map(|p| bytes(&p.with_file_name(file))) {
+                println!("| {binary}: {what} | {} | {} | {:.2} |", mb(a), mb(b), b as f64 / a as f64);
+            }
+        }
+        let (mut ready, mut rss) = ([Vec::new(), Vec::new()], [Vec::new(), Vec::new()]);
+        for _ in 0..starts {
+            for (i, path) in paths.iter().enumerate() {
+                let lambda = emulator_function_at(path, &[], TIMEOUT);
+                ready[i].push(lambda.time_to_ready());
+                rss[i].extend(peak_rss_kib(lambda.pid()));
+            }
+        }
+        let [a, b] = ready.each_mut().map(|r| (percentile(r, 50), percentile(r, 90)));
+        println!(
+            "| {binary}: start to ready, median (p90) of {starts} | {:.1?} ({:.1?}) | {:.1?} ({:.1?}) | {:.2} |",
+            a.0,
+            a.1,
+            b.0,
+            b.1,
+            b.0.as_secs_f64() / a.0.as_secs_f64()
+        );
+        let [a, b] = rss.each_mut().map(|r| percentile(r, 50));
+        println!("| {binary}: peak RSS once ready | {} | {} | {:.2} |", kib(a), kib(b), b as f64 / a as f64);
+    }
+    Ok(())
 }
 
 /// `target/`: this example runs from `target/<profile>/examples/`.

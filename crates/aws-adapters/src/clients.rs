@@ -13,6 +13,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
 use aws_sdk_kinesis::config::Credentials;
+use aws_smithy_http_client::tls;
 
 use crate::{CloudWatch, KinesisStreams, SnsTopics};
 
@@ -123,14 +124,23 @@ pub async fn load_static_config(
 /// would multiply (the SDK's 3 tries under our 8 made an unreachable endpoint take 24 tries), and
 /// the SDK's layer does not know `ResourceInUse` or Kinesis's `LimitExceeded` are worth waiting
 /// out. The timeouts bound each try.
+///
+/// The HTTPS client is rustls over ring, with the system's root certificates: the SDK's default
+/// (rustls over aws-lc-rs) adds a few MB of C to every binary for ciphers ring has too.
 fn base_loader() -> ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::disabled()).timeout_config(
-        TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .operation_attempt_timeout(Duration::from_secs(20))
-            .operation_timeout(Duration::from_secs(60))
-            .build(),
-    )
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https)
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .operation_attempt_timeout(Duration::from_secs(20))
+                .operation_timeout(Duration::from_secs(60))
+                .build(),
+        )
 }
 
 /// Counts requests as they are sent (an SDK interceptor, so retries and pages count too).

@@ -111,8 +111,8 @@ pub(crate) fn run(args: &ImportArgs, aws: &AwsArgs, output: Output) -> Result<Ex
             let text = serde_json::to_string_pretty(&doc)?;
             writeln!(stdout, "{text}")?;
         }
-        (Output::Text, None) => write!(stdout, "{yaml}")?,
-        (Output::Text, Some(path)) => writeln!(
+        (Output::Text | Output::Markdown, None) => write!(stdout, "{yaml}")?,
+        (Output::Text | Output::Markdown, Some(path)) => writeln!(
             stdout,
             "Wrote {} stream(s) to {}; review the bounds, then: streams plan {}",
             live.len(),

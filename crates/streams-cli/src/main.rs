@@ -2,10 +2,10 @@
 //!
 //! The binary is only a shell: it parses the command line, hands over to one module per
 //! subcommand, and turns the outcome into an exit code. The conventions every subcommand keeps
-//! live here, once: `--output text|json`, failures as one `error: ...` line on stderr, exit codes
-//! 0 (success) / 1 (problems found, the command failed, or bad usage) / 2 (only `plan` and `diff`:
-//! changes pending), and a closed stdout (`streams validate | head`) ending the program quietly
-//! with 0.
+//! live here, once: `--output text|json` (and `markdown` for `plan` and `diff`, refused by the
+//! others), failures as one `error: ...` line on stderr, exit codes 0 (success) / 1 (problems
+//! found, the command failed, or bad usage) / 2 (only `plan` and `diff`: changes pending), and a
+//! closed stdout (`streams validate | head`) ending the program quietly with 0.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod aws;
 mod import;
+mod markdown;
 mod plan_apply;
 mod render;
 mod status;
@@ -39,7 +40,8 @@ Exit codes (as Terraform's plan -detailed-exitcode):
 #[derive(Debug, Parser)]
 #[command(name = "streams", version, after_help = EXIT_CODES)]
 struct Cli {
-    /// Output format: text for people, or one JSON document on stdout for scripts.
+    /// Output format: text for people, one JSON document on stdout for scripts, or (plan and
+    /// diff only) a pull-request comment in Markdown.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     output: Output,
 
@@ -55,6 +57,8 @@ struct Cli {
 pub(crate) enum Output {
     Text,
     Json,
+    /// A pull-request comment (GitHub Markdown, under GitHub's comment size limit).
+    Markdown,
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,6 +156,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return usage(&error),
     };
+    if cli.output == Output::Markdown && !matches!(cli.command, Command::Plan(_) | Command::Diff(_)) {
+        eprintln!("error: --output markdown is for `plan` and `diff` (a pull-request comment)");
+        eprintln!("hint: use --output text or --output json with this command");
+        return ExitCode::FAILURE;
+    }
     let result = match &cli.command {
         Command::Validate(args) => {
             validate::run(args, cli.output, &mut io::stdout().lock(), &mut io::stderr().lock())

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use streamspec::{Config, SpecError};
 
 use crate::aws::{AwsArgs, Regions, context};
-use crate::{Output, render};
+use crate::{Output, markdown, render};
 
 /// Exit code of `plan` and `diff` when there are changes to apply (Terraform's
 /// `-detailed-exitcode`): 0 means in sync, 1 an error.
@@ -124,6 +124,11 @@ pub(crate) fn plan(args: &PlanArgs, only_changes: bool, aws: &AwsArgs, output: O
     let mut stdout = std::io::stdout().lock();
     match output {
         Output::Json => writeln!(stdout, "{}", serde_json::to_string_pretty(&doc)?)?,
+        Output::Markdown => {
+            let regions: Vec<_> = doc.regions.iter().map(|r| (r.region.as_str(), &r.plan)).collect();
+            let (text, totals) = render::regions(&regions, only_changes);
+            write!(stdout, "{}", markdown::comment(&regions, &totals, &text, markdown::COMMENT_BUDGET))?;
+        }
         Output::Text => {
             write!(stdout, "{}", render_document(&doc, only_changes))?;
             if let Some(path) = &args.out {
@@ -297,14 +302,11 @@ pub(crate) fn load(file: &Path) -> Result<Config> {
 }
 
 fn render_document(doc: &PlanDocument, only_changes: bool) -> String {
-    let mut out = String::new();
-    let mut totals = render::Totals::default();
-    for region_plan in &doc.regions {
-        render::plan(&mut out, &region_plan.region, &region_plan.plan, only_changes, &mut totals);
-    }
-    out.push_str(&render::summary(&totals));
-    out.push('\n');
-    out
+    render::regions(
+        &doc.regions.iter().map(|r| (r.region.as_str(), &r.plan)).collect::<Vec<_>>(),
+        only_changes,
+    )
+    .0
 }
 
 /// Apply's running commentary: each change as a line; waits as one line updated in place on a

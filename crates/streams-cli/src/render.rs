@@ -18,6 +18,18 @@ pub(crate) struct Totals {
     pub(crate) destructive: usize,
 }
 
+/// The text plan of every region with the summary line, and the totals that line counts.
+pub(crate) fn regions(regions: &[(&str, &SyncPlan)], only_changes: bool) -> (String, Totals) {
+    let mut out = String::new();
+    let mut totals = Totals::default();
+    for (region, sync) in regions {
+        plan(&mut out, region, sync, only_changes, &mut totals);
+    }
+    out.push_str(&summary(&totals));
+    out.push('\n');
+    (out, totals)
+}
+
 /// Renders one region's plan. With `only_changes`, streams with nothing to do are left out
 /// (`streams diff`).
 pub(crate) fn plan(out: &mut String, region: &str, plan: &SyncPlan, only_changes: bool, totals: &mut Totals) {
@@ -115,7 +127,7 @@ fn observed(stream: &StreamPlan) -> String {
 
 /// What a policy tag change does to the pause, for the stream's header: `paused=on` alone is easy
 /// to miss at the end of a long tag line.
-fn pause_note(stream: &StreamPlan) -> &'static str {
+pub(crate) fn pause_note(stream: &StreamPlan) -> &'static str {
     let paused = |tag: &str| planner::decode_policy(tag).is_ok_and(|p| p.paused);
     let flip = stream.changes.iter().find_map(|c| match c {
         Change::SetTag { key, from, to } if key == planner::POLICY_TAG => {
@@ -196,8 +208,13 @@ pub(crate) fn summary(totals: &Totals) -> String {
         0 => String::new(),
         n => format!(" {n} destructive change(s): apply needs --allow-destructive."),
     };
+    format!("{}{destructive}", counts(totals))
+}
+
+/// The summary's counts alone: `Plan: 1 to create, 0 to change, 0 to delete, 2 unchanged.`
+pub(crate) fn counts(totals: &Totals) -> String {
     format!(
-        "Plan: {} to create, {} to change, {} to delete, {} unchanged.{destructive}",
+        "Plan: {} to create, {} to change, {} to delete, {} unchanged.",
         totals.create, totals.change, totals.delete, totals.unchanged
     )
 }

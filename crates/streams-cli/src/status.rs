@@ -54,7 +54,7 @@ pub(crate) fn run(args: &StatusArgs, aws: &AwsArgs, output: Output) -> Result<Ex
             let doc = document(&region, &report, &modes, &predictive);
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
-        Output::Text => {
+        Output::Text | Output::Markdown => {
             writeln!(out, "region {region}: {} managed stream(s)", report.reviews.len())?;
             let width = report.reviews.iter().map(|r| r.stream.len()).max().unwrap_or(0).max(6);
             writeln!(

@@ -50,7 +50,7 @@ pub(crate) fn run(args: &Args, output: Output, out: &mut dyn Write, err: &mut dy
     };
     let file = args.file.display().to_string();
     match output {
-        Output::Text => text(&file, &outcome, out, err)?,
+        Output::Text | Output::Markdown => text(&file, &outcome, out, err)?,
         Output::Json => json(&outcome, out)?,
     }
     Ok(if outcome.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })

@@ -200,7 +200,7 @@ pub(crate) fn run(args: &WhatifArgs, aws: &AwsArgs, output: Output) -> Result<Ex
             };
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
-        Output::Text => {
+        Output::Text | Output::Markdown => {
             write!(out, "{}", table(&reports))?;
             for r in &reports {
                 writeln!(out, "\n{}: {}", r.stream, r.advice.reason)?;

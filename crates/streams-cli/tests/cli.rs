@@ -113,6 +113,18 @@ fn a_missing_file_is_one_error_line_and_exit_1() {
     }
 }
 
+/// Markdown is a pull-request comment of a plan: any other command refuses it before doing anything.
+#[test]
+fn markdown_output_is_refused_outside_plan_and_diff() {
+    check(
+        &["validate", "--output", "markdown"],
+        1,
+        "",
+        "error: --output markdown is for `plan` and `diff` (a pull-request comment)\n\
+         hint: use --output text or --output json with this command\n",
+    );
+}
+
 /// Exit code 2 means "changes pending" from `plan` and `diff`, so a mistyped command line must not
 /// exit 2: CI would read a typo as pending changes. Usage errors exit 1, as in Terraform.
 #[test]
@@ -120,7 +132,7 @@ fn a_usage_error_exits_1_never_2_which_means_changes_pending() {
     for (args, says) in [
         (&["plan", "--no-such-flag"][..], "error: unexpected argument '--no-such-flag' found"),
         (&["diff", "--no-such-flag"], "error: unexpected argument '--no-such-flag' found"),
-        (&["validate", "--output", "yaml"], "possible values: text, json"),
+        (&["validate", "--output", "yaml"], "possible values: text, json, markdown"),
         (&["plan", "--output"], "error: a value is required for '--output <OUTPUT>'"),
         (&["no-such-command"], "error: unrecognized subcommand 'no-such-command'"),
         (&[], "Usage: streams"),
